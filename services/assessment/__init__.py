@@ -1,0 +1,1 @@
+"""Assessment: the budget diagnostic, the counsellor's outcome and the partner bank's decision."""

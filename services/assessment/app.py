@@ -1,0 +1,23 @@
+"""Assessment service assembly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.assessment.api import router
+from services.assessment.handlers import register
+from services.assessment.settings import AssessmentSettings
+from shared.runtime import ServiceDefinition
+
+DEFINITION = ServiceDefinition(
+    name="assessment",
+    title="Microcredit assessment",
+    description="Budget diagnostic, counsellor review and partner-bank decisions.",
+    schema="assessment",
+    migrations=Path(__file__).parent / "migrations",
+    router=router,
+    settings_cls=AssessmentSettings,
+    register_consumers=register,
+)
+
+create_app = DEFINITION.create_app

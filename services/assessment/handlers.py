@@ -1,0 +1,34 @@
+"""Assessment's Kafka handlers: thin translations from events to use cases."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.assessment import domain, repository
+from services.assessment.settings import AssessmentSettings
+from shared.consumer import register_consumer
+from shared.events import ApplicationSubmitted, Topics
+from shared.runtime import ServiceContext
+
+GROUP_ID = "assessment"
+
+
+def register(ctx: ServiceContext) -> None:
+    """Subscribe assessment to the applications stream."""
+    settings = ctx.settings
+    assert isinstance(settings, AssessmentSettings)
+
+    async def on_application_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted) -> None:
+        if await repository.get(conn, event.data.application_id) is not None:
+            return
+        await repository.save(conn, domain.open_assessment(event, settings.diagnostic_annual_rate, ctx.clock.now()))
+
+    register_consumer(
+        ctx.broker,
+        pools=ctx.pools,
+        group_id=GROUP_ID,
+        topics=(Topics.APPLICATIONS,),
+        handlers={"fr.microcredit.application.submitted.v1": on_application_submitted},
+        clock=ctx.clock,
+        failpoints=ctx.failpoints,
+    )

@@ -1,0 +1,1 @@
+"""Intake: the application file a counsellor builds and submits."""

@@ -1,0 +1,21 @@
+"""Intake service assembly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.intake.api import router
+from services.intake.settings import IntakeSettings
+from shared.runtime import ServiceDefinition
+
+DEFINITION = ServiceDefinition(
+    name="intake",
+    title="Microcredit intake",
+    description="Counsellors build and submit microcredit applications.",
+    schema="intake",
+    migrations=Path(__file__).parent / "migrations",
+    router=router,
+    settings_cls=IntakeSettings,
+)
+
+create_app = DEFINITION.create_app

@@ -1,0 +1,1 @@
+"""Servicing: loans, schedules, disbursements, payments and missed payments."""

@@ -1,0 +1,23 @@
+"""Servicing service assembly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.servicing.api import router
+from services.servicing.handlers import register
+from services.servicing.settings import ServicingSettings
+from shared.runtime import ServiceDefinition
+
+DEFINITION = ServiceDefinition(
+    name="servicing",
+    title="Microcredit loan servicing",
+    description="Loans, schedules, disbursements, payments and the close of business.",
+    schema="servicing",
+    migrations=Path(__file__).parent / "migrations",
+    router=router,
+    settings_cls=ServicingSettings,
+    register_consumers=register,
+)
+
+create_app = DEFINITION.create_app

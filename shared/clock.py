@@ -1,0 +1,46 @@
+"""An injectable clock, so business dates and timestamps can be moved in tests and demos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Source of the current instant; every service takes one instead of calling datetime.now()."""
+
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        """Return the current UTC instant."""
+        return datetime.now(UTC)
+
+    def today(self) -> date:
+        """Return today's date in UTC."""
+        return self.now().date()
+
+
+@dataclass
+class FixedClock:
+    """A clock that only moves when told to (tests, demos, replays)."""
+
+    instant: datetime = field(default_factory=lambda: datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        """Return the frozen instant."""
+        return self.instant
+
+    def today(self) -> date:
+        """Return the frozen instant's date."""
+        return self.instant.date()
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward."""
+        self.instant += delta

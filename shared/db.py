@@ -1,0 +1,65 @@
+"""asyncpg pool per service schema, and a small forward-only SQL migration runner."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+PLUMBING_MIGRATIONS = Path(__file__).parent / "sql"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _check_schema(schema: str) -> str:
+    if not _IDENT.match(schema):
+        raise ValueError(f"schema name {schema!r} must be a lowercase SQL identifier")
+    return schema
+
+
+async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """Open a pool whose connections work inside `schema` (created if missing)."""
+    _check_schema(schema)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"create schema if not exists {schema}")
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"microcredit-{schema}"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, directories: Sequence[Path]) -> list[str]:
+    """Apply the `*.sql` files of `directories` not yet applied, in order; return what was applied.
+
+    A transaction-scoped advisory lock serialises replicas of one service starting together.
+    """
+    _check_schema(schema)
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(
+            "create table if not exists schema_migrations ("
+            " version text primary key, applied_at timestamptz not null default now())"
+        )
+        done = {r["version"] for r in await conn.fetch("select version from schema_migrations")}
+        for directory in directories:
+            for path in sorted(directory.glob("*.sql")):
+                version = f"{directory.parent.name}/{path.name}"
+                if version in done:
+                    continue
+                await conn.execute(path.read_text())
+                await conn.execute("insert into schema_migrations (version) values ($1)", version)
+                applied.append(version)
+                log.info("applied migration %s to schema %s", version, schema)
+    return applied

@@ -1,0 +1,152 @@
+"""Assembles one service process: settings, pool and migrations, broker, outbox relay, HTTP API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, make_asgi_app
+
+from shared.broker import create_broker
+from shared.clock import Clock, SystemClock
+from shared.consumer import PoolHolder
+from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
+from shared.failpoints import Failpoints
+from shared.http import install_problem_handlers, problem_response
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+from shared.telemetry import create_tracer_provider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """What a service's handlers and routes get: its settings, clock, database and broker."""
+
+    name: str
+    schema: str
+    settings: ServiceSettings
+    clock: Clock
+    broker: KafkaBroker
+    failpoints: Failpoints
+    pools: PoolHolder = field(default_factory=PoolHolder)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The service's open connection pool."""
+        return self.pools.get()
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """The parts that make one service: its schema, migrations, HTTP routes and Kafka consumers."""
+
+    name: str
+    title: str
+    description: str
+    schema: str
+    migrations: Path
+    router: APIRouter
+    settings_cls: type[ServiceSettings]
+    register_consumers: Callable[[ServiceContext], None] = lambda _ctx: None
+
+    def create_app(
+        self,
+        settings: ServiceSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> FastAPI:
+        """The service's ASGI app, with settings from the environment unless given."""
+        return create_service_app(self, settings or self.settings_cls(), clock=clock, tracer_provider=tracer_provider)
+
+
+def service_context(request: Request) -> ServiceContext:
+    """FastAPI dependency giving a route its service context."""
+    return request.app.state.ctx
+
+
+def create_service_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    clock: Clock | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
+    """Build the service's ASGI app; nothing connects until the app's lifespan starts."""
+    tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
+    registry = CollectorRegistry()
+    broker = create_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=definition.name,
+        tracer_provider=tracer_provider,
+        registry=registry,
+    )
+    ctx = ServiceContext(
+        name=definition.name,
+        schema=definition.schema,
+        settings=settings,
+        clock=clock or SystemClock(),
+        broker=broker,
+        failpoints=Failpoints(settings.failpoints),
+    )
+    definition.register_consumers(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(
+            settings.database_url.get_secret_value(), definition.schema, max_size=settings.database_pool_size
+        )
+        relay = OutboxRelay(
+            pool,
+            broker,
+            schema=definition.schema,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        try:
+            await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
+            ctx.pools.pool = pool
+            await broker.start()
+            relay.start()
+            log.info("%s ready", definition.name)
+            yield
+        finally:
+            await relay.stop()
+            await broker.stop()
+            await pool.close()
+            tracer_provider.force_flush()
+
+    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+    app.include_router(definition.router)
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: database and broker answer")
+    async def ready() -> JSONResponse:
+        try:
+            await ctx.pool.fetchval("select 1")
+            await broker.ping(timeout=2.0)
+        except Exception as exc:  # readiness reports any dependency failure, it never raises
+            return problem_response(503, "Not ready", repr(exc))
+        return JSONResponse({"status": "ready", "service": definition.name})
+
+    app.mount("/metrics", make_asgi_app(registry=registry))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics")
+    AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)
+    return app

@@ -1,0 +1,37 @@
+"""Settings common to every service, read from the environment with one prefix per service."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it with its own `env_prefix` (e.g. `INTAKE_`)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated Kafka bootstrap addresses."
+    )
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
+        description="asyncpg DSN of the Postgres database holding this service's schema.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=100, description="Maximum pooled connections.")
+    http_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")
+    http_port: int = Field(8000, ge=0, le=65535, description="Port the HTTP API listens on.")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); no export if unset."
+    )
+    outbox_batch_size: int = Field(500, ge=1, le=10_000, description="Rows the relay publishes per batch.")
+    outbox_poll_seconds: float = Field(
+        1.0, gt=0, description="Relay poll period when no NOTIFY wakes it up earlier."
+    )
+    failpoints: str = Field(
+        "",
+        description=(
+            "Fault injection for resilience tests, e.g. `after_commit:<event type>` kills the process "
+            "with SIGKILL after the inbox transaction commits and before the Kafka offset commit."
+        ),
+    )
