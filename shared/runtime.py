@@ -10,8 +10,9 @@ from pathlib import Path
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
+from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
@@ -133,6 +134,15 @@ def create_service_app(
     install_problem_handlers(app)
     app.include_router(definition.router)
 
+    @app.middleware("http")
+    async def trace_response(request: Request, call_next: Callable) -> Response:
+        # W3C Trace Context level 2: tell the caller which trace its request joined.
+        response = await call_next(request)
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            response.headers["traceresponse"] = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-01"
+        return response
+
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": definition.name}
@@ -147,6 +157,8 @@ def create_service_app(
         return JSONResponse({"status": "ready", "service": definition.name})
 
     app.mount("/metrics", make_asgi_app(registry=registry))
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics", exclude_spans=["receive", "send"]
+    )
     AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)
     return app

@@ -1,0 +1,156 @@
+"""Run the whole platform on this machine: `python -m deploy.local.platform {up,down,status,demo}`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from deploy.local.infra import DEFAULT_STATE_DIR, infra_status, start_infra, stop_infra
+from deploy.local.ports import find_free_port, is_port_free, is_port_open
+from deploy.local.process import pid_alive, tail, terminate_group
+from deploy.local.services import REPO_ROOT, SERVICES, ServiceProcess, read_manifest, write_manifest
+from deploy.local.topics import ensure_topics
+
+PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+PREFERRED_OTLP_PORT = 4318
+
+
+def _manifest_path(state_dir: Path) -> Path:
+    return state_dir / "run" / "platform.json"
+
+
+def _port(preferred: int) -> int:
+    return preferred if is_port_free(preferred) else find_free_port()
+
+
+def _start_trace_sink(state_dir: Path) -> tuple[int, int, Path]:
+    """Start the local OTLP collector that stores spans for `trace` (pid, port, spans file)."""
+    run = state_dir / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    spans = state_dir / "traces" / "spans.jsonl"
+    spans.parent.mkdir(parents=True, exist_ok=True)
+    port = _port(PREFERRED_OTLP_PORT)
+    with (run / "tracesink.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "deploy.local.tracesink", "serve", "--port", str(port), "--file", str(spans)],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    deadline = time.monotonic() + 20
+    while not is_port_open(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"trace sink did not start:\n{tail(run / 'tracesink.log')}")
+        time.sleep(0.1)
+    return proc.pid, port, spans
+
+
+def up(state_dir: Path) -> dict[str, object]:
+    """Provision Kafka and Postgres, start the trace sink and the four services; return the manifest."""
+    manifest = read_manifest(_manifest_path(state_dir))
+    if manifest and all(ServiceProcess(s, 0, state_dir / "run").pid() for s in SERVICES):
+        print("platform already running")
+        return manifest
+    print("starting Postgres and Kafka…", flush=True)
+    bootstrap, dsn = start_infra(state_dir)
+    asyncio.run(ensure_topics(bootstrap))
+    sink_pid, otlp_port, spans = _start_trace_sink(state_dir)
+    otlp = f"http://127.0.0.1:{otlp_port}"
+    processes = []
+    for name in SERVICES:
+        proc = ServiceProcess(
+            name,
+            _port(PREFERRED_PORTS[name]),
+            state_dir / "run",
+            env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OTLP_ENDPOINT": otlp},
+        )
+        proc.start()
+        processes.append(proc)
+    for proc in processes:
+        proc.wait_ready()
+    manifest = {
+        "kafka": bootstrap,
+        "postgres": dsn,
+        "otlp": otlp,
+        "tracesink_pid": sink_pid,
+        "spans_file": str(spans),
+        "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
+    }
+    write_manifest(_manifest_path(state_dir), manifest)
+    return manifest
+
+
+def down(state_dir: Path) -> None:
+    """Stop the services, the trace sink, Kafka and Postgres; no process is left behind."""
+    manifest = read_manifest(_manifest_path(state_dir))
+    for name in SERVICES:
+        ServiceProcess(name, 0, state_dir / "run").stop()
+    sink = manifest.get("tracesink_pid")
+    if isinstance(sink, int) and pid_alive(sink):
+        terminate_group(sink, 10.0)
+    stop_infra(state_dir)
+    _manifest_path(state_dir).unlink(missing_ok=True)
+
+
+def status(state_dir: Path) -> bool:
+    """Print what runs; True if the whole platform is up."""
+    kafka, postgres = infra_status(state_dir)
+    print(f"kafka          {'up  ' if kafka.running else 'down'}  {kafka.address or ''}")
+    print(f"postgres       {'up  ' if postgres.running else 'down'}  {postgres.dsn or ''}")
+    manifest = read_manifest(_manifest_path(state_dir))
+    services = manifest.get("services", {})
+    all_up = kafka.running and postgres.running
+    for name in SERVICES:
+        pid = ServiceProcess(name, 0, state_dir / "run").pid()
+        url = services.get(name, {}).get("url", "") if isinstance(services, dict) else ""
+        print(f"{name:<14} {'up  ' if pid else 'down'}  {url}")
+        all_up = all_up and pid is not None
+    return all_up
+
+
+def _print_addresses(manifest: dict[str, object]) -> None:
+    print("\nThe platform is up:")
+    for name, info in manifest["services"].items():  # type: ignore[union-attr]
+        print(f"  {name:<14} {info['url']}   (OpenAPI: {info['url']}/docs)")
+    print(f"  kafka          {manifest['kafka']}")
+    print(f"  postgres       {manifest['postgres']}")
+    print(f"  traces (OTLP)  {manifest['otlp']}  → {manifest['spans_file']}")
+    print("\nNext: `make demo` walks one application to the counsellor's alert; `make down` stops everything.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.platform", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "demo", "trace"])
+    parser.add_argument("trace_id", nargs="?", help="for `trace`: the trace id to show (default: the last demo's)")
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
+    args = parser.parse_args(argv)
+    state_dir: Path = args.state_dir.resolve()
+    if args.command == "up":
+        _print_addresses(up(state_dir))
+    elif args.command == "down":
+        down(state_dir)
+        print("platform stopped")
+    elif args.command == "status":
+        return 0 if status(state_dir) else 1
+    elif args.command == "demo":
+        from deploy.local.demo import run_demo
+
+        return run_demo(read_manifest(_manifest_path(state_dir)), today=date.today())
+    elif args.command == "trace":
+        from deploy.local.tracesink import main as tracesink_main
+
+        manifest = read_manifest(_manifest_path(state_dir))
+        trace_id = args.trace_id or (state_dir / "run" / "last-trace-id").read_text().strip()
+        return tracesink_main(["show", trace_id, "--file", str(manifest.get("spans_file", state_dir / "traces" / "spans.jsonl"))])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Run the four services as separate OS processes (used by the platform launcher and the e2e tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from deploy.local.process import pid_alive, tail, terminate_group
+
+SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_prefix(service: str) -> str:
+    """Environment prefix of a service's settings (`INTAKE_`, …)."""
+    return f"{service.upper()}_"
+
+
+@dataclass
+class ServiceProcess:
+    """One service process: started detached in its own process group, logs to a file."""
+
+    name: str
+    port: int
+    run_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the service's HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        """Where the process writes its logs."""
+        return self.run_dir / f"{self.name}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        """Where the process id is kept between commands."""
+        return self.run_dir / f"{self.name}.pid"
+
+    def pid(self) -> int | None:
+        """The live process id, or None."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def start(self) -> None:
+        """Launch `python -m services.<name>` with this service's settings in the environment."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        prefix = env_prefix(self.name)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", f"{prefix}HTTP_PORT": str(self.port)}
+        env.update({k if k.startswith(prefix) else prefix + k: v for k, v in self.env.items()})
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until `/ready` answers 200 (database and broker reachable); fail with the log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                raise RuntimeError(f"{self.name} exited during start-up:\n{tail(self.log_file)}")
+            try:
+                if httpx.get(self.url + "/ready", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{tail(self.log_file)}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM the process group, SIGKILL what outlives `timeout`."""
+        pid = self.pid()
+        if pid is not None:
+            terminate_group(pid, timeout)
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would."""
+        pid = self.pid()
+        if pid is not None:
+            os.killpg(pid, 9)
+            terminate_group(pid, 5.0)
+
+
+def write_manifest(path: Path, data: dict[str, object]) -> None:
+    """Persist what the platform runs (addresses, pids) for `status`, `demo` and `stop`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def read_manifest(path: Path) -> dict[str, object]:
+    """What `write_manifest` stored, or {} when the platform is not up."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,26 @@
+"""Create the platform's topics with an explicit partition count (auto-creation would pick the default)."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.events import Topics
+
+DEFAULT_PARTITIONS = 6
+
+
+async def ensure_topics(bootstrap: str, partitions: int = DEFAULT_PARTITIONS) -> None:
+    """Create every platform topic that does not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in Topics.all() if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another starter won the race: the topic is there, which is all we need
+    finally:
+        await admin.close()
