@@ -31,7 +31,7 @@ def _port(preferred: int) -> int:
     return preferred if is_port_free(preferred) else find_free_port()
 
 
-def _start_trace_sink(state_dir: Path) -> tuple[int, int, Path]:
+def start_trace_sink(state_dir: Path) -> tuple[int, int, Path]:
     """Start the local OTLP collector that stores spans for `trace` (pid, port, spans file)."""
     run = state_dir / "run"
     run.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def up(state_dir: Path) -> dict[str, object]:
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
     asyncio.run(ensure_topics(bootstrap))
-    sink_pid, otlp_port, spans = _start_trace_sink(state_dir)
+    sink_pid, otlp_port, spans = start_trace_sink(state_dir)
     otlp = f"http://127.0.0.1:{otlp_port}"
     processes = []
     for name in SERVICES:

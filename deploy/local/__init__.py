@@ -1,0 +1,1 @@
+"""Docker-free provisioning of a real Kafka broker and a real Postgres server on this machine."""

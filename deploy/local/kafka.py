@@ -1,0 +1,406 @@
+"""Single-node KRaft Kafka broker run from Maven-fetched jars, without Docker."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free, is_port_open
+from deploy.local.process import cmdline, pid_alive, reap, tail, terminate_group
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
+POM_PATH = KAFKA_DEPLOY_DIR / "pom.xml"
+LOG4J_CONFIG = KAFKA_DEPLOY_DIR / "log4j2.properties"
+# Shared by every state dir (platform and tests): the jars depend only on the pinned version.
+DEFAULT_LIBS_DIR = REPO_ROOT / ".local" / "kafka" / "libs"
+JARS_MARKER = ".kafka-jars"
+DEFAULT_START_TIMEOUT = 60.0
+
+_T = TypeVar("_T")
+_POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+
+
+class KafkaError(RuntimeError):
+    """Raised when the local broker cannot be provisioned, started or stopped."""
+
+
+@dataclass(frozen=True)
+class KafkaStatus:
+    """What ``LocalKafka.status()`` reports: is the broker process alive, its pid and address."""
+
+    running: bool
+    pid: int | None
+    address: str | None
+
+
+def pinned_kafka_version(pom: Path = POM_PATH) -> str:
+    """Return the ``kafka.version`` property pinned in deploy/kafka/pom.xml."""
+    # The POM is the single place the version is written; Python only reads it.
+    node = ET.parse(pom).getroot().find("m:properties/m:kafka.version", _POM_NS)
+    if node is None or not (node.text or "").strip():
+        raise KafkaError(f"no <kafka.version> property in {pom}")
+    return (node.text or "").strip()
+
+
+def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` on a private event loop in a helper thread and return its result."""
+    # A helper thread works whether or not the caller is inside a running loop (asyncio.run
+    # refuses to nest) and leaves the caller thread's current event loop untouched, which
+    # matters under pytest-asyncio's session-scoped loop.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _metadata_answers(bootstrap: str, timeout: float) -> bool:
+    """Send one Metadata request through aiokafka and tell whether a live broker is listed."""
+    # Imported here: importing this module must not pull in aiokafka (the CLI's status does not need it).
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.errors import KafkaError as AioKafkaError
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout)
+        # A KRaft broker that is still fenced answers with an empty broker list.
+        return len(client.cluster.brokers()) > 0
+    except (AioKafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await client.close()
+
+
+def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
+    """Tell whether the broker at ``bootstrap`` answers a Metadata request with at least one broker."""
+    host, _, port = bootstrap.rpartition(":")
+    # A plain TCP check first keeps aiokafka from logging an ERROR for every refused connection.
+    if not is_port_open(int(port), host or LOOPBACK, timeout=min(timeout, 1.0)):
+        return False
+    return _run_blocking(_metadata_answers(bootstrap, timeout))
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if needed) for the block's duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _new_cluster_id() -> str:
+    """Return a random Kafka cluster id (URL-safe base64 of a UUID, as ``kafka-storage random-uuid``)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        # Kafka's own generator avoids ids starting with '-' (they look like CLI flags).
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+class LocalKafka:
+    """A single-node Kafka broker (broker + controller, KRaft) whose files live under ``state_dir/kafka``."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int | None = None,
+        *,
+        libs_dir: Path | None = None,
+        heap: str = "512m",
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+    ) -> None:
+        """Describe the broker; nothing is started or written until ``start()``."""
+        self.state_dir = Path(state_dir).resolve()
+        self.home = self.state_dir / "kafka"
+        self.data_dir = self.home / "data"
+        self.logs_dir = self.home / "logs"
+        self.config_file = self.home / "server.properties"
+        self.log_file = self.home / "broker.log"
+        self.pid_file = self.home / "broker.pid"
+        self.ports_file = self.home / "ports.json"
+        self.libs_dir = Path(libs_dir).resolve() if libs_dir is not None else DEFAULT_LIBS_DIR
+        self.requested_port = port
+        self.heap = heap
+        self.start_timeout = start_timeout
+        self.version = pinned_kafka_version()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # ------------------------------------------------------------------ jars
+
+    def _jars_fingerprint(self) -> str:
+        """Identify the wanted jar set: pinned version plus a hash of the POM (log4j bumps count too)."""
+        digest = hashlib.sha256(POM_PATH.read_bytes()).hexdigest()[:16]
+        return f"kafka.version={self.version}\npom.sha256={digest}\n"
+
+    def jars_ready(self) -> bool:
+        """Tell whether ``libs_dir`` already holds the jars for the pinned version."""
+        marker = self.libs_dir / JARS_MARKER
+        return (
+            marker.is_file()
+            and marker.read_text() == self._jars_fingerprint()
+            and (self.libs_dir / f"kafka_2.13-{self.version}.jar").is_file()
+        )
+
+    def ensure_jars(self) -> Path:
+        """Copy the broker's runtime jars into ``libs_dir`` with Maven unless already there; return the dir."""
+        if self.jars_ready():
+            return self.libs_dir  # offline-friendly: no Maven run at all
+        # Platform and test sessions share the libs dir: serialise the (re)download.
+        with _file_lock(self.libs_dir.parent / ".libs.lock"):
+            if self.jars_ready():
+                return self.libs_dir
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise KafkaError("Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka jars")
+            # Jars of another version on the same classpath would clash: start from an empty dir.
+            if self.libs_dir.exists():
+                shutil.rmtree(self.libs_dir)
+            self.libs_dir.mkdir(parents=True)
+            command = [
+                mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM_PATH),
+                "dependency:copy-dependencies", f"-Dkafka.libs.dir={self.libs_dir}",
+            ]
+            if os.environ.get("MC_MAVEN_OFFLINE") == "1":
+                command.append("-o")  # only the local ~/.m2 repository
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise KafkaError(
+                    f"Maven could not fetch the Kafka {self.version} jars (exit {done.returncode}):\n"
+                    f"{done.stdout[-4000:]}{done.stderr[-4000:]}"
+                )
+            # The marker is written last, so an interrupted download is retried next time.
+            (self.libs_dir / JARS_MARKER).write_text(self._jars_fingerprint())
+        return self.libs_dir
+
+    # --------------------------------------------------------------- helpers
+
+    def _read_pid(self) -> int | None:
+        """Return the pid recorded in the pid file, if any."""
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _live_pid(self) -> int | None:
+        """Return the recorded pid if that process is alive and is this state dir's broker."""
+        pid = self._read_pid()
+        if pid is None or not pid_alive(pid):
+            return None
+        # Guard against pid reuse: the process must be a broker started with our config file.
+        argv = cmdline(pid)
+        if "kafka.Kafka" not in argv or str(self.config_file) not in argv:
+            return None
+        return pid
+
+    def _read_ports(self) -> tuple[int, int] | None:
+        """Return the remembered (broker, controller) ports, if any."""
+        try:
+            saved = json.loads(self.ports_file.read_text())
+            return int(saved["port"]), int(saved["controller_port"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def _choose_ports(self) -> tuple[int, int]:
+        """Pick the broker and controller ports: requested, else remembered if still free, else new free ones."""
+        saved = self._read_ports()
+        port = self.requested_port
+        if port is not None and not is_port_free(port):
+            raise KafkaError(f"port {port} requested for Kafka is already in use")
+        if port is None and saved and is_port_free(saved[0]):
+            port = saved[0]
+        controller_port = None
+        if saved and saved[1] != port and is_port_free(saved[1]):
+            controller_port = saved[1]
+        fresh = [p for p in find_free_ports(3) if p not in (port, controller_port)]
+        return (port if port is not None else fresh.pop()), (
+            controller_port if controller_port is not None else fresh.pop()
+        )
+
+    def _server_properties(self, port: int, controller_port: int) -> str:
+        """Render server.properties for a single-node broker+controller on the loopback interface."""
+        settings: dict[str, object] = {
+            "process.roles": "broker,controller",
+            "node.id": 1,
+            # A static voter set needs no '--standalone' when formatting.
+            "controller.quorum.voters": f"1@{LOOPBACK}:{controller_port}",
+            "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": self.data_dir,
+            # Topics appear on first use, with several partitions so keyed ordering is exercised.
+            "auto.create.topics.enable": "true",
+            "num.partitions": 3,
+            "default.replication.factor": 1,
+            "min.insync.replicas": 1,
+            # One node: internal topics cannot have more than one replica. Fewer partitions than
+            # the defaults (50) make the first group join and first transaction much faster.
+            "offsets.topic.replication.factor": 1,
+            "offsets.topic.num.partitions": 5,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "transaction.state.log.num.partitions": 5,
+            "share.coordinator.state.topic.replication.factor": 1,
+            "share.coordinator.state.topic.min.isr": 1,
+            # Consumers of a fresh group get their partitions at once instead of after 3 s.
+            "group.initial.rebalance.delay.ms": 0,
+            # The cleaner allocates this buffer at start-up (128 MiB by default): keep the heap small.
+            "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
+            # A 2-core dev box: fewer threads start faster and compete less with the services.
+            "num.network.threads": 2,
+            "num.io.threads": 4,
+            "num.recovery.threads.per.data.dir": 1,
+            "background.threads": 4,
+        }
+        lines = ["# Written by deploy/local/kafka.py at every start; edits are overwritten."]
+        lines += [f"{key}={value}" for key, value in settings.items()]
+        return "\n".join(lines) + "\n"
+
+    def _java(self) -> str:
+        """Return the java executable: $JAVA_HOME/bin/java if set, else the one on PATH."""
+        java_home = os.environ.get("JAVA_HOME")
+        if java_home and (Path(java_home) / "bin" / "java").is_file():
+            return str(Path(java_home) / "bin" / "java")
+        found = shutil.which("java")
+        if found is None:
+            raise KafkaError("no 'java' on PATH (Kafka 4.x needs Java 17 or newer)")
+        return found
+
+    def _classpath(self) -> str:
+        """Return the JVM classpath: every jar of the libs dir, as the official scripts do."""
+        return f"{self.libs_dir}/*"
+
+    def _format_storage(self) -> None:
+        """Format the KRaft log dir once; an already formatted dir keeps its topics and offsets."""
+        if (self.data_dir / "meta.properties").is_file():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            self._java(), "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            f"-Dkafka.logs.dir={self.logs_dir}", "-cp", self._classpath(),
+            "kafka.tools.StorageTool", "format", "-t", _new_cluster_id(), "-c", str(self.config_file),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise KafkaError(f"formatting {self.data_dir} failed:\n{done.stdout}{done.stderr}")
+
+    def _failure(self, message: str) -> KafkaError:
+        """Build an error carrying the tails of the broker's console log (WARN+, JVM errors) and INFO log."""
+        server_log = self.logs_dir / "server.log"
+        return KafkaError(
+            f"{message}\n--- last lines of {self.log_file} ---\n{tail(self.log_file, 25)}"
+            f"--- last lines of {server_log} ---\n{tail(server_log, 15)}"
+        )
+
+    def _wait_until_answering(self, pid: int, address: str, deadline: float) -> None:
+        """Poll with Metadata requests until the broker answers, it dies, or ``deadline`` passes."""
+        while True:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise self._failure(f"Kafka broker (pid {pid}) exited with code {self._proc.returncode}")
+            if not pid_alive(pid):
+                raise self._failure(f"Kafka broker (pid {pid}) died during start-up")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._failure(
+                    f"Kafka broker (pid {pid}) did not answer a Metadata request on {address} "
+                    f"within {self.start_timeout:g} s"
+                )
+            if metadata_answers(address, timeout=min(5.0, max(remaining, 0.5))):
+                return
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------- API
+
+    @property
+    def address(self) -> str | None:
+        """Return the remembered bootstrap address ("127.0.0.1:<port>"), if a port was ever chosen."""
+        saved = self._read_ports()
+        return f"{LOOPBACK}:{saved[0]}" if saved else None
+
+    def start(self) -> str:
+        """Start the broker (or reuse the running one) and return its bootstrap address once it answers."""
+        deadline = time.monotonic() + self.start_timeout
+        pid = self._live_pid()
+        if pid is not None:
+            address = self.address
+            if address is None:
+                raise KafkaError(f"broker pid {pid} is running but {self.ports_file} is missing")
+            if self.requested_port is not None and address != f"{LOOPBACK}:{self.requested_port}":
+                raise KafkaError(f"broker already running on {address}, not on the requested port")
+            # Maybe another process is still starting it: wait for it like for our own.
+            self._wait_until_answering(pid, address, deadline)
+            return address
+
+        self.ensure_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        port, controller_port = self._choose_ports()
+        self.config_file.write_text(self._server_properties(port, controller_port))
+        self.ports_file.write_text(json.dumps({"port": port, "controller_port": controller_port}))
+        self._format_storage()
+
+        # Keep the previous run's console log for one more start, for post-mortems.
+        if self.log_file.exists():
+            self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
+        command = [
+            self._java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={self.logs_dir}",
+            "-cp", self._classpath(), "kafka.Kafka", str(self.config_file),
+        ]
+        with self.log_file.open("wb") as log:
+            # Own session and process group: the broker outlives the CLI that started it, is not
+            # hit by the terminal's Ctrl-C, and stop() can signal everything it spawned at once.
+            self._proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.home, start_new_session=True, close_fds=True,
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+        address = f"{LOOPBACK}:{port}"
+        try:
+            self._wait_until_answering(self._proc.pid, address, deadline)
+        except KafkaError:
+            self.stop()  # never leave a half-started broker behind
+            raise
+        return address
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the broker's whole process group (SIGTERM, then SIGKILL after ``timeout`` s); no-op if down."""
+        pid = self._live_pid()
+        if pid is not None:
+            terminate_group(pid, timeout)
+        if self._proc is not None:
+            self._proc.wait()  # reap our child so no zombie stays behind
+            self._proc = None
+        elif pid is not None:
+            reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> KafkaStatus:
+        """Report whether the broker process is alive (not whether it answers), its pid and address."""
+        pid = self._live_pid()
+        return KafkaStatus(running=pid is not None, pid=pid, address=self.address)
+
+    def wipe_data(self) -> None:
+        """Delete the broker's topics, offsets and cluster id (it is reformatted on the next start)."""
+        if self._live_pid() is not None:
+            raise KafkaError("stop the broker before wiping its data")
+        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -1,0 +1,118 @@
+"""The four services as separate OS processes on the real broker and database, plus a trace collector."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.local.platform import start_trace_sink
+from deploy.local.process import terminate_group
+from deploy.local.services import SERVICES, ServiceProcess
+from deploy.local.ports import find_free_ports
+from tests.conftest import fresh_database
+
+
+@dataclass
+class RunningPlatform:
+    """Handles on the running services, their database and the trace collector."""
+
+    kafka: str
+    dsn: str
+    otlp: str
+    spans_file: Path
+    processes: dict[str, ServiceProcess]
+    base_env: dict[str, str]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL of each service."""
+        return {name: p.url for name, p in self.processes.items()}
+
+    def restart(self, name: str, **extra_env: str) -> ServiceProcess:
+        """Stop `name` and start it again, with extra settings (e.g. a failpoint)."""
+        old = self.processes[name]
+        old.stop()
+        proc = ServiceProcess(name, old.port, old.run_dir, env={**self.base_env, **extra_env})
+        proc.start()
+        self.processes[name] = proc
+        return proc
+
+    async def produce(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> tuple[int, int]:
+        """Write one raw record as a partner or a buggy producer would; return (partition, offset)."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.kafka, enable_idempotence=True)
+        await producer.start()
+        try:
+            meta = await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
+            return meta.partition, meta.offset
+        finally:
+            await producer.stop()
+
+    async def committed_offset(self, group: str, topic: str, partition: int) -> int:
+        """The offset a consumer group has committed on one partition (-1 if none)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        found = offsets.get(TopicPartition(topic, partition))
+        return found.offset if found is not None else -1
+
+    async def wait_committed_past(self, group: str, topic: str, partition: int, offset: int, timeout: float = 30) -> None:
+        """Wait until `group` committed past `offset`: the record was fully processed."""
+        deadline = time.monotonic() + timeout
+        while await self.committed_offset(group, topic, partition) <= offset:
+            assert time.monotonic() < deadline, f"{group} did not commit past {topic}[{partition}]@{offset}"
+            await asyncio.sleep(0.1)
+
+
+async def eventually(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll an async probe until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningPlatform]:
+    """Start the trace collector and the four services on a database of this module's own."""
+    run_dir = tmp_path_factory.mktemp("platform")
+    async with fresh_database(postgres) as dsn:
+        sink_pid, otlp_port, spans = start_trace_sink(run_dir)
+        otlp = f"http://127.0.0.1:{otlp_port}"
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": dsn, "OTLP_ENDPOINT": otlp, "OUTBOX_POLL_SECONDS": "0.5"}
+        ports = find_free_ports(len(SERVICES))
+        processes = {name: ServiceProcess(name, port, run_dir, env=dict(env)) for name, port in zip(SERVICES, ports)}
+        try:
+            for proc in processes.values():
+                proc.start()
+            for proc in processes.values():
+                await asyncio.to_thread(proc.wait_ready)
+            yield RunningPlatform(kafka, dsn, otlp, spans, processes, env)
+        finally:
+            for proc in processes.values():
+                proc.stop()
+            terminate_group(sink_pid, 10.0)
+
+
+@pytest.fixture
+async def db(platform: RunningPlatform) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the platform's database, to check what the services stored."""
+    conn = await asyncpg.connect(platform.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()

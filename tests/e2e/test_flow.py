@@ -1,0 +1,82 @@
+"""One application from the counsellor's HTTP submission to the counsellor's alert, across four processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from opentelemetry import propagate
+
+from deploy.local.journey import sample_application, walk
+from deploy.local.tracesink import read_spans
+from shared.telemetry import create_tracer_provider
+from tests.e2e.conftest import RunningPlatform, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_an_application_goes_from_submission_to_the_counsellors_alert(platform: RunningPlatform) -> None:
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(timeout=30) as client:
+        journey = await walk(client, platform.urls, today=today, application=sample_application(1, counsellor="c-girard"))
+
+        assessment = (await client.get(f"{platform.urls['assessment']}/assessments/{journey.application_id}")).json()
+        assert assessment["status"] == "approved"
+        assert assessment["monthly_instalment_cents"] == 8791  # 3,000 € over 36 months at 3.5 %
+        loan = (await client.get(f"{platform.urls['servicing']}/loans/{journey.loan_id}")).json()
+        assert loan["status"] == "active"
+        assert len(loan["schedule"]) == 36
+        assert sum(i["principal_cents"] for i in loan["schedule"]) == 300_000
+        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", params={"counsellor_id": "c-girard"})).json()
+        assert [a["loan_id"] for a in alerts] == [journey.loan_id]
+        assert alerts[0]["message"].startswith("Échéance n° 1 du ")
+        assert alerts[0]["severity"] == "warning"
+
+        # The close of business run again for the same date finds nothing new and raises no second alert.
+        first_due = (today + timedelta(days=30)).isoformat()
+        again = await client.post(f"{platform.urls['servicing']}/close-of-business", json={"business_date": first_due})
+        assert again.json()["missed_instalments"] == 0
+        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", params={"counsellor_id": "c-girard"})).json()
+        assert len(alerts) == 1
+
+
+async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(platform: RunningPlatform) -> None:
+    provider = create_tracer_provider("e2e-client", platform.otlp)
+    with provider.get_tracer("e2e").start_as_current_span("counsellor journey") as root:
+        trace_id = format(root.get_span_context().trace_id, "032x")
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        async with httpx.AsyncClient(timeout=30) as client:
+            await walk(
+                client, platform.urls, today=date.today(), application=sample_application(2, counsellor="c-roux"), headers=headers
+            )
+    provider.shutdown()
+
+    def hops() -> set[tuple[str, str, str]]:
+        return {
+            (s["service"], s["kind"], s["name"])
+            for s in read_spans(platform.spans_file, trace_id)
+            if s["kind"] in ("SERVER", "PRODUCER", "CONSUMER")
+        }
+
+    expected = {
+        ("intake", "SERVER", "POST /applications"),
+        ("intake", "PRODUCER", "microcredit.applications.v1 publish"),
+        ("assessment", "CONSUMER", "microcredit.applications.v1 process"),
+        ("assessment", "PRODUCER", "microcredit.applications.v1 publish"),
+        ("servicing", "CONSUMER", "microcredit.applications.v1 process"),
+        ("servicing", "PRODUCER", "microcredit.loans.v1 publish"),
+        ("notifications", "CONSUMER", "microcredit.loans.v1 process"),
+        ("notifications", "PRODUCER", "microcredit.alerts.v1 publish"),
+    }
+
+    async def all_hops_exported() -> bool:
+        return expected <= hops()
+
+    await eventually(all_hops_exported, what=f"every hop of trace {trace_id} in the collector")
+    alert_publish = [
+        s for s in read_spans(platform.spans_file, trace_id)
+        if s["service"] == "notifications" and s["name"] == "microcredit.alerts.v1 publish"
+    ]
+    assert len(alert_publish) == 1

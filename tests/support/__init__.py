@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite's fixtures (infrastructure discovery and provisioning)."""

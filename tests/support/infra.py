@@ -1,0 +1,159 @@
+"""Find a Kafka broker and a Postgres server for the tests: environment, then Docker, then local processes.
+
+Order, for each of the two:
+  (a) an address in the environment (``MC_TEST_KAFKA_BOOTSTRAP`` / ``MC_TEST_POSTGRES_DSN``): used as is,
+      nothing is started or stopped;
+  (b) a testcontainers container when a Docker engine answers (``MC_TEST_DOCKER=0`` skips this step;
+      images: ``MC_TEST_KAFKA_IMAGE`` / ``MC_TEST_POSTGRES_IMAGE``);
+  (c) otherwise the Docker-free provisioning of ``deploy.local`` in ``<repo>/.local/test`` (its own
+      state dir and free ports, so a platform running from ``<repo>/.local`` is left alone).
+
+Local state between sessions: Kafka starts from an empty data dir every session (leftover topics,
+offsets and consumer groups would make tests depend on earlier runs); it is wiped at the start, not
+at the end, so the last session's logs stay for a post-mortem. The Postgres cluster (initdb) is kept
+between sessions for speed: ``postgres_dsn(fresh=True)`` re-creates it, and fixtures that need a
+clean database should create their own. The Maven-fetched Kafka jars are shared with the platform.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from deploy.local.kafka import REPO_ROOT, LocalKafka
+from deploy.local.postgres import LocalPostgres
+
+KAFKA_ENV = "MC_TEST_KAFKA_BOOTSTRAP"
+POSTGRES_ENV = "MC_TEST_POSTGRES_DSN"
+DOCKER_ENV = "MC_TEST_DOCKER"
+# cp-kafka 7.9 (Apache Kafka 3.9) is the newest line the testcontainers 4.x KafkaContainer start
+# script is known to drive in KRaft mode; override the image to try another.
+DEFAULT_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
+DEFAULT_POSTGRES_IMAGE = "postgres:15"
+
+
+def local_state_dir() -> Path:
+    """Return the local state dir for tests: ``<repo>/.local/test`` (one sub-dir per xdist worker)."""
+    if override := os.environ.get("MC_TEST_STATE_DIR"):
+        return Path(override).resolve()
+    base = REPO_ROOT / ".local" / "test"
+    # Parallel workers must not share (and wipe) each other's broker.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return base / worker if worker else base
+
+
+@lru_cache(maxsize=1)
+def docker_available() -> bool:
+    """Tell whether a Docker engine answers a ping (fast False when there is none)."""
+    if os.environ.get(DOCKER_ENV) == "0":
+        return False
+    try:
+        import docker  # testcontainers' dependency; imported lazily, it is slow to import
+
+        client = docker.from_env(timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # any failure (no socket, no permission, old API) means "no Docker"
+        return False
+
+
+@contextmanager
+def _session_lock(name: str) -> Iterator[None]:
+    """Hold a non-blocking exclusive lock so two test sessions never share (and wipe) one local server."""
+    state_dir = local_state_dir()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / f"{name}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(
+                f"another test session is using the local {name} in {state_dir}; wait for it, or set "
+                f"MC_TEST_STATE_DIR to another directory, or {KAFKA_ENV}/{POSTGRES_ENV}"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _local_kafka() -> Iterator[str]:
+    """Start a fresh local broker in the test state dir and stop it afterwards."""
+    with _session_lock("kafka"):
+        kafka = LocalKafka(local_state_dir())
+        # The lock proves no live session owns a broker here: anything running is a leftover.
+        kafka.stop()
+        shutil.rmtree(kafka.home, ignore_errors=True)  # data, logs and remembered ports
+        try:
+            yield kafka.start()
+        finally:
+            kafka.stop()
+
+
+@contextmanager
+def _local_postgres(fresh: bool) -> Iterator[str]:
+    """Start (or reuse) the local test cluster and stop it afterwards; initdb is kept unless ``fresh``."""
+    with _session_lock("postgres"):
+        postgres = LocalPostgres(local_state_dir())
+        if fresh:
+            postgres.stop()
+            postgres.wipe_data()
+        try:
+            yield postgres.start()
+        finally:
+            postgres.stop()
+
+
+@contextmanager
+def _kafka_container() -> Iterator[str]:
+    """Run Kafka in a testcontainers container (KRaft) and yield its bootstrap address."""
+    from testcontainers.community.kafka import KafkaContainer
+
+    image = os.environ.get("MC_TEST_KAFKA_IMAGE", DEFAULT_KAFKA_IMAGE)
+    with KafkaContainer(image).with_kraft() as container:
+        yield str(container.get_bootstrap_server())
+
+
+@contextmanager
+def _postgres_container() -> Iterator[str]:
+    """Run Postgres in a testcontainers container and yield a driver-less DSN (asyncpg-ready)."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    image = os.environ.get("MC_TEST_POSTGRES_IMAGE", DEFAULT_POSTGRES_IMAGE)
+    with PostgresContainer(
+        image, username="postgres", password="postgres", dbname="postgres", driver=None
+    ) as container:
+        yield str(container.get_connection_url())
+
+
+@contextmanager
+def kafka_bootstrap() -> Iterator[str]:
+    """Yield a Kafka bootstrap address (env, else container, else local broker) and clean up what was started."""
+    if address := os.environ.get(KAFKA_ENV):
+        yield address
+    elif docker_available():
+        with _kafka_container() as address:
+            yield address
+    else:
+        with _local_kafka() as address:
+            yield address
+
+
+@contextmanager
+def postgres_dsn(fresh: bool = False) -> Iterator[str]:
+    """Yield a Postgres DSN (env, else container, else local cluster) and clean up what was started."""
+    if dsn := os.environ.get(POSTGRES_ENV):
+        yield dsn
+    elif docker_available():
+        with _postgres_container() as dsn:
+            yield dsn
+    else:
+        with _local_postgres(fresh) as dsn:
+            yield dsn
