@@ -1,0 +1,29 @@
+# The platform's commands. `make run` and `make test` are all a fresh machine needs.
+PY := .venv/bin/python
+PLATFORM := $(PY) -m deploy.local.platform
+
+.PHONY: install run down status demo trace test bench
+
+install: ## install the pinned toolchain and the locked Python environment
+	@./deploy/bootstrap.sh
+
+run: install ## provision Kafka and Postgres, start the four services, print their addresses
+	@$(PLATFORM) up
+
+down: ## stop the services, Kafka and Postgres; nothing is left running
+	@$(PLATFORM) down
+
+status:
+	@$(PLATFORM) status
+
+demo: ## walk one application to the counsellor's alert on the running platform
+	@$(PLATFORM) demo
+
+trace: ## print the last demo's trace as a tree (or TRACE=<id>)
+	@$(PLATFORM) trace $(TRACE)
+
+test: install ## every test: unit, integration and end-to-end on a real broker and database
+	@$(PY) -m pytest
+
+bench: ## push APPLICATIONS through the running platform and print throughput, latency, memory
+	@$(PY) -m bench.flow --applications $(or $(APPLICATIONS),200) --concurrency $(or $(CONCURRENCY),16)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine: the pinned uv, then the locked Python environment.
+# Idempotent and quick when everything is already there. Kafka's jars are fetched by Maven on first start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.9
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+need() { command -v "$1" >/dev/null || { echo "missing: $1 ($2)" >&2; exit 1; }; }
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required" >&2; exit 1; }
+need java "OpenJDK 17+ runs the local Kafka broker"
+need mvn "Maven fetches the Kafka broker's jars from Maven Central"
+PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+[ -x "$PG_BIN/initdb" ] || { echo "missing: PostgreSQL server binaries (initdb) in $PG_BIN; set PG_BIN" >&2; exit 1; }
+
+if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  "$PYTHON" -m venv .tools
+  .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+.tools/bin/uv sync --frozen --python "$PYTHON" --quiet
