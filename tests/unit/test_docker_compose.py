@@ -1,0 +1,329 @@
+"""docker-compose.yml, Dockerfile and .dockerignore stay consistent with the code they run.
+
+No container engine is needed: the files are parsed and compared with the services' entry points,
+settings classes and imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from deploy.local.services import SERVICES, env_prefix
+from deploy.local.topics import DEFAULT_PARTITIONS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+
+HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def _service(name: str) -> dict[str, Any]:
+    services = _compose()["services"]
+    assert name in services, f"docker-compose.yml has no `{name}` service"
+    return services[name]
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    """A compose `environment` (mapping or KEY=VALUE list) as a dict of strings."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = [item.split("=", 1) for item in env]
+        assert all(len(p) == 2 for p in pairs), f"environment entries need KEY=VALUE: {env}"
+        return {k: v for k, v in pairs}
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def _command(service: dict[str, Any]) -> list[str]:
+    command = service.get("command")
+    assert command is not None, "service has no command"
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+
+
+def _healthcheck_test(service: dict[str, Any]) -> str:
+    test = service.get("healthcheck", {}).get("test")
+    assert test, "service has no healthcheck"
+    return test if isinstance(test, str) else " ".join(str(t) for t in test)
+
+
+def _image(name: str) -> tuple[str, str]:
+    image = _service(name).get("image", "")
+    repository, _, tag = image.rpartition(":")
+    assert repository and tag, f"{name}: image {image!r} must be pinned with a tag"
+    return repository, tag
+
+
+def _settings_cls(name: str) -> type:
+    return importlib.import_module(f"services.{name}.app").DEFINITION.settings_cls
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped."""
+    logical: list[str] = []
+    current = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    assert not current, "Dockerfile ends inside a line continuation"
+    instructions = []
+    for line in logical:
+        keyword, _, args = line.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+    return instructions
+
+
+def _first_party_imports() -> set[str]:
+    """Top-level repository packages imported by the code shipped in the image (shared/ and services/)."""
+    found: set[str] = set()
+    for package in ("shared", "services"):
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if (REPO_ROOT / top / "__init__.py").exists() or (REPO_ROOT / f"{top}.py").exists():
+                        found.add(top)
+    return found
+
+
+# ---------------------------------------------------------------- the four services
+
+
+@pytest.mark.unit
+def test_compose_runs_exactly_the_four_services_and_the_infrastructure() -> None:
+    assert set(_compose()["services"]) == {*SERVICES, "kafka", "postgres", "jaeger"}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_command_runs_its_module(name: str) -> None:
+    service = _service(name)
+    assert _command(service) == ["python", "-m", f"services.{name}"]
+    assert (REPO_ROOT / "services" / name / "__main__.py").is_file()
+    assert service.get("build") in (".", {"context": "."}), f"{name} must build the root Dockerfile"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_environment_names_fields_of_its_settings(name: str) -> None:
+    prefix = env_prefix(name)
+    settings_cls = _settings_cls(name)
+    assert settings_cls.model_config.get("env_prefix") == prefix
+    env = _environment(_service(name))
+    assert env, f"{name} has no environment"
+    for key in env:
+        assert key.startswith(prefix), f"{name}: {key} lacks the {prefix} prefix"
+        field = key[len(prefix) :].lower()
+        assert field in settings_cls.model_fields, f"{name}: {key} is not a field of {settings_cls.__name__}"
+    for field in ("kafka_bootstrap_servers", "database_url", "http_host", "http_port", "otlp_endpoint"):
+        assert f"{prefix}{field.upper()}" in env, f"{name}: {prefix}{field.upper()} is not set"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_environment_loads_into_its_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = env_prefix(name)
+    settings_cls = _settings_cls(name)
+    env = _environment(_service(name))
+    for key in list(os.environ):
+        if key.upper().startswith(prefix):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    settings = settings_cls()  # raises ValidationError on a bad value
+
+    for key, value in env.items():
+        loaded = getattr(settings, key[len(prefix) :].lower())
+        if isinstance(loaded, SecretStr):
+            loaded = loaded.get_secret_value()
+        assert str(loaded) == value, f"{name}: {key}={value!r} loaded as {loaded!r}"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_addresses_point_at_the_compose_network(name: str) -> None:
+    prefix = env_prefix(name)
+    compose = _compose()
+    env = _environment(_service(name))
+    kafka_env = _environment(compose["services"]["kafka"])
+    postgres_env = _environment(compose["services"]["postgres"])
+
+    advertised = {a.split("://", 1)[1] for a in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")}
+    assert set(env[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"].split(",")) <= advertised
+
+    dsn = urlsplit(env[f"{prefix}DATABASE_URL"])
+    assert dsn.scheme in ("postgresql", "postgres")
+    assert (dsn.hostname, dsn.port or 5432) == ("postgres", 5432)
+    assert dsn.username == postgres_env.get("POSTGRES_USER", "postgres")
+    assert dsn.password == postgres_env["POSTGRES_PASSWORD"]
+    assert dsn.path.lstrip("/") == postgres_env.get("POSTGRES_DB", dsn.username)
+
+    otlp = urlsplit(env[f"{prefix}OTLP_ENDPOINT"])
+    assert (otlp.hostname, otlp.port) == ("jaeger", 4318)
+    assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0", "the API must listen beyond the container's loopback"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_port_and_readiness_healthcheck(name: str) -> None:
+    service = _service(name)
+    container_port = int(_environment(service)[f"{env_prefix(name)}HTTP_PORT"])
+    assert [str(p) for p in service.get("ports", [])] == [f"{HOST_PORTS[name]}:{container_port}"]
+    test = _healthcheck_test(service)
+    assert "urllib" in test and "curl" not in test, "slim images have no curl"
+    assert f"127.0.0.1:{container_port}/ready" in test or f"localhost:{container_port}/ready" in test
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_waits_for_healthy_kafka_and_postgres(name: str) -> None:
+    depends_on = _service(name).get("depends_on")
+    assert isinstance(depends_on, dict), f"{name}: depends_on must be the long form with conditions"
+    for dependency in ("kafka", "postgres"):
+        assert depends_on.get(dependency, {}).get("condition") == "service_healthy", (
+            f"{name} must wait for a healthy {dependency}"
+        )
+
+
+# ---------------------------------------------------------------- infrastructure
+
+
+@pytest.mark.unit
+def test_infrastructure_images_are_the_official_ones() -> None:
+    repository, tag = _image("kafka")
+    assert repository == "apache/kafka"
+    assert re.fullmatch(r"4\.\d+\.\d+", tag), f"Kafka must be a pinned 4.x release, got {tag}"
+    repository, tag = _image("postgres")
+    assert repository == "postgres"
+    assert tag.split(".")[0].split("-")[0] == "15"
+    repository, tag = _image("jaeger")
+    assert repository == "jaegertracing/jaeger", "the Jaeger v2 all-in-one image"
+    assert re.fullmatch(r"2\.\d+\.\d+", tag), f"Jaeger must be a pinned 2.x release, got {tag}"
+
+
+@pytest.mark.unit
+def test_kafka_is_a_single_kraft_node_with_auto_created_topics() -> None:
+    kafka = _service("kafka")
+    env = _environment(kafka)
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    node_id = env["KAFKA_NODE_ID"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{node_id}@kafka:9093"
+    listeners = dict(
+        (entry.split("://", 1)[0], entry.split("://", 1)[1]) for entry in env["KAFKA_LISTENERS"].split(",")
+    )
+    assert listeners == {"PLAINTEXT": ":9092", "CONTROLLER": ":9093"}
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+    protocol_map = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(listeners) <= set(protocol_map)
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert env[key] == "1", f"{key} must be 1 on a single node"
+    assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+    # Nothing creates topics in compose: the broker does, with the partition count the local launcher uses.
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "true"
+    assert int(env["KAFKA_NUM_PARTITIONS"]) == DEFAULT_PARTITIONS
+    assert "/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in _healthcheck_test(kafka)
+
+
+@pytest.mark.unit
+def test_postgres_and_jaeger() -> None:
+    assert "pg_isready" in _healthcheck_test(_service("postgres"))
+    jaeger_ports = {str(p).split(":")[-1] for p in _service("jaeger").get("ports", [])}
+    assert {"16686", "4318"} <= jaeger_ports
+
+
+# ---------------------------------------------------------------- image
+
+
+@pytest.mark.unit
+def test_dockerfile_installs_the_lock_and_copies_what_the_services_import() -> None:
+    instructions = _dockerfile_instructions()
+    keywords = [k for k, _ in instructions]
+    froms = [args for k, args in instructions if k == "FROM"]
+    assert froms == ["python:3.11-slim"], froms
+
+    # uv from PyPI at a pinned version (literal, or an ARG with a default).
+    arg_defaults = dict(a.split("=", 1) for k, a in instructions if k == "ARG" and "=" in a)
+    pins = [
+        m.group(1)
+        for k, a in instructions
+        if k == "RUN" and "pip install" in a
+        for m in [re.search(r"\buv==([^\s\"']+)", a)]
+        if m
+    ]
+    assert len(pins) == 1, "uv is installed with pip, pinned"
+    version = re.sub(r"\$\{?(\w+)\}?", lambda v: arg_defaults.get(v.group(1), ""), pins[0])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"uv pin {pins[0]!r} is not a version"
+
+    sync = [i for i, (k, a) in enumerate(instructions) if k == "RUN" and "uv sync" in a]
+    assert len(sync) == 1, "one `uv sync`"
+    sync_args = instructions[sync[0]][1]
+    for flag in ("--frozen", "--no-dev", "--no-install-project"):
+        assert flag in sync_args
+
+    copies = [(i, a.split()) for i, (k, a) in enumerate(instructions) if k == "COPY"]
+    copied_sources = {
+        src.rstrip("/").removeprefix("./") for _, parts in copies for src in parts[:-1] if not src.startswith("--")
+    }
+    lock_copy = [i for i, parts in copies if {"pyproject.toml", "uv.lock"} <= set(parts)]
+    assert lock_copy and lock_copy[0] < sync[0], "pyproject.toml and uv.lock are copied before `uv sync`"
+
+    imported = _first_party_imports()
+    assert {"shared", "services"} <= imported
+    missing = imported - copied_sources
+    assert not missing, f"the services import {sorted(missing)} but the Dockerfile does not copy it"
+
+    env_lines = " ".join(a for k, a in instructions if k == "ENV")
+    assert "PATH=/app/.venv/bin:$PATH" in env_lines
+    assert "PYTHONUNBUFFERED=1" in env_lines
+    users = [a for k, a in instructions if k == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "the image runs as a non-root user"
+    assert keywords.index("USER") > max(i for i, _ in copies), "files are copied before dropping root"
+
+
+@pytest.mark.unit
+def test_dockerignore_drops_local_state_but_keeps_the_sources() -> None:
+    patterns = {
+        line.strip().strip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for excluded in (".venv", ".tools", ".local", ".git", ".pytest_cache"):
+        assert excluded in patterns, f".dockerignore must exclude {excluded}"
+    assert any("__pycache__" in p for p in patterns)
+    for kept in ("shared", "services", "pyproject.toml", "uv.lock"):
+        assert kept not in patterns and f"{kept}/**" not in patterns, f".dockerignore must keep {kept}"
