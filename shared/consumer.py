@@ -21,6 +21,7 @@ from shared.clock import Clock
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
+from shared.metrics import PlumbingMetrics
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class EventConsumer:
     handlers: Mapping[str, Handler]
     clock: Clock
     failpoints: Failpoints
+    metrics: PlumbingMetrics | None = None
     retry: RetryPolicy = RetryPolicy()
 
     async def on_message(self, message: KafkaMessage) -> None:
@@ -156,6 +158,8 @@ class EventConsumer:
         }
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
         await self.broker.publish(message.body, topic=Topics.DEAD_LETTER, key=record.key, headers=headers)
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(self.group_id, record.topic).inc()
 
 
 def _summary(exc: ValidationError) -> str:
@@ -170,15 +174,17 @@ def register_consumer(
     pools: PoolHolder,
     group_id: str,
     topics: tuple[str, ...],
-    handlers: Mapping[str, Handler],
+    handlers: Mapping[type[Envelope[Any]], Handler],
     clock: Clock,
     failpoints: Failpoints,
+    metrics: PlumbingMetrics | None = None,
 ) -> EventConsumer:
-    """Subscribe `handlers` (event type → handler) to `topics` under `group_id`, at-least-once."""
-    unknown = set(handlers) - set(EVENT_TYPES)
+    """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once."""
+    unknown = {cls.__name__ for cls in handlers if EVENT_TYPES.get(cls.event_type()) is not cls}
     if unknown:
-        raise ValueError(f"handlers for unknown event types: {sorted(unknown)}")
-    consumer = EventConsumer(broker, pools, group_id, handlers, clock, failpoints)
+        raise ValueError(f"handlers for event classes outside the catalogue: {sorted(unknown)}")
+    by_type = {cls.event_type(): handler for cls, handler in handlers.items()}
+    consumer = EventConsumer(broker, pools, group_id, by_type, clock, failpoints, metrics)
     broker.subscriber(
         *topics,
         group_id=group_id,

@@ -13,6 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
 from shared.events.envelope import CONTENT_TYPE, Envelope
+from shared.metrics import PlumbingMetrics
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,21 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, broker: KafkaBroker, *, schema: str, batch_size: int, poll_seconds: float
+        self,
+        pool: asyncpg.Pool,
+        broker: KafkaBroker,
+        *,
+        schema: str,
+        batch_size: int,
+        poll_seconds: float,
+        metrics: PlumbingMetrics | None = None,
     ) -> None:
         self._pool = pool
         self._broker = broker
         self._schema = schema
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._metrics = metrics
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -101,6 +110,9 @@ class OutboxRelay:
             "select id, topic, key, event_type, payload, headers from outbox order by id limit $1",
             self._batch_size,
         )
+        if self._metrics is not None:
+            backlog = len(rows) if len(rows) < self._batch_size else await conn.fetchval("select count(*) from outbox")
+            self._metrics.outbox_backlog.set(backlog)
         if not rows:
             return 0
         futures = []
@@ -122,4 +134,8 @@ class OutboxRelay:
                 otel_context.detach(token)
         await asyncio.gather(*futures)
         await conn.execute("delete from outbox where id = any($1::bigint[])", [r["id"] for r in rows])
+        if self._metrics is not None:
+            for row in rows:
+                self._metrics.outbox_published.labels(row["topic"]).inc()
+            self._metrics.outbox_backlog.dec(len(rows))
         return len(rows)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -20,10 +21,12 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 
 from shared.broker import create_broker
 from shared.clock import Clock, SystemClock
-from shared.consumer import PoolHolder
+from shared.consumer import Handler, PoolHolder, register_consumer
+from shared.events.envelope import Envelope
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
+from shared.metrics import PlumbingMetrics
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 from shared.telemetry import create_tracer_provider
@@ -41,12 +44,26 @@ class ServiceContext:
     clock: Clock
     broker: KafkaBroker
     failpoints: Failpoints
+    metrics: PlumbingMetrics
     pools: PoolHolder = field(default_factory=PoolHolder)
 
     @property
     def pool(self) -> asyncpg.Pool:
         """The service's open connection pool."""
         return self.pools.get()
+
+    def consume(self, group_id: str, topics: tuple[str, ...], handlers: Mapping[type[Envelope[Any]], Handler]) -> None:
+        """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction."""
+        register_consumer(
+            self.broker,
+            pools=self.pools,
+            group_id=group_id,
+            topics=topics,
+            handlers=handlers,
+            clock=self.clock,
+            failpoints=self.failpoints,
+            metrics=self.metrics,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ def create_service_app(
         clock=clock or SystemClock(),
         broker=broker,
         failpoints=Failpoints(settings.failpoints),
+        metrics=PlumbingMetrics.create(registry),
     )
     definition.register_consumers(ctx)
 
@@ -115,6 +133,7 @@ def create_service_app(
             schema=definition.schema,
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
+            metrics=ctx.metrics,
         )
         try:
             await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
@@ -160,5 +179,7 @@ def create_service_app(
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics", exclude_spans=["receive", "send"]
     )
-    AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)
+    asyncpg_instrumentor = AsyncPGInstrumentor()
+    if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:  # patches asyncpg once per process
+        asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
     return app

@@ -6,7 +6,6 @@ import asyncpg
 
 from services.assessment import domain, repository
 from services.assessment.settings import AssessmentSettings
-from shared.consumer import register_consumer
 from shared.events import ApplicationSubmitted, Topics
 from shared.runtime import ServiceContext
 
@@ -23,12 +22,4 @@ def register(ctx: ServiceContext) -> None:
             return
         await repository.save(conn, domain.open_assessment(event, settings.diagnostic_annual_rate, ctx.clock.now()))
 
-    register_consumer(
-        ctx.broker,
-        pools=ctx.pools,
-        group_id=GROUP_ID,
-        topics=(Topics.APPLICATIONS,),
-        handlers={"fr.microcredit.application.submitted.v1": on_application_submitted},
-        clock=ctx.clock,
-        failpoints=ctx.failpoints,
-    )
+    ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {ApplicationSubmitted: on_application_submitted})

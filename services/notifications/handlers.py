@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 
 from services.notifications import domain, repository
-from shared.consumer import register_consumer
 from shared.events import PaymentMissed, Topics
 from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext
@@ -21,12 +20,4 @@ def register(ctx: ServiceContext) -> None:
         if await repository.insert(conn, alert):
             await add_to_outbox(conn, raised)
 
-    register_consumer(
-        ctx.broker,
-        pools=ctx.pools,
-        group_id=GROUP_ID,
-        topics=(Topics.LOANS,),
-        handlers={"fr.microcredit.payment.missed.v1": on_payment_missed},
-        clock=ctx.clock,
-        failpoints=ctx.failpoints,
-    )
+    ctx.consume(GROUP_ID, (Topics.LOANS,), {PaymentMissed: on_payment_missed})

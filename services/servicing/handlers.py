@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 
 from services.servicing import domain, repository
-from shared.consumer import register_consumer
 from shared.events import LoanApproved, Topics
 from shared.runtime import ServiceContext
 
@@ -19,12 +18,4 @@ def register(ctx: ServiceContext) -> None:
         loan, schedule = domain.open_loan(event, ctx.clock.now())
         await repository.insert_loan(conn, loan, schedule)
 
-    register_consumer(
-        ctx.broker,
-        pools=ctx.pools,
-        group_id=GROUP_ID,
-        topics=(Topics.APPLICATIONS,),
-        handlers={"fr.microcredit.loan.approved.v1": on_loan_approved},
-        clock=ctx.clock,
-        failpoints=ctx.failpoints,
-    )
+    ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})

@@ -199,7 +199,7 @@ EVENT_CLASSES: tuple[type[Envelope[Any]], ...] = (
     PaymentMissed,
     CounsellorAlertRaised,
 )
-EVENT_TYPES: dict[str, type[Envelope[Any]]] = {c.model_fields["type"].default: c for c in EVENT_CLASSES}
+EVENT_TYPES: dict[str, type[Envelope[Any]]] = {c.event_type(): c for c in EVENT_CLASSES}
 
 AnyEvent = Annotated[
     ApplicationSubmitted

@@ -41,6 +41,11 @@ class Envelope(EnvelopeHeader, Generic[DataT]):
     dataschema: str = Field(description="URN of the payload schema, versioned with the type.")
     data: DataT
 
+    @classmethod
+    def event_type(cls) -> str:
+        """The `type` attribute every event of this class carries."""
+        return str(cls.model_fields["type"].default)
+
     def to_bytes(self) -> bytes:
         """Serialise as a structured-mode CloudEvent (JSON)."""
         return self.model_dump_json().encode()
@@ -53,7 +58,7 @@ def new_event(
     event_cls: type[EventT], *, source: str, subject: str, time: datetime, data: BaseModel
 ) -> EventT:
     """Build an event of `event_cls` with a fresh id and its schema URN."""
-    event_type = event_cls.model_fields["type"].default
+    event_type = event_cls.event_type()
     return event_cls(
         id=uuid4(),
         source=source,

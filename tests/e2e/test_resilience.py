@@ -88,7 +88,7 @@ async def test_the_same_event_delivered_twice_changes_the_state_once(platform: R
 async def test_a_consumer_killed_after_its_commit_and_before_its_offset_commit_loses_nothing_and_doubles_nothing(
     platform: RunningPlatform, db: asyncpg.Connection
 ) -> None:
-    servicing = platform.restart("servicing", FAILPOINTS=f"after_commit:{LoanApproved.model_fields['type'].default}")
+    servicing = platform.restart("servicing", FAILPOINTS=f"after_commit:{LoanApproved.event_type()}")
     await asyncio.to_thread(servicing.wait_ready)
     first, behind = loan_approved(months=12), loan_approved(months=18)
     partition, offset = await platform.produce(Topics.APPLICATIONS, first.subject.encode(), first.to_bytes())

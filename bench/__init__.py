@@ -1,0 +1,1 @@
+"""Benchmarks run against the running local platform (`python -m bench.flow`), not part of the test suite."""
