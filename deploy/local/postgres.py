@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import pwd
 import shlex
 import shutil
@@ -60,6 +61,14 @@ def dsn_for(port: int, user: str = "postgres", database: str = "postgres") -> st
     return f"postgresql://{user}@{LOOPBACK}:{port}/{database}"
 
 
+def _traversable_by_others(path: Path) -> bool:
+    """Tell whether every existing ancestor of ``path`` lets other users through (o+x)."""
+    for directory in (path, *path.parents):
+        if directory.exists() and not directory.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
 class LocalPostgres:
     """A Postgres cluster whose data, socket and log live under ``state_dir/postgres``."""
 
@@ -76,14 +85,18 @@ class LocalPostgres:
     ) -> None:
         """Describe the cluster; nothing is created or started until ``start()``."""
         self.state_dir = Path(state_dir).resolve()
+        # initdb and pg_ctl refuse to run as root: then the cluster belongs to 'postgres'.
+        self.os_user = os_user if os_user is not None else ("postgres" if os.geteuid() == 0 else None)
         self.home = self.state_dir / "postgres"
+        if self.os_user is not None and not _traversable_by_others(self.state_dir):
+            # e.g. a clone under /root (mode 700): the cluster's user could not reach its own files.
+            digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+            self.home = Path(tempfile.gettempdir()) / f"mc-pg-home-{digest}"
         self.data_dir = self.home / "data"
         self.log_file = self.home / "postgres.log"
         self.port_file = self.home / "port"
         self.requested_port = port
         self.bin_dir = Path(bin_dir) if bin_dir is not None else postgres_bin_dir()
-        # initdb and pg_ctl refuse to run as root: then the cluster belongs to 'postgres'.
-        self.os_user = os_user if os_user is not None else ("postgres" if os.geteuid() == 0 else None)
         self.settings = {**DEFAULT_SETTINGS, **(settings or {}), "fsync": "on" if fsync else "off"}
         self.start_timeout = start_timeout
 
