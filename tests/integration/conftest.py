@@ -1,0 +1,230 @@
+"""In-process services: the real app, its own fresh database, and FastStream's in-memory Kafka broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.assessment.app import DEFINITION as ASSESSMENT
+from services.intake.app import DEFINITION as INTAKE
+from services.notifications.app import DEFINITION as NOTIFICATIONS
+from services.servicing.app import DEFINITION as SERVICING
+from shared.clock import FixedClock
+from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
+from shared.events.catalog import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
+from shared.runtime import ServiceDefinition
+
+DEFINITIONS: dict[str, ServiceDefinition] = {
+    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS)
+}
+# A Monday morning in Paris: business dates in the tests are relative to it.
+NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+TODAY = NOW.date()
+# Nothing listens there: any attempt to reach a real broker fails loudly instead of hanging on one.
+UNREACHABLE_KAFKA = "127.0.0.1:1"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record the service sent to the dead-letter topic."""
+
+    body: bytes
+    key: bytes | None
+    headers: dict[str, str]
+
+
+@dataclass
+class RunningService:
+    """A started service: HTTP client, in-memory broker, database and what reached the dead-letter topic."""
+
+    name: str
+    app: FastAPI
+    broker: KafkaBroker
+    dsn: str
+    clock: FixedClock
+    http: httpx.AsyncClient = field(init=False)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    async def deliver(self, event: Envelope[Any]) -> None:
+        """Deliver an event on its topic, keyed by its subject, as a producer service would."""
+        await self.deliver_raw(event.to_bytes(), topic=event.topic, key=event.subject.encode())
+
+    async def deliver_raw(self, body: bytes, *, topic: str, key: bytes = b"") -> None:
+        """Deliver raw bytes, e.g. a record a buggy producer wrote."""
+        await self.broker.publish(body, topic=topic, key=key, headers={"content-type": "application/cloudevents+json"})
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """Rows of the service's schema, to check what it stored."""
+        conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.app.state.ctx.schema})
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
+
+
+@asynccontextmanager
+async def _parked_outbox_relay(dsn: str, schema: str) -> AsyncIterator[None]:
+    """Hold the relay's leader lock so outbox rows stay in the table for the test to read."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("select pg_try_advisory_lock(hashtext($1))", f"outbox-relay:{schema}")
+        yield
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def run_service(name: str, dsn: str, *, clock: FixedClock | None = None) -> AsyncIterator[RunningService]:
+    """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker."""
+    definition = DEFINITIONS[name]
+    settings = definition.settings_cls(database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA)
+    clock = clock or FixedClock(NOW)
+    app = definition.create_app(settings, clock=clock, tracer_provider=TracerProvider())
+    broker: KafkaBroker = app.state.ctx.broker
+    service = RunningService(name, app, broker, dsn, clock)
+
+    # Registered before the broker starts, like any subscriber: it sees what the service dead-letters.
+    @broker.subscriber(Topics.DEAD_LETTER, group_id=f"test-{name}-dead-letters")
+    async def _record_dead_letter(message: KafkaMessage) -> None:
+        service.dead_letters.append(
+            DeadLetter(message.body, message.raw_message.key, {k: v for k, v in message.headers.items() if isinstance(v, str)})
+        )
+
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(_parked_outbox_relay(dsn, definition.schema))
+        await stack.enter_async_context(TestKafkaBroker(broker))
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        service.http = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://test")
+        )
+        ready = await service.http.get("/ready")
+        assert ready.status_code == 200, ready.text
+        yield service
+
+
+ServiceStarter = Callable[[str], Awaitable[RunningService]]
+
+
+@pytest.fixture
+async def start_service(database: str) -> AsyncIterator[ServiceStarter]:
+    """Start services by name on the test's own database; all are stopped after the test."""
+    async with AsyncExitStack() as stack:
+
+        async def start(name: str) -> RunningService:
+            return await stack.enter_async_context(run_service(name, database))
+
+        yield start
+
+
+# --- realistic files ------------------------------------------------------------------------------
+
+OWNERSHIP = {"association_id": "secours-catholique", "region": "hauts-de-france", "counsellor_id": "c-lefebvre"}
+
+
+def application_body(**overrides: Any) -> dict[str, Any]:
+    """Nadia Benali asks 3,000 € over 36 months for a car to get to her job in Lens."""
+    return {
+        **OWNERSHIP,
+        "applicant_name": "Nadia Benali",
+        "purpose": "vehicle",
+        "amount_cents": 300_000,
+        "duration_months": 36,
+        "monthly_resources_cents": 135_000,
+        "monthly_charges_cents": 82_000,
+        **overrides,
+    }
+
+
+def favourable_outcome(**overrides: Any) -> dict[str, Any]:
+    """The counsellor's favourable opinion, routed to the Crédit Mutuel branch."""
+    return {
+        "outcome": "favourable",
+        "opinion": "Projet cohérent : CDI à Lens, pas de transport en commun aux horaires de nuit.",
+        "bank_id": "credit-mutuel-nord",
+        "amount_cents": 300_000,
+        "duration_months": 36,
+        "annual_rate": "0.035",
+        **overrides,
+    }
+
+
+def bank_approval(**overrides: Any) -> dict[str, Any]:
+    """The bank approves the proposed terms, first instalment a month from now."""
+    return {
+        "decision": "approve",
+        "bank_id": "credit-mutuel-nord",
+        "amount_cents": 300_000,
+        "annual_rate": "0.035",
+        "duration_months": 36,
+        "first_due_date": date(2026, 4, 5).isoformat(),
+        **overrides,
+    }
+
+
+def application_submitted(application_id: UUID | None = None, **data: Any) -> ApplicationSubmitted:
+    """Intake's `application submitted` for Nadia Benali's 3,000 € car loan."""
+    application_id = application_id or uuid4()
+    body = application_body(**data)
+    return new_event(
+        ApplicationSubmitted,
+        source="/services/intake",
+        subject=str(application_id),
+        time=NOW,
+        data=ApplicationSubmittedData(application_id=application_id, **body),
+    )
+
+
+def loan_approved(application_id: UUID | None = None, **data: Any) -> LoanApproved:
+    """The bank approves 3,000 € at 3.5 % over 36 months, first instalment on 5 April 2026."""
+    application_id = application_id or uuid4()
+    terms = {
+        **OWNERSHIP,
+        "bank_id": "credit-mutuel-nord",
+        "amount_cents": 300_000,
+        "annual_rate": Decimal("0.035"),
+        "duration_months": 36,
+        "first_due_date": date(2026, 4, 5),
+        **data,
+    }
+    return new_event(
+        LoanApproved,
+        source="/services/assessment",
+        subject=str(application_id),
+        time=NOW,
+        data=LoanApprovedData(application_id=application_id, **terms),
+    )
+
+
+def payment_missed(loan_id: UUID | None = None, **data: Any) -> PaymentMissed:
+    """Servicing's close of business finds the first 87.91 € instalment of 5 April 2026 unpaid."""
+    loan_id = loan_id or uuid4()
+    facts = {
+        **OWNERSHIP,
+        "application_id": uuid4(),
+        "instalment_number": 1,
+        "due_date": date(2026, 4, 5),
+        "amount_due_cents": 8_791,
+        "amount_unpaid_cents": 8_791,
+        "business_date": date(2026, 4, 6),
+        **data,
+    }
+    return new_event(
+        PaymentMissed,
+        source="/services/servicing",
+        subject=str(loan_id),
+        time=NOW,
+        data=PaymentMissedData(loan_id=loan_id, **facts),
+    )

@@ -1,0 +1,208 @@
+"""Kafka handlers with the in-memory broker: events apply once, poison goes to the dead-letter topic."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import uuid5
+
+import pytest
+
+from services.notifications.domain import ALERT_ID_NAMESPACE
+from services.servicing.domain import loan_id_for
+from shared.events import CounsellorAlertRaised, Topics, parse_event
+from shared.events.envelope import Envelope
+from tests.integration.conftest import (
+    RunningService,
+    ServiceStarter,
+    application_submitted,
+    favourable_outcome,
+    loan_approved,
+    payment_missed,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def inbox_rows(service: RunningService, event: Envelope[Any]) -> int:
+    """How many times the service's consumer recorded `event` as applied."""
+    rows = await service.fetch("select consumer from inbox where event_id = $1", event.id)
+    return len(rows)
+
+
+def with_data(event: Envelope[Any], **changes: Any) -> bytes:
+    """The event's JSON with some payload fields overwritten, as a buggy producer would write it."""
+    document = json.loads(event.to_bytes())
+    document["data"].update(changes)
+    return json.dumps(document).encode()
+
+
+# --- assessment: application submitted ------------------------------------------------------------
+
+
+async def test_a_submitted_application_enters_the_review_queue_with_its_budget_diagnostic(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")
+    submitted = application_submitted()
+
+    await assessment.deliver(submitted)
+
+    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json()
+    assert file["status"] == "pending_review"
+    assert (file["requested_amount_cents"], file["requested_duration_months"]) == (300_000, 36)
+    # 3,000 € over 36 months at the 3.5 % diagnostic rate: 87.91 €; 1,350 € − 820 € − 87.91 € = 442.09 € left.
+    assert file["monthly_instalment_cents"] == 8_791
+    assert file["remaining_after_instalment_cents"] == 44_209
+
+
+async def test_the_same_submission_delivered_twice_opens_the_file_once(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")
+    submitted = application_submitted()
+    await assessment.deliver(submitted)
+    before = (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json()
+
+    await assessment.deliver(submitted)
+
+    assert (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json() == before
+    assert await inbox_rows(assessment, submitted) == 1
+    assert len(await assessment.fetch("select application_id from assessments")) == 1
+
+
+async def test_a_late_redelivery_does_not_reopen_a_file_the_counsellor_already_assessed(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")
+    submitted = application_submitted()
+    await assessment.deliver(submitted)
+    assessed = await assessment.http.post(f"/assessments/{submitted.data.application_id}/outcome", json=favourable_outcome())
+    assert assessed.status_code == 200
+
+    await assessment.deliver(submitted)
+
+    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json()
+    assert file["status"] == "favourable"
+    assert file["bank_id"] == "credit-mutuel-nord"
+
+
+async def test_an_event_for_another_consumer_is_skipped_not_dead_lettered(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")
+    approval = loan_approved()  # on the applications topic too, but servicing's business
+
+    await assessment.deliver(approval)
+
+    assert assessment.dead_letters == []
+    assert await inbox_rows(assessment, approval) == 0
+    assert (await assessment.http.get(f"/assessments/{approval.data.application_id}")).status_code == 404
+
+
+# --- servicing: loan approved ---------------------------------------------------------------------
+
+
+async def test_a_loan_approval_delivered_twice_opens_the_loan_and_its_schedule_once(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    approval = loan_approved()
+
+    await servicing.deliver(approval)
+    await servicing.deliver(approval)
+
+    loans = (await servicing.http.get("/loans", params={"application_id": str(approval.data.application_id)})).json()
+    assert [loan["id"] for loan in loans] == [str(loan_id_for(approval.data.application_id))]
+    loan = loans[0]
+    assert loan["status"] == "pending_disbursement"
+    assert [i["number"] for i in loan["schedule"]] == list(range(1, 37))
+    assert sum(i["principal_cents"] for i in loan["schedule"]) == 300_000
+    assert loan["schedule"][0]["due_date"] == "2026-04-05"
+    assert len(await servicing.fetch("select number from instalments")) == 36
+    assert await inbox_rows(servicing, approval) == 1
+    assert servicing.dead_letters == []
+
+
+async def test_an_approval_republished_under_a_new_event_id_still_opens_a_single_loan(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    approval = loan_approved()
+    republished = approval.model_copy(update={"id": loan_approved().id})
+
+    await servicing.deliver(approval)
+    await servicing.deliver(republished)
+
+    assert len(await servicing.fetch("select id from loans")) == 1
+    assert len(await servicing.fetch("select number from instalments")) == 36
+
+
+# --- notifications: payment missed ----------------------------------------------------------------
+
+
+async def test_a_missed_payment_delivered_twice_raises_one_alert_and_one_alert_raised_event(start_service: ServiceStarter) -> None:
+    notifications = await start_service("notifications")
+    missed = payment_missed()
+
+    await notifications.deliver(missed)
+    await notifications.deliver(missed)
+
+    alerts = (await notifications.http.get("/alerts", params={"counsellor_id": "c-lefebvre"})).json()
+    assert len(alerts) == 1
+    assert alerts[0]["loan_id"] == str(missed.data.loan_id)
+    assert alerts[0]["message"].startswith("Échéance n° 1 du 05/04/2026 impayée")
+    outbox = await notifications.fetch("select event_type, topic, key, payload from outbox")
+    assert [(r["event_type"], r["topic"]) for r in outbox] == [("fr.microcredit.alert.raised.v1", Topics.ALERTS)]
+    raised = parse_event(bytes(outbox[0]["payload"]))
+    assert isinstance(raised, CounsellorAlertRaised)
+    assert raised.data.cause_event_id == missed.id
+    assert outbox[0]["key"] == str(raised.data.alert_id) == alerts[0]["id"]
+    assert raised.data.alert_id == uuid5(ALERT_ID_NAMESPACE, str(missed.id))  # derived from the cause, not random
+    assert notifications.dead_letters == []
+
+
+# --- poison messages ------------------------------------------------------------------------------
+
+VALID = application_submitted()
+POISON: dict[str, tuple[bytes, str]] = {
+    "not JSON": (b"Nadia Benali;vehicle;3000;36", "invalid envelope"),
+    "JSON without an envelope": (
+        json.dumps({"applicant_name": "Nadia Benali", "amount_cents": 300_000}).encode(),
+        "invalid envelope",
+    ),
+    "a negative amount": (with_data(VALID, amount_cents=-300_000), "amount_cents"),
+}
+
+
+@pytest.mark.parametrize("poison", POISON, ids=str)
+async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_next_event_is_still_applied(
+    poison: str, start_service: ServiceStarter
+) -> None:
+    assessment = await start_service("assessment")
+    body, reason = POISON[poison]
+    behind = application_submitted(applicant_name="Fatou Diallo")
+
+    await assessment.deliver_raw(body, topic=Topics.APPLICATIONS, key=b"dossier-poison")
+    await assessment.deliver(behind)
+
+    [dead] = assessment.dead_letters
+    assert dead.body == body
+    assert dead.key == b"dossier-poison"
+    assert reason in dead.headers["dlq-reason"]
+    assert dead.headers["dlq-original-topic"] == Topics.APPLICATIONS
+    assert dead.headers["dlq-original-partition"].isdigit()
+    assert dead.headers["dlq-original-offset"].isdigit()
+    assert dead.headers["dlq-consumer-group"] == "assessment"
+    applied = await assessment.http.get(f"/assessments/{behind.data.application_id}")
+    assert applied.status_code == 200
+    assert applied.json()["status"] == "pending_review"
+
+
+INVALID_DATA = {
+    "servicing": (loan_approved(), {"duration_months": 0}, "duration_months"),
+    "notifications": (payment_missed(), {"amount_unpaid_cents": -8_791}, "amount_unpaid_cents"),
+    "assessment": (application_submitted(), {"monthly_charges_cents": "huit cent vingt euros"}, "monthly_charges_cents"),
+}
+
+
+@pytest.mark.parametrize("name", INVALID_DATA)
+async def test_an_event_with_invalid_data_is_dead_lettered_naming_the_field(name: str, start_service: ServiceStarter) -> None:
+    service = await start_service(name)
+    event, changes, field = INVALID_DATA[name]
+
+    await service.deliver_raw(with_data(event, **changes), topic=event.topic, key=event.subject.encode())
+
+    [dead] = service.dead_letters
+    assert field in dead.headers["dlq-reason"]
+    assert event.type in dead.headers["dlq-reason"]
+    assert dead.headers["dlq-original-topic"] == event.topic
+    assert await inbox_rows(service, event) == 0

@@ -1,0 +1,418 @@
+"""The services' pure rules: diagnostic, outcome and bank decision, disbursement, payments, alerts, ids."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from services.assessment.domain import (
+    Assessment,
+    BankDecision,
+    Outcome,
+    Status,
+    diagnose,
+    open_assessment,
+    record_bank_decision,
+    record_outcome,
+)
+from services.intake.domain import NewApplication, submit
+from services.notifications.domain import alert_for_missed_payment
+from services.servicing.domain import (
+    Disbursement,
+    Instalment,
+    Loan,
+    LoanStatus,
+    NewPayment,
+    allocate,
+    disburse,
+    loan_id_for,
+    open_loan,
+    receive_payment,
+)
+from shared.errors import BusinessRuleError
+from shared.events import (
+    ApplicationSubmitted,
+    LoanApproved,
+    LoanDeclined,
+    LoanDisbursed,
+    PaymentMissed,
+    new_event,
+)
+from shared.events.catalog import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+TODAY = NOW.date()
+OWNERSHIP = {"association_id": "secours-catholique", "region": "hauts-de-france", "counsellor_id": "c-lefebvre"}
+ROUTED_BANK = "credit-mutuel-nord"
+
+
+def nadias_application(**overrides: Any) -> dict[str, Any]:
+    """Nadia Benali: 1,350 € of resources, 820 € of charges, 3,000 € for a car over 36 months."""
+    return {
+        **OWNERSHIP,
+        "applicant_name": "Nadia Benali",
+        "purpose": "vehicle",
+        "amount_cents": 300_000,
+        "duration_months": 36,
+        "monthly_resources_cents": 135_000,
+        "monthly_charges_cents": 82_000,
+        **overrides,
+    }
+
+
+def submitted(**overrides: Any) -> ApplicationSubmitted:
+    application_id = uuid4()
+    return new_event(
+        ApplicationSubmitted,
+        source="/services/intake",
+        subject=str(application_id),
+        time=NOW,
+        data=ApplicationSubmittedData(application_id=application_id, **nadias_application(**overrides)),
+    )
+
+
+def pending_file() -> Assessment:
+    return open_assessment(submitted(), Decimal("0.035"), NOW)
+
+
+def favourable_file() -> Assessment:
+    return record_outcome(pending_file(), favourable(), NOW)[0]
+
+
+def unfavourable_file() -> Assessment:
+    return record_outcome(pending_file(), Outcome(outcome="unfavourable", opinion="Reste à vivre insuffisant."), NOW)[0]
+
+
+def favourable(**overrides: Any) -> Outcome:
+    terms = {
+        "outcome": "favourable",
+        "opinion": "Projet cohérent : CDI à Lens, horaires de nuit sans transport en commun.",
+        "bank_id": ROUTED_BANK,
+        "amount_cents": 280_000,
+        "duration_months": 30,
+        "annual_rate": Decimal("0.03"),
+        **overrides,
+    }
+    return Outcome(**terms)
+
+
+def approval(**overrides: Any) -> BankDecision:
+    terms = {
+        "decision": "approve",
+        "bank_id": ROUTED_BANK,
+        "amount_cents": 280_000,
+        "annual_rate": Decimal("0.03"),
+        "duration_months": 30,
+        "first_due_date": date(2026, 4, 5),
+        **overrides,
+    }
+    return BankDecision(**terms)
+
+
+# --- intake ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount_cents", [300_00, 8_000_00])
+def test_an_application_between_300_and_8000_euros_is_accepted(amount_cents: int) -> None:
+    application, event = submit(NewApplication(**nadias_application(amount_cents=amount_cents)), NOW)
+
+    assert application.status == "submitted"
+    assert event.subject == str(application.id) == str(event.data.application_id)
+    assert event.data.amount_cents == amount_cents
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"amount_cents": 299_99}, {"amount_cents": 8_000_01}, {"duration_months": 5}, {"duration_months": 85}, {"purpose": "holidays"}],
+    ids=["299.99 €", "8,000.01 €", "5 months", "85 months", "holidays"],
+)
+def test_an_application_outside_the_microcredit_rules_is_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NewApplication(**nadias_application(**overrides))
+    assert {e["loc"][0] for e in refused.value.errors()} == set(overrides)
+
+
+# --- assessment: diagnostic -----------------------------------------------------------------------
+
+
+def test_the_diagnostic_leaves_what_remains_after_charges_and_the_instalment() -> None:
+    diagnostic = diagnose(135_000, 82_000, 300_000, 36, Decimal("0.035"))
+
+    assert diagnostic.monthly_instalment_cents == 8_791
+    assert diagnostic.remaining_after_instalment_cents == 135_000 - 82_000 - 8_791  # 442.09 €
+
+
+def test_the_diagnostic_shows_a_budget_that_cannot_bear_the_instalment() -> None:
+    diagnostic = diagnose(90_000, 88_000, 300_000, 36, Decimal("0.035"))
+
+    assert diagnostic.remaining_after_instalment_cents == 2_000 - 8_791
+
+
+def test_a_submitted_application_waits_for_review_with_its_diagnostic() -> None:
+    event = submitted()
+
+    file = open_assessment(event, Decimal("0.035"), NOW)
+
+    assert file.status is Status.PENDING_REVIEW
+    assert file.application_id == event.data.application_id
+    assert (file.monthly_instalment_cents, file.remaining_after_instalment_cents) == (8_791, 44_209)
+
+
+# --- assessment: counsellor outcome ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["bank_id", "amount_cents", "duration_months", "annual_rate"])
+def test_a_favourable_outcome_needs_the_terms_and_a_bank(missing: str) -> None:
+    with pytest.raises(ValidationError, match=missing):
+        favourable(**{missing: None})
+
+
+def test_an_unfavourable_outcome_needs_no_terms() -> None:
+    outcome = Outcome(outcome="unfavourable", opinion="Reste à vivre insuffisant après l'échéance.")
+
+    assert outcome.bank_id is None
+
+
+def test_a_favourable_outcome_routes_the_file_and_diagnoses_the_proposed_terms() -> None:
+    file = pending_file()
+
+    updated, event = record_outcome(file, favourable(), NOW)
+
+    assert updated.status is Status.FAVOURABLE
+    assert updated.bank_id == ROUTED_BANK
+    assert event.data.bank_id == ROUTED_BANK
+    assert event.data.diagnostic == diagnose(135_000, 82_000, 280_000, 30, Decimal("0.03"))
+
+
+def test_an_unfavourable_outcome_keeps_the_diagnostic_of_the_requested_terms() -> None:
+    file = pending_file()
+
+    updated, event = record_outcome(file, Outcome(outcome="unfavourable", opinion="Charges trop lourdes."), NOW)
+
+    assert updated.status is Status.UNFAVOURABLE
+    assert event.data.bank_id is None
+    assert event.data.diagnostic.monthly_instalment_cents == 8_791
+
+
+def test_a_file_is_assessed_only_once() -> None:
+    with pytest.raises(BusinessRuleError) as refused:
+        record_outcome(favourable_file(), favourable(), NOW)
+    assert (refused.value.rule, refused.value.status) == ("state", 409)
+
+
+# --- assessment: bank decision --------------------------------------------------------------------
+
+
+def test_the_routed_bank_approves_a_favourable_file() -> None:
+    file = favourable_file()
+
+    updated, event = record_bank_decision(file, approval(), NOW)
+
+    assert updated.status is Status.APPROVED
+    assert isinstance(event, LoanApproved)
+    assert (event.data.amount_cents, event.data.duration_months, event.data.first_due_date) == (280_000, 30, date(2026, 4, 5))
+    assert event.subject == str(file.application_id)
+
+
+def test_the_routed_bank_declines_with_a_reason() -> None:
+    updated, event = record_bank_decision(
+        favourable_file(), BankDecision(decision="decline", bank_id=ROUTED_BANK, reason="Fichage FICP en cours."), NOW
+    )
+
+    assert updated.status is Status.DECLINED
+    assert isinstance(event, LoanDeclined)
+    assert event.data.reason == "Fichage FICP en cours."
+
+
+def test_a_bank_cannot_decide_on_a_file_not_routed_to_it() -> None:
+    with pytest.raises(BusinessRuleError) as refused:
+        record_bank_decision(favourable_file(), approval(bank_id="bnp-paribas-lille"), NOW)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("bank_id", "routed_bank", 403)
+
+
+@pytest.mark.parametrize("file", [pending_file, unfavourable_file], ids=["pending review", "unfavourable"])
+def test_a_bank_decides_only_on_a_favourable_file(file: Any) -> None:
+    with pytest.raises(BusinessRuleError) as refused:
+        record_bank_decision(file(), approval(), NOW)
+    assert (refused.value.rule, refused.value.status) == ("state", 409)
+
+
+@pytest.mark.parametrize("first_due_date", [TODAY, TODAY - timedelta(days=1)], ids=["today", "yesterday"])
+def test_the_first_instalment_falls_due_in_the_future(first_due_date: date) -> None:
+    with pytest.raises(BusinessRuleError) as refused:
+        record_bank_decision(favourable_file(), approval(first_due_date=first_due_date), NOW)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("first_due_date", "future_date", 422)
+
+
+def test_a_first_instalment_tomorrow_is_accepted() -> None:
+    _, event = record_bank_decision(favourable_file(), approval(first_due_date=TODAY + timedelta(days=1)), NOW)
+
+    assert event.data.first_due_date == TODAY + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("decision", "missing"),
+    [("approve", "first_due_date"), ("approve", "annual_rate"), ("decline", "reason")],
+)
+def test_a_bank_decision_must_be_complete(decision: str, missing: str) -> None:
+    fields = {"decision": decision, "bank_id": ROUTED_BANK, "amount_cents": 280_000, "annual_rate": Decimal("0.03"),
+              "duration_months": 30, "first_due_date": date(2026, 4, 5), "reason": "Capacité insuffisante."}
+    fields[missing] = None
+    with pytest.raises(ValidationError, match=missing):
+        BankDecision(**fields)
+
+
+# --- servicing ------------------------------------------------------------------------------------
+
+
+def approved_loan_event(application_id: UUID | None = None) -> LoanApproved:
+    application_id = application_id or uuid4()
+    return new_event(
+        LoanApproved,
+        source="/services/assessment",
+        subject=str(application_id),
+        time=NOW,
+        data=LoanApprovedData(
+            **OWNERSHIP, application_id=application_id, bank_id=ROUTED_BANK, amount_cents=300_000,
+            annual_rate=Decimal("0.035"), duration_months=36, first_due_date=date(2026, 4, 5),
+        ),
+    )
+
+
+def pending_loan() -> Loan:
+    return open_loan(approved_loan_event(), NOW)[0]
+
+
+def test_the_loan_id_is_derived_from_the_application() -> None:
+    application_id = UUID("7d3f9a52-1c4e-4b8a-9e21-5f6a7b8c9d0e")
+
+    assert loan_id_for(application_id) == loan_id_for(UUID(str(application_id)))
+    assert loan_id_for(application_id) != loan_id_for(uuid4())
+    assert loan_id_for(application_id) != application_id
+
+
+def test_an_approval_opens_a_loan_awaiting_disbursement_with_its_schedule() -> None:
+    event = approved_loan_event()
+
+    loan, schedule = open_loan(event, NOW)
+
+    assert loan.id == loan_id_for(event.data.application_id)
+    assert loan.status is LoanStatus.PENDING_DISBURSEMENT
+    assert loan.guarantee_share == Decimal("0.5")
+    assert len(schedule) == 36 and schedule[0].instalment_cents == 8_791
+
+
+def test_a_loan_is_activated_by_its_disbursement() -> None:
+    loan = pending_loan()
+
+    active, event = disburse(loan, Disbursement(disbursed_on=TODAY, payee="Garage Dupont, Lens"), NOW)
+
+    assert active.status is LoanStatus.ACTIVE
+    assert (active.disbursed_on, active.payee) == (TODAY, "Garage Dupont, Lens")
+    assert isinstance(event, LoanDisbursed)
+    assert (event.subject, event.data.amount_cents) == (str(loan.id), 300_000)
+
+
+def test_a_loan_is_disbursed_only_once() -> None:
+    active, _ = disburse(pending_loan(), Disbursement(disbursed_on=TODAY, payee="borrower"), NOW)
+
+    with pytest.raises(BusinessRuleError) as refused:
+        disburse(active, Disbursement(disbursed_on=TODAY, payee="borrower"), NOW)
+    assert (refused.value.rule, refused.value.status) == ("state", 409)
+
+
+def test_a_disbursement_cannot_be_dated_in_the_future() -> None:
+    with pytest.raises(BusinessRuleError) as refused:
+        disburse(pending_loan(), Disbursement(disbursed_on=TODAY + timedelta(days=1), payee="borrower"), NOW)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("disbursed_on", "not_future", 422)
+
+
+def test_a_payment_is_refused_before_the_disbursement() -> None:
+    payment = NewPayment(bank_reference="VIR-2026-04-05-0001", amount_cents=8_791, received_on=TODAY)
+
+    with pytest.raises(BusinessRuleError) as refused:
+        receive_payment(pending_loan(), payment, NOW)
+    assert refused.value.rule == "state"
+
+
+def schedule(*amounts_and_paid: tuple[int, int]) -> list[Instalment]:
+    """Instalments of 87.91 € from 5 April 2026, with what is already paid of each."""
+    return [
+        Instalment(number=n, due_date=date(2026, 3 + n, 5), principal_cents=0, interest_cents=0, amount_cents=amount,
+                   remaining_principal_cents=0, paid_cents=paid)
+        for n, (amount, paid) in enumerate(amounts_and_paid, start=1)
+    ]
+
+
+def test_a_payment_settles_the_oldest_instalments_first() -> None:
+    instalments = schedule((8_791, 5_000), (8_791, 0), (8_791, 0))
+
+    assert allocate(instalments, 10_000) == {1: 3_791, 2: 6_209}
+
+
+def test_a_payment_skips_instalments_already_paid_whatever_their_order_in_the_list() -> None:
+    instalments = list(reversed(schedule((8_791, 8_791), (8_791, 0), (8_791, 0))))
+
+    assert allocate(instalments, 8_791) == {2: 8_791}
+
+
+def test_a_payment_of_everything_owed_is_accepted() -> None:
+    assert allocate(schedule((8_791, 0), (8_800, 0)), 17_591) == {1: 8_791, 2: 8_800}
+
+
+def test_a_payment_larger_than_what_is_owed_is_refused() -> None:
+    with pytest.raises(BusinessRuleError) as refused:
+        allocate(schedule((8_791, 8_000), (8_791, 0)), 10_000)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("amount_cents", "not_more_than_owed", 422)
+    assert "418 cents" in refused.value.detail  # 100.00 € against 95.82 € still owed
+
+
+# --- notifications --------------------------------------------------------------------------------
+
+
+def missed(**overrides: Any) -> PaymentMissed:
+    facts = {
+        **OWNERSHIP, "loan_id": uuid4(), "application_id": uuid4(), "instalment_number": 3,
+        "due_date": date(2026, 6, 5), "amount_due_cents": 8_791, "amount_unpaid_cents": 4_291,
+        "business_date": date(2026, 6, 6), **overrides,
+    }
+    return new_event(PaymentMissed, source="/services/servicing", subject=str(facts["loan_id"]), time=NOW,
+                     data=PaymentMissedData(**facts))
+
+
+def test_a_missed_instalment_alerts_the_borrowers_counsellor_in_french() -> None:
+    event = missed()
+
+    alert, raised = alert_for_missed_payment(event, NOW)
+
+    assert alert.message.startswith("Échéance n° 3 du 05/06/2026 impayée (")
+    assert alert.message.endswith(") : contacter l'emprunteur.")
+    assert (alert.counsellor_id, alert.severity, alert.status) == ("c-lefebvre", "warning", "open")
+    assert (alert.loan_id, alert.application_id) == (event.data.loan_id, event.data.application_id)
+    assert raised.data.message == alert.message
+    assert raised.subject == str(alert.id)
+
+
+def test_large_amounts_in_an_alert_are_grouped_by_thousands() -> None:
+    alert, _ = alert_for_missed_payment(missed(amount_due_cents=123_456, amount_unpaid_cents=123_456), NOW)
+
+    assert "1\u202f234" in alert.message  # narrow no-break space, as French typography groups thousands
+
+
+def test_one_cause_always_gives_the_same_alert_id() -> None:
+    event = missed()
+
+    first, _ = alert_for_missed_payment(event, NOW)
+    again, _ = alert_for_missed_payment(event, NOW + timedelta(hours=1))
+    other, _ = alert_for_missed_payment(missed(), NOW)
+
+    assert first.id == again.id
+    assert first.id != other.id
+    assert first.cause_event_id == event.id
