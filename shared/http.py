@@ -63,7 +63,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"), "message": e.get("msg", "")}
+            {
+                # A JSON syntax error's location is a character offset, not a field.
+                "field": "body" if e.get("type") == "json_invalid" else _field(tuple(e.get("loc", ()))),
+                "rule": e.get("type", "invalid"),
+                "message": e.get("msg", ""),
+            }
             for e in exc.errors()
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationSubmitted, LoanApproved, LoanDeclined, new_event
@@ -19,10 +19,11 @@ from shared.events.catalog import (
     LoanDeclinedData,
 )
 from shared.loanmath import monthly_instalment
+from shared.text import FreeText, Identifier
 
 SOURCE = "/services/assessment"
 AnnualRate = Annotated[Decimal, Field(ge=0, le=Decimal("0.2"), max_digits=9, decimal_places=6)]
-BankId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+BankId = Identifier
 
 
 class Status(StrEnum):
@@ -107,19 +108,19 @@ class Outcome(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     outcome: Literal["favourable", "unfavourable"]
-    opinion: str = Field(min_length=1, max_length=4000, description="The counsellor's written opinion.")
-    bank_id: BankId | None = Field(None, description="Partner bank to route to (favourable only).")
-    amount_cents: int | None = Field(None, ge=300_00, le=8_000_00)
-    duration_months: int | None = Field(None, ge=6, le=84)
-    annual_rate: AnnualRate | None = None
+    opinion: FreeText = Field(min_length=1, max_length=4000, description="The counsellor's written opinion.")
+    bank_id: BankId | None = Field(None, validate_default=True, description="Partner bank to route to (favourable only).")
+    amount_cents: int | None = Field(None, ge=300_00, le=8_000_00, validate_default=True)
+    duration_months: int | None = Field(None, ge=6, le=84, validate_default=True)
+    annual_rate: AnnualRate | None = Field(None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _favourable_needs_terms(self) -> Outcome:
-        if self.outcome == "favourable":
-            for name in ("bank_id", "amount_cents", "duration_months", "annual_rate"):
-                if getattr(self, name) is None:
-                    raise ValueError(f"{name} is required when the outcome is favourable")
-        return self
+    @field_validator("bank_id", "amount_cents", "duration_months", "annual_rate")
+    @classmethod
+    def _favourable_needs_terms(cls, value: object, info: ValidationInfo) -> object:
+        # A field validator (not a model one) so the error names the missing field.
+        if value is None and info.data.get("outcome") == "favourable":
+            raise ValueError(f"{info.field_name} is required when the outcome is favourable")
+        return value
 
 
 def record_outcome(a: Assessment, outcome: Outcome, now: datetime) -> tuple[Assessment, ApplicationAssessed]:
@@ -171,19 +172,20 @@ class BankDecision(BaseModel):
 
     decision: Literal["approve", "decline"]
     bank_id: BankId
-    amount_cents: int | None = Field(None, ge=300_00, le=8_000_00)
-    annual_rate: AnnualRate | None = None
-    duration_months: int | None = Field(None, ge=6, le=84)
-    first_due_date: date | None = None
-    reason: str | None = Field(None, min_length=1, max_length=2000)
+    amount_cents: int | None = Field(None, ge=300_00, le=8_000_00, validate_default=True)
+    annual_rate: AnnualRate | None = Field(None, validate_default=True)
+    duration_months: int | None = Field(None, ge=6, le=84, validate_default=True)
+    first_due_date: date | None = Field(None, validate_default=True)
+    reason: FreeText | None = Field(None, min_length=1, max_length=2000, validate_default=True)
 
-    @model_validator(mode="after")
-    def _complete(self) -> BankDecision:
-        needed = ("amount_cents", "annual_rate", "duration_months", "first_due_date") if self.decision == "approve" else ("reason",)
-        for name in needed:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} is required to {self.decision}")
-        return self
+    @field_validator("amount_cents", "annual_rate", "duration_months", "first_due_date", "reason")
+    @classmethod
+    def _complete(cls, value: object, info: ValidationInfo) -> object:
+        decision = info.data.get("decision")
+        needed = info.field_name != "reason" if decision == "approve" else info.field_name == "reason"
+        if value is None and decision is not None and needed:
+            raise ValueError(f"{info.field_name} is required to {decision}")
+        return value
 
 
 def record_bank_decision(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import ApplicationSubmitted, new_event
 from shared.events.catalog import ApplicationSubmittedData
+from shared.text import FreeText, Identifier
 
 SOURCE = "/services/intake"
 
@@ -31,9 +31,6 @@ class Purpose(StrEnum):
     FAMILY_EVENT = "family_event"
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-
-
 class NewApplication(BaseModel):
     """An application as a counsellor submits it."""
 
@@ -42,7 +39,7 @@ class NewApplication(BaseModel):
     association_id: Identifier = Field(description="The accompanying association, e.g. `secours-catholique`.")
     region: Identifier = Field(description="Region of the association's branch, e.g. `ile-de-france`.")
     counsellor_id: Identifier = Field(description="The counsellor who builds and follows the file.")
-    applicant_name: str = Field(min_length=1, max_length=200, description="Applicant's full name.")
+    applicant_name: FreeText = Field(min_length=1, max_length=200, description="Applicant's full name.")
     purpose: Purpose
     amount_cents: int = Field(
         ge=MIN_AMOUNT_CENTS, le=MAX_AMOUNT_CENTS, description="Amount asked, in cents (300 € to 8,000 €)."

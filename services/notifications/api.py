@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from services.notifications import domain, repository
 from shared.http import not_found
+from shared.text import IDENTIFIER_PATTERN
 from shared.runtime import ServiceContext, service_context
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 @router.get("", response_model=list[domain.Alert], summary="A counsellor's alerts")
 async def list_alerts(
-    counsellor_id: str = Query(min_length=1, max_length=64),
+    counsellor_id: str = Query(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN),
     loan_id: UUID | None = Query(None),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),

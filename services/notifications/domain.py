@@ -36,7 +36,9 @@ class Alert(BaseModel):
 
 
 def _euros(cents: int) -> str:
-    return f"{cents // 100:,}.{cents % 100:02d} €".replace(",", "\u202f")
+    # French style: narrow no-break space between thousands, decimal comma ("1 234,56 €").
+    euros = f"{cents // 100:,}".replace(",", "\u202f")
+    return f"{euros},{cents % 100:02d} €"
 
 
 def alert_for_missed_payment(event: PaymentMissed, now: datetime) -> tuple[Alert, CounsellorAlertRaised]:

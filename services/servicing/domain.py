@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
 from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +13,7 @@ from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanDisbursed, PaymentMissed, PaymentReceived, new_event
 from shared.events.catalog import LoanDisbursedData, PaymentMissedData, PaymentReceivedData
 from shared.loanmath import ScheduledInstalment, amortisation_schedule
+from shared.text import FreeText, Reference
 
 SOURCE = "/services/servicing"
 # Loan ids derive from the application id, so re-applying an approval can never create a second loan.
@@ -105,7 +105,7 @@ class Disbursement(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     disbursed_on: date
-    payee: str = Field(min_length=1, max_length=200, description="`borrower` or the supplier paid (garage, school…).")
+    payee: FreeText = Field(min_length=1, max_length=200, description="`borrower` or the supplier paid (garage, school…).")
 
 
 def disburse(loan: Loan, cmd: Disbursement, now: datetime) -> tuple[Loan, LoanDisbursed]:
@@ -132,7 +132,7 @@ def disburse(loan: Loan, cmd: Disbursement, now: datetime) -> tuple[Loan, LoanDi
     return active, event
 
 
-BankReference = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S+$")]
+BankReference = Reference
 
 
 class NewPayment(BaseModel):

@@ -87,8 +87,8 @@ def malformed_id(service: str, method: str, route: str, param: str, body: Any = 
 
 
 def malformed_json(service: str, route: str, at: str | None = None) -> BadRequest:
-    """A body cut in the middle."""
-    return BadRequest(service, "POST", route, "malformed JSON", at=at, raw=MALFORMED_JSON, rule="json_invalid")
+    """A body cut in the middle: the problem blames the body, not a character offset."""
+    return BadRequest(service, "POST", route, "malformed JSON", at=at, raw=MALFORMED_JSON, field="body", rule="json_invalid")
 
 
 APPLICATIONS = "/applications"
@@ -118,6 +118,7 @@ CASES: list[BadRequest] = [
     post("intake", APPLICATIONS, "holidays are not an insertion purpose", application_body(purpose="holidays"), field="purpose", rule="enum"),
     post("intake", APPLICATIONS, "negative resources", application_body(monthly_resources_cents=-1), field="monthly_resources_cents", rule="greater_than_equal"),
     post("intake", APPLICATIONS, "no applicant name", {k: v for k, v in application_body().items() if k != "applicant_name"}, field="applicant_name", rule="missing"),
+    post("intake", APPLICATIONS, "NUL character in the name", application_body(applicant_name="Nadia\u0000Benali"), field="applicant_name", rule="string_pattern_mismatch"),
     post("intake", APPLICATIONS, "empty applicant name", application_body(applicant_name=""), field="applicant_name", rule="string_too_short"),
     post("intake", APPLICATIONS, "association id with spaces", application_body(association_id="Secours catholique"), field="association_id", rule="string_pattern_mismatch"),
     post("intake", APPLICATIONS, "unknown field", application_body(iban="FR7630006000011234567890189"), field="iban", rule="extra_forbidden"),
@@ -129,6 +130,8 @@ CASES: list[BadRequest] = [
     malformed_id("assessment", "GET", ASSESSMENT, "application_id"),
     unknown_id("assessment", "GET", ASSESSMENT),
     post("assessment", OUTCOME, "an outcome that is neither", {"outcome": "maybe", "opinion": "À revoir"}, at="pending_file", field="outcome", rule="literal_error"),
+    post("assessment", OUTCOME, "favourable without a bank", {k: v for k, v in favourable_outcome().items() if k != "bank_id"}, at="pending_file", field="bank_id", rule="value_error"),
+    post("assessment", OUTCOME, "NUL character in the opinion", favourable_outcome(opinion="Avis\u0000favorable"), at="pending_file", field="opinion", rule="string_pattern_mismatch"),
     post("assessment", OUTCOME, "no opinion", {"outcome": "unfavourable"}, at="pending_file", field="opinion", rule="missing"),
     post("assessment", OUTCOME, "proposed 299.99 €", favourable_outcome(amount_cents=29_999), at="pending_file", field="amount_cents", rule="greater_than_equal"),
     post("assessment", OUTCOME, "proposed 85 months", favourable_outcome(duration_months=85), at="pending_file", field="duration_months", rule="less_than_equal"),
@@ -142,6 +145,8 @@ CASES: list[BadRequest] = [
     post("assessment", BANK_DECISION, "first due date today", bank_approval(first_due_date=TODAY.isoformat()), at="favourable_file", field="first_due_date", rule="future_date"),
     post("assessment", BANK_DECISION, "first due date not a date", bank_approval(first_due_date="31/04/2026"), at="favourable_file", field="first_due_date", rule="date_from_datetime_parsing"),
     post("assessment", BANK_DECISION, "a decision that is neither", bank_approval(decision="perhaps"), at="favourable_file", field="decision", rule="literal_error"),
+    post("assessment", BANK_DECISION, "approval without a first due date", {k: v for k, v in bank_approval().items() if k != "first_due_date"}, at="favourable_file", field="first_due_date", rule="value_error"),
+    post("assessment", BANK_DECISION, "decline without a reason", {"decision": "decline", "bank_id": bank_approval()["bank_id"]}, at="favourable_file", field="reason", rule="value_error"),
     post("assessment", BANK_DECISION, "no bank", {k: v for k, v in bank_approval().items() if k != "bank_id"}, at="favourable_file", field="bank_id", rule="missing"),
     post("assessment", BANK_DECISION, "approved 8,000.01 €", bank_approval(amount_cents=800_001), at="favourable_file", field="amount_cents", rule="less_than_equal"),
     post("assessment", BANK_DECISION, "file still pending review", bank_approval(), at="pending_file", status=409, field="decision", rule="state"),
@@ -155,6 +160,7 @@ CASES: list[BadRequest] = [
     unknown_id("servicing", "GET", LOAN),
     post("servicing", DISBURSEMENT, "disbursed tomorrow", {**DISBURSED_TODAY, "disbursed_on": (TODAY + timedelta(days=1)).isoformat()}, at="pending_loan", field="disbursed_on", rule="not_future"),
     post("servicing", DISBURSEMENT, "30 February", {**DISBURSED_TODAY, "disbursed_on": "2026-02-30"}, at="pending_loan", field="disbursed_on", rule="date_from_datetime_parsing"),
+    post("servicing", DISBURSEMENT, "NUL character in the payee", {**DISBURSED_TODAY, "payee": "Garage\u0000Dupont"}, at="pending_loan", field="payee", rule="string_pattern_mismatch"),
     post("servicing", DISBURSEMENT, "no payee", {"disbursed_on": TODAY.isoformat()}, at="pending_loan", field="payee", rule="missing"),
     post("servicing", DISBURSEMENT, "loan already active", DISBURSED_TODAY, at="active_loan", status=409, field="disbursed_on", rule="state"),
     malformed_json("servicing", DISBURSEMENT, at="pending_loan"),
@@ -163,6 +169,7 @@ CASES: list[BadRequest] = [
     post("servicing", PAYMENTS, "more than what is owed", {**FIRST_PAYMENT, "amount_cents": 400_000}, at="active_loan", field="amount_cents", rule="not_more_than_owed"),
     post("servicing", PAYMENTS, "zero payment", {**FIRST_PAYMENT, "amount_cents": 0}, at="active_loan", field="amount_cents", rule="greater_than"),
     post("servicing", PAYMENTS, "bank reference with spaces", {**FIRST_PAYMENT, "bank_reference": "VIR 0001"}, at="active_loan", field="bank_reference", rule="string_pattern_mismatch"),
+    post("servicing", PAYMENTS, "NUL character in the bank reference", {**FIRST_PAYMENT, "bank_reference": "VIR\u00000001"}, at="active_loan", field="bank_reference", rule="string_pattern_mismatch"),
     post("servicing", PAYMENTS, "no date received", {k: v for k, v in FIRST_PAYMENT.items() if k != "received_on"}, at="active_loan", field="received_on", rule="missing"),
     post("servicing", PAYMENTS, "loan not disbursed yet", FIRST_PAYMENT, at="pending_loan", status=409, field="amount_cents", rule="state"),
     malformed_json("servicing", PAYMENTS, at="active_loan"),
@@ -175,6 +182,7 @@ CASES: list[BadRequest] = [
     # --- notifications -------------------------------------------------------------------------------
     get("notifications", ALERTS, "no counsellor", query={}, field="query.counsellor_id", rule="missing"),
     get("notifications", ALERTS, "counsellor id too long", query={"counsellor_id": "c-" + "x" * 63}, field="query.counsellor_id", rule="string_too_long"),
+    get("notifications", ALERTS, "NUL character in the counsellor id", query={"counsellor_id": "c-\u0000"}, field="query.counsellor_id", rule="string_pattern_mismatch"),
     get("notifications", ALERTS, "loan id not a UUID", query={"counsellor_id": "c-lefebvre", "loan_id": MALFORMED_ID}, field="query.loan_id", rule="uuid_parsing"),
     get("notifications", ALERTS, "page size 0", query={"counsellor_id": "c-lefebvre", "limit": 0}, field="query.limit", rule="greater_than_equal"),
     get("notifications", ALERTS, "page size 501", query={"counsellor_id": "c-lefebvre", "limit": 501}, field="query.limit", rule="less_than_equal"),
@@ -275,7 +283,7 @@ POST_ENDPOINTS = [
 ]
 # NUL is excluded: Postgres text cannot hold it, and every free-text field answers 500 on it today
 # (reported as a bug; the test that shows it is left out until it is fixed).
-CHARACTERS = st.characters(exclude_characters="\x00")
+CHARACTERS = st.characters()
 TEXT = st.text(CHARACTERS, max_size=30)
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,

@@ -392,7 +392,7 @@ def test_a_missed_instalment_alerts_the_borrowers_counsellor_in_french() -> None
 
     alert, raised = alert_for_missed_payment(event, NOW)
 
-    assert alert.message.startswith("Échéance n° 3 du 05/06/2026 impayée (")
+    assert alert.message.startswith("Échéance n° 3 du 05/06/2026 impayée (42,91 € sur 87,91 €)")
     assert alert.message.endswith(") : contacter l'emprunteur.")
     assert (alert.counsellor_id, alert.severity, alert.status) == ("c-lefebvre", "warning", "open")
     assert (alert.loan_id, alert.application_id) == (event.data.loan_id, event.data.application_id)
@@ -416,3 +416,9 @@ def test_one_cause_always_gives_the_same_alert_id() -> None:
     assert first.id == again.id
     assert first.id != other.id
     assert first.cause_event_id == event.id
+
+
+def test_alert_amounts_are_written_the_french_way() -> None:
+    alert, _ = alert_for_missed_payment(missed(amount_due_cents=123_456, amount_unpaid_cents=123_456), NOW)
+
+    assert "(1\u202f234,56 € sur 1\u202f234,56 €)" in alert.message
