@@ -11,7 +11,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import httpx
 
 from deploy.local.infra import DEFAULT_STATE_DIR, infra_status, start_infra, stop_infra
 from deploy.local.ports import find_free_port, is_port_free, is_port_open
