@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.broker import create_broker
 from shared.clock import Clock, SystemClock
@@ -175,7 +175,9 @@ def create_service_app(
             return problem_response(503, "Not ready", repr(exc))
         return JSONResponse({"status": "ready", "service": definition.name})
 
-    app.mount("/metrics", make_asgi_app(registry=registry))
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics", exclude_spans=["receive", "send"]
     )
