@@ -24,6 +24,9 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); no export if unset."
     )
+    jwt_secret: SecretStr = Field(
+        description="Secret that signs the bearer tokens (HS256); the same for every service of a deployment."
+    )
     outbox_batch_size: int = Field(500, ge=1, le=10_000, description="Rows the relay publishes per batch.")
     outbox_poll_seconds: float = Field(
         1.0, gt=0, description="Relay poll period when no NOTIFY wakes it up earlier."

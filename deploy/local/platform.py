@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -50,6 +51,16 @@ def start_trace_sink(state_dir: Path) -> tuple[int, int, Path]:
     return proc.pid, port, spans
 
 
+def jwt_secret(state_dir: Path) -> str:
+    """The local deployment's token-signing secret, made once and kept in the state folder."""
+    path = state_dir / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def up(state_dir: Path) -> dict[str, object]:
     """Provision Kafka and Postgres, start the trace sink and the four services; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
@@ -67,7 +78,12 @@ def up(state_dir: Path) -> dict[str, object]:
             name,
             _port(PREFERRED_PORTS[name]),
             state_dir / "run",
-            env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OTLP_ENDPOINT": otlp},
+            env={
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "DATABASE_URL": dsn,
+                "OTLP_ENDPOINT": otlp,
+                "JWT_SECRET": jwt_secret(state_dir),
+            },
         )
         proc.start()
         processes.append(proc)
@@ -79,6 +95,7 @@ def up(state_dir: Path) -> dict[str, object]:
         "otlp": otlp,
         "tracesink_pid": sink_pid,
         "spans_file": str(spans),
+        "jwt_secret_file": str(state_dir / "jwt-secret"),
         "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
     }
     write_manifest(_manifest_path(state_dir), manifest)

@@ -29,16 +29,45 @@ class FileOwnership(Payload):
 # --- applications stream (key: application id) -------------------------------------------------
 
 
-class ApplicationSubmittedData(FileOwnership):
-    """A counsellor submitted an application for a loan."""
+class Household(Payload):
+    """Who lives on the budget: for the consumption units of the diagnostic."""
+
+    adults: int = Field(ge=1, le=12)
+    children_ages: list[int] = Field(default_factory=list, description="Ages in years of the children living in the home.")
+
+
+class ProjectInfo(Payload):
+    """What the loan pays for."""
+
+    category: str = Field(description="Purpose category (see shared.events.vocabulary.Purpose).")
+    description: str
+    supplier: str | None = Field(None, description="Garage, training body, landlord…")
+    quote_cents: Cents | None = None
+
+
+class ApplicationFileData(FileOwnership):
+    """The file as the counsellor built it. Fields after the totals were added within v1 (optional)."""
 
     application_id: UUID
     applicant_name: str = Field(description="Applicant's full name (internal topic only).")
     purpose: str = Field(description="Purpose category of the project (vehicle, housing, training…).")
     amount_cents: Cents
     duration_months: int = Field(ge=1)
-    monthly_resources_cents: Cents
-    monthly_charges_cents: Cents
+    monthly_resources_cents: Cents = Field(description="Total of the monthly resources.")
+    monthly_charges_cents: Cents = Field(description="Total of the monthly fixed charges.")
+    branch_id: str | None = Field(None, description="The association's branch (antenne).")
+    birth_date: date | None = None
+    household: Household | None = None
+    resources: dict[str, Cents] | None = Field(None, description="Monthly resources by kind (vocabulary.ResourceKind).")
+    charges: dict[str, Cents] | None = Field(None, description="Monthly charges by kind (vocabulary.ChargeKind).")
+    project: ProjectInfo | None = None
+    referral_source: str | None = Field(None, description="vocabulary.ReferralSource")
+    documents: dict[str, str] | None = Field(None, description="Checklist item → missing/received/verified/expired.")
+    incomplete_reason: str | None = Field(None, description="Why the file was submitted with documents missing.")
+
+
+class ApplicationSubmittedData(ApplicationFileData):
+    """A counsellor submitted an application for a loan."""
 
 
 class ApplicationSubmitted(Envelope[ApplicationSubmittedData]):
@@ -48,26 +77,73 @@ class ApplicationSubmitted(Envelope[ApplicationSubmittedData]):
     type: Literal["fr.microcredit.application.submitted.v1"] = "fr.microcredit.application.submitted.v1"
 
 
+class ApplicationUpdatedData(ApplicationFileData):
+    """A submitted file changed (documents received, figures corrected): the whole file as it is now."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class ApplicationUpdated(Envelope[ApplicationUpdatedData]):
+    """`application updated` v1."""
+
+    topic: ClassVar[str] = Topics.APPLICATIONS
+    type: Literal["fr.microcredit.application.updated.v1"] = "fr.microcredit.application.updated.v1"
+
+
+class ApplicationWithdrawnData(FileOwnership):
+    """The applicant withdrew the file before the bank decided."""
+
+    application_id: UUID
+    reason: str
+    withdrawn_by: str = Field(description="The counsellor who recorded the withdrawal.")
+
+
+class ApplicationWithdrawn(Envelope[ApplicationWithdrawnData]):
+    """`application withdrawn` v1."""
+
+    topic: ClassVar[str] = Topics.APPLICATIONS
+    type: Literal["fr.microcredit.application.withdrawn.v1"] = "fr.microcredit.application.withdrawn.v1"
+
+
 class BudgetDiagnostic(Payload):
-    """The first budget diagnostic: resources − charges − proposed instalment."""
+    """The budget diagnostic: resources − charges − proposed instalment. Fields after the first four: v1 additions."""
 
     monthly_resources_cents: Cents
     monthly_charges_cents: Cents
     monthly_instalment_cents: Cents
     remaining_after_instalment_cents: int = Field(description="Reste à vivre after the instalment (may be negative).")
+    remaining_cents: int | None = Field(None, description="Reste à vivre before the instalment.")
+    consumption_units: Decimal | None = Field(None, description="Modified OECD scale: 1 + 0.5 per other person ≥ 14 + 0.3 per child < 14.")
+    remaining_per_unit_cents: int | None = None
+    remaining_after_instalment_per_unit_cents: int | None = None
+    instalment_share: Decimal | None = Field(None, description="Instalment ÷ resources, as a fraction.")
+
+
+class CheckResult(Payload):
+    """One eligibility check, its result and why."""
+
+    name: str
+    passed: bool
+    reason: str
+    overridden: bool = False
+    justification: str | None = Field(None, description="The counsellor's written justification of an override.")
 
 
 class ApplicationAssessedData(FileOwnership):
     """A counsellor recorded the assessment outcome."""
 
     application_id: UUID
-    outcome: Literal["favourable", "unfavourable"]
+    outcome: Literal["favourable", "unfavourable", "incomplete"]
     diagnostic: BudgetDiagnostic
     opinion: str
     bank_id: str | None = Field(None, description="Partner bank the file is routed to (favourable only).")
     proposed_amount_cents: Cents | None = None
     proposed_duration_months: int | None = None
     proposed_annual_rate: Rate | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    reason_codes: list[str] = Field(default_factory=list, description="Unfavourable: why.")
+    orientation: str | None = Field(None, description="Unfavourable: what is proposed instead (social aid, budget coaching…).")
+    missing_documents: list[str] = Field(default_factory=list, description="Incomplete: what the file lacks.")
 
 
 class ApplicationAssessed(Envelope[ApplicationAssessedData]):
@@ -75,6 +151,62 @@ class ApplicationAssessed(Envelope[ApplicationAssessedData]):
 
     topic: ClassVar[str] = Topics.APPLICATIONS
     type: Literal["fr.microcredit.application.assessed.v1"] = "fr.microcredit.application.assessed.v1"
+
+
+class ApplicationRoutedData(FileOwnership):
+    """A favourable file was sent to a partner bank for its decision."""
+
+    application_id: UUID
+    bank_id: str
+    amount_cents: Cents
+    duration_months: int = Field(ge=1)
+    annual_rate: Rate
+
+
+class ApplicationRouted(Envelope[ApplicationRoutedData]):
+    """`application routed to a bank` v1."""
+
+    topic: ClassVar[str] = Topics.APPLICATIONS
+    type: Literal["fr.microcredit.application.routed.v1"] = "fr.microcredit.application.routed.v1"
+
+
+class BankDecisionOverdueData(FileOwnership):
+    """A routed file has had no bank decision for too long."""
+
+    application_id: UUID
+    bank_id: str
+    routed_on: date
+    days_waiting: int = Field(ge=0)
+
+
+class BankDecisionOverdue(Envelope[BankDecisionOverdueData]):
+    """`bank decision overdue` v1."""
+
+    topic: ClassVar[str] = Topics.APPLICATIONS
+    type: Literal["fr.microcredit.bank.decision.overdue.v1"] = "fr.microcredit.bank.decision.overdue.v1"
+
+
+# --- bank decisions stream, written by partner banks (key: application id) --------------------
+
+
+class BankDecisionData(Payload):
+    """A partner bank's decision on a file routed to it."""
+
+    application_id: UUID
+    bank_id: str
+    decision: Literal["approve", "decline"]
+    amount_cents: Cents | None = None
+    annual_rate: Rate | None = None
+    duration_months: int | None = Field(None, ge=1)
+    first_due_date: date | None = None
+    reason: str | None = None
+
+
+class BankDecision(Envelope[BankDecisionData]):
+    """`bank decision` v1, written by a partner bank to its reserved topic."""
+
+    topic: ClassVar[str] = Topics.BANK_DECISIONS
+    type: Literal["fr.microcredit.bank.decision.v1"] = "fr.microcredit.bank.decision.v1"
 
 
 class LoanApprovedData(FileOwnership):
@@ -191,7 +323,12 @@ class CounsellorAlertRaised(Envelope[CounsellorAlertRaisedData]):
 
 EVENT_CLASSES: tuple[type[Envelope[Any]], ...] = (
     ApplicationSubmitted,
+    ApplicationUpdated,
+    ApplicationWithdrawn,
     ApplicationAssessed,
+    ApplicationRouted,
+    BankDecision,
+    BankDecisionOverdue,
     LoanApproved,
     LoanDeclined,
     LoanDisbursed,
@@ -203,7 +340,12 @@ EVENT_TYPES: dict[str, type[Envelope[Any]]] = {c.event_type(): c for c in EVENT_
 
 AnyEvent = Annotated[
     ApplicationSubmitted
+    | ApplicationUpdated
+    | ApplicationWithdrawn
     | ApplicationAssessed
+    | ApplicationRouted
+    | BankDecision
+    | BankDecisionOverdue
     | LoanApproved
     | LoanDeclined
     | LoanDisbursed

@@ -19,6 +19,7 @@ from deploy.local.process import terminate_group
 from deploy.local.services import SERVICES, ServiceProcess
 from deploy.local.ports import find_free_ports
 from tests.conftest import fresh_database
+from tests.support.tokens import TEST_JWT_SECRET
 
 
 @dataclass
@@ -93,7 +94,13 @@ async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathF
     async with fresh_database(postgres) as dsn:
         sink_pid, otlp_port, spans = start_trace_sink(run_dir)
         otlp = f"http://127.0.0.1:{otlp_port}"
-        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": dsn, "OTLP_ENDPOINT": otlp, "OUTBOX_POLL_SECONDS": "0.5"}
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "DATABASE_URL": dsn,
+            "OTLP_ENDPOINT": otlp,
+            "OUTBOX_POLL_SECONDS": "0.5",
+            "JWT_SECRET": TEST_JWT_SECRET,
+        }
         ports = find_free_ports(len(SERVICES))
         processes = {name: ServiceProcess(name, port, run_dir, env=dict(env)) for name, port in zip(SERVICES, ports)}
         try:

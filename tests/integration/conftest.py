@@ -26,6 +26,7 @@ from shared.clock import FixedClock
 from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
 from shared.events.catalog import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
+from tests.support.tokens import TEST_JWT_SECRET
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
     d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS)
@@ -90,7 +91,9 @@ async def _parked_outbox_relay(dsn: str, schema: str) -> AsyncIterator[None]:
 async def run_service(name: str, dsn: str, *, clock: FixedClock | None = None) -> AsyncIterator[RunningService]:
     """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker."""
     definition = DEFINITIONS[name]
-    settings = definition.settings_cls(database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA)
+    settings = definition.settings_cls(
+        database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=TEST_JWT_SECRET
+    )
     clock = clock or FixedClock(NOW)
     app = definition.create_app(settings, clock=clock, tracer_provider=TracerProvider())
     broker: KafkaBroker = app.state.ctx.broker

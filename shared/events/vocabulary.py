@@ -1,0 +1,53 @@
+"""The shared vocabulary of the contracts: kinds of resources and charges, purposes, referral sources."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ResourceKind(StrEnum):
+    """Monthly resources as a counsellor records them."""
+
+    SALARY = "salary"
+    UNEMPLOYMENT_BENEFIT = "unemployment_benefit"
+    RSA = "rsa"
+    FAMILY_ALLOWANCES = "family_allowances"
+    PENSION = "pension"
+    DISABILITY_ALLOWANCE = "disability_allowance"
+    OTHER = "other"
+
+
+class ChargeKind(StrEnum):
+    """Monthly fixed charges."""
+
+    RENT = "rent"
+    ENERGY = "energy"
+    WATER = "water"
+    INSURANCE = "insurance"
+    TELEPHONE = "telephone"
+    TRANSPORT = "transport"
+    CHILD_CARE = "child_care"
+    LOAN_REPAYMENTS = "loan_repayments"
+    OTHER = "other"
+
+
+class Purpose(StrEnum):
+    """Purposes that serve social or professional insertion (everyday consumption and debts are not ones)."""
+
+    VEHICLE = "vehicle"
+    DRIVING_LICENCE = "driving_licence"
+    HOUSING = "housing"
+    TRAINING = "training"
+    HEALTH = "health"
+    FAMILY_EVENT = "family_event"
+
+
+class ReferralSource(StrEnum):
+    """Who sent the person to the association."""
+
+    BANQUE_DE_FRANCE = "banque_de_france"
+    POINT_CONSEIL_BUDGET = "point_conseil_budget"
+    CCAS = "ccas"
+    SOCIAL_WORKER = "social_worker"
+    SELF = "self"
+    OTHER = "other"
