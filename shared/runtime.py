@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,7 @@ class ServiceDefinition:
     router: APIRouter
     settings_cls: type[ServiceSettings]
     register_consumers: Callable[[ServiceContext], None] = lambda _ctx: None
+    background_tasks: tuple[Callable[[ServiceContext], Awaitable[None]], ...] = ()
 
     def create_app(
         self,
@@ -135,14 +137,19 @@ def create_service_app(
             poll_seconds=settings.outbox_poll_seconds,
             metrics=ctx.metrics,
         )
+        tasks: list[asyncio.Task[None]] = []
         try:
             await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
             ctx.pools.pool = pool
             await broker.start()
             relay.start()
+            tasks = [asyncio.create_task(task(ctx), name=f"{definition.name}-background") for task in definition.background_tasks]
             log.info("%s ready", definition.name)
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await relay.stop()
             await broker.stop()
             await pool.close()
@@ -185,3 +192,19 @@ def create_service_app(
     if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:  # patches asyncpg once per process
         asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
     return app
+
+
+def every(seconds_setting: str, job: Callable[[ServiceContext], Awaitable[object]]) -> Callable[[ServiceContext], Awaitable[None]]:
+    """A background task running `job` every `settings.<seconds_setting>` seconds; failures are logged, not fatal."""
+
+    async def loop(ctx: ServiceContext) -> None:
+        while True:
+            await asyncio.sleep(float(getattr(ctx.settings, seconds_setting)))
+            try:
+                await job(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job %s of %s failed; it runs again next period", job.__name__, ctx.name)
+
+    return loop

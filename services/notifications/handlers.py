@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
 import asyncpg
 
 from services.notifications import domain, repository
-from shared.events import PaymentMissed, Topics
+from shared.consumer import Handler
+from shared.events import BankDecisionOverdue, CounsellorAlertRaised, PaymentMissed, Topics
 from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext
 
@@ -13,11 +18,21 @@ GROUP_ID = "notifications"
 
 
 def register(ctx: ServiceContext) -> None:
-    """Subscribe notifications to the loans stream."""
+    """Subscribe notifications to what a counsellor must hear of, on the loans and applications streams."""
 
-    async def on_payment_missed(conn: asyncpg.Connection, event: PaymentMissed) -> None:
-        alert, raised = domain.alert_for_missed_payment(event, ctx.clock.now())
-        if await repository.insert(conn, alert):
-            await add_to_outbox(conn, raised)
+    def raising(rule: Callable[[Any, datetime], tuple[domain.Alert, CounsellorAlertRaised]]) -> Handler:
+        async def handle(conn: asyncpg.Connection, event: Any) -> None:
+            alert, raised = rule(event, ctx.clock.now())
+            if await repository.insert(conn, alert):
+                await add_to_outbox(conn, raised)
 
-    ctx.consume(GROUP_ID, (Topics.LOANS,), {PaymentMissed: on_payment_missed})
+        return handle
+
+    ctx.consume(
+        GROUP_ID,
+        (Topics.LOANS, Topics.APPLICATIONS),
+        {
+            PaymentMissed: raising(domain.alert_for_missed_payment),
+            BankDecisionOverdue: raising(domain.alert_for_overdue_bank_decision),
+        },
+    )

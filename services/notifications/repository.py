@@ -28,12 +28,13 @@ async def get(conn: asyncpg.Pool, alert_id: UUID) -> Alert | None:
 
 
 async def search(
-    conn: asyncpg.Pool, *, counsellor_id: str, loan_id: UUID | None, limit: int, offset: int
+    conn: asyncpg.Pool, *, association_id: str, counsellor_id: str | None, loan_id: UUID | None, limit: int, offset: int
 ) -> list[Alert]:
-    """A counsellor's alerts, newest first."""
+    """An association's alerts (optionally one counsellor's, one loan's), newest first."""
     rows = await conn.fetch(
-        f"select {', '.join(_FIELDS)} from alerts where counsellor_id = $1 and ($2::uuid is null or loan_id = $2)"
-        " order by raised_at desc, id limit $3 offset $4",
-        counsellor_id, loan_id, limit, offset,
+        f"select {', '.join(_FIELDS)} from alerts where association_id = $1"
+        " and ($2::text is null or counsellor_id = $2) and ($3::uuid is null or loan_id = $3)"
+        " order by raised_at desc, id limit $4 offset $5",
+        association_id, counsellor_id, loan_id, limit, offset,
     )
     return [Alert(**dict(r)) for r in rows]
