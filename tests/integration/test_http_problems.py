@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.servicing.domain import loan_id_for
+from shared.auth import Principal
 from tests.integration.conftest import (
     DEFINITIONS,
     TODAY,
@@ -27,6 +28,7 @@ from tests.integration.conftest import (
     favourable_outcome,
     loan_approved,
 )
+from tests.support import tokens
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +52,7 @@ class BadRequest:
     status: int = 422
     field: str | None = None
     rule: str | None = None
+    caller: Principal | None = None  # who sends it; by default the role the endpoint is for (see `caller_for`)
 
     def __str__(self) -> str:
         return f"{self.service} {self.method} {self.route}: {self.why}"
@@ -179,8 +182,11 @@ CASES: list[BadRequest] = [
     post("servicing", CLOSE_OF_BUSINESS, "business date in words", {"business_date": "hier"}, field="business_date", rule="date_from_datetime_parsing"),
     post("servicing", CLOSE_OF_BUSINESS, "unknown field", {"business_date": TODAY.isoformat(), "dry_run": True}, field="dry_run", rule="extra_forbidden"),
     malformed_json("servicing", CLOSE_OF_BUSINESS),
+    post("servicing", CLOSE_OF_BUSINESS, "a counsellor cannot run the close of business", {"business_date": TODAY.isoformat()}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    post("servicing", PAYMENTS, "a payment for another bank's loan", FIRST_PAYMENT, at="active_loan", caller=tokens.bank("la-banque-postale"), status=404),
+    get("servicing", LOAN, "another association's loan", at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
     # --- notifications -------------------------------------------------------------------------------
-    get("notifications", ALERTS, "no counsellor", query={}, field="query.counsellor_id", rule="missing"),
+    get("notifications", ALERTS, "a bank cannot read alerts", query={}, caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
     get("notifications", ALERTS, "counsellor id too long", query={"counsellor_id": "c-" + "x" * 63}, field="query.counsellor_id", rule="string_too_long"),
     get("notifications", ALERTS, "NUL character in the counsellor id", query={"counsellor_id": "c-\u0000"}, field="query.counsellor_id", rule="string_pattern_mismatch"),
     get("notifications", ALERTS, "loan id not a UUID", query={"counsellor_id": "c-lefebvre", "loan_id": MALFORMED_ID}, field="query.loan_id", rule="uuid_parsing"),
@@ -208,7 +214,9 @@ async def prepare(service: RunningService) -> dict[str, str]:
             await service.deliver(event)
         ids["pending_loan"] = str(loan_id_for(pending.data.application_id))
         ids["active_loan"] = str(loan_id_for(active.data.application_id))
-        disbursed = await service.http.post(f"/loans/{ids['active_loan']}/disbursement", json=DISBURSED_TODAY)
+        disbursed = await service.http.post(
+            f"/loans/{ids['active_loan']}/disbursement", json=DISBURSED_TODAY, headers=tokens.bearer(tokens.bank())
+        )
         assert disbursed.status_code == 200, disbursed.text
     return ids
 
@@ -220,12 +228,28 @@ def _url(route: str, at: str | None, ids: dict[str, str]) -> str:
     return route[:start] + ids.get(at, at) + route[end + 1 :]
 
 
+# Endpoints that are not for counsellors: the role a well-behaved client of each would have.
+CALLERS: dict[tuple[str, str], Principal] = {
+    ("servicing", "/loans/{loan_id}/disbursement"): tokens.bank(),
+    ("servicing", "/loans/{loan_id}/payments"): tokens.bank(),
+    ("servicing", "/close-of-business"): tokens.ops(),
+}
+
+
+def caller_for(service: str, route: str) -> Principal:
+    """Who calls `route` of `service` in these tests: a counsellor unless the endpoint is for another role."""
+    return CALLERS.get((service, route), tokens.counsellor())
+
+
 async def send(service: RunningService, case: BadRequest, ids: dict[str, str]) -> httpx.Response:
-    """Send the case's request as a client would."""
+    """Send the case's request as a client would, with the bearer token of the endpoint's role."""
     url = _url(case.route, case.at, ids)
+    auth = tokens.bearer(case.caller or caller_for(case.service, case.route))
     if case.raw is not None:
-        return await service.http.request(case.method, url, content=case.raw, headers={"content-type": "application/json"})
-    return await service.http.request(case.method, url, json=case.body, params=case.query)
+        return await service.http.request(
+            case.method, url, content=case.raw, headers={"content-type": "application/json", **auth}
+        )
+    return await service.http.request(case.method, url, json=case.body, params=case.query, headers=auth)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -250,7 +274,9 @@ async def test_a_bad_request_gets_a_problem_naming_the_field_and_the_rule(case: 
 @pytest.mark.parametrize("name", DEFINITIONS)
 def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
     definition = DEFINITIONS[name]
-    settings_ = definition.settings_cls(database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA)
+    settings_ = definition.settings_cls(
+        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=tokens.TEST_JWT_SECRET
+    )
     app = definition.create_app(settings_, tracer_provider=TracerProvider())
     operations = {
         (method.upper(), path): operation for path, item in app.openapi()["paths"].items() for method, operation in item.items()
