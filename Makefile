@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.local.platform
 
-.PHONY: install run down status demo trace test bench
+.PHONY: install run down status demo trace token test bench
 
 install: ## install the pinned toolchain and the locked Python environment
 	@./deploy/bootstrap.sh
@@ -21,6 +21,9 @@ demo: ## walk one application to the counsellor's alert on the running platform
 
 trace: ## print the last demo's trace as a tree (or TRACE=<id>)
 	@$(PLATFORM) trace $(TRACE)
+
+token: ## a bearer token for the local platform: make token ARGS="--role counsellor --sub c-lefebvre --association secours-catholique --region hauts-de-france"
+	@$(PLATFORM) token $(ARGS)
 
 test: install ## every test: unit, integration and end-to-end on a real broker and database
 	@$(PY) -m pytest

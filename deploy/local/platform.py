@@ -143,11 +143,18 @@ def _print_addresses(manifest: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.platform", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "demo", "trace"])
+    parser.add_argument("command", choices=["up", "down", "status", "demo", "trace", "token"])
     parser.add_argument("trace_id", nargs="?", help="for `trace`: the trace id to show (default: the last demo's)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     state_dir: Path = args.state_dir.resolve()
+    if args.command == "token":
+        from shared.auth import main as auth_main
+
+        # A token signed with this local deployment's secret, e.g. `token --role ops --sub ops-durand`.
+        return auth_main(["issue", *rest, "--secret", jwt_secret(state_dir)])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "up":
         _print_addresses(up(state_dir))
     elif args.command == "down":
