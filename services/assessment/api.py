@@ -1,59 +1,195 @@
-"""Assessment HTTP API: counsellors record outcomes, partner banks record decisions."""
+"""Assessment HTTP API: the counsellors' review, the partner banks' files and decisions, the ops timers.
+
+Every route needs a bearer token. A file another association (or, for a bank, not routed to it) owns
+answers 404, exactly like an unknown one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.assessment import domain, repository
-from shared.events.envelope import Envelope
+from services.assessment import access, decision, domain, outcome, repository, usecases
+from services.assessment.policy import policy_for, usury_table
+from services.assessment.settings import AssessmentSettings
+from services.assessment.timers import raise_overdue_bank_decisions
+from services.assessment.views import BankFile, QueueItem
+from shared.auth import Principal, Role, require
 from shared.http import not_found
-from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext, service_context
 
-router = APIRouter(prefix="/assessments", tags=["assessments"])
+router = APIRouter()
+Counselling = Annotated[Principal, Depends(require(Role.COUNSELLOR, Role.SUPERVISOR))]
+Bank = Annotated[Principal, Depends(require(Role.BANK))]
+Ops = Annotated[Principal, Depends(require(Role.OPS))]
+Context = Annotated[ServiceContext, Depends(service_context)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
 
 
-@router.get("/{application_id}", response_model=domain.Assessment, summary="Read a file's assessment")
-async def get_assessment(application_id: UUID, ctx: ServiceContext = Depends(service_context)) -> domain.Assessment:
-    """The diagnostic, the outcome and the bank decision of one file."""
-    assessment = await repository.get(ctx.pool, application_id)
-    if assessment is None:
+def settings_of(ctx: ServiceContext) -> AssessmentSettings:
+    """The service's own settings."""
+    assert isinstance(ctx.settings, AssessmentSettings)
+    return ctx.settings
+
+
+async def _visible_file(ctx: ServiceContext, application_id: UUID, principal: Principal) -> domain.Assessment:
+    file = await repository.get(ctx.pool, application_id)
+    if file is None or not access.association_sees(principal, file):
         raise not_found("assessment", application_id)
-    return assessment
+    return file
 
 
-async def _transition(
-    ctx: ServiceContext,
-    application_id: UUID,
-    decide: Callable[[domain.Assessment, datetime], tuple[domain.Assessment, Envelope[Any]]],
+# --- counsellors and supervisors ------------------------------------------------------------------
+
+
+@router.get("/assessments", response_model=list[QueueItem], tags=["review"], summary="Review queue")
+async def review_queue(
+    principal: Counselling, ctx: Context, status: domain.Status | None = None, limit: Limit = 50, offset: Offset = 0
+) -> list[QueueItem]:
+    """A counsellor's own files, a supervisor's whole association; oldest first, e.g. `?status=pending_review`."""
+    assert principal.association_id
+    files = await repository.queue(
+        ctx.pool, association_id=principal.association_id, counsellor_id=access.queue_owner(principal),
+        status=status, limit=limit, offset=offset,
+    )
+    return [QueueItem.of(f) for f in files]
+
+
+@router.get(
+    "/assessments/{application_id}", response_model=domain.Assessment, tags=["review"], summary="Read a file's assessment"
+)
+async def get_assessment(application_id: UUID, principal: Counselling, ctx: Context) -> domain.Assessment:
+    """The file, its budget diagnostic and checks, the FICP consultation, the outcome and the bank's decision."""
+    return await _visible_file(ctx, application_id, principal)
+
+
+@router.get(
+    "/assessments/{application_id}/audit", response_model=list[domain.AuditEntry], tags=["review"], summary="Audit trail"
+)
+async def get_audit_trail(application_id: UUID, principal: Counselling, ctx: Context) -> list[domain.AuditEntry]:
+    """Every change of the file's state: what, who and when."""
+    await _visible_file(ctx, application_id, principal)
+    return await repository.audit_trail(ctx.pool, application_id)
+
+
+async def _change(
+    ctx: ServiceContext, application_id: UUID, principal: Principal, decide: usecases.Decide
 ) -> domain.Assessment:
-    """Lock the file, apply one decision, store the new state and its event in one transaction."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        current = await repository.get(conn, application_id, for_update=True)
-        if current is None:
-            raise not_found("assessment", application_id)
-        updated, event = decide(current, ctx.clock.now())
-        await repository.save(conn, updated)
-        await add_to_outbox(conn, event)
+    updated = await usecases.change_file(
+        ctx.pool, application_id, visible=lambda a: access.association_sees(principal, a), decide=decide
+    )
+    if updated is None:
+        raise not_found("assessment", application_id)
     return updated
 
 
-@router.post("/{application_id}/outcome", response_model=domain.Assessment, summary="Record the counsellor's outcome")
+@router.post(
+    "/assessments/{application_id}/ficp", response_model=domain.Assessment, tags=["review"],
+    summary="Record the FICP consultation",
+)
+async def record_ficp(
+    application_id: UUID, body: domain.FicpRecord, principal: Counselling, ctx: Context
+) -> domain.Assessment:
+    """Date and result of the FICP consultation (Code de la consommation L.312-16), required before routing."""
+    settings, now = settings_of(ctx), ctx.clock.now()
+    return await _change(
+        ctx, application_id, principal,
+        lambda a: domain.record_ficp(a, body, policy_for(settings, a.association_id), access.actor(principal), now),
+    )
+
+
+@router.post(
+    "/assessments/{application_id}/outcome", response_model=domain.Assessment, tags=["review"], summary="Record the outcome"
+)
 async def record_outcome(
-    application_id: UUID, body: domain.Outcome, ctx: ServiceContext = Depends(service_context)
+    application_id: UUID, body: outcome.Outcome, principal: Counselling, ctx: Context
 ) -> domain.Assessment:
-    """Favourable (with terms and a partner bank) or unfavourable; publishes `application assessed`."""
-    return await _transition(ctx, application_id, lambda a, now: domain.record_outcome(a, body, now))
+    """Favourable (routes to the partner bank), unfavourable (reasons, orientation) or incomplete (missing items)."""
+    settings, now = settings_of(ctx), ctx.clock.now()
+    return await _change(
+        ctx, application_id, principal,
+        lambda a: outcome.record_outcome(a, body, policy_for(settings, a.association_id), access.actor(principal), now),
+    )
 
 
-@router.post("/{application_id}/bank-decision", response_model=domain.Assessment, summary="Record the bank's decision")
-async def record_bank_decision(
-    application_id: UUID, body: domain.BankDecision, ctx: ServiceContext = Depends(service_context)
-) -> domain.Assessment:
-    """Approve (final terms) or decline (reason); publishes `loan approved` or `loan declined`."""
-    return await _transition(ctx, application_id, lambda a, now: domain.record_bank_decision(a, body, now))
+# --- partner banks --------------------------------------------------------------------------------
+
+
+def _bank_file(ctx: ServiceContext, file: domain.Assessment) -> BankFile:
+    return BankFile.of(file, settings_of(ctx).association_contacts.get(file.association_id))
+
+
+@router.get("/bank/files", response_model=list[BankFile], tags=["bank"], summary="Files routed to the bank")
+async def bank_files(
+    principal: Bank, ctx: Context, status: domain.Status | None = None, limit: Limit = 50, offset: Offset = 0
+) -> list[BankFile]:
+    """The files routed to the calling bank, oldest routing first; `?status=routed`: those awaiting its decision."""
+    assert principal.bank_id
+    files = await repository.routed_to(ctx.pool, principal.bank_id, status=status, limit=limit, offset=offset)
+    return [_bank_file(ctx, f) for f in files]
+
+
+@router.get("/bank/files/{application_id}", response_model=BankFile, tags=["bank"], summary="Read a routed file")
+async def bank_file(application_id: UUID, principal: Bank, ctx: Context) -> BankFile:
+    """What the bank needs to decide: applicant, proposed terms, purpose, who follows the file."""
+    file = await repository.get(ctx.pool, application_id)
+    if file is None or not access.bank_sees(principal, file):
+        raise not_found("file", application_id)
+    return _bank_file(ctx, file)
+
+
+@router.post(
+    "/bank/files/{application_id}/decision", response_model=BankFile, tags=["bank"], summary="Decide on a routed file"
+)
+async def bank_decision(
+    application_id: UUID, body: decision.BankDecisionTerms, principal: Bank, ctx: Context
+) -> BankFile:
+    """Approve (final terms, FCS guarantee 50 %) or decline (reason): publishes `loan approved` or `loan declined`."""
+    assert principal.bank_id
+    bank_id, usury, now = principal.bank_id, usury_table(settings_of(ctx).usury_caps_path), ctx.clock.now()
+    updated = await usecases.change_file(
+        ctx.pool, application_id, visible=lambda a: access.bank_sees(principal, a),
+        decide=lambda a: decision.record_bank_decision(
+            a, bank_id, body, usury, access.actor(principal), now, channel="http"
+        ),
+    )
+    if updated is None:
+        raise not_found("file", application_id)
+    return _bank_file(ctx, updated)
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+
+class TimerName(StrEnum):
+    """The service's timers."""
+
+    BANK_DECISION_OVERDUE = "bank_decision_overdue"
+
+
+class RunTimers(BaseModel):
+    """Which timers to run now (all by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timers: list[TimerName] = Field(default_factory=lambda: list(TimerName), min_length=1, max_length=len(TimerName))
+
+
+class TimersRun(BaseModel):
+    """What a run of the timers did."""
+
+    ran_at: datetime
+    bank_decisions_overdue: int = Field(description="`bank decision overdue` events raised.")
+
+
+@router.post("/operations/timers", response_model=TimersRun, tags=["operations"], summary="Run the timers now")
+async def run_timers(principal: Ops, ctx: Context, body: RunTimers = RunTimers()) -> TimersRun:
+    """On demand, what the background timer does every `ASSESSMENT_TIMER_INTERVAL_SECONDS`."""
+    overdue = await raise_overdue_bank_decisions(ctx) if TimerName.BANK_DECISION_OVERDUE in body.timers else 0
+    return TimersRun(ran_at=ctx.clock.now(), bank_decisions_overdue=overdue)

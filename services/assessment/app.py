@@ -7,17 +7,19 @@ from pathlib import Path
 from services.assessment.api import router
 from services.assessment.handlers import register
 from services.assessment.settings import AssessmentSettings
-from shared.runtime import ServiceDefinition
+from services.assessment.timers import raise_overdue_bank_decisions
+from shared.runtime import ServiceDefinition, every
 
 DEFINITION = ServiceDefinition(
     name="assessment",
     title="Microcredit assessment",
-    description="Budget diagnostic, counsellor review and partner-bank decisions.",
+    description="Budget diagnostic and checks, counsellor review, routing to a partner bank and the bank's decision.",
     schema="assessment",
     migrations=Path(__file__).parent / "migrations",
     router=router,
     settings_cls=AssessmentSettings,
     register_consumers=register,
+    background_tasks=(every("timer_interval_seconds", raise_overdue_bank_decisions),),
 )
 
 create_app = DEFINITION.create_app

@@ -1,29 +1,110 @@
-"""SQL for assessment's own tables."""
+"""SQL for assessment's own tables: the assessments and their audit trail."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.assessment.domain import Assessment
+from services.assessment.domain import Assessment, AuditEntry, Status
 
 _FIELDS = tuple(Assessment.model_fields)
+_JSON_FIELDS = frozenset({
+    "project", "documents", "household", "resources", "charges", "diagnostic", "checks", "ficp", "reason_codes",
+    "missing_items",
+})
 _UPSERT = (
-    f"insert into assessments ({', '.join(_FIELDS)}) values ({', '.join(f'${i}' for i in range(1, len(_FIELDS) + 1))})"
-    f" on conflict (application_id) do update set "
+    f"insert into assessments ({', '.join(_FIELDS)}) values ("
+    + ", ".join(f"${i}::jsonb" if f in _JSON_FIELDS else f"${i}" for i, f in enumerate(_FIELDS, start=1))
+    + ") on conflict (application_id) do update set "
     + ", ".join(f"{f} = excluded.{f}" for f in _FIELDS if f != "application_id")
 )
+_RATE_FIELDS = ("diagnostic_annual_rate", "proposed_annual_rate", "approved_annual_rate", "guarantee_share")
+Connection = asyncpg.Connection | asyncpg.Pool
+
+
+def _row(assessment: Assessment) -> list[Any]:
+    plain, as_json = assessment.model_dump(), assessment.model_dump(mode="json")
+    return [json.dumps(as_json[f]) if f in _JSON_FIELDS else plain[f] for f in _FIELDS]
+
+
+def _assessment(row: asyncpg.Record) -> Assessment:
+    values = dict(row)
+    for f in _JSON_FIELDS:
+        if isinstance(values.get(f), str):
+            values[f] = json.loads(values[f])
+    for f in _RATE_FIELDS:
+        # numeric(9, 6) pads 0.035 to 0.035000; give back the figure as it was written.
+        if isinstance(values.get(f), Decimal):
+            values[f] = values[f].normalize()
+    return Assessment.model_validate({f: values[f] for f in _FIELDS})
 
 
 async def save(conn: asyncpg.Connection, assessment: Assessment) -> None:
     """Insert or update an assessment."""
-    values = assessment.model_dump()
-    await conn.execute(_UPSERT, *(values[f] for f in _FIELDS))
+    await conn.execute(_UPSERT, *_row(assessment))
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, application_id: UUID, *, for_update: bool = False) -> Assessment | None:
+async def get(conn: Connection, application_id: UUID, *, for_update: bool = False) -> Assessment | None:
     """One assessment, optionally locked for the rest of the transaction."""
     lock = " for update" if for_update else ""
     row = await conn.fetchrow(f"select * from assessments where application_id = $1{lock}", application_id)
-    return Assessment(**dict(row)) if row else None
+    return _assessment(row) if row else None
+
+
+async def queue(
+    conn: Connection, *, association_id: str, counsellor_id: str | None, status: Status | None, limit: int, offset: int
+) -> list[Assessment]:
+    """An association's files (one counsellor's when given), oldest first, optionally in one state."""
+    rows = await conn.fetch(
+        "select * from assessments where association_id = $1 and ($2::text is null or counsellor_id = $2)"
+        " and ($3::text is null or status = $3) order by received_at, application_id limit $4 offset $5",
+        association_id, counsellor_id, status.value if status else None, limit, offset,
+    )
+    return [_assessment(r) for r in rows]
+
+
+async def routed_to(conn: Connection, bank_id: str, *, status: Status | None, limit: int, offset: int) -> list[Assessment]:
+    """The files routed to a bank, oldest routing first."""
+    rows = await conn.fetch(
+        "select * from assessments where bank_id = $1 and routed_at is not null and ($2::text is null or status = $2)"
+        " order by routed_at, application_id limit $3 offset $4",
+        bank_id, status.value if status else None, limit, offset,
+    )
+    return [_assessment(r) for r in rows]
+
+
+async def awaiting_bank_since(conn: asyncpg.Connection, routed_before: datetime, *, limit: int) -> list[Assessment]:
+    """Routed files without a decision nor an overdue alert, routed before the cut-off; locked, skipping busy ones."""
+    rows = await conn.fetch(
+        "select * from assessments where status = 'routed' and overdue_raised_at is null and routed_at <= $1"
+        " order by routed_at limit $2 for update skip locked",
+        routed_before, limit,
+    )
+    return [_assessment(r) for r in rows]
+
+
+async def add_audit(conn: asyncpg.Connection, entries: tuple[AuditEntry, ...]) -> None:
+    """Append audit entries."""
+    await conn.executemany(
+        "insert into assessment_audit (application_id, at, actor, actor_role, action, details)"
+        " values ($1, $2, $3, $4, $5, $6::jsonb)",
+        [
+            (e.application_id, e.at, e.actor, e.actor_role, e.action, json.dumps(e.model_dump(mode="json")["details"]))
+            for e in entries
+        ],
+    )
+
+
+async def audit_trail(conn: Connection, application_id: UUID) -> list[AuditEntry]:
+    """A file's audit trail, in the order the changes happened."""
+    rows = await conn.fetch(
+        "select application_id, at, actor, actor_role, action, details from assessment_audit"
+        " where application_id = $1 order by id",
+        application_id,
+    )
+    return [AuditEntry.model_validate({**dict(r), "details": json.loads(r["details"])}) for r in rows]

@@ -1,13 +1,34 @@
-"""Assessment settings, from `ASSESSMENT_*` environment variables."""
+"""Assessment settings, from `ASSESSMENT_*` environment variables (maps and lists as JSON)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
+from services.assessment.checks import Thresholds
 from shared.settings import ServiceSettings
+
+DEFAULT_PARTNER_BANKS: dict[str, list[str]] = {
+    "secours-catholique": ["credit-mutuel-nord", "la-banque-postale"],
+    "restos-du-coeur": ["la-banque-postale", "caisse-epargne-hauts-de-france"],
+    "croix-rouge": ["credit-cooperatif", "la-banque-postale"],
+    "udaf": ["caisse-epargne-hauts-de-france", "credit-municipal-lille"],
+    "cresus": ["credit-municipal-lille", "credit-cooperatif"],
+}
+
+
+class ThresholdOverride(BaseModel):
+    """An association network's own affordability thresholds; what it leaves out keeps the default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_remaining_per_unit_cents: int | None = Field(
+        None, ge=0, description="Minimum reste à vivre per unit after the instalment."
+    )
+    max_instalment_share: Decimal | None = Field(None, gt=0, le=1, description="Maximum instalment ÷ resources.")
 
 
 class AssessmentSettings(ServiceSettings):
@@ -16,5 +37,51 @@ class AssessmentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ASSESSMENT_", extra="ignore", frozen=True)
 
     diagnostic_annual_rate: Decimal = Field(
-        Decimal("0.035"), ge=0, le=Decimal("0.2"), description="Rate used for the first diagnostic's instalment."
+        Decimal("0.035"), ge=0, le=Decimal("0.2"),
+        description="Rate of the first diagnostic's instalment, before the counsellor proposes terms.",
     )
+    min_remaining_per_unit_cents: int = Field(
+        300_00, ge=0,
+        description="Affordability: minimum reste à vivre per consumption unit and month after the instalment (cents).",
+    )
+    max_instalment_share: Decimal = Field(
+        Decimal("0.33"), gt=0, le=1,
+        description="Affordability: maximum share of the monthly resources the instalment may take.",
+    )
+    thresholds_by_association: dict[str, ThresholdOverride] = Field(
+        default_factory=dict,
+        description=(
+            'Per-network affordability thresholds, e.g. {"restos-du-coeur": {"min_remaining_per_unit_cents": 25000}}.'
+        ),
+    )
+    partner_banks: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_PARTNER_BANKS.items()},
+        description="Partner banks of each association (association id → bank ids) a favourable file may be routed to.",
+    )
+    association_contacts: dict[str, str] = Field(
+        default_factory=lambda: {"secours-catholique": "microcredit.hauts-de-france@secours-catholique.org"},
+        description="Contact a partner bank is given for each association's files (association id → e-mail or phone).",
+    )
+    usury_caps_path: Path | None = Field(
+        None, description="TOML table of the dated usury caps (default: shared/usury_caps.toml)."
+    )
+    bank_decision_overdue_days: int = Field(
+        30, ge=1, le=365, description="Days after routing without a bank decision before `bank decision overdue` is raised."
+    )
+    timer_interval_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How often the service looks for overdue bank decisions."
+    )
+
+    def thresholds_for(self, association_id: str) -> Thresholds:
+        """The association's thresholds: its overrides over the defaults."""
+        own = self.thresholds_by_association.get(association_id, ThresholdOverride())
+        return Thresholds(
+            min_remaining_per_unit_cents=(
+                own.min_remaining_per_unit_cents
+                if own.min_remaining_per_unit_cents is not None
+                else self.min_remaining_per_unit_cents
+            ),
+            max_instalment_share=(
+                own.max_instalment_share if own.max_instalment_share is not None else self.max_instalment_share
+            ),
+        )

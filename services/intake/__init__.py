@@ -1,1 +1,1 @@
-"""Intake: the application file a counsellor builds and submits."""
+"""Intake: the file a counsellor builds, its checklist, submission and withdrawal, and the funnel."""

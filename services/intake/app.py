@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.intake.api import router
+from services.intake.handlers import register
 from services.intake.settings import IntakeSettings
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="intake",
     title="Microcredit intake",
-    description="Counsellors build and submit microcredit applications.",
+    description="Counsellors build microcredit files (drafts, documents checklist, submission, withdrawal); the funnel.",
     schema="intake",
     migrations=Path(__file__).parent / "migrations",
     router=router,
     settings_cls=IntakeSettings,
+    register_consumers=register,
 )
 
 create_app = DEFINITION.create_app

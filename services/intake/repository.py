@@ -1,30 +1,121 @@
-"""SQL for intake's own tables."""
+"""SQL for intake's own tables: files, their audit trail and the funnel's milestones."""
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.intake.domain import Application
+from services.intake.domain import STAGES, Application, AuditEntry, FunnelRow, Milestone, Status
 
+Connection = asyncpg.Connection | asyncpg.Pool
+
+_JSON = ("applicant", "household", "resources", "charges", "project", "documents")
 _COLUMNS = (
-    "id, association_id, region, counsellor_id, applicant_name, purpose, amount_cents, duration_months,"
-    " monthly_resources_cents, monthly_charges_cents, status, submitted_at"
+    "id", "status", "association_id", "region", "branch_id", "counsellor_id", "applicant", "household", "resources",
+    "charges", "project", "amount_cents", "duration_months", "referral_source", "documents", "incomplete_reason",
+    "created_at", "created_by", "updated_at", "submitted_at", "withdrawn_at", "withdrawal_reason", "withdrawn_by",
+    "decided_at",
+    # Kept as columns for queries and for rows written before the full form.
+    "applicant_name", "purpose", "monthly_resources_cents", "monthly_charges_cents",
 )
+_PLACEHOLDERS = ", ".join(f"${i}::jsonb" if c in _JSON else f"${i}" for i, c in enumerate(_COLUMNS, start=1))
+_UPSERT = (
+    f"insert into applications ({', '.join(_COLUMNS)}) values ({_PLACEHOLDERS})"
+    " on conflict (id) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
+)
+_SELECT = f"select {', '.join(_COLUMNS)} from applications"
 
 
-async def insert(conn: asyncpg.Connection, app: Application) -> None:
-    """Store a new application."""
+def _row(application: Application) -> list[Any]:
+    values = application.model_dump(mode="json", include=set(_COLUMNS) - {"applicant_name", "purpose"})
+    raw = application.model_dump(include={"id", "created_at", "updated_at", "submitted_at", "withdrawn_at", "decided_at"})
+    values.update(raw)
+    values["applicant_name"] = application.applicant.full_name
+    values["purpose"] = application.project.purpose.value if application.project else None
+    return [json.dumps(values[c]) if c in _JSON else values[c] for c in _COLUMNS]
+
+
+def _application(row: asyncpg.Record) -> Application:
+    values = dict(row)
+    for column in _JSON:
+        values[column] = json.loads(values[column]) if values[column] is not None else None
+    values["resources"] = values["resources"] or {}
+    values["charges"] = values["charges"] or {}
+    values["documents"] = values["documents"] or {}
+    return Application.model_validate(values)
+
+
+async def save(conn: asyncpg.Connection, application: Application) -> None:
+    """Insert or update a file."""
+    await conn.execute(_UPSERT, *_row(application))
+
+
+async def get(
+    conn: Connection, application_id: UUID, *, association_id: str | None = None, for_update: bool = False
+) -> Application | None:
+    """One file (only if it belongs to `association_id`, when given), optionally locked for the transaction."""
+    lock = " for update" if for_update else ""
+    row = await conn.fetchrow(
+        f"{_SELECT} where id = $1 and ($2::text is null or association_id = $2){lock}", application_id, association_id
+    )
+    return _application(row) if row else None
+
+
+async def list_files(
+    conn: Connection, *, association_id: str, counsellor_id: str | None, status: Status | None, limit: int, offset: int
+) -> list[Application]:
+    """An association's files (or one counsellor's), newest first."""
+    rows = await conn.fetch(
+        f"{_SELECT} where association_id = $1 and ($2::text is null or counsellor_id = $2)"
+        " and ($3::text is null or status = $3) order by created_at desc, id limit $4 offset $5",
+        association_id, counsellor_id, status.value if status else None, limit, offset,
+    )
+    return [_application(r) for r in rows]
+
+
+async def add_audit(conn: asyncpg.Connection, application_id: UUID, entry: AuditEntry) -> None:
+    """Append one line to a file's audit trail."""
     await conn.execute(
-        f"insert into applications ({_COLUMNS}) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-        app.id, app.association_id, app.region, app.counsellor_id, app.applicant_name, app.purpose.value,
-        app.amount_cents, app.duration_months, app.monthly_resources_cents, app.monthly_charges_cents,
-        app.status, app.submitted_at,
+        "insert into audit_log (application_id, at, actor_subject, actor_role, action, details)"
+        " values ($1, $2, $3, $4, $5, $6::jsonb)",
+        application_id, entry.at, entry.actor.subject, entry.actor.role, entry.action, json.dumps(entry.details),
     )
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, application_id: UUID) -> Application | None:
-    """One application, or None."""
-    row = await conn.fetchrow(f"select {_COLUMNS} from applications where id = $1", application_id)
-    return Application(**dict(row)) if row else None
+async def audit_trail(conn: Connection, application_id: UUID) -> list[dict[str, Any]]:
+    """A file's audit trail, oldest first."""
+    rows = await conn.fetch(
+        "select at, actor_subject, actor_role, action, details from audit_log where application_id = $1 order by at, id",
+        application_id,
+    )
+    return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+
+async def add_milestone(
+    conn: asyncpg.Connection, application_id: UUID, milestone: Milestone, at: datetime, *, association_id: str, region: str
+) -> None:
+    """Date a step of the funnel; the first time a file reaches a step is the one that counts."""
+    await conn.execute(
+        "insert into milestones (application_id, milestone, at, association_id, region) values ($1, $2, $3, $4, $5)"
+        " on conflict (application_id, milestone) do nothing",
+        application_id, milestone.value, at, association_id, region,
+    )
+
+
+async def funnel_rows(
+    conn: Connection, start: date, end: date, *, association_id: str | None, region: str | None
+) -> list[FunnelRow]:
+    """Milestones reached from `start` to `end` (UTC days, included), per association and region."""
+    counts = ", ".join(f"count(*) filter (where milestone = '{s.value}') as {s.value}" for s in STAGES)
+    rows = await conn.fetch(
+        f"select association_id, region, {counts} from milestones"
+        " where at >= ($1::date)::timestamp at time zone 'UTC' and at < ($2::date + 1)::timestamp at time zone 'UTC'"
+        " and ($3::text is null or association_id = $3) and ($4::text is null or region = $4)"
+        " group by association_id, region order by association_id, region",
+        start, end, association_id, region,
+    )
+    return [FunnelRow(**dict(r)) for r in rows]

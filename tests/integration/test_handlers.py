@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 import pytest
 
@@ -20,6 +20,8 @@ from tests.integration.conftest import (
     loan_approved,
     payment_missed,
 )
+from tests.support import intake as intake_files
+from tests.support.tokens import bearer, counsellor
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +41,8 @@ def with_data(event: Envelope[Any], **changes: Any) -> bytes:
 
 # --- assessment: application submitted ------------------------------------------------------------
 
+COUNSELLOR = bearer(counsellor())
+
 
 async def test_a_submitted_application_enters_the_review_queue_with_its_budget_diagnostic(start_service: ServiceStarter) -> None:
     assessment = await start_service("assessment")
@@ -46,7 +50,7 @@ async def test_a_submitted_application_enters_the_review_queue_with_its_budget_d
 
     await assessment.deliver(submitted)
 
-    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json()
+    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json()
     assert file["status"] == "pending_review"
     assert (file["requested_amount_cents"], file["requested_duration_months"]) == (300_000, 36)
     # 3,000 € over 36 months at the 3.5 % diagnostic rate: 87.91 €; 1,350 € − 820 € − 87.91 € = 442.09 € left.
@@ -58,11 +62,11 @@ async def test_the_same_submission_delivered_twice_opens_the_file_once(start_ser
     assessment = await start_service("assessment")
     submitted = application_submitted()
     await assessment.deliver(submitted)
-    before = (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json()
+    before = (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json()
 
     await assessment.deliver(submitted)
 
-    assert (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json() == before
+    assert (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json() == before
     assert await inbox_rows(assessment, submitted) == 1
     assert len(await assessment.fetch("select application_id from assessments")) == 1
 
@@ -71,13 +75,17 @@ async def test_a_late_redelivery_does_not_reopen_a_file_the_counsellor_already_a
     assessment = await start_service("assessment")
     submitted = application_submitted()
     await assessment.deliver(submitted)
-    assessed = await assessment.http.post(f"/assessments/{submitted.data.application_id}/outcome", json=favourable_outcome())
+    ficp = {"consulted_on": "2026-03-02", "result": "not_registered"}
+    assert (await assessment.http.post(f"/assessments/{submitted.data.application_id}/ficp", json=ficp, headers=COUNSELLOR)).status_code == 200
+    assessed = await assessment.http.post(
+        f"/assessments/{submitted.data.application_id}/outcome", json=favourable_outcome(), headers=COUNSELLOR
+    )
     assert assessed.status_code == 200
 
     await assessment.deliver(submitted)
 
-    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}")).json()
-    assert file["status"] == "favourable"
+    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json()
+    assert file["status"] == "routed"
     assert file["bank_id"] == "credit-mutuel-nord"
 
 
@@ -89,7 +97,7 @@ async def test_an_event_for_another_consumer_is_skipped_not_dead_lettered(start_
 
     assert assessment.dead_letters == []
     assert await inbox_rows(assessment, approval) == 0
-    assert (await assessment.http.get(f"/assessments/{approval.data.application_id}")).status_code == 404
+    assert (await assessment.http.get(f"/assessments/{approval.data.application_id}", headers=COUNSELLOR)).status_code == 404
 
 
 # --- servicing: loan approved ---------------------------------------------------------------------
@@ -102,7 +110,11 @@ async def test_a_loan_approval_delivered_twice_opens_the_loan_and_its_schedule_o
     await servicing.deliver(approval)
     await servicing.deliver(approval)
 
-    loans = (await servicing.http.get("/loans", params={"application_id": str(approval.data.application_id)})).json()
+    loans = (
+        await servicing.http.get(
+            "/loans", params={"application_id": str(approval.data.application_id)}, headers=bearer(counsellor())
+        )
+    ).json()
     assert [loan["id"] for loan in loans] == [str(loan_id_for(approval.data.application_id))]
     loan = loans[0]
     assert loan["status"] == "pending_disbursement"
@@ -136,7 +148,7 @@ async def test_a_missed_payment_delivered_twice_raises_one_alert_and_one_alert_r
     await notifications.deliver(missed)
     await notifications.deliver(missed)
 
-    alerts = (await notifications.http.get("/alerts", params={"counsellor_id": "c-lefebvre"})).json()
+    alerts = (await notifications.http.get("/alerts", headers=bearer(counsellor()))).json()
     assert len(alerts) == 1
     assert alerts[0]["loan_id"] == str(missed.data.loan_id)
     assert alerts[0]["message"].startswith("Échéance n° 1 du 05/04/2026 impayée")
@@ -148,6 +160,36 @@ async def test_a_missed_payment_delivered_twice_raises_one_alert_and_one_alert_r
     assert outbox[0]["key"] == str(raised.data.alert_id) == alerts[0]["id"]
     assert raised.data.alert_id == uuid5(ALERT_ID_NAMESPACE, str(missed.id))  # derived from the cause, not random
     assert notifications.dead_letters == []
+
+
+# --- intake: assessment's events ------------------------------------------------------------------
+
+
+async def test_intake_learns_the_bank_decision_once_however_often_it_is_delivered(start_service: ServiceStarter) -> None:
+    intake = await start_service("intake")
+    nadia = bearer(counsellor())
+    application_id = (await intake.http.post("/applications", json=intake_files.complete_file(), headers=nadia)).json()["id"]
+    assert (await intake.http.post(f"/applications/{application_id}/submission", json={}, headers=nadia)).status_code == 200
+    approval = loan_approved(UUID(application_id))
+
+    await intake.deliver(approval)
+    await intake.deliver(approval)
+
+    assert (await intake.http.get(f"/applications/{application_id}", headers=nadia)).json()["status"] == "approved"
+    assert await inbox_rows(intake, approval) == 1
+    trail = await intake.fetch("select action from audit_log where application_id = $1 order by id", UUID(application_id))
+    assert [r["action"] for r in trail] == ["opened", "submitted", "approved"]
+    assert intake.dead_letters == []
+
+
+async def test_intake_skips_its_own_events_read_back_from_the_topic(start_service: ServiceStarter) -> None:
+    intake = await start_service("intake")
+    submitted = application_submitted()
+
+    await intake.deliver(submitted)
+
+    assert intake.dead_letters == []
+    assert await inbox_rows(intake, submitted) == 0
 
 
 # --- poison messages ------------------------------------------------------------------------------
@@ -182,12 +224,13 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_next_event
     assert dead.headers["dlq-original-partition"].isdigit()
     assert dead.headers["dlq-original-offset"].isdigit()
     assert dead.headers["dlq-consumer-group"] == "assessment"
-    applied = await assessment.http.get(f"/assessments/{behind.data.application_id}")
+    applied = await assessment.http.get(f"/assessments/{behind.data.application_id}", headers=COUNSELLOR)
     assert applied.status_code == 200
     assert applied.json()["status"] == "pending_review"
 
 
 INVALID_DATA = {
+    "intake": (loan_approved(), {"annual_rate": "trois et demi pour cent"}, "annual_rate"),
     "servicing": (loan_approved(), {"duration_months": 0}, "duration_months"),
     "notifications": (payment_missed(), {"amount_unpaid_cents": -8_791}, "amount_unpaid_cents"),
     "assessment": (application_submitted(), {"monthly_charges_cents": "huit cent vingt euros"}, "monthly_charges_cents"),

@@ -1,4 +1,4 @@
-"""The services' pure rules: diagnostic, outcome and bank decision, disbursement, payments, alerts, ids."""
+"""The services' pure rules: disbursement, payments, alerts, ids (assessment's: test_assessment_domain.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from pydantic import ValidationError
 
-from services.assessment.domain import (
-    Assessment,
-    BankDecision,
-    Outcome,
-    Status,
-    diagnose,
-    open_assessment,
-    record_bank_decision,
-    record_outcome,
-)
-from services.intake.domain import NewApplication, submit
 from services.notifications.domain import alert_for_missed_payment
 from services.servicing.domain import (
     Disbursement,
@@ -35,15 +23,8 @@ from services.servicing.domain import (
     receive_payment,
 )
 from shared.errors import BusinessRuleError
-from shared.events import (
-    ApplicationSubmitted,
-    LoanApproved,
-    LoanDeclined,
-    LoanDisbursed,
-    PaymentMissed,
-    new_event,
-)
-from shared.events.catalog import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
+from shared.events import LoanApproved, LoanDisbursed, PaymentMissed, new_event
+from shared.events.catalog import LoanApprovedData, PaymentMissedData
 
 pytestmark = pytest.mark.unit
 
@@ -67,206 +48,7 @@ def nadias_application(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def submitted(**overrides: Any) -> ApplicationSubmitted:
-    application_id = uuid4()
-    return new_event(
-        ApplicationSubmitted,
-        source="/services/intake",
-        subject=str(application_id),
-        time=NOW,
-        data=ApplicationSubmittedData(application_id=application_id, **nadias_application(**overrides)),
-    )
-
-
-def pending_file() -> Assessment:
-    return open_assessment(submitted(), Decimal("0.035"), NOW)
-
-
-def favourable_file() -> Assessment:
-    return record_outcome(pending_file(), favourable(), NOW)[0]
-
-
-def unfavourable_file() -> Assessment:
-    return record_outcome(pending_file(), Outcome(outcome="unfavourable", opinion="Reste à vivre insuffisant."), NOW)[0]
-
-
-def favourable(**overrides: Any) -> Outcome:
-    terms = {
-        "outcome": "favourable",
-        "opinion": "Projet cohérent : CDI à Lens, horaires de nuit sans transport en commun.",
-        "bank_id": ROUTED_BANK,
-        "amount_cents": 280_000,
-        "duration_months": 30,
-        "annual_rate": Decimal("0.03"),
-        **overrides,
-    }
-    return Outcome(**terms)
-
-
-def approval(**overrides: Any) -> BankDecision:
-    terms = {
-        "decision": "approve",
-        "bank_id": ROUTED_BANK,
-        "amount_cents": 280_000,
-        "annual_rate": Decimal("0.03"),
-        "duration_months": 30,
-        "first_due_date": date(2026, 4, 5),
-        **overrides,
-    }
-    return BankDecision(**terms)
-
-
-# --- intake ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("amount_cents", [300_00, 8_000_00])
-def test_an_application_between_300_and_8000_euros_is_accepted(amount_cents: int) -> None:
-    application, event = submit(NewApplication(**nadias_application(amount_cents=amount_cents)), NOW)
-
-    assert application.status == "submitted"
-    assert event.subject == str(application.id) == str(event.data.application_id)
-    assert event.data.amount_cents == amount_cents
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [{"amount_cents": 299_99}, {"amount_cents": 8_000_01}, {"duration_months": 5}, {"duration_months": 85}, {"purpose": "holidays"}],
-    ids=["299.99 €", "8,000.01 €", "5 months", "85 months", "holidays"],
-)
-def test_an_application_outside_the_microcredit_rules_is_refused(overrides: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError) as refused:
-        NewApplication(**nadias_application(**overrides))
-    assert {e["loc"][0] for e in refused.value.errors()} == set(overrides)
-
-
-# --- assessment: diagnostic -----------------------------------------------------------------------
-
-
-def test_the_diagnostic_leaves_what_remains_after_charges_and_the_instalment() -> None:
-    diagnostic = diagnose(135_000, 82_000, 300_000, 36, Decimal("0.035"))
-
-    assert diagnostic.monthly_instalment_cents == 8_791
-    assert diagnostic.remaining_after_instalment_cents == 135_000 - 82_000 - 8_791  # 442.09 €
-
-
-def test_the_diagnostic_shows_a_budget_that_cannot_bear_the_instalment() -> None:
-    diagnostic = diagnose(90_000, 88_000, 300_000, 36, Decimal("0.035"))
-
-    assert diagnostic.remaining_after_instalment_cents == 2_000 - 8_791
-
-
-def test_a_submitted_application_waits_for_review_with_its_diagnostic() -> None:
-    event = submitted()
-
-    file = open_assessment(event, Decimal("0.035"), NOW)
-
-    assert file.status is Status.PENDING_REVIEW
-    assert file.application_id == event.data.application_id
-    assert (file.monthly_instalment_cents, file.remaining_after_instalment_cents) == (8_791, 44_209)
-
-
-# --- assessment: counsellor outcome ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("missing", ["bank_id", "amount_cents", "duration_months", "annual_rate"])
-def test_a_favourable_outcome_needs_the_terms_and_a_bank(missing: str) -> None:
-    with pytest.raises(ValidationError, match=missing):
-        favourable(**{missing: None})
-
-
-def test_an_unfavourable_outcome_needs_no_terms() -> None:
-    outcome = Outcome(outcome="unfavourable", opinion="Reste à vivre insuffisant après l'échéance.")
-
-    assert outcome.bank_id is None
-
-
-def test_a_favourable_outcome_routes_the_file_and_diagnoses_the_proposed_terms() -> None:
-    file = pending_file()
-
-    updated, event = record_outcome(file, favourable(), NOW)
-
-    assert updated.status is Status.FAVOURABLE
-    assert updated.bank_id == ROUTED_BANK
-    assert event.data.bank_id == ROUTED_BANK
-    assert event.data.diagnostic == diagnose(135_000, 82_000, 280_000, 30, Decimal("0.03"))
-
-
-def test_an_unfavourable_outcome_keeps_the_diagnostic_of_the_requested_terms() -> None:
-    file = pending_file()
-
-    updated, event = record_outcome(file, Outcome(outcome="unfavourable", opinion="Charges trop lourdes."), NOW)
-
-    assert updated.status is Status.UNFAVOURABLE
-    assert event.data.bank_id is None
-    assert event.data.diagnostic.monthly_instalment_cents == 8_791
-
-
-def test_a_file_is_assessed_only_once() -> None:
-    with pytest.raises(BusinessRuleError) as refused:
-        record_outcome(favourable_file(), favourable(), NOW)
-    assert (refused.value.rule, refused.value.status) == ("state", 409)
-
-
-# --- assessment: bank decision --------------------------------------------------------------------
-
-
-def test_the_routed_bank_approves_a_favourable_file() -> None:
-    file = favourable_file()
-
-    updated, event = record_bank_decision(file, approval(), NOW)
-
-    assert updated.status is Status.APPROVED
-    assert isinstance(event, LoanApproved)
-    assert (event.data.amount_cents, event.data.duration_months, event.data.first_due_date) == (280_000, 30, date(2026, 4, 5))
-    assert event.subject == str(file.application_id)
-
-
-def test_the_routed_bank_declines_with_a_reason() -> None:
-    updated, event = record_bank_decision(
-        favourable_file(), BankDecision(decision="decline", bank_id=ROUTED_BANK, reason="Fichage FICP en cours."), NOW
-    )
-
-    assert updated.status is Status.DECLINED
-    assert isinstance(event, LoanDeclined)
-    assert event.data.reason == "Fichage FICP en cours."
-
-
-def test_a_bank_cannot_decide_on_a_file_not_routed_to_it() -> None:
-    with pytest.raises(BusinessRuleError) as refused:
-        record_bank_decision(favourable_file(), approval(bank_id="bnp-paribas-lille"), NOW)
-    assert (refused.value.field, refused.value.rule, refused.value.status) == ("bank_id", "routed_bank", 403)
-
-
-@pytest.mark.parametrize("file", [pending_file, unfavourable_file], ids=["pending review", "unfavourable"])
-def test_a_bank_decides_only_on_a_favourable_file(file: Any) -> None:
-    with pytest.raises(BusinessRuleError) as refused:
-        record_bank_decision(file(), approval(), NOW)
-    assert (refused.value.rule, refused.value.status) == ("state", 409)
-
-
-@pytest.mark.parametrize("first_due_date", [TODAY, TODAY - timedelta(days=1)], ids=["today", "yesterday"])
-def test_the_first_instalment_falls_due_in_the_future(first_due_date: date) -> None:
-    with pytest.raises(BusinessRuleError) as refused:
-        record_bank_decision(favourable_file(), approval(first_due_date=first_due_date), NOW)
-    assert (refused.value.field, refused.value.rule, refused.value.status) == ("first_due_date", "future_date", 422)
-
-
-def test_a_first_instalment_tomorrow_is_accepted() -> None:
-    _, event = record_bank_decision(favourable_file(), approval(first_due_date=TODAY + timedelta(days=1)), NOW)
-
-    assert event.data.first_due_date == TODAY + timedelta(days=1)
-
-
-@pytest.mark.parametrize(
-    ("decision", "missing"),
-    [("approve", "first_due_date"), ("approve", "annual_rate"), ("decline", "reason")],
-)
-def test_a_bank_decision_must_be_complete(decision: str, missing: str) -> None:
-    fields = {"decision": decision, "bank_id": ROUTED_BANK, "amount_cents": 280_000, "annual_rate": Decimal("0.03"),
-              "duration_months": 30, "first_due_date": date(2026, 4, 5), "reason": "Capacité insuffisante."}
-    fields[missing] = None
-    with pytest.raises(ValidationError, match=missing):
-        BankDecision(**fields)
+# --- intake: see test_intake_domain.py ---------------------------------------------------------
 
 
 # --- servicing ------------------------------------------------------------------------------------
