@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local.infra import DEFAULT_STATE_DIR, infra_status
-from deploy.local.journey import Journey, JourneyError, sample_application, walk
+from deploy.local.journey import Credentials, Journey, JourneyError, sample_application, walk
 from deploy.local.services import read_manifest
 from shared.events import Topics
 from shared.events.envelope import EnvelopeHeader
@@ -53,7 +53,7 @@ def _reason(exc: Exception) -> str:
     return text[:160]
 
 
-async def run_journeys(urls: Mapping[str, str], n: int, concurrency: int, timeout: float) -> JourneyRun:
+async def run_journeys(urls: Mapping[str, str], secret: str, n: int, concurrency: int, timeout: float) -> JourneyRun:
     """Walk `n` applications through the flow, `concurrency` at a time; failures are counted, not raised."""
     tag = uuid.uuid4().hex[:6]  # per-run counsellors: this run's alerts are the only ones they get
     today = date.today()
@@ -64,9 +64,13 @@ async def run_journeys(urls: Mapping[str, str], n: int, concurrency: int, timeou
 
     async def worker(client: httpx.AsyncClient) -> None:
         for i in indices:  # shared iterator: each index is taken by exactly one worker
-            app = sample_application(i, counsellor=f"c-bench-{tag}-{i % 50}")
+            credentials = Credentials(secret=secret, counsellor=f"c-bench-{tag}-{i % 50}")
             try:
-                result.completed.append(await walk(client, urls, today=today, application=app, timeout=timeout))
+                result.completed.append(
+                    await walk(
+                        client, urls, today=today, credentials=credentials, application=sample_application(i), timeout=timeout
+                    )
+                )
             except (JourneyError, httpx.HTTPError) as exc:
                 result.failures[_reason(exc)] += 1
             done = len(result.completed) + sum(result.failures.values())
@@ -346,7 +350,8 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         groups_before = await _committed(probe.admin)
         procs = process_groups(manifest, state_dir)
         cpu_before = cpu_snapshot(procs)
-        run = await run_journeys(urls, args.applications, args.concurrency, args.timeout)
+        secret = Path(str(manifest["jwt_secret_file"])).read_text().strip()
+        run = await run_journeys(urls, secret, args.applications, args.concurrency, args.timeout)
         drained = await wait_until_drained(probe.consumer, probe.admin, probe.partitions, args.drain_timeout)
         window_end = time.time()
         groups_after = await _committed(probe.admin)

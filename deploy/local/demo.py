@@ -11,7 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import propagate
 
-from deploy.local.journey import JourneyError, sample_application, walk
+from deploy.local.journey import Credentials, JourneyError, sample_application, walk
 from shared.events import Topics
 from shared.events.envelope import EnvelopeHeader
 from shared.telemetry import create_tracer_provider
@@ -59,7 +59,10 @@ async def _demo(manifest: dict[str, Any], today: date) -> int:
         propagate.inject(headers)  # every request joins this trace
         async with httpx.AsyncClient(timeout=30) as client:
             try:
-                journey = await walk(client, urls, today=today, application=sample_application(), headers=headers)
+                credentials = Credentials(secret=Path(manifest["jwt_secret_file"]).read_text().strip())
+                journey = await walk(
+                    client, urls, today=today, credentials=credentials, application=sample_application(), headers=headers
+                )
             except JourneyError as exc:
                 print(f"demo failed: {exc}")
                 return 1

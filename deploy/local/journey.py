@@ -6,16 +6,46 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
+
+from shared.auth import Principal, Role, issue_token
 
 T = TypeVar("T")
 
 
 class JourneyError(RuntimeError):
     """A step of the journey did not happen in time or answered an error."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who acts in the journey: a counsellor of an association, its partner bank, and ops."""
+
+    secret: str
+    association: str = "secours-catholique"
+    region: str = "hauts-de-france"
+    counsellor: str = "c-lefebvre"
+    bank: str = "credit-mutuel-nord"
+
+    def _headers(self, principal: Principal) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(principal, self.secret, now=datetime.now(UTC))}"}
+
+    def as_counsellor(self) -> dict[str, str]:
+        """Bearer header of the counsellor who follows the file."""
+        return self._headers(
+            Principal(subject=self.counsellor, role=Role.COUNSELLOR, association_id=self.association, region=self.region)
+        )
+
+    def as_bank(self) -> dict[str, str]:
+        """Bearer header of the partner bank."""
+        return self._headers(Principal(subject=f"svc-{self.bank}", role=Role.BANK, bank_id=self.bank))
+
+    def as_ops(self) -> dict[str, str]:
+        """Bearer header of the ops team (close of business)."""
+        return self._headers(Principal(subject="ops-journey", role=Role.OPS))
 
 
 @dataclass
@@ -33,19 +63,39 @@ class Journey:
         return self.steps["alert raised"]
 
 
-def sample_application(n: int = 0, *, association: str = "secours-catholique", counsellor: str = "c-lefebvre") -> dict[str, Any]:
-    """A realistic application: a 3,000 € car to get to work, 36 months."""
-    names = ("Nadia Benali", "Julien Moreau", "Fatou Diallo", "Kevin Martin", "Sandrine Petit")
+FIRST_NAMES = ("Nadia", "Julien", "Fatou", "Kevin", "Sandrine", "Mehdi", "Laetitia", "Grégory")
+LAST_NAMES = ("Benali", "Moreau", "Diallo", "Martin", "Petit", "Haddad", "Lefort", "Dumont")
+VEHICLE_DOCUMENTS = (
+    "identity", "tax_notice", "proof_of_address", "bank_statements", "proof_of_resources", "proof_of_charges",
+    "quote", "driving_licence", "insurance_quote",
+)
+
+
+def sample_application(n: int = 0) -> dict[str, Any]:
+    """A realistic complete file: 3,000 € over 36 months for a used car to get to work; every document verified."""
     return {
-        "association_id": association,
-        "region": "hauts-de-france",
-        "counsellor_id": counsellor,
-        "applicant_name": names[n % len(names)],
-        "purpose": "vehicle",
+        "applicant": {
+            "first_name": FIRST_NAMES[n % len(FIRST_NAMES)],
+            "last_name": LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)],
+            "birth_date": "1988-06-14",
+            "contact": {"phone": "06 12 34 56 78", "email": "contact@example.fr"},
+            "address": {"street": "12 rue Émile Zola", "postcode": "62300", "city": "Lens"},
+            "over_indebted": False,
+        },
+        "household": {"adults": 1, "children_ages": []},
+        "resources": {"salary": 125_000, "family_allowances": 10_000},
+        "charges": {"rent": 52_000, "energy": 9_500, "insurance": 6_500, "telephone": 3_000, "transport": 11_000},
+        "project": {
+            "purpose": "vehicle",
+            "description": "Clio d'occasion pour rejoindre un CDI à 25 km, horaires de nuit",
+            "supplier": "Garage Dupont, Lens",
+            "quote_cents": 420_000,
+        },
         "amount_cents": 300_000,
         "duration_months": 36,
-        "monthly_resources_cents": 135_000,
-        "monthly_charges_cents": 82_000,
+        "referral_source": "ccas",
+        "branch_id": "lens-centre",
+        "documents": {kind: {"status": "verified"} for kind in VEHICLE_DOCUMENTS},
     }
 
 
@@ -73,71 +123,74 @@ async def walk(
     urls: Mapping[str, str],
     *,
     today: date,
+    credentials: Credentials,
     application: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 60.0,
 ) -> Journey:
-    """Submit, assess, approve, disburse, miss the first instalment and wait for the counsellor's alert."""
-    h = dict(headers or {})
+    """Build and submit a file, record the FICP and a favourable review, have the bank approve, disburse,
+    miss the first instalment at the close of business, and wait for the counsellor's alert."""
+    trace = dict(headers or {})
+    counsellor = {**trace, **credentials.as_counsellor()}
+    bank = {**trace, **credentials.as_bank()}
+    ops = {**trace, **credentials.as_ops()}
     started = time.monotonic()
     app = application or sample_application()
-    submitted = _check(await client.post(f"{urls['intake']}/applications", json=app, headers=h), "submit")
-    journey = Journey(application_id=submitted["id"])
+    draft = _check(await client.post(f"{urls['intake']}/applications", json=app, headers=counsellor), "open the file")
+    journey = Journey(application_id=draft["id"])
+    app_id = journey.application_id
+    _check(await client.post(f"{urls['intake']}/applications/{app_id}/submission", json={}, headers=counsellor), "submit")
 
     def mark(step: str) -> None:
         journey.steps[step] = time.monotonic() - started
 
     mark("application submitted")
-    app_id = journey.application_id
 
     async def assessment_ready() -> dict[str, Any] | None:
-        r = await client.get(f"{urls['assessment']}/assessments/{app_id}", headers=h)
+        r = await client.get(f"{urls['assessment']}/assessments/{app_id}", headers=counsellor)
         return r.json() if r.status_code == 200 else None
 
     await _poll("the assessment queue to receive the file", assessment_ready, timeout)
     mark("assessment opened")
+    ficp = {"consulted_on": today.isoformat(), "result": "not_registered", "reference": f"FICP-{today:%Y%m%d}-{app_id[:8]}"}
+    _check(await client.post(f"{urls['assessment']}/assessments/{app_id}/ficp", json=ficp, headers=counsellor), "FICP")
     outcome = {
         "outcome": "favourable",
         "opinion": "Projet d'insertion solide : le véhicule permet de tenir le CDI à 25 km.",
-        "bank_id": "banque-postale",
+        "bank_id": credentials.bank,
         "amount_cents": app["amount_cents"],
         "duration_months": app["duration_months"],
         "annual_rate": "0.035",
     }
-    _check(await client.post(f"{urls['assessment']}/assessments/{app_id}/outcome", json=outcome, headers=h), "outcome")
-    mark("application assessed")
+    _check(await client.post(f"{urls['assessment']}/assessments/{app_id}/outcome", json=outcome, headers=counsellor), "outcome")
+    mark("routed to the bank")
     first_due = today + timedelta(days=30)
     decision = {
         "decision": "approve",
-        "bank_id": "banque-postale",
         "amount_cents": app["amount_cents"],
         "annual_rate": "0.035",
         "duration_months": app["duration_months"],
         "first_due_date": first_due.isoformat(),
     }
-    _check(await client.post(f"{urls['assessment']}/assessments/{app_id}/bank-decision", json=decision, headers=h), "bank decision")
+    _check(await client.post(f"{urls['assessment']}/bank/files/{app_id}/decision", json=decision, headers=bank), "bank decision")
     mark("loan approved")
 
     async def loan_created() -> dict[str, Any] | None:
-        r = await client.get(f"{urls['servicing']}/loans", params={"application_id": app_id}, headers=h)
+        r = await client.get(f"{urls['servicing']}/loans", params={"application_id": app_id}, headers=counsellor)
         return r.json()[0] if r.status_code == 200 and r.json() else None
 
     loan = await _poll("servicing to open the loan", loan_created, timeout)
     journey.loan_id = loan["id"]
     mark("loan opened")
     disbursement = {"disbursed_on": today.isoformat(), "payee": "Garage Dupont SARL"}
-    _check(await client.post(f"{urls['servicing']}/loans/{journey.loan_id}/disbursement", json=disbursement, headers=h), "disburse")
+    _check(await client.post(f"{urls['servicing']}/loans/{journey.loan_id}/disbursement", json=disbursement, headers=bank), "disburse")
     mark("loan disbursed")
     cob = {"business_date": first_due.isoformat()}
-    _check(await client.post(f"{urls['servicing']}/close-of-business", json=cob, headers=h), "close of business")
+    _check(await client.post(f"{urls['servicing']}/close-of-business", json=cob, headers=ops), "close of business")
     mark("close of business")
 
     async def alert_raised() -> dict[str, Any] | None:
-        r = await client.get(
-            f"{urls['notifications']}/alerts",
-            params={"counsellor_id": app["counsellor_id"], "loan_id": journey.loan_id},
-            headers=h,
-        )
+        r = await client.get(f"{urls['notifications']}/alerts", params={"loan_id": journey.loan_id}, headers=counsellor)
         return r.json()[0] if r.status_code == 200 and r.json() else None
 
     alert = await _poll("the counsellor's alert", alert_raised, timeout)

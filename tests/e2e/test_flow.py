@@ -3,41 +3,55 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
 from opentelemetry import propagate
 
-from deploy.local.journey import sample_application, walk
+from deploy.local.journey import Credentials, sample_application, walk
 from deploy.local.tracesink import read_spans
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
+from tests.support.tokens import TEST_JWT_SECRET
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_an_application_goes_from_submission_to_the_counsellors_alert(platform: RunningPlatform) -> None:
     today = datetime.now(UTC).date()
+    people = Credentials(secret=TEST_JWT_SECRET, counsellor="c-girard")
+    counsellor = people.as_counsellor()
     async with httpx.AsyncClient(timeout=30) as client:
-        journey = await walk(client, platform.urls, today=today, application=sample_application(1, counsellor="c-girard"))
+        journey = await walk(client, platform.urls, today=today, credentials=people, application=sample_application(1))
 
-        assessment = (await client.get(f"{platform.urls['assessment']}/assessments/{journey.application_id}")).json()
+        file = (await client.get(f"{platform.urls['intake']}/applications/{journey.application_id}", headers=counsellor)).json()
+        assert file["status"] == "approved"  # intake learnt the bank's decision from the events
+        assert file["household"] == {"adults": 1, "children_ages": []}
+        assert file["checklist_complete"] is True
+        assessment = (
+            await client.get(f"{platform.urls['assessment']}/assessments/{journey.application_id}", headers=counsellor)
+        ).json()
         assert assessment["status"] == "approved"
         assert assessment["monthly_instalment_cents"] == 8791  # 3,000 € over 36 months at 3.5 %
-        loan = (await client.get(f"{platform.urls['servicing']}/loans/{journey.loan_id}")).json()
+        assert Decimal(assessment["diagnostic"]["consumption_units"]) == 1  # one adult alone
+        assert all(check["passed"] for check in assessment["checks"])
+        loan = (await client.get(f"{platform.urls['servicing']}/loans/{journey.loan_id}", headers=counsellor)).json()
         assert loan["status"] == "active"
         assert len(loan["schedule"]) == 36
         assert sum(i["principal_cents"] for i in loan["schedule"]) == 300_000
-        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", params={"counsellor_id": "c-girard"})).json()
+        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", headers=counsellor)).json()
         assert [a["loan_id"] for a in alerts] == [journey.loan_id]
         assert alerts[0]["message"].startswith("Échéance n° 1 du ")
         assert alerts[0]["severity"] == "warning"
 
         # The close of business run again for the same date finds nothing new and raises no second alert.
         first_due = (today + timedelta(days=30)).isoformat()
-        again = await client.post(f"{platform.urls['servicing']}/close-of-business", json={"business_date": first_due})
+        again = await client.post(
+            f"{platform.urls['servicing']}/close-of-business", json={"business_date": first_due}, headers=people.as_ops()
+        )
         assert again.json()["missed_instalments"] == 0
-        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", params={"counsellor_id": "c-girard"})).json()
+        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", headers=counsellor)).json()
         assert len(alerts) == 1
 
 
@@ -49,7 +63,12 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
         propagate.inject(headers)
         async with httpx.AsyncClient(timeout=30) as client:
             await walk(
-                client, platform.urls, today=date.today(), application=sample_application(2, counsellor="c-roux"), headers=headers
+                client,
+                platform.urls,
+                today=date.today(),
+                credentials=Credentials(secret=TEST_JWT_SECRET, counsellor="c-roux"),
+                application=sample_application(2),
+                headers=headers,
             )
     provider.shutdown()
 
@@ -61,7 +80,7 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
         }
 
     expected = {
-        ("intake", "SERVER", "POST /applications"),
+        ("intake", "SERVER", "POST /applications/{application_id}/submission"),
         ("intake", "PRODUCER", "microcredit.applications.v1 publish"),
         ("assessment", "CONSUMER", "microcredit.applications.v1 process"),
         ("assessment", "PRODUCER", "microcredit.applications.v1 publish"),
