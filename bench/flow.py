@@ -28,7 +28,7 @@ from shared.events import Topics
 from shared.events.envelope import EnvelopeHeader
 
 PLATFORM_TOPICS: tuple[str, ...] = (Topics.APPLICATIONS, Topics.LOANS, Topics.ALERTS)
-CONSUMER_GROUPS: tuple[str, ...] = ("assessment", "servicing", "notifications")
+CONSUMER_GROUPS: tuple[str, ...] = ("intake", "assessment", "assessment-bank-decisions", "servicing", "notifications")
 NOT_RUNNING = "start the platform first: make run"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 Offsets = dict[TopicPartition, int]
