@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from uuid import UUID, uuid5
+from datetime import UTC, date, datetime
+from uuid import UUID, uuid4, uuid5
 
 import pytest
 
 from services.notifications.domain import ALERT_ID_NAMESPACE
 from services.servicing.domain import loan_id_for
-from shared.events import CounsellorAlertRaised, Topics, parse_event
+from shared.events import BankDecisionOverdue, CounsellorAlertRaised, Topics, new_event, parse_event
+from shared.events.catalog import BankDecisionOverdueData
 from shared.events.envelope import Envelope
 from tests.integration.conftest import (
     RunningService,
@@ -160,6 +162,32 @@ async def test_a_missed_payment_delivered_twice_raises_one_alert_and_one_alert_r
     assert outbox[0]["key"] == str(raised.data.alert_id) == alerts[0]["id"]
     assert raised.data.alert_id == uuid5(ALERT_ID_NAMESPACE, str(missed.id))  # derived from the cause, not random
     assert notifications.dead_letters == []
+
+
+async def test_a_file_left_without_bank_decision_alerts_its_counsellor_once(start_service: ServiceStarter) -> None:
+    notifications = await start_service("notifications")
+    application_id = uuid4()
+    overdue = new_event(
+        BankDecisionOverdue,
+        source="/services/assessment",
+        subject=str(application_id),
+        time=datetime(2026, 4, 3, 2, 0, tzinfo=UTC),
+        data=BankDecisionOverdueData(
+            association_id="secours-catholique", region="hauts-de-france", counsellor_id="c-lefebvre",
+            application_id=application_id, bank_id="credit-mutuel-nord", routed_on=date(2026, 3, 4), days_waiting=30,
+        ),
+    )
+
+    await notifications.deliver(overdue)
+    await notifications.deliver(overdue)
+
+    alerts = (await notifications.http.get("/alerts", headers=bearer(counsellor()))).json()
+    assert [(a["application_id"], a["cause_type"]) for a in alerts] == [(str(application_id), overdue.type)]
+    assert alerts[0]["message"] == (
+        "Aucune décision de la banque credit-mutuel-nord depuis 30 jours (dossier transmis le 04/03/2026) : relancer la banque."
+    )
+    colleague = (await notifications.http.get("/alerts", headers=bearer(counsellor(sub="c-roux")))).json()
+    assert colleague == []
 
 
 # --- intake: assessment's events ------------------------------------------------------------------
