@@ -23,13 +23,28 @@ FLOWS = {
     "fr.microcredit.loan.disbursed.v1": ("servicing", "—"),
     "fr.microcredit.payment.received.v1": ("servicing", "—"),
     "fr.microcredit.payment.missed.v1": ("servicing", "notifications"),
+    "fr.microcredit.payment.reversed.v1": ("servicing", "—"),
+    "fr.microcredit.loan.delinquency.changed.v1": ("servicing", "—"),
+    "fr.microcredit.loan.adjustment.requested.v1": ("servicing", "—"),
+    "fr.microcredit.loan.adjustment.refused.v1": ("servicing", "—"),
+    "fr.microcredit.loan.rescheduled.v1": ("servicing", "—"),
+    "fr.microcredit.loan.written_off.v1": ("servicing", "—"),
+    "fr.microcredit.loan.closed.v1": ("servicing", "—"),
+    "fr.microcredit.bank.payment.v1": ("partner banks", "servicing"),
     "fr.microcredit.alert.raised.v1": ("notifications", "—"),
 }
 
 
+START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"
+
+
 def render() -> str:
-    """The catalogue as Markdown: one entry per event type with its example."""
-    out = []
+    """The catalogue as Markdown: a table, then one entry per event type with its example."""
+    out = ["| type | topic | written by | read by |", "|---|---|---|---|"]
+    for cls in EVENT_CLASSES:
+        producer, consumers = FLOWS.get(cls.event_type(), ("?", "?"))
+        out.append(f"| `{cls.event_type()}` | `{cls.topic}` | {producer} | {consumers} |")
+    out.append("")
     for cls in EVENT_CLASSES:
         event_type = cls.event_type()
         producer, consumers = FLOWS.get(event_type, ("?", "?"))
@@ -44,5 +59,18 @@ def render() -> str:
     return "\n".join(out)
 
 
+def write_into(readme: Path) -> None:
+    """Replace the README's catalogue, between its markers, with a fresh rendering."""
+    text = readme.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    readme.write_text(f"{head}{START}\n{render()}\n{END}{tail}")
+
+
 if __name__ == "__main__":
-    print(render())
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        write_into(Path(sys.argv[2]))
+    else:
+        print(render())

@@ -1,6 +1,14 @@
 """Event contracts: the CloudEvents envelope, one versioned model per event, topics."""
 
 from shared.events.catalog import (
+    AdjustmentRefused,
+    AdjustmentRequested,
+    BankPayment,
+    DelinquencyStageChanged,
+    LoanClosed,
+    LoanRescheduled,
+    LoanWrittenOff,
+    PaymentReversed,
     EVENT_TYPES,
     AnyEvent,
     ApplicationAssessed,
@@ -22,6 +30,14 @@ from shared.events.envelope import Envelope, EnvelopeHeader, new_event
 from shared.events.topics import Topics
 
 __all__ = [
+    "AdjustmentRefused",
+    "AdjustmentRequested",
+    "BankPayment",
+    "DelinquencyStageChanged",
+    "LoanClosed",
+    "LoanRescheduled",
+    "LoanWrittenOff",
+    "PaymentReversed",
     "EVENT_TYPES",
     "AnyEvent",
     "ApplicationAssessed",

@@ -219,6 +219,8 @@ class LoanApprovedData(FileOwnership):
     duration_months: int = Field(ge=1)
     first_due_date: date
     guarantee_share: Decimal = Field(Decimal("0.5"), description="Fonds de cohésion sociale share (50 %).")
+    instalment_day: int | None = Field(None, ge=1, le=31, description="Day of the month instalments fall due (v1 addition).")
+    payee: str | None = Field(None, description="Who receives the funds: the borrower or a supplier (v1 addition).")
 
 
 class LoanApproved(Envelope[LoanApprovedData]):
@@ -271,6 +273,9 @@ class PaymentReceivedData(FileOwnership):
     bank_reference: str
     amount_cents: Cents
     received_on: date
+    interest_cents: Cents | None = Field(None, description="What went to interest (v1 addition).")
+    principal_cents: Cents | None = Field(None, description="What went to principal (v1 addition).")
+    overpaid_cents: Cents | None = Field(None, description="Beyond everything owed: to refund (v1 addition).")
 
 
 class PaymentReceived(Envelope[PaymentReceivedData]):
@@ -297,6 +302,161 @@ class PaymentMissed(Envelope[PaymentMissedData]):
 
     topic: ClassVar[str] = Topics.LOANS
     type: Literal["fr.microcredit.payment.missed.v1"] = "fr.microcredit.payment.missed.v1"
+
+
+class PaymentReversedData(FileOwnership):
+    """A payment was reversed after the fact (a direct debit rejected): what it paid is owed again."""
+
+    loan_id: UUID
+    payment_id: UUID
+    bank_reference: str
+    amount_cents: Cents
+    reason: str
+
+
+class PaymentReversed(Envelope[PaymentReversedData]):
+    """`payment reversed` v1."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.payment.reversed.v1"] = "fr.microcredit.payment.reversed.v1"
+
+
+class DelinquencyStageChangedData(FileOwnership):
+    """The close of business moved a loan to another delinquency stage."""
+
+    loan_id: UUID
+    application_id: UUID
+    previous_stage: str = Field(description="current, 1-30, 31-60, 61-90 or 90+ (days past due).")
+    stage: str
+    days_past_due: int = Field(ge=0)
+    arrears_cents: Cents
+    business_date: date
+
+
+class DelinquencyStageChanged(Envelope[DelinquencyStageChangedData]):
+    """`delinquency stage changed` v1."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.loan.delinquency.changed.v1"] = "fr.microcredit.loan.delinquency.changed.v1"
+
+
+class AdjustmentTerms(Payload):
+    """What the counsellor asks for: a pause, a term extension, or a lower instalment over a longer term."""
+
+    kind: Literal["pause", "extension", "lower_instalment"]
+    months: int | None = Field(None, ge=1, description="Pause: instalments skipped; extension: months added.")
+    with_interest: bool | None = Field(None, description="Pause: does interest run during the pause?")
+    instalment_cents: Cents | None = Field(None, description="Lower instalment: the target instalment.")
+
+
+class AdjustmentRequestedData(FileOwnership):
+    """A counsellor asked the bank to adjust a loan's calendar."""
+
+    loan_id: UUID
+    adjustment_id: UUID
+    terms: AdjustmentTerms
+    reason: str
+    requested_by: str
+
+
+class AdjustmentRequested(Envelope[AdjustmentRequestedData]):
+    """`adjustment requested` v1."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.loan.adjustment.requested.v1"] = "fr.microcredit.loan.adjustment.requested.v1"
+
+
+class AdjustmentRefusedData(FileOwnership):
+    """The bank refused an adjustment."""
+
+    loan_id: UUID
+    adjustment_id: UUID
+    reason: str
+
+
+class AdjustmentRefused(Envelope[AdjustmentRefusedData]):
+    """`adjustment refused` v1."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.loan.adjustment.refused.v1"] = "fr.microcredit.loan.adjustment.refused.v1"
+
+
+class LoanRescheduledData(FileOwnership):
+    """The bank accepted an adjustment: a new schedule version, the outstanding principal unchanged."""
+
+    loan_id: UUID
+    adjustment_id: UUID
+    terms: AdjustmentTerms
+    schedule_version: int = Field(ge=2)
+    principal_outstanding_cents: Cents
+    instalment_cents: Cents = Field(description="The new regular instalment.")
+    remaining_instalments: int = Field(ge=1)
+    next_due_date: date
+
+
+class LoanRescheduled(Envelope[LoanRescheduledData]):
+    """`loan rescheduled` v1."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.loan.rescheduled.v1"] = "fr.microcredit.loan.rescheduled.v1"
+
+
+class LoanWrittenOffData(FileOwnership):
+    """A loan too long past due was written off; the Fonds de cohésion sociale guarantee is claimed."""
+
+    loan_id: UUID
+    application_id: UUID
+    principal_outstanding_cents: Cents
+    days_past_due: int = Field(ge=0)
+    guarantee_share: Decimal
+    guarantee_claim_cents: Cents = Field(description="The FCS share of the principal outstanding.")
+    business_date: date
+
+
+class LoanWrittenOff(Envelope[LoanWrittenOffData]):
+    """`loan written off` v1 (with the guarantee claim)."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.loan.written_off.v1"] = "fr.microcredit.loan.written_off.v1"
+
+
+class LoanClosedData(FileOwnership):
+    """Everything is paid: the loan is closed."""
+
+    loan_id: UUID
+    application_id: UUID
+    closed_on: date
+    reason: Literal["repaid", "early_repayment"]
+
+
+class LoanClosed(Envelope[LoanClosedData]):
+    """`loan closed` v1."""
+
+    topic: ClassVar[str] = Topics.LOANS
+    type: Literal["fr.microcredit.loan.closed.v1"] = "fr.microcredit.loan.closed.v1"
+
+
+# --- bank payments stream, written by partner banks (key: loan id) ----------------------------
+
+
+class BankPaymentData(Payload):
+    """A repayment (or the reversal of one) as the partner bank reports it."""
+
+    loan_id: UUID
+    bank_id: str
+    bank_reference: str = Field(description="The bank's own reference: the same reference twice is recorded once.")
+    kind: Literal["payment", "reversal"] = "payment"
+    amount_cents: Cents
+    received_on: date
+    reversed_reference: str | None = Field(None, description="Reversal: the reference of the payment it reverses.")
+    reason: str | None = None
+
+
+class BankPayment(Envelope[BankPaymentData]):
+    """`bank payment` v1, written by a partner bank to its reserved topic."""
+
+    topic: ClassVar[str] = Topics.BANK_PAYMENTS
+    type: Literal["fr.microcredit.bank.payment.v1"] = "fr.microcredit.bank.payment.v1"
 
 
 # --- alerts stream (key: alert id) ---------------------------------------------------------------
@@ -333,7 +493,15 @@ EVENT_CLASSES: tuple[type[Envelope[Any]], ...] = (
     LoanDeclined,
     LoanDisbursed,
     PaymentReceived,
+    PaymentReversed,
     PaymentMissed,
+    DelinquencyStageChanged,
+    AdjustmentRequested,
+    AdjustmentRefused,
+    LoanRescheduled,
+    LoanWrittenOff,
+    LoanClosed,
+    BankPayment,
     CounsellorAlertRaised,
 )
 EVENT_TYPES: dict[str, type[Envelope[Any]]] = {c.event_type(): c for c in EVENT_CLASSES}
@@ -350,7 +518,15 @@ AnyEvent = Annotated[
     | LoanDeclined
     | LoanDisbursed
     | PaymentReceived
+    | PaymentReversed
     | PaymentMissed
+    | DelinquencyStageChanged
+    | AdjustmentRequested
+    | AdjustmentRefused
+    | LoanRescheduled
+    | LoanWrittenOff
+    | LoanClosed
+    | BankPayment
     | CounsellorAlertRaised,
     Field(discriminator="type"),
 ]

@@ -12,9 +12,10 @@ class Topics:
     LOANS: Final = "microcredit.loans.v1"
     ALERTS: Final = "microcredit.alerts.v1"
     BANK_DECISIONS: Final = "microcredit.bank-decisions.v1"
+    BANK_PAYMENTS: Final = "microcredit.bank-payments.v1"
     DEAD_LETTER: Final = "microcredit.dead-letter.v1"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
         """Every topic the platform uses."""
-        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.BANK_DECISIONS, cls.DEAD_LETTER)
+        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.BANK_DECISIONS, cls.BANK_PAYMENTS, cls.DEAD_LETTER)

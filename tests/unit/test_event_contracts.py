@@ -25,6 +25,7 @@ AGGREGATE_ID = {
     Topics.LOANS: "loan_id",
     Topics.ALERTS: "alert_id",
     Topics.BANK_DECISIONS: "application_id",
+    Topics.BANK_PAYMENTS: "loan_id",
 }
 
 
