@@ -26,6 +26,7 @@ class LoanStatus(StrEnum):
     PENDING_DISBURSEMENT = "pending_disbursement"
     ACTIVE = "active"
     CLOSED = "closed"
+    WRITTEN_OFF = "written_off"
 
 
 class Instalment(BaseModel):
@@ -67,6 +68,14 @@ class Loan(BaseModel):
     payee: str | None = None
     disbursed_on: date | None = None
     created_at: datetime
+    instalment_day: int | None = None
+    schedule_version: int = 1
+    principal_outstanding_cents: int
+    days_past_due: int = 0
+    delinquency_stage: str = "current"
+    arrears_cents: int = 0
+    closed_on: date | None = None
+    written_off_on: date | None = None
 
     def ownership(self) -> dict[str, str]:
         """The ownership fields every event of this loan carries."""
@@ -95,6 +104,8 @@ def open_loan(event: LoanApproved, now: datetime) -> tuple[Loan, list[ScheduledI
         guarantee_share=d.guarantee_share,
         status=LoanStatus.PENDING_DISBURSEMENT,
         created_at=now,
+        instalment_day=d.instalment_day,
+        principal_outstanding_cents=d.amount_cents,
     )
     return loan, amortisation_schedule(d.amount_cents, d.annual_rate, d.duration_months, d.first_due_date)
 

@@ -82,7 +82,11 @@ async def record_payment(
         payment_id, loan_id, reference, amount, received_on, now,
     )
     await conn.executemany(
-        "update instalments set paid_cents = paid_cents + $3 where loan_id = $1 and number = $2",
+        # Interest first, then principal, within each instalment (SET sees the row's old values).
+        "update instalments set paid_cents = paid_cents + $3,"
+        " interest_paid_cents = least(interest_cents, interest_paid_cents + $3),"
+        " principal_paid_cents = principal_paid_cents + $3 - (least(interest_cents, interest_paid_cents + $3) - interest_paid_cents)"
+        " where loan_id = $1 and number = $2",
         [(loan_id, number, cents) for number, cents in applied.items()],
     )
 
