@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from shared.auth import Principal, Role, issue_token
+from shared.events import PaymentMissed
 
 T = TypeVar("T")
 
@@ -190,7 +191,11 @@ async def walk(
     mark("close of business")
 
     async def alert_raised() -> dict[str, Any] | None:
-        r = await client.get(f"{urls['notifications']}/alerts", params={"loan_id": journey.loan_id}, headers=counsellor)
+        r = await client.get(
+            f"{urls['notifications']}/alerts",
+            params={"loan_id": journey.loan_id, "cause_type": PaymentMissed.event_type()},
+            headers=counsellor,
+        )
         return r.json()[0] if r.status_code == 200 and r.json() else None
 
     alert = await _poll("the counsellor's alert", alert_raised, timeout)

@@ -1,1 +1,1 @@
-"""Notifications: alerts for counsellors, raised from what happens to their files and loans."""
+"""Notifications: alerts for counsellors and supervisors, e-mails that reach them, webhooks for partner banks."""

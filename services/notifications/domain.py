@@ -1,110 +1,202 @@
-"""Notifications domain: which events become which counsellor alerts (pure, no I/O)."""
+"""Notifications domain: alerts, who they are addressed to, and what a person may do with them (pure, no I/O)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import BankDecisionOverdue, CounsellorAlertRaised, Envelope, PaymentMissed, new_event
-from shared.events.catalog import CounsellorAlertRaisedData, FileOwnership
+from shared.errors import BusinessRuleError
+from shared.events import AlertAcknowledged, AlertEscalated, BankDecisionOverdue, CounsellorAlertRaised, PaymentMissed, new_event
+from shared.events.catalog import AlertAcknowledgedData, AlertEscalatedData, CounsellorAlertRaisedData
 
 SOURCE = "/services/notifications"
-# Alert ids derive from their cause, so one cause can only ever raise one alert.
+# Alert ids derive from their cause and audience, so one cause raises at most one alert per audience.
 ALERT_ID_NAMESPACE = UUID("0b7f4e1a-3c2d-4b8e-9f6a-5d1c2e3f4a5b")
 
-
 Severity = Literal["info", "warning", "critical"]
+# counsellor: the file's counsellor; association: the association's shared queue (no counsellor);
+# supervisor: the association's supervisors (an escalation).
+Audience = Literal["counsellor", "association", "supervisor"]
+AlertStatus = Literal["open", "acknowledged", "snoozed", "resolved"]
+EscalationReason = Literal["consecutive_missed_instalments", "thirty_one_days_past_due", "not_acknowledged"]
+
+
+class AlertDraft(BaseModel):
+    """What a rule decides: an alert for one audience, about one cause."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cause_event_id: UUID
+    cause_type: str
+    association_id: str
+    region: str
+    counsellor_id: str = Field(description="The counsellor who follows the file ('' when nobody does yet).")
+    audience: Audience
+    severity: Severity
+    loan_id: UUID | None = None
+    application_id: UUID | None = None
+    message: str
+    escalation: EscalationReason | None = None
+    escalated_from: UUID | None = None
 
 
 class Alert(BaseModel):
-    """An alert in a counsellor's inbox."""
+    """An alert in an inbox, and what was done with it."""
 
     model_config = ConfigDict(frozen=True)
 
     id: UUID
     cause_event_id: UUID
     cause_type: str
+    audience: Audience
     association_id: str
     region: str
     counsellor_id: str
     severity: Severity
-    status: Literal["open", "acknowledged", "resolved"]
+    status: AlertStatus
     loan_id: UUID | None
     application_id: UUID | None
     message: str
     raised_at: datetime
+    escalate_at: datetime | None = Field(None, description="When it goes to the supervisors unless acknowledged.")
+    escalated_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+    snoozed_until: datetime | None = None
+    reminded_at: datetime | None = None
 
 
-def _euros(cents: int) -> str:
-    # French style: narrow no-break space between thousands, decimal comma ("1 234,56 €").
-    euros = f"{cents // 100:,}".replace(",", "\u202f")
-    return f"{euros},{cents % 100:02d} €"
+def alert_id(cause_event_id: UUID, audience: Audience) -> UUID:
+    """The alert id of a cause for an audience (a counsellor's keeps the id of the cause alone)."""
+    if audience == "supervisor":
+        return uuid5(ALERT_ID_NAMESPACE, f"{cause_event_id}:supervisor")
+    return uuid5(ALERT_ID_NAMESPACE, str(cause_event_id))
 
 
-def _raise(
-    cause: Envelope[Any],
-    owner: FileOwnership,
-    *,
-    severity: Severity,
-    loan_id: UUID | None,
-    application_id: UUID | None,
-    message: str,
-    now: datetime,
-) -> tuple[Alert, CounsellorAlertRaised]:
-    """The alert for `cause` and its `alert raised` event; the id derives from the cause (one alert per cause)."""
+def escalates(audience: Audience, severity: Severity) -> bool:
+    """Supervisors' alerts and information never escalate; a counsellor's warning or critical alert does."""
+    return audience != "supervisor" and severity != "info"
+
+
+def raise_alert(
+    draft: AlertDraft, now: datetime, escalation_delay: timedelta
+) -> tuple[Alert, CounsellorAlertRaised | AlertEscalated]:
+    """The alert for `draft` and its event: `alert escalated` for supervisors, `alert raised` otherwise."""
     alert = Alert(
-        id=uuid5(ALERT_ID_NAMESPACE, str(cause.id)),
-        cause_event_id=cause.id,
-        cause_type=cause.type,
-        association_id=owner.association_id,
-        region=owner.region,
-        counsellor_id=owner.counsellor_id,
-        severity=severity,
+        id=alert_id(draft.cause_event_id, draft.audience),
+        cause_event_id=draft.cause_event_id,
+        cause_type=draft.cause_type,
+        audience=draft.audience,
+        association_id=draft.association_id,
+        region=draft.region,
+        counsellor_id=draft.counsellor_id,
+        severity=draft.severity,
         status="open",
-        loan_id=loan_id,
-        application_id=application_id,
-        message=message,
+        loan_id=draft.loan_id,
+        application_id=draft.application_id,
+        message=draft.message,
         raised_at=now,
+        escalate_at=now + escalation_delay if escalates(draft.audience, draft.severity) else None,
     )
+    owner = {"association_id": alert.association_id, "region": alert.region, "counsellor_id": alert.counsellor_id}
+    about = {"severity": alert.severity, "loan_id": alert.loan_id, "application_id": alert.application_id, "message": alert.message}
+    if draft.audience == "supervisor":
+        escalated = new_event(
+            AlertEscalated, source=SOURCE, subject=str(alert.id), time=now,
+            data=AlertEscalatedData(
+                **owner, **about, alert_id=alert.id, cause_event_id=draft.cause_event_id, cause_type=draft.cause_type,
+                reason=draft.escalation or "not_acknowledged", escalated_from_alert_id=draft.escalated_from,
+            ),
+        )
+        return alert, escalated
     raised = new_event(
-        CounsellorAlertRaised,
-        source=SOURCE,
-        subject=str(alert.id),
-        time=now,
-        data=CounsellorAlertRaisedData(
-            association_id=alert.association_id,
-            region=alert.region,
-            counsellor_id=alert.counsellor_id,
-            alert_id=alert.id,
-            cause_event_id=cause.id,
-            cause_type=cause.type,
-            severity=alert.severity,
-            loan_id=alert.loan_id,
-            application_id=alert.application_id,
-            message=alert.message,
-        ),
+        CounsellorAlertRaised, source=SOURCE, subject=str(alert.id), time=now,
+        data=CounsellorAlertRaisedData(**owner, **about, alert_id=alert.id, cause_event_id=draft.cause_event_id, cause_type=draft.cause_type),
     )
     return alert, raised
 
 
-def alert_for_missed_payment(event: PaymentMissed, now: datetime) -> tuple[Alert, CounsellorAlertRaised]:
-    """A missed instalment alerts the borrower's counsellor, who can call and adjust the calendar."""
-    d = event.data
-    message = (
-        f"Échéance n° {d.instalment_number} du {d.due_date:%d/%m/%Y} impayée "
-        f"({_euros(d.amount_unpaid_cents)} sur {_euros(d.amount_due_cents)}) : contacter l'emprunteur."
-    )
-    return _raise(event, d, severity="warning", loan_id=d.loan_id, application_id=d.application_id, message=message, now=now)
+def _not_resolved(alert: Alert, action: str) -> None:
+    if alert.status == "resolved":
+        raise BusinessRuleError(f"alert {alert.id} is resolved: it cannot be {action}", field="status", rule="state")
 
 
-def alert_for_overdue_bank_decision(event: BankDecisionOverdue, now: datetime) -> tuple[Alert, CounsellorAlertRaised]:
-    """A file left without a bank decision: the counsellor chases the bank."""
-    d = event.data
-    message = (
-        f"Aucune décision de la banque {d.bank_id} depuis {d.days_waiting} jours "
-        f"(dossier transmis le {d.routed_on:%d/%m/%Y}) : relancer la banque."
+def acknowledge(alert: Alert, by: str, now: datetime) -> tuple[Alert, AlertAcknowledged | None]:
+    """Take the alert in hand: it stops escalating. Acknowledging it again changes nothing."""
+    _not_resolved(alert, "acknowledged")
+    if alert.status == "acknowledged":
+        return alert, None
+    done = alert.model_copy(
+        update={"status": "acknowledged", "acknowledged_at": now, "acknowledged_by": by, "snoozed_until": None, "escalate_at": None}
     )
-    return _raise(event, d, severity="warning", loan_id=None, application_id=d.application_id, message=message, now=now)
+    event = new_event(
+        AlertAcknowledged, source=SOURCE, subject=str(alert.id), time=now,
+        data=AlertAcknowledgedData(
+            association_id=alert.association_id, region=alert.region, counsellor_id=alert.counsellor_id,
+            alert_id=alert.id, audience=alert.audience, acknowledged_by=by, loan_id=alert.loan_id, application_id=alert.application_id,
+        ),
+    )
+    return done, event
+
+
+def resolve(alert: Alert, by: str, note: str, now: datetime) -> Alert:
+    """Close the alert with what was done about it."""
+    _not_resolved(alert, "resolved again")
+    return alert.model_copy(
+        update={"status": "resolved", "resolved_at": now, "resolved_by": by, "resolution_note": note, "snoozed_until": None, "escalate_at": None}
+    )
+
+
+def wake_up_instant(until: date, zone: ZoneInfo, hour: int) -> datetime:
+    """A snoozed alert comes back at `hour` o'clock, local time, on `until`."""
+    return datetime.combine(until, time(hour), tzinfo=zone).astimezone(UTC)
+
+
+def snooze(alert: Alert, until: date, *, now: datetime, zone: ZoneInfo, hour: int, max_days: int) -> Alert:
+    """Put the alert aside until a later day: no escalation meanwhile, a reminder when it comes back."""
+    _not_resolved(alert, "snoozed")
+    today = now.astimezone(zone).date()
+    if until <= today:
+        raise BusinessRuleError(f"an alert is snoozed until a later day than {today.isoformat()}", field="until", rule="future_date", status=422)
+    if until > today + timedelta(days=max_days):
+        raise BusinessRuleError(f"an alert is snoozed for {max_days} days at most", field="until", rule="too_far", status=422)
+    return alert.model_copy(update={"status": "snoozed", "snoozed_until": wake_up_instant(until, zone, hour), "escalate_at": None})
+
+
+def wake(alert: Alert, now: datetime, escalation_delay: timedelta) -> Alert:
+    """The snooze is over: the alert is open again and its escalation delay starts afresh."""
+    return alert.model_copy(
+        update={
+            "status": "open",
+            "snoozed_until": None,
+            "reminded_at": now,
+            "escalate_at": now + escalation_delay if escalates(alert.audience, alert.severity) else None,
+        }
+    )
+
+
+def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential backoff after failed attempt number `attempt` (1-based): base, 2×base, 4×base… capped."""
+    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempt - 1)))
+
+
+def alert_for_missed_payment(event: PaymentMissed, now: datetime) -> tuple[Alert, CounsellorAlertRaised | AlertEscalated]:
+    """The counsellor's alert for a missed instalment of a loan with no history here (see rules.on_payment_missed)."""
+    from services.notifications.rules import LoanFollowUp, on_payment_missed  # rules build on this module
+
+    _, drafts = on_payment_missed(event, LoanFollowUp(loan_id=event.data.loan_id))
+    return raise_alert(drafts[0], now, timedelta(0))
+
+
+def alert_for_overdue_bank_decision(event: BankDecisionOverdue, now: datetime) -> tuple[Alert, CounsellorAlertRaised | AlertEscalated]:
+    """The counsellor's alert for a file left without a bank decision (see rules.on_bank_decision_overdue)."""
+    from services.notifications.rules import on_bank_decision_overdue
+
+    return raise_alert(on_bank_decision_overdue(event), now, timedelta(0))

@@ -1,17 +1,16 @@
-"""Servicing HTTP API: loan views, disbursement and payments (banks), close of business (ops)."""
+"""Servicing HTTP API: loan views and disbursement; payments and adjustments (their own modules); close of business (ops)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from decimal import Decimal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.servicing import domain, repository
-from shared.auth import Principal, Role, require
-from shared.http import not_found
+from services.servicing import api_adjustments, api_payments, cob, domain, repository
+from services.servicing.access import Bank, Ops, Reader, found, visible
 from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext, service_context
 
@@ -19,19 +18,11 @@ router = APIRouter(tags=["loans"])
 
 
 class LoanView(domain.Loan):
-    """A loan with its schedule."""
+    """A loan: its terms, where it stands, and its current schedule with what is paid of each line."""
 
+    taeg: Decimal | None = Field(description="Effective annual rate of the original terms, as a fraction (0.0356 = 3.56 %).")
+    payoff_cents: int = Field(description="What closes the loan today: principal outstanding + interest already due.")
     schedule: list[domain.Instalment]
-
-
-class PaymentView(BaseModel):
-    """A recorded payment."""
-
-    id: UUID
-    bank_reference: str
-    amount_cents: int
-    received_on: date
-    duplicate: bool
 
 
 class CloseOfBusiness(BaseModel):
@@ -42,34 +33,10 @@ class CloseOfBusiness(BaseModel):
     business_date: date
 
 
-class CloseOfBusinessResult(BaseModel):
-    """What one close-of-business run found."""
-
-    business_date: date
-    missed_instalments: int
-
-
 async def _view(ctx: ServiceContext, loan: domain.Loan) -> LoanView:
-    return LoanView(**loan.model_dump(), schedule=await repository.instalments(ctx.pool, loan.id))
-
-
-def visible(principal: Principal, loan: domain.Loan) -> bool:
-    """A bank sees its own loans; counsellors and supervisors their association's; ops none."""
-    if principal.role is Role.BANK:
-        return loan.bank_id == principal.bank_id
-    return principal.is_member_of(loan.association_id)
-
-
-def _found(principal: Principal, loan: domain.Loan | None, loan_id: UUID) -> domain.Loan:
-    # Another's loan answers exactly like an unknown one: its existence is not disclosed.
-    if loan is None or not visible(principal, loan):
-        raise not_found("loan", loan_id)
-    return loan
-
-
-Reader = Annotated[Principal, Depends(require(Role.COUNSELLOR, Role.SUPERVISOR, Role.BANK))]
-Bank = Annotated[Principal, Depends(require(Role.BANK))]
-Ops = Annotated[Principal, Depends(require(Role.OPS))]
+    lines = await repository.instalments(ctx.pool, loan.id)
+    payoff = domain.payoff_cents(lines, ctx.clock.today()) if loan.status is domain.LoanStatus.ACTIVE else 0
+    return LoanView(**loan.model_dump(), taeg=domain.taeg(loan), payoff_cents=payoff, schedule=lines)
 
 
 @router.get("/loans", response_model=list[LoanView], summary="Find loans by application")
@@ -83,57 +50,32 @@ async def find_loans(
 
 @router.get("/loans/{loan_id}", response_model=LoanView, summary="Read a loan and its schedule")
 async def get_loan(loan_id: UUID, principal: Reader, ctx: ServiceContext = Depends(service_context)) -> LoanView:
-    """Terms, status and schedule with what is paid."""
-    return await _view(ctx, _found(principal, await repository.get_loan(ctx.pool, loan_id), loan_id))
+    """Terms, TAEG, status, arrears and delinquency (as of the last close of business), payoff, and the schedule."""
+    return await _view(ctx, found(principal, await repository.get_loan(ctx.pool, loan_id), loan_id))
 
 
 @router.post("/loans/{loan_id}/disbursement", response_model=LoanView, summary="Confirm the disbursement")
 async def disburse(
     loan_id: UUID, body: domain.Disbursement, principal: Bank, ctx: ServiceContext = Depends(service_context)
 ) -> LoanView:
-    """The bank confirms the funds went out; the loan becomes active (`loan disbursed`)."""
+    """The bank confirms the funds went out and to whom; the loan becomes active (`loan disbursed`)."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        loan = _found(principal, await repository.get_loan(conn, loan_id, for_update=True), loan_id)
+        loan = found(principal, await repository.get_loan(conn, loan_id, for_update=True), loan_id)
         active, event = domain.disburse(loan, body, ctx.clock.now())
         await repository.set_status(conn, active)
         await add_to_outbox(conn, event)
     return await _view(ctx, active)
 
 
-@router.post("/loans/{loan_id}/payments", response_model=PaymentView, status_code=201, summary="Record a payment")
-async def record_payment(
-    loan_id: UUID,
-    body: domain.NewPayment,
-    response: Response,
-    principal: Bank,
-    ctx: ServiceContext = Depends(service_context),
-) -> PaymentView:
-    """Apply a repayment to the oldest instalments; the same bank reference twice is recorded once."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        loan = _found(principal, await repository.get_loan(conn, loan_id, for_update=True), loan_id)
-        existing = await repository.payment_by_reference(conn, loan_id, body.bank_reference)
-        if existing is not None:
-            response.status_code = 200
-            return PaymentView(**dict(existing), duplicate=True)
-        payment_id, event = domain.receive_payment(loan, body, ctx.clock.now())
-        applied = domain.allocate(await repository.instalments(conn, loan_id), body.amount_cents)
-        await repository.record_payment(
-            conn, payment_id, loan_id, body.bank_reference, body.amount_cents, body.received_on, applied, ctx.clock.now()
-        )
-        await add_to_outbox(conn, event)
-    return PaymentView(
-        id=payment_id, bank_reference=body.bank_reference, amount_cents=body.amount_cents,
-        received_on=body.received_on, duplicate=False,
-    )
+router.include_router(api_payments.router)
+router.include_router(api_adjustments.router)
 
 
-@router.post("/close-of-business", response_model=CloseOfBusinessResult, tags=["operations"], summary="Run the close of business")
+@router.post("/close-of-business", response_model=cob.CloseOfBusinessRun, tags=["operations"], summary="Run the close of business")
 async def close_of_business(
     body: CloseOfBusiness, _ops: Ops, ctx: ServiceContext = Depends(service_context)
-) -> CloseOfBusinessResult:
-    """Find instalments due and unpaid on `business_date`: `payment missed` once per instalment, whatever the runs."""
-    now = ctx.clock.now()
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        missed = await repository.mark_missed(conn, body.business_date)
-        await add_to_outbox(conn, *(domain.payment_missed(m, body.business_date, now) for m in missed))
-    return CloseOfBusinessResult(business_date=body.business_date, missed_instalments=len(missed))
+) -> cob.CloseOfBusinessRun:
+    """Missed instalments, delinquency stages and write-offs of `business_date`, in chunks: run twice or resumed, no second effect."""
+    return await cob.close_business_day(
+        ctx.pool, body.business_date, policy=cob.CobPolicy.of(ctx.settings), now=ctx.clock.now(), failpoints=ctx.failpoints
+    )

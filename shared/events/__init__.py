@@ -1,6 +1,9 @@
 """Event contracts: the CloudEvents envelope, one versioned model per event, topics."""
 
 from shared.events.catalog import (
+    AlertAcknowledged,
+    AlertEscalated,
+    DeliveryFailed,
     AdjustmentRefused,
     AdjustmentRequested,
     BankPayment,
@@ -30,6 +33,9 @@ from shared.events.envelope import Envelope, EnvelopeHeader, new_event
 from shared.events.topics import Topics
 
 __all__ = [
+    "AlertAcknowledged",
+    "AlertEscalated",
+    "DeliveryFailed",
     "AdjustmentRefused",
     "AdjustmentRequested",
     "BankPayment",

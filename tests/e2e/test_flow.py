@@ -40,10 +40,16 @@ async def test_an_application_goes_from_submission_to_the_counsellors_alert(plat
         assert loan["status"] == "active"
         assert len(loan["schedule"]) == 36
         assert sum(i["principal_cents"] for i in loan["schedule"]) == 300_000
-        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", headers=counsellor)).json()
+        missed = {"cause_type": "fr.microcredit.payment.missed.v1"}
+        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", params=missed, headers=counsellor)).json()
         assert [a["loan_id"] for a in alerts] == [journey.loan_id]
         assert alerts[0]["message"].startswith("Échéance n° 1 du ")
         assert alerts[0]["severity"] == "warning"
+        # The counsellor also heard of the bank's approval and of the disbursement, once each.
+        everything = (await client.get(f"{platform.urls['notifications']}/alerts", headers=counsellor)).json()
+        assert sorted(a["cause_type"] for a in everything) == [
+            "fr.microcredit.loan.approved.v1", "fr.microcredit.loan.disbursed.v1", "fr.microcredit.payment.missed.v1"
+        ]
 
         # The close of business run again for the same date finds nothing new and raises no second alert.
         first_due = (today + timedelta(days=30)).isoformat()
@@ -51,7 +57,7 @@ async def test_an_application_goes_from_submission_to_the_counsellors_alert(plat
             f"{platform.urls['servicing']}/close-of-business", json={"business_date": first_due}, headers=people.as_ops()
         )
         assert again.json()["missed_instalments"] == 0
-        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", headers=counsellor)).json()
+        alerts = (await client.get(f"{platform.urls['notifications']}/alerts", params=missed, headers=counsellor)).json()
         assert len(alerts) == 1
 
 
@@ -98,4 +104,4 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
         s for s in read_spans(platform.spans_file, trace_id)
         if s["service"] == "notifications" and s["name"] == "microcredit.alerts.v1 publish"
     ]
-    assert len(alert_publish) == 1
+    assert len(alert_publish) == 3  # approval, disbursement and missed payment: one alert each

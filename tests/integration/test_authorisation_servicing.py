@@ -11,8 +11,8 @@ import pytest
 
 from services.servicing.domain import loan_id_for
 from shared.auth import Principal, issue_token
-from tests.integration.conftest import TODAY, RunningService, ServiceStarter, loan_approved, payment_missed
-from tests.support import tokens
+from tests.integration.conftest import TODAY, RunningService, ServiceStarter, loan_approved
+from tests.support import notifications, tokens
 from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
@@ -52,11 +52,20 @@ BANK_ONLY = {
     "own supervisor": 403, "other association's supervisor": 403,
     "lending bank": 200, "other bank": 404, "ops": 403,
 }
+ADVISER = {
+    "own counsellor": 201, "colleague counsellor": 201, "other association's counsellor": 404,
+    "own supervisor": 201, "other association's supervisor": 404,
+    "lending bank": 403, "other bank": 403, "ops": 403,
+}
 ALERT = {
     "own counsellor": 200, "colleague counsellor": 404, "other association's counsellor": 404,
     "own supervisor": 200, "other association's supervisor": 404,
     "lending bank": 403, "other bank": 403, "ops": 403,
 }
+# The association's shared queue (no counsellor): every counsellor of the association sees it.
+SHARED_ALERT = {**ALERT, "colleague counsellor": 200}
+# Addressed to the association's supervisors: not to counsellors, not even the file's own.
+SUPERVISOR_ALERT = {**ALERT, "own counsellor": 404}
 
 ENDPOINTS = [
     Endpoint("servicing", "GET", "/loans/{loan}", READ),
@@ -64,27 +73,62 @@ ENDPOINTS = [
              body={"disbursed_on": TODAY.isoformat(), "payee": "Garage Dupont, Lens"}),
     Endpoint("servicing", "POST", "/loans/{loan}/payments", {**BANK_ONLY, "lending bank": 201},
              body={"bank_reference": "PRLV-2026-0001", "amount_cents": 8_791, "received_on": TODAY.isoformat()}),
+    Endpoint("servicing", "GET", "/loans/{loan}/payments", READ),
+    Endpoint("servicing", "POST", "/loans/{loan}/payments/{payment}/reversal", BANK_ONLY,
+             body={"reason": "Prélèvement rejeté (AM04 : provision insuffisante)"}),
+    Endpoint("servicing", "GET", "/loans/{loan}/adjustments", READ),
+    Endpoint("servicing", "POST", "/loans/{loan}/adjustments", ADVISER,
+             body={"terms": {"kind": "extension", "months": 6}, "reason": "Passage à temps partiel subi."}),
+    Endpoint("servicing", "POST", "/loans/{adjusted_loan}/adjustments/{adjustment}/answer", BANK_ONLY, body={"accept": True}),
+    Endpoint("servicing", "GET", "/loans/{loan}/schedule-versions", READ),
     Endpoint("notifications", "GET", "/alerts/{alert}", ALERT),
+    Endpoint("notifications", "POST", "/alerts/{alert}/acknowledgement", ALERT),
+    Endpoint("notifications", "POST", "/alerts/{alert}/resolution", ALERT, body={"note": "Appelée : pause de deux mois demandée."}),
+    Endpoint("notifications", "POST", "/alerts/{alert}/snooze", ALERT, body={"until": (TODAY + timedelta(days=3)).isoformat()}),
+    Endpoint("notifications", "GET", "/alerts/{shared_alert}", SHARED_ALERT),
+    Endpoint("notifications", "POST", "/alerts/{shared_alert}/acknowledgement", SHARED_ALERT),
+    Endpoint("notifications", "GET", "/alerts/{supervisor_alert}", SUPERVISOR_ALERT),
+    Endpoint("notifications", "POST", "/alerts/{supervisor_alert}/resolution", SUPERVISOR_ALERT, body={"note": "Vu avec Claire : plan d'action."}),
+    Endpoint("notifications", "GET", "/webhooks/subscriptions/{subscription}", BANK_ONLY),
+    Endpoint("notifications", "DELETE", "/webhooks/subscriptions/{subscription}", {**BANK_ONLY, "lending bank": 204}),
+    Endpoint("notifications", "POST", "/webhooks/subscriptions/{subscription}/resumption", BANK_ONLY),
+    Endpoint("notifications", "GET", "/webhooks/subscriptions/{subscription}/deliveries", BANK_ONLY),
+    Endpoint("notifications", "GET", "/webhooks/deliveries/{delivery}", BANK_ONLY),
+    Endpoint("notifications", "POST", "/webhooks/deliveries/{delivery}/resend", {**BANK_ONLY, "lending bank": 202}),
 ]
 
 
 async def _prepare(service: RunningService) -> dict[str, str]:
-    """An active loan, a loan awaiting disbursement, and an alert for c-lefebvre."""
+    """An active loan with a payment, a loan awaiting disbursement, a loan with an open adjustment request, and an alert for c-lefebvre."""
     if service.name == "servicing":
-        active, pending = loan_approved(), loan_approved()
-        for event in (active, pending):
+        active, pending, adjusted = loan_approved(), loan_approved(), loan_approved()
+        for event in (active, pending, adjusted):
             await service.deliver(event)
-        ids = {"loan": str(loan_id_for(active.data.application_id)), "pending_loan": str(loan_id_for(pending.data.application_id))}
-        disbursed = await service.http.post(
-            f"/loans/{ids['loan']}/disbursement",
-            json={"disbursed_on": TODAY.isoformat(), "payee": "borrower"},
-            headers=bearer(tokens.bank("credit-mutuel-nord")),
+        ids = {
+            "loan": str(loan_id_for(active.data.application_id)),
+            "pending_loan": str(loan_id_for(pending.data.application_id)),
+            "adjusted_loan": str(loan_id_for(adjusted.data.application_id)),
+        }
+        bank = bearer(tokens.bank("credit-mutuel-nord"))
+        for loan in (ids["loan"], ids["adjusted_loan"]):
+            disbursed = await service.http.post(
+                f"/loans/{loan}/disbursement", json={"disbursed_on": TODAY.isoformat(), "payee": "borrower"}, headers=bank
+            )
+            assert disbursed.status_code == 200, disbursed.text
+        paid = await service.http.post(
+            f"/loans/{ids['loan']}/payments",
+            json={"bank_reference": "PRLV-2026-0000", "amount_cents": 8_791, "received_on": TODAY.isoformat()},
+            headers=bank,
         )
-        assert disbursed.status_code == 200, disbursed.text
-        return ids
-    await service.deliver(payment_missed())
-    alerts = await service.http.get("/alerts", headers=bearer(tokens.counsellor()))
-    return {"alert": alerts.json()[0]["id"]}
+        assert paid.status_code == 201, paid.text
+        asked = await service.http.post(
+            f"/loans/{ids['adjusted_loan']}/adjustments",
+            json={"terms": {"kind": "pause", "months": 2, "with_interest": False}, "reason": "Arrêt maladie."},
+            headers=bearer(tokens.counsellor()),
+        )
+        assert asked.status_code == 201, asked.text
+        return {**ids, "payment": paid.json()["id"], "adjustment": asked.json()["id"]}
+    return await notifications.prepare(service)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
@@ -140,3 +184,24 @@ async def test_an_expired_token_is_refused(start_service: ServiceStarter) -> Non
 
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+async def test_only_ops_run_the_notification_timers(start_service: ServiceStarter) -> None:
+    service = await start_service("notifications")
+
+    statuses = {
+        caller: (await service.http.post("/operations/timers", json={"timers": ["escalations"]}, headers=bearer(p))).status_code
+        for caller, p in CALLERS.items()
+    }
+
+    assert statuses == {caller: 200 if caller == "ops" else 403 for caller in CALLERS}
+
+
+async def test_webhook_subscriptions_are_for_banks_and_each_lists_only_its_own(start_service: ServiceStarter) -> None:
+    service = await start_service("notifications")
+    await notifications.prepare(service)
+
+    answers = {caller: await service.http.get("/webhooks/subscriptions", headers=bearer(p)) for caller, p in CALLERS.items()}
+
+    assert {c: r.status_code for c, r in answers.items()} == {c: 200 if c in ("lending bank", "other bank") else 403 for c in CALLERS}
+    assert len(answers["lending bank"].json()) == 1 and answers["other bank"].json() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4, uuid5
@@ -11,7 +12,7 @@ import pytest
 
 from services.notifications.domain import ALERT_ID_NAMESPACE
 from services.servicing.domain import loan_id_for
-from shared.events import BankDecisionOverdue, CounsellorAlertRaised, Topics, new_event, parse_event
+from shared.events import EVENT_TYPES, BankDecisionOverdue, CounsellorAlertRaised, Topics, new_event, parse_event
 from shared.events.catalog import BankDecisionOverdueData
 from shared.events.envelope import Envelope
 from tests.integration.conftest import (
@@ -24,6 +25,8 @@ from tests.integration.conftest import (
 )
 from tests.support import intake as intake_files
 from tests.support.tokens import bearer, counsellor
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 pytestmark = pytest.mark.integration
 
@@ -188,6 +191,25 @@ async def test_a_file_left_without_bank_decision_alerts_its_counsellor_once(star
     )
     colleague = (await notifications.http.get("/alerts", headers=bearer(counsellor(sub="c-roux")))).json()
     assert colleague == []
+
+
+NOTIFICATIONS_READS = sorted(
+    t for t in EVENT_TYPES if t.startswith(("fr.microcredit.application.", "fr.microcredit.loan.", "fr.microcredit.payment.", "fr.microcredit.bank.decision.overdue"))
+)
+
+
+@pytest.mark.parametrize("event_type", NOTIFICATIONS_READS)
+async def test_notifications_applies_each_event_it_reads_once_without_dead_letter(event_type: str, start_service: ServiceStarter) -> None:
+    notifications = await start_service("notifications")
+    sample = parse_event((GOLDEN / f"{event_type}.json").read_bytes())
+
+    await notifications.deliver(sample)
+    await notifications.deliver(sample)
+
+    assert notifications.dead_letters == []
+    assert await inbox_rows(notifications, sample) == 1
+    alerts = await notifications.fetch("select cause_event_id from alerts")
+    assert len(alerts) == len({r["cause_event_id"] for r in alerts}) <= 1
 
 
 # --- intake: assessment's events ------------------------------------------------------------------

@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     favourable_outcome,
     loan_approved,
 )
+from tests.support import notifications as notifications_support
 from tests.support import tokens
 from tests.support.intake import applicant as intake_applicant
 from tests.support.intake import complete_file, first_appointment
@@ -38,6 +39,8 @@ pytestmark = pytest.mark.integration
 PROBLEM_JSON = "application/problem+json"
 MALFORMED_ID = "dossier-42"
 MALFORMED_JSON = b'{"amount_cents": 300000, "purpose": '
+ROUTED_TYPE = "fr.microcredit.application.routed.v1"
+HOOK_URL = notifications_support.HOOK_URL
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,23 @@ LOANS = "/loans"
 LOAN = "/loans/{loan_id}"
 DISBURSEMENT = "/loans/{loan_id}/disbursement"
 PAYMENTS = "/loans/{loan_id}/payments"
+REVERSAL = "/loans/{loan_id}/payments/{payment_id}/reversal"
+ADJUSTMENTS = "/loans/{loan_id}/adjustments"
+ANSWER = "/loans/{loan_id}/adjustments/{adjustment_id}/answer"
+SCHEDULE_VERSIONS = "/loans/{loan_id}/schedule-versions"
 CLOSE_OF_BUSINESS = "/close-of-business"
 ALERTS = "/alerts"
 ALERT = "/alerts/{alert_id}"
+ACKNOWLEDGEMENT = "/alerts/{alert_id}/acknowledgement"
+RESOLUTION = "/alerts/{alert_id}/resolution"
+SNOOZE = "/alerts/{alert_id}/snooze"
+EMAIL_PREFERENCE = "/preferences/email"
+SUBSCRIPTIONS = "/webhooks/subscriptions"
+SUBSCRIPTION = "/webhooks/subscriptions/{subscription_id}"
+RESUMPTION = "/webhooks/subscriptions/{subscription_id}/resumption"
+SUBSCRIPTION_DELIVERIES = "/webhooks/subscriptions/{subscription_id}/deliveries"
+WEBHOOK_DELIVERY = "/webhooks/deliveries/{delivery_id}"
+RESEND = "/webhooks/deliveries/{delivery_id}/resend"
 
 DISBURSED_TODAY = {"disbursed_on": TODAY.isoformat(), "payee": "Garage Dupont, Lens"}
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -133,6 +150,9 @@ def patch(route: str, why: str, body: Any = None, **kw: Any) -> BadRequest:
     """A bad PATCH to an intake file."""
     return BadRequest("intake", "PATCH", route, why, body=body, **kw)
 FIRST_PAYMENT = {"bank_reference": "VIR-2026-04-05-0001", "amount_cents": 8_791, "received_on": TODAY.isoformat()}
+REJECTED = {"reason": "Prélèvement rejeté (AM04 : provision insuffisante)"}
+PAUSE = {"terms": {"kind": "pause", "months": 2, "with_interest": True}, "reason": "Arrêt maladie : indemnités journalières en retard."}
+ACCEPT = {"accept": True}
 FICP_CLEAR = {"consulted_on": TODAY.isoformat(), "result": "not_registered", "reference": "FICP-2026-03-02-0417"}
 UNFAVOURABLE = {"outcome": "unfavourable", "opinion": "Reste à vivre trop faible après l'échéance.",
                 "reason_codes": ["insufficient_remaining"], "orientation": "budget_coaching"}
@@ -284,7 +304,8 @@ CASES: list[BadRequest] = [
     malformed_json("servicing", DISBURSEMENT, at="pending_loan"),
     malformed_id("servicing", "POST", DISBURSEMENT, "loan_id", body=DISBURSED_TODAY),
     unknown_id("servicing", "POST", DISBURSEMENT, body=DISBURSED_TODAY),
-    post("servicing", PAYMENTS, "more than what is owed", {**FIRST_PAYMENT, "amount_cents": 400_000}, at="active_loan", field="amount_cents", rule="not_more_than_owed"),
+    post("servicing", PAYMENTS, "received tomorrow", {**FIRST_PAYMENT, "received_on": (TODAY + timedelta(days=1)).isoformat()}, at="active_loan", field="received_on", rule="not_future"),
+    post("servicing", PAYMENTS, "received before the disbursement", {**FIRST_PAYMENT, "received_on": (TODAY - timedelta(days=1)).isoformat()}, at="active_loan", field="received_on", rule="before_disbursement"),
     post("servicing", PAYMENTS, "zero payment", {**FIRST_PAYMENT, "amount_cents": 0}, at="active_loan", field="amount_cents", rule="greater_than"),
     post("servicing", PAYMENTS, "bank reference with spaces", {**FIRST_PAYMENT, "bank_reference": "VIR 0001"}, at="active_loan", field="bank_reference", rule="string_pattern_mismatch"),
     post("servicing", PAYMENTS, "NUL character in the bank reference", {**FIRST_PAYMENT, "bank_reference": "VIR\u00000001"}, at="active_loan", field="bank_reference", rule="string_pattern_mismatch"),
@@ -300,6 +321,50 @@ CASES: list[BadRequest] = [
     post("servicing", CLOSE_OF_BUSINESS, "a counsellor cannot run the close of business", {"business_date": TODAY.isoformat()}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     post("servicing", PAYMENTS, "a payment for another bank's loan", FIRST_PAYMENT, at="active_loan", caller=tokens.bank("la-banque-postale"), status=404),
     get("servicing", LOAN, "another association's loan", at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
+    malformed_id("servicing", "GET", PAYMENTS, "loan_id"),
+    unknown_id("servicing", "GET", PAYMENTS),
+    post("servicing", REVERSAL, "no reason", {}, at="active_loan/first_payment", field="reason", rule="missing"),
+    post("servicing", REVERSAL, "an empty reason", {"reason": ""}, at="active_loan/first_payment", field="reason", rule="string_too_short"),
+    post("servicing", REVERSAL, "NUL character in the reason", {"reason": "Rejet\u0000AM04"}, at="active_loan/first_payment", field="reason", rule="string_pattern_mismatch"),
+    post("servicing", REVERSAL, "a payment already reversed", REJECTED, at="active_loan/reversed_payment", status=409, field="payment_id", rule="already_reversed"),
+    post("servicing", REVERSAL, "a counsellor reversing a payment", REJECTED, at="active_loan/first_payment", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    post("servicing", REVERSAL, "another bank's loan", REJECTED, at="active_loan/first_payment", caller=tokens.bank("la-banque-postale"), status=404),
+    malformed_json("servicing", REVERSAL, at="active_loan/first_payment"),
+    malformed_id("servicing", "POST", REVERSAL, "loan_id", body=REJECTED),
+    BadRequest("servicing", "POST", REVERSAL, "payment id not a UUID", at=f"active_loan/{MALFORMED_ID}", body=REJECTED, field="path.payment_id", rule="uuid_parsing"),
+    unknown_id("servicing", "POST", REVERSAL, body=REJECTED),
+    BadRequest("servicing", "POST", REVERSAL, "unknown payment", at="active_loan/unknown", body=REJECTED, status=404),
+    malformed_id("servicing", "GET", ADJUSTMENTS, "loan_id"),
+    unknown_id("servicing", "GET", ADJUSTMENTS),
+    post("servicing", ADJUSTMENTS, "a pause without saying whether interest runs", {**PAUSE, "terms": {"kind": "pause", "months": 2}}, at="active_loan", field="terms.with_interest", rule="required_for_kind"),
+    post("servicing", ADJUSTMENTS, "an extension with a target instalment", {**PAUSE, "terms": {"kind": "extension", "months": 6, "instalment_cents": 5_000}}, at="active_loan", field="terms.instalment_cents", rule="not_for_kind"),
+    post("servicing", ADJUSTMENTS, "a kind outside the list", {**PAUSE, "terms": {"kind": "holidays", "months": 2}}, at="active_loan", field="terms.kind", rule="literal_error"),
+    post("servicing", ADJUSTMENTS, "a pause of 0 months", {**PAUSE, "terms": {**PAUSE["terms"], "months": 0}}, at="active_loan", field="terms.months", rule="greater_than_equal"),
+    post("servicing", ADJUSTMENTS, "a pause of 13 months", {**PAUSE, "terms": {**PAUSE["terms"], "months": 13}}, at="active_loan", field="terms.months", rule="pause_too_long"),
+    post("servicing", ADJUSTMENTS, "an instalment under the monthly interest", {**PAUSE, "terms": {"kind": "lower_instalment", "instalment_cents": 800}}, at="active_loan", field="terms.instalment_cents", rule="below_monthly_interest"),
+    post("servicing", ADJUSTMENTS, "with_interest as a word", {**PAUSE, "terms": {**PAUSE["terms"], "with_interest": "oui"}}, at="active_loan", field="terms.with_interest", rule="bool_type"),
+    post("servicing", ADJUSTMENTS, "no reason", {"terms": PAUSE["terms"]}, at="active_loan", field="reason", rule="missing"),
+    post("servicing", ADJUSTMENTS, "unknown field", {**PAUSE, "urgent": True}, at="active_loan", field="urgent", rule="extra_forbidden"),
+    post("servicing", ADJUSTMENTS, "a loan not disbursed yet", PAUSE, at="pending_loan", status=409, field="terms", rule="state"),
+    post("servicing", ADJUSTMENTS, "a request already waiting for the bank", PAUSE, at="adjusted_loan", status=409, field="terms", rule="open_request"),
+    post("servicing", ADJUSTMENTS, "a bank asking itself", PAUSE, at="active_loan", caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
+    post("servicing", ADJUSTMENTS, "another association's loan", PAUSE, at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
+    malformed_json("servicing", ADJUSTMENTS, at="active_loan"),
+    malformed_id("servicing", "POST", ADJUSTMENTS, "loan_id", body=PAUSE),
+    unknown_id("servicing", "POST", ADJUSTMENTS, body=PAUSE),
+    post("servicing", ANSWER, "no answer", {}, at="adjusted_loan/open_adjustment", field="accept", rule="missing"),
+    post("servicing", ANSWER, "an answer in words", {"accept": "oui"}, at="adjusted_loan/open_adjustment", field="accept", rule="bool_type"),
+    post("servicing", ANSWER, "a refusal without its reason", {"accept": False}, at="adjusted_loan/open_adjustment", field="reason", rule="required_to_refuse"),
+    post("servicing", ANSWER, "an adjustment already answered", ACCEPT, at="active_loan/answered_adjustment", status=409, field="accept", rule="already_answered"),
+    post("servicing", ANSWER, "a counsellor answering for the bank", ACCEPT, at="adjusted_loan/open_adjustment", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    post("servicing", ANSWER, "another bank's loan", ACCEPT, at="adjusted_loan/open_adjustment", caller=tokens.bank("la-banque-postale"), status=404),
+    malformed_json("servicing", ANSWER, at="adjusted_loan/open_adjustment"),
+    malformed_id("servicing", "POST", ANSWER, "loan_id", body=ACCEPT),
+    BadRequest("servicing", "POST", ANSWER, "adjustment id not a UUID", at=f"adjusted_loan/{MALFORMED_ID}", body=ACCEPT, field="path.adjustment_id", rule="uuid_parsing"),
+    unknown_id("servicing", "POST", ANSWER, body=ACCEPT),
+    BadRequest("servicing", "POST", ANSWER, "unknown adjustment", at="adjusted_loan/unknown", body=ACCEPT, status=404),
+    malformed_id("servicing", "GET", SCHEDULE_VERSIONS, "loan_id"),
+    unknown_id("servicing", "GET", SCHEDULE_VERSIONS),
     # --- notifications -------------------------------------------------------------------------------
     get("notifications", ALERTS, "a bank cannot read alerts", query={}, caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
     get("notifications", ALERTS, "counsellor id too long", query={"counsellor_id": "c-" + "x" * 63}, field="query.counsellor_id", rule="string_too_long"),
@@ -310,6 +375,75 @@ CASES: list[BadRequest] = [
     get("notifications", ALERTS, "negative offset", query={"counsellor_id": "c-lefebvre", "offset": -1}, field="query.offset", rule="greater_than_equal"),
     malformed_id("notifications", "GET", ALERT, "alert_id"),
     unknown_id("notifications", "GET", ALERT),
+    get("notifications", ALERTS, "a status that is not one", query={"status": "lu"}, field="query.status", rule="literal_error"),
+    get("notifications", ALERTS, "a severity that is not one", query={"severity": "urgente"}, field="query.severity", rule="literal_error"),
+    get("notifications", ALERTS, "file id not a UUID", query={"application_id": MALFORMED_ID}, field="query.application_id", rule="uuid_parsing"),
+    get("notifications", ALERTS, "a cause that is not an event type", query={"cause_type": "impayé"}, field="query.cause_type", rule="string_pattern_mismatch"),
+    malformed_id("notifications", "POST", ACKNOWLEDGEMENT, "alert_id"),
+    unknown_id("notifications", "POST", ACKNOWLEDGEMENT),
+    post("notifications", ACKNOWLEDGEMENT, "a resolved alert", at="resolved_alert", status=409, field="status", rule="state"),
+    post("notifications", ACKNOWLEDGEMENT, "a bank acknowledging", at="alert", caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
+    post("notifications", ACKNOWLEDGEMENT, "the supervisors' alert by a counsellor", at="supervisor_alert", status=404),
+    post("notifications", RESOLUTION, "no note", {}, at="alert", field="note", rule="missing"),
+    post("notifications", RESOLUTION, "empty note", {"note": ""}, at="alert", field="note", rule="string_too_short"),
+    post("notifications", RESOLUTION, "blank note", {"note": "   "}, at="alert", field="note", rule="blank"),
+    post("notifications", RESOLUTION, "NUL character in the note", {"note": "Appelée\u0000"}, at="alert", field="note", rule="string_pattern_mismatch"),
+    post("notifications", RESOLUTION, "note too long", {"note": "x" * 2001}, at="alert", field="note", rule="string_too_long"),
+    post("notifications", RESOLUTION, "unknown field", {"note": "Rappelée.", "urgent": True}, at="alert", field="urgent", rule="extra_forbidden"),
+    post("notifications", RESOLUTION, "a resolved alert", {"note": "Encore."}, at="resolved_alert", status=409, field="status", rule="state"),
+    malformed_json("notifications", RESOLUTION, at="alert"),
+    malformed_id("notifications", "POST", RESOLUTION, "alert_id", body={"note": "Rappelée."}),
+    unknown_id("notifications", "POST", RESOLUTION, body={"note": "Rappelée."}),
+    post("notifications", SNOOZE, "no date", {}, at="alert", field="until", rule="missing"),
+    post("notifications", SNOOZE, "a date in words", {"until": "lundi prochain"}, at="alert", field="until", rule="date_from_datetime_parsing"),
+    post("notifications", SNOOZE, "until today", {"until": TODAY.isoformat()}, at="alert", field="until", rule="future_date"),
+    post("notifications", SNOOZE, "until next year", {"until": (TODAY + timedelta(days=365)).isoformat()}, at="alert", field="until", rule="too_far"),
+    post("notifications", SNOOZE, "unknown field", {"until": (TODAY + timedelta(days=2)).isoformat(), "hour": 9}, at="alert", field="hour", rule="extra_forbidden"),
+    post("notifications", SNOOZE, "a resolved alert", {"until": (TODAY + timedelta(days=2)).isoformat()}, at="resolved_alert", status=409, field="status", rule="state"),
+    malformed_json("notifications", SNOOZE, at="alert"),
+    malformed_id("notifications", "POST", SNOOZE, "alert_id", body={"until": (TODAY + timedelta(days=2)).isoformat()}),
+    unknown_id("notifications", "POST", SNOOZE, body={"until": (TODAY + timedelta(days=2)).isoformat()}),
+    get("notifications", EMAIL_PREFERENCE, "a supervisor has no counsellor's preference", caller=tokens.supervisor(), status=403, field="role", rule="forbidden_role"),
+    BadRequest("notifications", "PUT", EMAIL_PREFERENCE, "no mode", body={}, field="mode", rule="missing"),
+    BadRequest("notifications", "PUT", EMAIL_PREFERENCE, "a weekly digest", body={"mode": "weekly_digest"}, field="mode", rule="literal_error"),
+    BadRequest("notifications", "PUT", EMAIL_PREFERENCE, "digest at 24 h", body={"mode": "daily_digest", "digest_hour": 24}, field="digest_hour", rule="less_than_equal"),
+    BadRequest("notifications", "PUT", EMAIL_PREFERENCE, "unknown field", body={"mode": "immediate", "sms": True}, field="sms", rule="extra_forbidden"),
+    BadRequest("notifications", "PUT", EMAIL_PREFERENCE, "malformed JSON", raw=MALFORMED_JSON, field="body", rule="json_invalid"),
+    post("notifications", SUBSCRIPTIONS, "no URL", {"event_types": [ROUTED_TYPE]}, field="url", rule="missing"),
+    post("notifications", SUBSCRIPTIONS, "an FTP URL", {"url": "ftp://ftp.credit-mutuel-nord.example/in", "event_types": [ROUTED_TYPE]}, field="url", rule="string_pattern_mismatch"),
+    post("notifications", SUBSCRIPTIONS, "a space in the URL", {"url": "https://hooks.example/a b", "event_types": [ROUTED_TYPE]}, field="url", rule="string_pattern_mismatch"),
+    post("notifications", SUBSCRIPTIONS, "a URL without host", {"url": "https:///microcredit", "event_types": [ROUTED_TYPE]}, field="url", rule="value_error"),
+    post("notifications", SUBSCRIPTIONS, "plain http", {"url": "http://hooks.credit-mutuel-nord.example/in", "event_types": [ROUTED_TYPE]}, field="url", rule="https_required"),
+    post("notifications", SUBSCRIPTIONS, "URL too long", {"url": "https://hooks.example/" + "a" * 2000, "event_types": [ROUTED_TYPE]}, field="url", rule="string_too_long"),
+    post("notifications", SUBSCRIPTIONS, "no event type", {"url": HOOK_URL, "event_types": []}, field="event_types", rule="too_short"),
+    post("notifications", SUBSCRIPTIONS, "an event banks do not get", {"url": HOOK_URL, "event_types": ["fr.microcredit.application.submitted.v1"]}, field="event_types.0", rule="literal_error"),
+    post("notifications", SUBSCRIPTIONS, "an event type twice", {"url": HOOK_URL, "event_types": [ROUTED_TYPE, ROUTED_TYPE]}, field="event_types", rule="value_error"),
+    post("notifications", SUBSCRIPTIONS, "unknown field", {"url": HOOK_URL, "event_types": [ROUTED_TYPE], "secret": "mine"}, field="secret", rule="extra_forbidden"),
+    post("notifications", SUBSCRIPTIONS, "a counsellor subscribing", {"url": HOOK_URL, "event_types": [ROUTED_TYPE]}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    malformed_json("notifications", SUBSCRIPTIONS),
+    get("notifications", SUBSCRIPTIONS, "ops cannot list subscriptions", caller=tokens.ops(), status=403, field="role", rule="forbidden_role"),
+    malformed_id("notifications", "GET", SUBSCRIPTION, "subscription_id"),
+    unknown_id("notifications", "GET", SUBSCRIPTION),
+    get("notifications", SUBSCRIPTION, "another bank's subscription", at="subscription", caller=tokens.bank("la-banque-postale"), status=404),
+    malformed_id("notifications", "DELETE", SUBSCRIPTION, "subscription_id"),
+    unknown_id("notifications", "DELETE", SUBSCRIPTION),
+    malformed_id("notifications", "POST", RESUMPTION, "subscription_id"),
+    unknown_id("notifications", "POST", RESUMPTION),
+    malformed_id("notifications", "GET", SUBSCRIPTION_DELIVERIES, "subscription_id"),
+    unknown_id("notifications", "GET", SUBSCRIPTION_DELIVERIES),
+    get("notifications", SUBSCRIPTION_DELIVERIES, "a status that is not one", at="subscription", query={"status": "perdu"}, field="query.status", rule="literal_error"),
+    get("notifications", SUBSCRIPTION_DELIVERIES, "page size 0", at="subscription", query={"limit": 0}, field="query.limit", rule="greater_than_equal"),
+    get("notifications", SUBSCRIPTION_DELIVERIES, "negative offset", at="subscription", query={"offset": -1}, field="query.offset", rule="greater_than_equal"),
+    malformed_id("notifications", "GET", WEBHOOK_DELIVERY, "delivery_id"),
+    unknown_id("notifications", "GET", WEBHOOK_DELIVERY),
+    malformed_id("notifications", "POST", RESEND, "delivery_id"),
+    unknown_id("notifications", "POST", RESEND),
+    post("notifications", RESEND, "another bank's delivery", at="delivery", caller=tokens.bank("la-banque-postale"), status=404),
+    post("notifications", TIMERS, "a timer outside the list", {"timers": ["nightly_batch"]}, field="timers.0", rule="enum"),
+    post("notifications", TIMERS, "no timer", {"timers": []}, field="timers", rule="too_short"),
+    post("notifications", TIMERS, "unknown field", {"dry_run": True}, field="dry_run", rule="extra_forbidden"),
+    post("notifications", TIMERS, "a counsellor running the timers", {}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    malformed_json("notifications", TIMERS),
 ]
 
 
@@ -366,25 +500,68 @@ async def prepare(service: RunningService) -> dict[str, str]:
             f"/loans/{ids['active_loan']}/disbursement", json=DISBURSED_TODAY, headers=tokens.bearer(tokens.bank())
         )
         assert disbursed.status_code == 200, disbursed.text
+        ids.update(await prepare_servicing(service, ids["active_loan"]))
+    elif service.name == "notifications":
+        ids.update(await notifications_support.prepare(service))
+    return ids
+
+
+async def prepare_servicing(service: RunningService, active_loan: str) -> dict[str, str]:
+    """On the active loan: a payment, a reversed payment and a refused adjustment; another loan with an open request."""
+    bank, counsellor = tokens.bearer(tokens.bank()), tokens.bearer(tokens.counsellor())
+    ids: dict[str, str] = {}
+    for name, reference in (("first_payment", "VIR-2026-03-02-0001"), ("reversed_payment", "VIR-2026-03-02-0002")):
+        paid = await service.http.post(f"/loans/{active_loan}/payments", json={**FIRST_PAYMENT, "bank_reference": reference}, headers=bank)
+        assert paid.status_code == 201, paid.text
+        ids[name] = paid.json()["id"]
+    reversed_ = await service.http.post(f"/loans/{active_loan}/payments/{ids['reversed_payment']}/reversal", json=REJECTED, headers=bank)
+    assert reversed_.status_code == 200, reversed_.text
+    asked = await service.http.post(f"/loans/{active_loan}/adjustments", json=PAUSE, headers=counsellor)
+    assert asked.status_code == 201, asked.text
+    ids["answered_adjustment"] = asked.json()["id"]
+    refused = await service.http.post(
+        f"/loans/{active_loan}/adjustments/{ids['answered_adjustment']}/answer",
+        json={"accept": False, "reason": "Demande prématurée : aucune échéance encore due."}, headers=bank,
+    )
+    assert refused.status_code == 200, refused.text
+    other = loan_approved()
+    await service.deliver(other)
+    ids["adjusted_loan"] = str(loan_id_for(other.data.application_id))
+    disbursed = await service.http.post(f"/loans/{ids['adjusted_loan']}/disbursement", json=DISBURSED_TODAY, headers=bank)
+    assert disbursed.status_code == 200, disbursed.text
+    open_request = await service.http.post(f"/loans/{ids['adjusted_loan']}/adjustments", json=PAUSE, headers=counsellor)
+    assert open_request.status_code == 201, open_request.text
+    ids["open_adjustment"] = open_request.json()["id"]
+    # Both ids of a two-id path at once, so that random requests can reach the business rules too.
+    ids["payment_path"] = f"{active_loan}/{ids['first_payment']}"
+    ids["adjustment_path"] = f"{ids['adjusted_loan']}/{ids['open_adjustment']}"
     return ids
 
 
 def _url(route: str, at: str | None, ids: dict[str, str]) -> str:
+    """`route` with its path parameters filled in order from `at` ("loan/payment"; one part fills them all)."""
     if at is None:
         return route
-    start, end = route.index("{"), route.index("}")
-    return route[:start] + ids.get(at, at) + route[end + 1 :]
+    parts = [ids.get(part, part) for part in ids.get(at, at).split("/")]
+    for index in range(route.count("{")):
+        start, end = route.index("{"), route.index("}")
+        route = route[:start] + parts[min(index, len(parts) - 1)] + route[end + 1 :]
+    return route
 
 
 # Endpoints that are not for counsellors: the role a well-behaved client of each would have.
 CALLERS: dict[tuple[str, str], Principal] = {
     ("servicing", "/loans/{loan_id}/disbursement"): tokens.bank(),
     ("servicing", "/loans/{loan_id}/payments"): tokens.bank(),
+    ("servicing", REVERSAL): tokens.bank(),
+    ("servicing", ANSWER): tokens.bank(),
     ("servicing", "/close-of-business"): tokens.ops(),
     ("assessment", BANK_FILES): tokens.bank(),
     ("assessment", BANK_FILE): tokens.bank(),
     ("assessment", BANK_DECISION): tokens.bank(),
     ("assessment", TIMERS): tokens.ops(),
+    ("notifications", TIMERS): tokens.ops(),
+    **{("notifications", route): tokens.bank() for route in (SUBSCRIPTIONS, SUBSCRIPTION, RESUMPTION, SUBSCRIPTION_DELIVERIES, WEBHOOK_DELIVERY, RESEND)},
 }
 
 
@@ -453,12 +630,18 @@ def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
 
 # --- whatever the body, never a server error ------------------------------------------------------
 
-POST_ENDPOINTS = [
-    (name, route.path)
-    for name, definition in DEFINITIONS.items()
-    for route in definition.router.routes
-    if "POST" in getattr(route, "methods", ())
-]
+def _business_paths(name: str, method: str) -> list[tuple[str, str]]:
+    """Every business endpoint of a service for `method`, read from its OpenAPI document (included routers too)."""
+    definition = DEFINITIONS[name]
+    settings_ = definition.settings_cls(
+        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=tokens.TEST_JWT_SECRET
+    )
+    spec = definition.create_app(settings_, tracer_provider=TracerProvider()).openapi()
+    operational = {"/health", "/ready", "/metrics"}
+    return [(name, path) for path, item in spec["paths"].items() if method in item and path not in operational]
+
+
+POST_ENDPOINTS = [endpoint for name in DEFINITIONS for endpoint in _business_paths(name, "post")]
 # Every character, NUL and lone surrogates included: free text refuses control characters with a 422.
 CHARACTERS = st.characters()
 TEXT = st.text(CHARACTERS, max_size=30)
@@ -473,7 +656,7 @@ INTAKE_REALISTIC = {
     "incomplete_reason": "L'assureur envoie son devis lundi.",
     "reason": "A trouvé un prêt familial pour la voiture.",
 }
-REALISTIC = {**INTAKE_REALISTIC, **application_body(), **favourable_outcome(), **bank_approval(), **DISBURSED_TODAY, **FIRST_PAYMENT, "business_date": TODAY.isoformat()}
+REALISTIC = {**INTAKE_REALISTIC, **application_body(), **favourable_outcome(), **bank_approval(), **DISBURSED_TODAY, **FIRST_PAYMENT, **ACCEPT, "terms": PAUSE["terms"], "business_date": TODAY.isoformat()}
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -512,6 +695,8 @@ def _plausible(name: str, schema: dict[str, Any], spec: dict[str, Any]) -> st.Se
 def request_bodies(route: str, app: Any, method: str = "post") -> st.SearchStrategy[Any]:
     """Any JSON; objects with the endpoint's keys and random values; objects shaped by its schema."""
     spec = app.openapi()
+    if "requestBody" not in spec["paths"][route][method]:
+        return JSON_VALUES  # an action without a body (acknowledge, resend…) must ignore whatever comes
     schema = _resolve(spec["paths"][route][method]["requestBody"]["content"]["application/json"]["schema"], spec)
     properties = {name: _resolve(prop, spec) if "$ref" in prop else prop for name, prop in schema["properties"].items()}
     required = set(schema.get("required", ()))
@@ -552,7 +737,7 @@ async def test_any_json_posted_to_any_endpoint_gets_a_problem_not_a_server_error
 
 
 INTAKE_PATCH_ENDPOINTS = [
-    ("intake", route.path) for route in DEFINITIONS["intake"].router.routes if "PATCH" in getattr(route, "methods", ())
+    endpoint for endpoint in _business_paths("intake", "patch")
 ]
 
 
@@ -576,12 +761,7 @@ async def test_any_json_patched_to_an_intake_file_gets_a_problem_not_a_server_er
         assert response.headers["content-type"] == PROBLEM_JSON
 
 
-GET_ENDPOINTS = [
-    (name, route.path)
-    for name, definition in DEFINITIONS.items()
-    for route in definition.router.routes
-    if "GET" in getattr(route, "methods", ())
-]
+GET_ENDPOINTS = [endpoint for name in DEFINITIONS for endpoint in _business_paths(name, "get")]
 CALLERS_OF_ANY_ROLE = [tokens.counsellor(), tokens.supervisor(), tokens.bank(), tokens.ops(), tokens.counsellor(association="restos-du-coeur")]
 
 
@@ -597,10 +777,12 @@ async def test_any_query_and_any_id_read_by_any_role_gets_an_answer_not_a_server
     names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
     query = data.draw(st.fixed_dictionaries({}, optional={n: TEXT | st.sampled_from(ids) for n in names}), label="query")
     path_id = data.draw(st.sampled_from(ids) | TEXT.filter(lambda t: t not in ("", ".", "..")), label="id")
-    url = _url(route, quote(path_id, safe=""), {}) if "{" in route else route  # percent-encoded, as a client sends it
+    url = _url(route, quote(path_id, safe="", errors="surrogatepass"), {}) if "{" in route else route  # percent-encoded, as a client sends it
     caller = data.draw(st.sampled_from(CALLERS_OF_ANY_ROLE), label="caller")
 
-    response = await service.http.get(url, params=query, headers=tokens.bearer(caller))
+    # Percent-encoded by hand, so lone surrogates travel as a careless client would send them.
+    query_string = "&".join(f"{quote(k)}={quote(v, safe='', errors='surrogatepass')}" for k, v in query.items())
+    response = await service.http.get(f"{url}?{query_string}" if query_string else url, headers=tokens.bearer(caller))
 
     assert response.status_code < 500, response.text
     if response.status_code >= 400:

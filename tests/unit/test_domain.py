@@ -120,7 +120,7 @@ def test_a_payment_is_refused_before_the_disbursement() -> None:
     payment = NewPayment(bank_reference="VIR-2026-04-05-0001", amount_cents=8_791, received_on=TODAY)
 
     with pytest.raises(BusinessRuleError) as refused:
-        receive_payment(pending_loan(), payment, NOW)
+        receive_payment(pending_loan(), [], payment, uuid4(), TODAY, NOW)
     assert refused.value.rule == "state"
 
 

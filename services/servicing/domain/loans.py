@@ -1,19 +1,28 @@
-"""Servicing domain: a loan from its approval, its schedule, payments and missed instalments (pure)."""
+"""A loan from the bank's approval: its terms, its dated schedule, its disbursement (pure)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
-from shared.events import LoanApproved, LoanDisbursed, PaymentMissed, PaymentReceived, new_event
-from shared.events.catalog import LoanDisbursedData, PaymentMissedData, PaymentReceivedData
-from shared.loanmath import ScheduledInstalment, amortisation_schedule
-from shared.text import FreeText, Reference
+from shared.events import LoanApproved, LoanDisbursed, new_event
+from shared.events.catalog import LoanDisbursedData
+from shared.loanmath import (
+    ScheduledInstalment,
+    add_months,
+    amortisation_schedule,
+    effective_annual_rate,
+    schedule_cash_flows,
+    taeg_of_loan,
+)
+from shared.text import FreeText
 
 SOURCE = "/services/servicing"
 # Loan ids derive from the application id, so re-applying an approval can never create a second loan.
@@ -30,26 +39,39 @@ class LoanStatus(StrEnum):
 
 
 class Instalment(BaseModel):
-    """One scheduled instalment and what has been paid of it."""
+    """One line of the current schedule and what has been paid of it (its fields are the table's columns)."""
 
     model_config = ConfigDict(frozen=True)
 
-    number: int
+    number: int = Field(description="Never reused: a new schedule version numbers its lines after the old ones.")
     due_date: date
     principal_cents: int
     interest_cents: int
-    amount_cents: int
-    remaining_principal_cents: int
+    amount_cents: int = Field(description="The instalment: principal + interest.")
+    remaining_principal_cents: int = Field(description="Principal left after this line, as scheduled.")
     paid_cents: int = 0
+    interest_paid_cents: int = 0
+    principal_paid_cents: int = 0
+    missed_on: date | None = Field(None, description="The business date the close of business found it missed.")
 
     @property
     def unpaid_cents(self) -> int:
         """What is still owed on this instalment."""
         return self.amount_cents - self.paid_cents
 
+    @property
+    def interest_unpaid_cents(self) -> int:
+        """Interest of this instalment not paid yet."""
+        return self.interest_cents - self.interest_paid_cents
+
+    @property
+    def principal_unpaid_cents(self) -> int:
+        """Principal of this instalment not paid yet."""
+        return self.principal_cents - self.principal_paid_cents
+
 
 class Loan(BaseModel):
-    """A loan as servicing holds it."""
+    """A loan as servicing holds it (its fields are the `loans` columns)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -81,15 +103,31 @@ class Loan(BaseModel):
         """The ownership fields every event of this loan carries."""
         return {"association_id": self.association_id, "region": self.region, "counsellor_id": self.counsellor_id}
 
+    @property
+    def due_day(self) -> int:
+        """The day of the month instalments fall due."""
+        return self.instalment_day or self.first_due_date.day
+
 
 def loan_id_for(application_id: UUID) -> UUID:
     """The id of the loan created from an application's approval."""
     return uuid5(LOAN_ID_NAMESPACE, str(application_id))
 
 
+def dated_schedule(
+    principal_cents: int, annual_rate: Decimal, months: int, first_due_date: date, day: int
+) -> list[ScheduledInstalment]:
+    """The constant-instalment schedule of shared.loanmath: the first due date, then `day` of each following month."""
+    return [
+        line if line.number == 1 else dataclasses.replace(line, due_date=add_months(first_due_date, line.number - 1, day))
+        for line in amortisation_schedule(principal_cents, annual_rate, months, first_due_date)
+    ]
+
+
 def open_loan(event: LoanApproved, now: datetime) -> tuple[Loan, list[ScheduledInstalment]]:
     """The loan and its schedule, from the bank's approval; it awaits disbursement."""
     d = event.data
+    day = d.instalment_day or d.first_due_date.day
     loan = Loan(
         id=loan_id_for(d.application_id),
         application_id=d.application_id,
@@ -103,11 +141,27 @@ def open_loan(event: LoanApproved, now: datetime) -> tuple[Loan, list[ScheduledI
         first_due_date=d.first_due_date,
         guarantee_share=d.guarantee_share,
         status=LoanStatus.PENDING_DISBURSEMENT,
+        payee=d.payee,
         created_at=now,
-        instalment_day=d.instalment_day,
+        instalment_day=day,
         principal_outstanding_cents=d.amount_cents,
     )
-    return loan, amortisation_schedule(d.amount_cents, d.annual_rate, d.duration_months, d.first_due_date)
+    return loan, dated_schedule(d.amount_cents, d.annual_rate, d.duration_months, d.first_due_date, day)
+
+
+def as_instalments(schedule: Sequence[ScheduledInstalment], first_number: int = 1) -> list[Instalment]:
+    """Schedule lines as unpaid instalments, numbered from `first_number`."""
+    return [
+        Instalment(
+            number=first_number + line.number - 1,
+            due_date=line.due_date,
+            principal_cents=line.principal_cents,
+            interest_cents=line.interest_cents,
+            amount_cents=line.instalment_cents,
+            remaining_principal_cents=line.remaining_principal_cents,
+        )
+        for line in schedule
+    ]
 
 
 class Disbursement(BaseModel):
@@ -125,6 +179,11 @@ def disburse(loan: Loan, cmd: Disbursement, now: datetime) -> tuple[Loan, LoanDi
         raise BusinessRuleError(f"the loan is {loan.status.value}, not pending disbursement", field="disbursed_on", rule="state")
     if cmd.disbursed_on > now.date():
         raise BusinessRuleError("a disbursement cannot be in the future", field="disbursed_on", rule="not_future", status=422)
+    if cmd.disbursed_on > loan.first_due_date:
+        raise BusinessRuleError(
+            f"the funds cannot go out after the first instalment is due ({loan.first_due_date})",
+            field="disbursed_on", rule="after_first_due_date", status=422,
+        )
     active = loan.model_copy(update={"status": LoanStatus.ACTIVE, "payee": cmd.payee, "disbursed_on": cmd.disbursed_on})
     event = new_event(
         LoanDisbursed,
@@ -143,92 +202,13 @@ def disburse(loan: Loan, cmd: Disbursement, now: datetime) -> tuple[Loan, LoanDi
     return active, event
 
 
-BankReference = Reference
-
-
-class NewPayment(BaseModel):
-    """A repayment reported by the partner bank."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bank_reference: BankReference = Field(description="The bank's own reference: recorded once.")
-    amount_cents: int = Field(gt=0, le=10_000_000)
-    received_on: date
-
-
-def allocate(instalments: list[Instalment], amount_cents: int) -> dict[int, int]:
-    """Spread a payment over the oldest unpaid instalments first: instalment number → cents applied."""
-    applied: dict[int, int] = {}
-    left = amount_cents
-    for inst in sorted(instalments, key=lambda i: i.number):
-        if left == 0:
-            break
-        take = min(left, inst.unpaid_cents)
-        if take:
-            applied[inst.number] = take
-            left -= take
-    if left:
-        raise BusinessRuleError(
-            f"the payment exceeds what is owed by {left} cents", field="amount_cents", rule="not_more_than_owed", status=422
-        )
-    return applied
-
-
-def receive_payment(loan: Loan, cmd: NewPayment, now: datetime) -> tuple[UUID, PaymentReceived]:
-    """Check a payment may be recorded; return its id and event."""
-    if loan.status is not LoanStatus.ACTIVE:
-        raise BusinessRuleError(f"the loan is {loan.status.value}, not active", field="amount_cents", rule="state")
-    payment_id = uuid4()
-    event = new_event(
-        PaymentReceived,
-        source=SOURCE,
-        subject=str(loan.id),
-        time=now,
-        data=PaymentReceivedData(
-            **loan.ownership(),
-            loan_id=loan.id,
-            payment_id=payment_id,
-            bank_reference=cmd.bank_reference,
-            amount_cents=cmd.amount_cents,
-            received_on=cmd.received_on,
-        ),
-    )
-    return payment_id, event
-
-
-class MissedInstalment(BaseModel):
-    """An instalment the close of business found due and unpaid."""
-
-    model_config = ConfigDict(frozen=True)
-
-    loan_id: UUID
-    application_id: UUID
-    association_id: str
-    region: str
-    counsellor_id: str
-    number: int
-    due_date: date
-    amount_cents: int
-    amount_unpaid_cents: int
-
-
-def payment_missed(missed: MissedInstalment, business_date: date, now: datetime) -> PaymentMissed:
-    """The `payment missed` event of one instalment."""
-    return new_event(
-        PaymentMissed,
-        source=SOURCE,
-        subject=str(missed.loan_id),
-        time=now,
-        data=PaymentMissedData(
-            association_id=missed.association_id,
-            region=missed.region,
-            counsellor_id=missed.counsellor_id,
-            loan_id=missed.loan_id,
-            application_id=missed.application_id,
-            instalment_number=missed.number,
-            due_date=missed.due_date,
-            amount_due_cents=missed.amount_cents,
-            amount_unpaid_cents=missed.amount_unpaid_cents,
-            business_date=business_date,
-        ),
-    )
+def taeg(loan: Loan) -> Decimal | None:
+    """The loan's TAEG from its original terms and dates (the approval date stands for a disbursement to come)."""
+    drawn_on = loan.disbursed_on or loan.created_at.date()
+    try:
+        if loan.due_day == loan.first_due_date.day:
+            return taeg_of_loan(loan.amount_cents, loan.annual_rate, loan.duration_months, drawn_on, loan.first_due_date)
+        schedule = dated_schedule(loan.amount_cents, loan.annual_rate, loan.duration_months, loan.first_due_date, loan.due_day)
+        return effective_annual_rate(schedule_cash_flows(loan.amount_cents, drawn_on, schedule))
+    except ValueError:  # e.g. an approval dated after the first due date: no meaningful rate
+        return None

@@ -1,0 +1,311 @@
+"""The close of business on the real database: missed instalments, delinquency stages, write-offs, idempotency.
+
+The loans are Nadia Benali's kind: 3,000 € at 3.5 % over 36 months, 87.91 € on the 5th of each month
+from 5 April 2026; the relay is parked, so the events stay in the outbox for the test to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from services.servicing import cob
+from services.servicing.domain import loan_id_for
+from services.servicing.writeoff import guarantee_claim_cents
+from shared.events import DelinquencyStageChanged, LoanWrittenOff, PaymentMissed, Topics, parse_event
+from shared.events.envelope import Envelope
+from tests.integration.conftest import TODAY, RunningService, loan_approved, run_service
+from tests.support import tokens
+from tests.support.tokens import bearer
+
+pytestmark = pytest.mark.integration
+
+BANK = bearer(tokens.bank())
+OPS = bearer(tokens.ops())
+APRIL_5 = date(2026, 4, 5)
+INSTALMENT = 8_791
+MISSED = PaymentMissed.event_type()
+STAGE = DelinquencyStageChanged.event_type()
+WRITTEN_OFF = LoanWrittenOff.event_type()
+
+
+@pytest.fixture
+async def servicing(database: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningService]:
+    """Servicing with a small chunk size, so that even these few loans span several chunks."""
+    monkeypatch.setenv("SERVICING_COB_CHUNK_SIZE", "2")
+    async with run_service("servicing", database) as service:
+        yield service
+
+
+async def open_loan(service: RunningService, **terms: Any) -> UUID:
+    """An approved and disbursed loan."""
+    approval = loan_approved(**terms)
+    await service.deliver(approval)
+    loan_id = loan_id_for(approval.data.application_id)
+    disbursed = await service.http.post(
+        f"/loans/{loan_id}/disbursement", json={"disbursed_on": TODAY.isoformat(), "payee": "Garage Dupont, Lens"}, headers=BANK
+    )
+    assert disbursed.status_code == 200, disbursed.text
+    return loan_id
+
+
+async def close(service: RunningService, business_date: date) -> dict[str, Any]:
+    """Run the close of business as ops, the clock at the end of that day."""
+    service.clock.instant = datetime.combine(business_date, datetime.min.time(), UTC).replace(hour=22)
+    response = await service.http.post("/close-of-business", json={"business_date": business_date.isoformat()}, headers=OPS)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def pay(service: RunningService, loan_id: UUID, cents: int, on: date, reference: str) -> None:
+    """The bank reports a repayment received on `on`."""
+    service.clock.instant = datetime.combine(on, datetime.min.time(), UTC).replace(hour=12)
+    body = {"bank_reference": reference, "amount_cents": cents, "received_on": on.isoformat()}
+    response = await service.http.post(f"/loans/{loan_id}/payments", json=body, headers=BANK)
+    assert response.status_code == 201, response.text
+
+
+async def events(service: RunningService, event_type: str | None = None) -> list[Envelope[Any]]:
+    """The events in the outbox, in publication order, parsed as any consumer would."""
+    rows = await service.fetch("select event_type, topic, key, payload from outbox order by id")
+    parsed = []
+    for row in rows:
+        event = parse_event(bytes(row["payload"]))
+        assert (event.type, event.topic, event.subject) == (row["event_type"], row["topic"], row["key"])
+        parsed.append(event)
+    return [e for e in parsed if event_type is None or e.type == event_type]
+
+
+async def loan_row(service: RunningService, loan_id: UUID) -> dict[str, Any]:
+    [row] = await service.fetch(
+        "select status, days_past_due, delinquency_stage, arrears_cents, written_off_on, principal_outstanding_cents"
+        " from loans where id = $1",
+        loan_id,
+    )
+    return dict(row)
+
+
+def test_the_stage_follows_the_days_past_due() -> None:
+    assert [cob.delinquency_stage(d) for d in (0, 1, 30, 31, 60, 61, 90, 91, 400)] == [
+        "current", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "90+", "90+",
+    ]
+
+
+async def test_an_unpaid_instalment_is_missed_at_the_close_of_its_due_date_once(servicing: RunningService) -> None:
+    loan_id = await open_loan(servicing)
+
+    assert (await close(servicing, date(2026, 4, 4)))["missed_instalments"] == 0
+    first = await close(servicing, APRIL_5)
+    again = await close(servicing, date(2026, 4, 6))
+    may = await close(servicing, date(2026, 5, 5))
+
+    assert (first["missed_instalments"], again["missed_instalments"], may["missed_instalments"]) == (1, 0, 1)
+    missed = await events(servicing, MISSED)
+    assert [(e.data.instalment_number, e.data.due_date, e.data.business_date) for e in missed] == [
+        (1, APRIL_5, APRIL_5), (2, date(2026, 5, 5), date(2026, 5, 5)),
+    ]
+    assert missed[0].data.amount_due_cents == missed[0].data.amount_unpaid_cents == INSTALMENT
+    assert missed[0].subject == str(loan_id) and missed[0].topic == Topics.LOANS
+    recorded = await servicing.fetch("select number, business_date from missed_instalments order by number")
+    assert [(r["number"], r["business_date"]) for r in recorded] == [(1, APRIL_5), (2, date(2026, 5, 5))]
+    lines = await servicing.fetch("select number, missed_on from instalments where missed_on is not null order by number")
+    assert [(r["number"], r["missed_on"]) for r in lines] == [(1, APRIL_5), (2, date(2026, 5, 5))]
+
+
+async def test_grace_days_delay_the_missed_payment(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICING_GRACE_DAYS", "3")
+    async with run_service("servicing", database) as servicing:
+        await open_loan(servicing)
+
+        within_grace = await close(servicing, date(2026, 4, 7))
+        after_grace = await close(servicing, date(2026, 4, 8))
+
+        assert within_grace["missed_instalments"] == 0
+        assert after_grace["missed_instalments"] == 1
+        [missed] = await events(servicing, MISSED)
+        assert (missed.data.due_date, missed.data.business_date) == (APRIL_5, date(2026, 4, 8))
+        # Days past due count from the due date itself: the grace only holds back the `payment missed`.
+        [stage] = await events(servicing, STAGE)
+        assert (stage.data.business_date, stage.data.days_past_due, stage.data.stage) == (date(2026, 4, 7), 2, "1-30")
+
+
+async def test_a_second_run_for_the_same_date_changes_nothing(servicing: RunningService) -> None:
+    for _ in range(5):
+        await open_loan(servicing)
+    first = await close(servicing, date(2026, 5, 6))
+    state = await servicing.fetch("select * from loans order by id"), await servicing.fetch("select * from instalments order by loan_id, number")
+    outbox = await events(servicing)
+
+    second = await close(servicing, date(2026, 5, 6))
+
+    assert (first["missed_instalments"], first["stage_changes"], first["chunks"]) == (10, 5, 3)
+    assert (second["missed_instalments"], second["stage_changes"], second["written_off"]) == (0, 0, 0)
+    assert second["loans_visited"] == 5  # it looked again, and found everything done
+    assert await events(servicing) == outbox
+    assert (await servicing.fetch("select * from loans order by id"), await servicing.fetch(
+        "select * from instalments order by loan_id, number"
+    )) == state
+    [run] = await servicing.fetch("select passes, missed, stage_changes, finished_at from cob_runs")
+    assert (run["passes"], run["missed"], run["stage_changes"]) == (2, 10, 5) and run["finished_at"] is not None
+
+
+async def test_a_stage_change_is_an_event_and_only_a_change_is(servicing: RunningService) -> None:
+    loan_id = await open_loan(servicing)
+
+    await close(servicing, APRIL_5)  # missed the same day: 0 days past due, still current
+    assert (await loan_row(servicing, loan_id))["delinquency_stage"] == "current"
+    await close(servicing, date(2026, 4, 6))
+    await close(servicing, date(2026, 4, 20))
+    mid_april = await loan_row(servicing, loan_id)
+    await close(servicing, date(2026, 5, 6))
+    await pay(servicing, loan_id, 2 * INSTALMENT, date(2026, 5, 7), "PRLV-2026-05-07-0001")
+    await close(servicing, date(2026, 5, 7))
+
+    changes = [(e.data.previous_stage, e.data.stage, e.data.days_past_due, e.data.arrears_cents, e.data.business_date)
+               for e in await events(servicing, STAGE)]
+    assert changes == [
+        ("current", "1-30", 1, INSTALMENT, date(2026, 4, 6)),
+        ("1-30", "31-60", 31, 2 * INSTALMENT, date(2026, 5, 6)),
+        ("31-60", "current", 0, 0, date(2026, 5, 7)),
+    ]
+    assert (mid_april["days_past_due"], mid_april["delinquency_stage"], mid_april["arrears_cents"]) == (15, "1-30", INSTALMENT)
+    assert (await loan_row(servicing, loan_id))["delinquency_stage"] == "current"
+
+
+async def test_a_loan_past_the_threshold_is_written_off_with_the_guarantee_claim(servicing: RunningService) -> None:
+    # An odd principal: half of it ends in .5 cent, rounded up.
+    loan_id = await open_loan(servicing, amount_cents=300_001)
+    other = await open_loan(servicing)
+    await pay(servicing, other, 6 * INSTALMENT, date(2026, 4, 10), "VIR-2026-04-10-0007")
+
+    await close(servicing, date(2026, 10, 1))  # 179 days past due
+    assert (await loan_row(servicing, loan_id))["status"] == "active"
+    result = await close(servicing, date(2026, 10, 2))  # 180
+    again = await close(servicing, date(2026, 10, 3))
+
+    assert (result["written_off"], again["written_off"]) == (1, 0)
+    [written_off] = await events(servicing, WRITTEN_OFF)
+    assert written_off.subject == str(loan_id)
+    assert written_off.data.principal_outstanding_cents == 300_001
+    assert written_off.data.guarantee_share == 0.5
+    assert written_off.data.guarantee_claim_cents == 150_001 == guarantee_claim_cents(written_off.data.guarantee_share, 300_001)
+    assert (written_off.data.days_past_due, written_off.data.business_date) == (180, date(2026, 10, 2))
+    row = await loan_row(servicing, loan_id)
+    assert (row["status"], row["written_off_on"], row["delinquency_stage"]) == ("written_off", date(2026, 10, 2), "90+")
+    # Its events are in order: the misses, the stage changes, then the write-off.
+    types = [e.type for e in await events(servicing) if e.subject == str(loan_id)]
+    assert types[-1] == WRITTEN_OFF and types.count(WRITTEN_OFF) == 1
+    assert (await loan_row(servicing, other))["status"] == "active"
+
+
+async def test_an_instalment_paid_before_the_close_is_not_missed_and_one_paid_after_is_recorded(servicing: RunningService) -> None:
+    on_time, late = await open_loan(servicing), await open_loan(servicing)
+    await pay(servicing, on_time, INSTALMENT, APRIL_5, "PRLV-2026-04-05-0001")
+
+    result = await close(servicing, APRIL_5)
+    await pay(servicing, late, INSTALMENT, date(2026, 4, 6), "PRLV-2026-04-06-0002")
+
+    assert result["missed_instalments"] == 1
+    assert [e.data.loan_id for e in await events(servicing, MISSED)] == [late]
+    [paid_late] = await servicing.fetch("select paid_cents, missed_on from instalments where loan_id = $1 and number = 1", late)
+    assert (paid_late["paid_cents"], paid_late["missed_on"]) == (INSTALMENT, APRIL_5)
+    assert (await close(servicing, date(2026, 4, 6)))["missed_instalments"] == 0
+    assert (await loan_row(servicing, late))["arrears_cents"] == 0
+
+
+async def test_payments_during_a_run_are_all_recorded_and_never_found_missed_once_paid(servicing: RunningService) -> None:
+    loans = [await open_loan(servicing) for _ in range(12)]
+    servicing.clock.instant = datetime(2026, 4, 5, 20, tzinfo=UTC)
+    body = {"business_date": APRIL_5.isoformat()}
+
+    async def pay_all() -> list[int]:
+        statuses = []
+        for i, loan_id in enumerate(loans):
+            payment = {"bank_reference": f"PRLV-2026-04-05-{i:04d}", "amount_cents": INSTALMENT, "received_on": APRIL_5.isoformat()}
+            statuses.append((await servicing.http.post(f"/loans/{loan_id}/payments", json=payment, headers=BANK)).status_code)
+            await asyncio.sleep(0)
+        return statuses
+
+    run, statuses = await asyncio.gather(servicing.http.post("/close-of-business", json=body, headers=OPS), pay_all())
+
+    assert run.status_code == 200 and statuses == [201] * len(loans)
+    lines = await servicing.fetch("select loan_id, paid_cents, missed_on from instalments where number = 1")
+    assert all(line["paid_cents"] == INSTALMENT for line in lines)
+    missed = {e.data.loan_id: e for e in await events(servicing, MISSED)}
+    assert {line["loan_id"] for line in lines if line["missed_on"] is not None} == set(missed)
+    # What a missed event says was unpaid was unpaid when it was found: the whole instalment.
+    assert all(e.data.amount_unpaid_cents == INSTALMENT for e in missed.values())
+    assert run.json()["missed_instalments"] == len(missed)
+    # The next run finds every loan current again, with no arrears.
+    await close(servicing, APRIL_5)
+    assert {(r["delinquency_stage"], r["arrears_cents"]) for r in await servicing.fetch("select * from loans")} == {("current", 0)}
+
+
+class StopAfter:
+    """Failpoints that interrupt the run after a chunk, as a crash would, but without killing the test."""
+
+    def __init__(self, chunk: int) -> None:
+        self.chunk = chunk
+
+    def hit(self, name: str, argument: str) -> None:
+        if (name, argument) == (cob.FAILPOINT, str(self.chunk)):
+            raise RuntimeError(f"interrupted after chunk {argument}")
+
+
+async def test_an_interrupted_run_resumes_where_it_stopped_without_doubling_anything(servicing: RunningService) -> None:
+    loans = [await open_loan(servicing) for _ in range(7)]
+    policy = cob.CobPolicy(chunk_size=2)
+    day = date(2026, 5, 6)
+    pool = servicing.app.state.ctx.pool
+    now = datetime(2026, 5, 6, 22, tzinfo=UTC)
+
+    with pytest.raises(RuntimeError, match="after chunk 2"):
+        await cob.close_business_day(pool, day, policy=policy, now=now, failpoints=StopAfter(2))  # type: ignore[arg-type]
+    done_before = len(await events(servicing, MISSED))
+    resumed = await cob.close_business_day(pool, day, policy=policy, now=now)
+    repeated = await cob.close_business_day(pool, day, policy=policy, now=now)
+
+    assert done_before == 8  # 2 chunks × 2 loans × 2 instalments
+    assert (resumed.resumed, resumed.chunks, resumed.missed_instalments, resumed.stage_changes) == (True, 2, 6, 3)
+    assert (repeated.resumed, repeated.missed_instalments, repeated.stage_changes) == (False, 0, 0)
+    missed = await events(servicing, MISSED)
+    assert sorted((e.data.loan_id, e.data.instalment_number) for e in missed) == sorted(
+        (loan_id, n) for loan_id in loans for n in (1, 2)
+    )
+    assert len(await events(servicing, STAGE)) == 7
+    [run] = await servicing.fetch("select missed, stage_changes, chunks, resume_after, finished_at from cob_runs")
+    assert (run["missed"], run["stage_changes"], run["resume_after"]) == (14, 7, None) and run["finished_at"] is not None
+
+
+async def test_the_events_built_in_sql_are_the_events_the_domain_would_build(servicing: RunningService) -> None:
+    loan_id = await open_loan(servicing, association_id="restos-du-coeur", region="île-de-france", counsellor_id="c-lefèvre-o'brien")
+    await close(servicing, date(2026, 5, 6))
+
+    rows = await servicing.fetch("select event_id, payload from outbox where event_type = any($1) order by id", [MISSED, STAGE])
+    parsed = [parse_event(bytes(r["payload"])) for r in rows]
+    assert [e.type for e in parsed] == [MISSED, MISSED, STAGE]
+    for row, event in zip(rows, parsed, strict=True):
+        assert event.id == row["event_id"]
+        assert event.source == "/services/servicing" and event.dataschema == f"urn:microcredit:schema:{event.type}"
+        assert event.time == datetime(2026, 5, 6, 22, tzinfo=UTC)
+        # Byte for byte a JSON object whose round trip through the model loses nothing.
+        assert json.loads(bytes(row["payload"])) == json.loads(event.to_bytes())
+    missed = parsed[0]
+    assert isinstance(missed, PaymentMissed)
+    assert missed.data.model_dump() == {
+        "association_id": "restos-du-coeur", "region": "île-de-france", "counsellor_id": "c-lefèvre-o'brien",
+        "loan_id": loan_id, "application_id": missed.data.application_id, "instalment_number": 1,
+        "due_date": APRIL_5, "amount_due_cents": INSTALMENT, "amount_unpaid_cents": INSTALMENT, "business_date": date(2026, 5, 6),
+    }
+    assert loan_id_for(missed.data.application_id) == loan_id
+    stage = parsed[2]
+    assert isinstance(stage, DelinquencyStageChanged)
+    assert (stage.data.previous_stage, stage.data.stage, stage.data.days_past_due, stage.data.arrears_cents) == (
+        "current", "31-60", 31, 2 * INSTALMENT,
+    )
