@@ -1,4 +1,4 @@
-"""Servicing domain (pure): loans and schedules, the payment ledger, adjustments, missed instalments."""
+"""Servicing domain (pure): loans and schedules, the payment ledger, adjustments."""
 
 from services.servicing.domain.adjustments import (
     Adjustment,
@@ -42,7 +42,6 @@ from services.servicing.domain.loans import (
     open_loan,
     taeg,
 )
-from services.servicing.domain.missed import MissedInstalment, payment_missed
 
 __all__ = [
     "LOAN_ID_NAMESPACE",
@@ -58,7 +57,6 @@ __all__ = [
     "LedgerChange",
     "Loan",
     "LoanStatus",
-    "MissedInstalment",
     "NewPayment",
     "Payment",
     "Plan",
@@ -74,7 +72,6 @@ __all__ = [
     "loan_id_for",
     "open_loan",
     "payment_id_for",
-    "payment_missed",
     "payoff_cents",
     "plan",
     "preview",
