@@ -23,7 +23,8 @@ _PAYMENT_FIELDS = tuple(Payment.model_fields)
 _ADJUSTMENT_FIELDS = tuple(Adjustment.model_fields)
 
 
-def _placeholders(count: int) -> str:
+def _sql_parameters(count: int) -> str:
+    """`$1, $2, …` for an insert of `count` columns."""
     return ", ".join(f"${i}" for i in range(1, count + 1))
 
 
@@ -150,7 +151,7 @@ async def insert_payment(conn: asyncpg.Connection, payment: Payment) -> None:
         allocations=json.dumps(values["allocations"]),
     )
     await conn.execute(
-        f"insert into payments ({', '.join(_PAYMENT_FIELDS)}) values ({_placeholders(len(_PAYMENT_FIELDS))})",
+        f"insert into payments ({', '.join(_PAYMENT_FIELDS)}) values ({_sql_parameters(len(_PAYMENT_FIELDS))})",
         *(values[f] for f in _PAYMENT_FIELDS),
     )
 
@@ -180,7 +181,7 @@ async def insert_adjustment(conn: asyncpg.Connection, adjustment: Adjustment) ->
     values = adjustment.model_dump()
     values["terms"] = adjustment.terms.model_dump_json(exclude_none=True)
     await conn.execute(
-        f"insert into adjustments ({', '.join(_ADJUSTMENT_FIELDS)}) values ({_placeholders(len(_ADJUSTMENT_FIELDS))})",
+        f"insert into adjustments ({', '.join(_ADJUSTMENT_FIELDS)}) values ({_sql_parameters(len(_ADJUSTMENT_FIELDS))})",
         *(values[f] for f in _ADJUSTMENT_FIELDS),
     )
 
