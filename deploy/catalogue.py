@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.events.catalog import EVENT_CLASSES
+from shared.events import EVENT_CLASSES
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 

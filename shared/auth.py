@@ -16,6 +16,7 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import BusinessRuleError
@@ -34,6 +35,10 @@ class Role(StrEnum):
     OPS = "ops"
 
 
+# Counsellors and supervisors: the people of an association, who see its files and only its files.
+ASSOCIATION_STAFF: frozenset[Role] = frozenset({Role.COUNSELLOR, Role.SUPERVISOR})
+
+
 class Principal(BaseModel):
     """The authenticated caller, from the token's claims."""
 
@@ -47,7 +52,7 @@ class Principal(BaseModel):
 
     @model_validator(mode="after")
     def _scoped(self) -> Principal:
-        if self.role in (Role.COUNSELLOR, Role.SUPERVISOR) and not self.association_id:
+        if self.role in ASSOCIATION_STAFF and not self.association_id:
             raise ValueError(f"a {self.role.value} token must name an association")
         if self.role is Role.BANK and not self.bank_id:
             raise ValueError("a bank token must name a bank")
@@ -55,7 +60,31 @@ class Principal(BaseModel):
 
     def is_member_of(self, association_id: str) -> bool:
         """True for a counsellor or supervisor of `association_id`."""
-        return self.role in (Role.COUNSELLOR, Role.SUPERVISOR) and self.association_id == association_id
+        return self.role in ASSOCIATION_STAFF and self.association_id == association_id
+
+
+class Actor(BaseModel):
+    """Who did something, as audit trails record it: a person from their token, or a service or timer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str = Field(description="The token's subject, or the service (its event source) or timer that acted.")
+    role: str = Field(description="counsellor, supervisor, bank, ops, service (an event) or system (a timer).")
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        """The person or system behind a bearer token."""
+        return cls(subject=principal.subject, role=principal.role.value)
+
+    @classmethod
+    def service(cls, source: str) -> Actor:
+        """Another service, whose event (from `source`) moved the file."""
+        return cls(subject=source, role="service")
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        """The service itself: a timer or a background job."""
+        return cls(subject=name, role="system")
 
 
 class AuthError(BusinessRuleError):
@@ -100,14 +129,16 @@ def decode_token(token: str, secret: str) -> Principal:
         raise AuthError(f"invalid bearer token: {exc}") from None
 
 
-def authenticate(request: Request) -> Principal:
+# Declares the bearer scheme in the OpenAPI document; the checks and their 401 problems are ours.
+_BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token naming the caller's role.")
+
+
+def authenticate(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> Principal:
     """FastAPI dependency: the caller's principal from `Authorization: Bearer <jwt>`."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if credentials is None or not credentials.credentials.strip():
         raise AuthError("an `Authorization: Bearer <token>` header is required")
     secret = request.app.state.ctx.settings.jwt_secret.get_secret_value()
-    return decode_token(token.strip(), secret)
+    return decode_token(credentials.credentials.strip(), secret)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
@@ -122,7 +153,17 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
             raise BusinessRuleError(f"this action is for: {allowed}", field="role", rule="forbidden_role", status=403)
         return principal
 
+    check.roles = roles  # type: ignore[attr-defined]  # read by the OpenAPI document (403 on the route)
     return check
+
+
+# The callers an endpoint lets through, one name each.
+AssociationStaff = Annotated[Principal, Depends(require(Role.COUNSELLOR, Role.SUPERVISOR))]
+AssociationStaffOrOps = Annotated[Principal, Depends(require(Role.COUNSELLOR, Role.SUPERVISOR, Role.OPS))]
+AssociationStaffOrBank = Annotated[Principal, Depends(require(Role.COUNSELLOR, Role.SUPERVISOR, Role.BANK))]
+Counsellor = Annotated[Principal, Depends(require(Role.COUNSELLOR))]
+PartnerBank = Annotated[Principal, Depends(require(Role.BANK))]
+Ops = Annotated[Principal, Depends(require(Role.OPS))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

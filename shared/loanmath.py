@@ -11,11 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-_CENT = Decimal(1)
-
-
-def _round_cents(amount: Decimal) -> int:
-    return int(amount.quantize(_CENT, rounding=ROUND_HALF_UP))
+from shared.money import round_cents
 
 
 def monthly_rate(annual_rate: Decimal) -> Decimal:
@@ -29,9 +25,9 @@ def monthly_instalment(principal_cents: int, annual_rate: Decimal, months: int) 
         raise ValueError("principal must be ≥ 0, months ≥ 1 and the rate ≥ 0")
     rate = monthly_rate(annual_rate)
     if rate == 0:
-        return _round_cents(Decimal(principal_cents) / months)
+        return round_cents(Decimal(principal_cents) / months)
     factor = (1 + rate) ** months
-    return _round_cents(Decimal(principal_cents) * rate * factor / (factor - 1))
+    return round_cents(Decimal(principal_cents) * rate * factor / (factor - 1))
 
 
 def add_months(start: date, months: int, day: int | None = None) -> date:
@@ -63,7 +59,7 @@ def amortisation_schedule(
     balance = principal_cents
     lines: list[ScheduledInstalment] = []
     for number in range(1, months + 1):
-        interest = _round_cents(Decimal(balance) * rate)
+        interest = round_cents(Decimal(balance) * rate)
         principal = balance if number == months else min(balance, instalment - interest)
         balance -= principal
         lines.append(

@@ -21,7 +21,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import BusinessRuleError
-from shared.events.catalog import BudgetDiagnostic, CheckResult
+from shared.events import BudgetDiagnostic, CheckResult
 from shared.events.vocabulary import Purpose
 from shared.loanmath import add_months, taeg_of_loan
 from shared.usury import BAND_3000_TO_6000, BAND_OVER_6000, BAND_UP_TO_3000, NoUsuryCapError, UsuryTable

@@ -13,8 +13,8 @@ from services.assessment.diagnostic import round_cents
 from services.assessment.domain import SOURCE, Actor, AnnualRate, Assessment, Change, Status, require_status
 from shared.errors import BusinessRuleError
 from shared.events import BankDecisionOverdue, LoanApproved, LoanDeclined, new_event
-from shared.events.catalog import BankDecisionOverdueData, LoanApprovedData, LoanDeclinedData
-from shared.text import FreeText
+from shared.events import BankDecisionOverdueData, LoanApprovedData, LoanDeclinedData
+from shared.fields import FreeText
 from shared.usury import UsuryTable
 
 # The Fonds de cohésion sociale guarantees half of every personal microcredit.

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
-from shared.events.catalog import BudgetDiagnostic, Household
+from shared.events import BudgetDiagnostic, Household
 from shared.loanmath import monthly_instalment
 
 ADULT_AGE = 14  # the OECD scale counts a person of 14 or more like an adult

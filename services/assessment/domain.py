@@ -19,8 +19,8 @@ from services.assessment.checks import FicpConsultation, FicpResult, LoanTerms, 
 from services.assessment.diagnostic import diagnose, total
 from shared.errors import BusinessRuleError
 from shared.events import Envelope
-from shared.events.catalog import ApplicationFileData, BudgetDiagnostic, CheckResult, Household, ProjectInfo
-from shared.text import Reference
+from shared.events import ApplicationFileData, BudgetDiagnostic, CheckResult, Household, ProjectInfo
+from shared.fields import Reference
 from shared.usury import UsuryTable
 
 SOURCE = "/services/assessment"

@@ -22,8 +22,8 @@ from services.assessment.domain import (
 )
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, new_event
-from shared.events.catalog import ApplicationAssessedData, ApplicationRoutedData
-from shared.text import FreeText, Identifier
+from shared.events import ApplicationAssessedData, ApplicationRoutedData
+from shared.fields import FreeText, Identifier
 
 FICP_LAW = "Code de la consommation L.312-16"
 Opinion = Annotated[FreeText, Field(min_length=1, max_length=4000, description="The counsellor's written opinion.")]

@@ -15,7 +15,7 @@ from shared.auth import Principal, Role, require
 from shared.errors import BusinessRuleError
 from shared.http import not_found
 from shared.runtime import ServiceContext, service_context
-from shared.text import IDENTIFIER_PATTERN
+from shared.fields import IDENTIFIER_PATTERN
 
 router = APIRouter()
 

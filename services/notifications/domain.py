@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
 from shared.events import AlertAcknowledged, AlertEscalated, BankDecisionOverdue, CounsellorAlertRaised, PaymentMissed, new_event
-from shared.events.catalog import AlertAcknowledgedData, AlertEscalatedData, CounsellorAlertRaisedData
+from shared.events import AlertAcknowledgedData, AlertEscalatedData, CounsellorAlertRaisedData
 
 SOURCE = "/services/notifications"
 # Alert ids derive from their cause and audience, so one cause raises at most one alert per audience.

@@ -20,7 +20,7 @@ import asyncpg
 from services.notifications import domain, emails
 from services.notifications.settings import NotificationsSettings
 from shared.events import DeliveryFailed, new_event
-from shared.events.catalog import DeliveryFailedData
+from shared.events import DeliveryFailedData
 from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext
 

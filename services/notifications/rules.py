@@ -20,7 +20,7 @@ from shared.events import (
     LoanRescheduled,
     PaymentMissed,
 )
-from shared.events.catalog import FileOwnership
+from shared.events import FileOwnership
 
 # Days past due from which a loan is the supervisors' business too (the 31-60 stage).
 SUPERVISOR_DAYS_PAST_DUE = 31

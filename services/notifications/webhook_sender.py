@@ -18,7 +18,7 @@ import httpx
 from services.notifications import domain, emails, mail_outbox, webhooks
 from services.notifications.settings import NotificationsSettings
 from shared.events import DeliveryFailed, new_event
-from shared.events.catalog import DeliveryFailedData
+from shared.events import DeliveryFailedData
 from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext
 

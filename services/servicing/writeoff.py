@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from services.servicing.domain import SOURCE, Instalment, Loan, LoanStatus
 from shared.errors import BusinessRuleError
 from shared.events import LoanWrittenOff, new_event
-from shared.events.catalog import LoanWrittenOffData
+from shared.events import LoanWrittenOffData
 
 
 def guarantee_claim_cents(guarantee_share: Decimal, principal_outstanding_cents: int) -> int:

@@ -1,67 +1,41 @@
-"""Event contracts: the CloudEvents envelope, one versioned model per event, topics."""
+"""Event contracts: the CloudEvents envelope, one versioned model per event, topics.
 
-from shared.events.catalog import (
-    AlertAcknowledged,
-    AlertEscalated,
-    DeliveryFailed,
-    AdjustmentRefused,
-    AdjustmentRequested,
-    BankPayment,
-    DelinquencyStageChanged,
-    LoanClosed,
-    LoanRescheduled,
-    LoanWrittenOff,
-    PaymentReversed,
-    EVENT_TYPES,
-    AnyEvent,
-    ApplicationAssessed,
-    ApplicationRouted,
-    ApplicationSubmitted,
-    ApplicationUpdated,
-    ApplicationWithdrawn,
-    BankDecision,
-    BankDecisionOverdue,
-    CounsellorAlertRaised,
-    LoanApproved,
-    LoanDeclined,
-    LoanDisbursed,
-    PaymentMissed,
-    PaymentReceived,
-    parse_event,
-)
+Every event class and its payload class are exported by name from the catalogue's one list
+(`from shared.events import LoanApproved, LoanApprovedData`).
+"""
+
+from typing import Any
+
+from shared.events.applications import ApplicationFileData, BudgetDiagnostic, CheckResult, Household, ProjectInfo
+from shared.events.catalog import EVENT_CLASSES, EVENT_TYPES, AnyEvent, parse_event, payload_class
+from shared.events.common import Cents, FileOwnership, Rate
 from shared.events.envelope import Envelope, EnvelopeHeader, new_event
+from shared.events.loans import AdjustmentTerms
 from shared.events.topics import Topics
 
+_EVENTS: dict[str, Any] = {cls.__name__: cls for cls in EVENT_CLASSES}
+_PAYLOADS: dict[str, Any] = {payload_class(cls).__name__: payload_class(cls) for cls in EVENT_CLASSES}
+globals().update(_EVENTS, **_PAYLOADS)
+
 __all__ = [
-    "AlertAcknowledged",
-    "AlertEscalated",
-    "DeliveryFailed",
-    "AdjustmentRefused",
-    "AdjustmentRequested",
-    "BankPayment",
-    "DelinquencyStageChanged",
-    "LoanClosed",
-    "LoanRescheduled",
-    "LoanWrittenOff",
-    "PaymentReversed",
+    "EVENT_CLASSES",
     "EVENT_TYPES",
+    "AdjustmentTerms",
+    "ApplicationFileData",
     "AnyEvent",
-    "ApplicationAssessed",
-    "ApplicationRouted",
-    "ApplicationSubmitted",
-    "ApplicationUpdated",
-    "ApplicationWithdrawn",
-    "BankDecision",
-    "BankDecisionOverdue",
-    "CounsellorAlertRaised",
+    "BudgetDiagnostic",
+    "Cents",
+    "CheckResult",
     "Envelope",
     "EnvelopeHeader",
-    "LoanApproved",
-    "LoanDeclined",
-    "LoanDisbursed",
-    "PaymentMissed",
-    "PaymentReceived",
+    "FileOwnership",
+    "Household",
+    "ProjectInfo",
+    "Rate",
     "Topics",
     "new_event",
     "parse_event",
+    "payload_class",
+    *_EVENTS,
+    *_PAYLOADS,
 ]

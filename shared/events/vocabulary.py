@@ -51,3 +51,27 @@ class ReferralSource(StrEnum):
     SOCIAL_WORKER = "social_worker"
     SELF = "self"
     OTHER = "other"
+
+
+class DelinquencyStage(StrEnum):
+    """How far behind a loan is, in days past its oldest unpaid instalment (bounds included)."""
+
+    CURRENT = "current"
+    UP_TO_30_DAYS = "1-30"
+    UP_TO_60_DAYS = "31-60"
+    UP_TO_90_DAYS = "61-90"
+    OVER_90_DAYS = "90+"
+
+    @classmethod
+    def of(cls, days_past_due: int) -> DelinquencyStage:
+        """The stage of a loan `days_past_due` days behind."""
+        return next((stage for bound, stage in STAGE_BOUNDS if days_past_due <= bound), cls.OVER_90_DAYS)
+
+
+# Upper bound (days past due, inclusive) of each stage but the last, in order.
+STAGE_BOUNDS: tuple[tuple[int, DelinquencyStage], ...] = (
+    (0, DelinquencyStage.CURRENT),
+    (30, DelinquencyStage.UP_TO_30_DAYS),
+    (60, DelinquencyStage.UP_TO_60_DAYS),
+    (90, DelinquencyStage.UP_TO_90_DAYS),
+)

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.servicing.domain import loan_id_for
 from shared.events import LoanApproved, PaymentMissed, Topics, new_event, parse_event
-from shared.events.catalog import LoanApprovedData
+from shared.events import LoanApprovedData
 from tests.e2e.conftest import RunningPlatform, eventually
 from tests.support import tokens
 from tests.support.tokens import bearer

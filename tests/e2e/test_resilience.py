@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events import ApplicationSubmitted, LoanApproved, Topics, new_event
-from shared.events.catalog import ApplicationSubmittedData, LoanApprovedData
+from shared.events import ApplicationSubmittedData, LoanApprovedData
 from tests.e2e.conftest import RunningPlatform, eventually
 
 pytestmark = pytest.mark.e2e

@@ -24,7 +24,7 @@ from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.servicing.app import DEFINITION as SERVICING
 from shared.clock import FixedClock
 from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
-from shared.events.catalog import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
+from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
 from tests.support.tokens import TEST_JWT_SECRET
 

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from shared.events import ApplicationUpdated, Envelope, new_event, parse_event
-from shared.events.catalog import ApplicationUpdatedData
+from shared.events import ApplicationUpdatedData
 from tests.integration.conftest import TODAY, RunningService, ServiceStarter, application_body, loan_approved, payment_missed
 from tests.support import notifications as support
 from tests.support import tokens

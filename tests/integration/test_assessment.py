@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from shared.events import ApplicationUpdated, ApplicationWithdrawn, BankDecision, Envelope, new_event, parse_event
-from shared.events.catalog import ApplicationUpdatedData, ApplicationWithdrawnData, BankDecisionData, Household
+from shared.events import ApplicationUpdatedData, ApplicationWithdrawnData, BankDecisionData, Household
 from tests.integration.conftest import NOW, OWNERSHIP, TODAY, RunningService, ServiceStarter, application_submitted
 from tests.support import tokens
 from tests.support.tokens import bearer

@@ -13,7 +13,7 @@ import pytest
 from services.notifications.domain import ALERT_ID_NAMESPACE
 from services.servicing.domain import loan_id_for
 from shared.events import EVENT_TYPES, BankDecisionOverdue, CounsellorAlertRaised, Topics, new_event, parse_event
-from shared.events.catalog import BankDecisionOverdueData
+from shared.events import BankDecisionOverdueData
 from shared.events.envelope import Envelope
 from tests.integration.conftest import (
     RunningService,

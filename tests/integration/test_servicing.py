@@ -15,7 +15,7 @@ import pytest
 
 from services.servicing.domain import loan_id_for
 from shared.events import BankPayment, new_event, parse_event
-from shared.events.catalog import BankPaymentData
+from shared.events import BankPaymentData
 from shared.events.envelope import Envelope
 from shared.loanmath import taeg_of_loan
 from tests.integration.conftest import NOW, TODAY, RunningService, ServiceStarter, loan_approved

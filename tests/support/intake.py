@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.events import ApplicationAssessed, ApplicationRouted, LoanDeclined, new_event
-from shared.events.catalog import ApplicationAssessedData, ApplicationRoutedData, BudgetDiagnostic, LoanDeclinedData
+from shared.events import ApplicationAssessedData, ApplicationRoutedData, BudgetDiagnostic, LoanDeclinedData
 
 # The documents of a car loan, all checked by the counsellor on 20 February 2026.
 VEHICLE_DOCUMENTS = (

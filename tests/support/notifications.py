@@ -31,7 +31,7 @@ from shared.events import (
     PaymentReceived,
     new_event,
 )
-from shared.events.catalog import (
+from shared.events import (
     AdjustmentRefusedData,
     AdjustmentTerms,
     ApplicationAssessedData,

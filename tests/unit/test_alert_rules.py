@@ -30,7 +30,7 @@ from shared.events import (
     PaymentMissed,
     new_event,
 )
-from shared.events.catalog import (
+from shared.events import (
     AdjustmentRefusedData,
     AdjustmentRequestedData,
     AdjustmentTerms,

@@ -28,7 +28,7 @@ from services.assessment.outcome import Outcome, record_outcome
 from services.assessment.settings import AssessmentSettings, ThresholdOverride
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, BankDecisionOverdue, LoanApproved, LoanDeclined
-from shared.events.catalog import ApplicationSubmittedData, ApplicationUpdatedData, Household
+from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, Household
 from shared.usury import UsuryTable
 
 pytestmark = pytest.mark.unit

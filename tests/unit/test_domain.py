@@ -24,7 +24,7 @@ from services.servicing.domain import (
 )
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanDisbursed, PaymentMissed, new_event
-from shared.events.catalog import LoanApprovedData, PaymentMissedData
+from shared.events import LoanApprovedData, PaymentMissedData
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.events import Topics, parse_event
-from shared.events.catalog import EVENT_CLASSES
+from shared.events import EVENT_CLASSES
 from shared.events.envelope import Envelope
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.events import parse_event
-from shared.events.catalog import EVENT_CLASSES
+from shared.events import EVENT_CLASSES
 
 pytestmark = pytest.mark.unit
 

@@ -48,7 +48,7 @@ from services.servicing.domain import (
 from services.servicing.writeoff import guarantee_claim_cents, write_off
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanClosed, LoanRescheduled, PaymentReceived, PaymentReversed, new_event
-from shared.events.catalog import LoanApprovedData
+from shared.events import LoanApprovedData
 
 pytestmark = pytest.mark.unit
 

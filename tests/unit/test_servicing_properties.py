@@ -35,7 +35,7 @@ from services.servicing.domain import (
 )
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, new_event
-from shared.events.catalog import LoanApprovedData
+from shared.events import LoanApprovedData
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from services.intake.domain.file import Application
 from shared.events import new_event
-from shared.events.catalog import ApplicationFileData, Household, ProjectInfo
+from shared.events import ApplicationFileData, Household, ProjectInfo
 from shared.events.envelope import Envelope
 
 SOURCE = "/services/intake"

@@ -20,7 +20,7 @@ from services.intake.domain.documents import (
     required_documents,
 )
 from shared.events.vocabulary import ChargeKind, Purpose, ReferralSource, ResourceKind
-from shared.text import FreeText, Identifier
+from shared.fields import FreeText, Identifier
 
 MIN_AMOUNT_CENTS = 300_00
 MAX_AMOUNT_CENTS = 8_000_00

@@ -14,9 +14,9 @@ from services.intake.domain.documents import DocumentRecord, DocumentState
 from services.intake.domain.file import CLOSED, DECIDED, Application, FileChanges, FileContent, Status
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn
-from shared.events.catalog import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
+from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
 from shared.events.envelope import Envelope
-from shared.text import FreeText
+from shared.fields import FreeText
 
 ADULT_AGE = 18
 MAX_AGE = 120

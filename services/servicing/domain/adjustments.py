@@ -29,10 +29,10 @@ from services.servicing.domain.loans import SOURCE, Instalment, Loan, LoanStatus
 from services.servicing.domain.ledger import in_order, principal_outstanding
 from shared.errors import BusinessRuleError
 from shared.events import AdjustmentRefused, AdjustmentRequested, LoanRescheduled, new_event
-from shared.events.catalog import AdjustmentRefusedData, AdjustmentRequestedData, AdjustmentTerms, LoanRescheduledData
+from shared.events import AdjustmentRefusedData, AdjustmentRequestedData, AdjustmentTerms, LoanRescheduledData
 from shared.events.envelope import Envelope
 from shared.loanmath import add_months, monthly_instalment, monthly_rate
-from shared.text import FreeText
+from shared.fields import FreeText
 
 MAX_PAUSE_MONTHS = 12
 # The product's longest term: a rescheduled loan never has more instalments ahead than a new loan could.

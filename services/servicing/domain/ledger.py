@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.servicing.domain.loans import SOURCE, Instalment, Loan, LoanStatus
 from shared.errors import BusinessRuleError
 from shared.events import LoanClosed, PaymentReceived, PaymentReversed, new_event
-from shared.events.catalog import LoanClosedData, PaymentReceivedData, PaymentReversedData
+from shared.events import LoanClosedData, PaymentReceivedData, PaymentReversedData
 from shared.events.envelope import Envelope
-from shared.text import FreeText, Reference
+from shared.fields import FreeText, Reference
 
 PAYMENT_ID_NAMESPACE = UUID("1d5a8f0e-3b7c-4e2a-9f61-8c0d2e4b6a73")
 BankReference = Reference

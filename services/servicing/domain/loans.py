@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanDisbursed, new_event
-from shared.events.catalog import LoanDisbursedData
+from shared.events import LoanDisbursedData
 from shared.loanmath import (
     ScheduledInstalment,
     add_months,
@@ -22,7 +22,7 @@ from shared.loanmath import (
     schedule_cash_flows,
     taeg_of_loan,
 )
-from shared.text import FreeText
+from shared.fields import FreeText
 
 SOURCE = "/services/servicing"
 # Loan ids derive from the application id, so re-applying an approval can never create a second loan.
