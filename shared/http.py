@@ -1,15 +1,24 @@
-"""RFC 9457 problem documents: every error an HTTP client can cause answers 4xx naming field and rule."""
+"""RFC 9457 problem documents: every error an HTTP client can cause answers 4xx naming field and rule.
+
+Also what every list and every body shares: bounded paging, and JSON bodies only (415 otherwise).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+import asyncpg
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi import routing
+from fastapi.routing import APIRoute
 from opentelemetry import trace
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.errors import BusinessRuleError
 
@@ -17,6 +26,37 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://microcredit.example.org/problems/"
+MAX_PAGE_SIZE = 500
+MAX_OFFSET = 100_000
+RETRY_AFTER_SECONDS = 5
+
+# What the database driver raises when Postgres is down, restarting or saturated: 503, retry later.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+class ProblemError(BaseModel):
+    """One thing wrong with the request: where, which rule, and what to do."""
+
+    field: str = Field(description="The field at fault: `amount_cents`, `applicant.birth_date`, `query.limit`, `path.loan_id`, `body`…")
+    rule: str = Field(description="The rule it breaks, stable for programs: `less_than_equal`, `not_future`, `forbidden_role`…")
+    message: str = Field(description="What is wrong, for a person.")
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem document, served as `application/problem+json`."""
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] = Field(default_factory=list, description="Each field at fault, with its rule.")
+    trace_id: str | None = Field(None, description="The trace of the request, for ops.")
 
 
 class Problem(Exception):
@@ -34,7 +74,7 @@ def not_found(kind: str, ident: object) -> Problem:
     return Problem(404, f"{kind} not found", f"no {kind} with id {ident}")
 
 
-def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem_response(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     """Build a problem+json response, with the trace id so ops can find the request."""
     ctx = trace.get_current_span().get_span_context()
     body = {
@@ -46,7 +86,21 @@ def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSON
     }
     if ctx.is_valid:
         body["trace_id"] = format(ctx.trace_id, "032x")
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class Page:
+    """Which page of a list: `limit` items after `offset`, both bounded."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items at most.")] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
+    ) -> None:
+        self.limit, self.offset = limit, offset
+
+
+PageQuery = Annotated[Page, Depends()]
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -57,8 +111,13 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Turn validation errors, HTTP errors, `Problem`s and bugs into problem documents."""
+    """Turn validation errors, HTTP errors, `Problem`s, outages and bugs into problem documents."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,11 +148,57 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc.status, "Business rule violated", exc.detail, **extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-        return problem_response(exc.status_code, title, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        extra: dict[str, Any] = {}
+        if exc.status_code == 405:
+            # Starlette names the methods of the one route it tried; the resource may have several.
+            methods = _methods_of_path(app, request)
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
+        elif exc.status_code == 400:
+            # FastAPI could not read the body at all (not UTF-8, cut short): a fault of the body as a whole.
+            extra["errors"] = [{"field": "body", "rule": "body_unreadable", "message": str(exc.detail)}]
+        title = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        return problem_response(exc.status_code, title, str(exc.detail), headers=headers, **extra)
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, UNAVAILABLE):
+            log.warning("dependency unavailable: %r", exc)
+            return problem_response(
+                503, "Service unavailable", "the database does not answer; retry in a few seconds",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         log.exception("unhandled error")
         return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+    @app.middleware("http")
+    async def _json_bodies_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        content_type = request.headers.get("content-type")
+        if content_type is not None and not _is_json(content_type) and _takes_body(app, request):
+            return problem_response(
+                415, "Unsupported media type", f"the body must be JSON (Content-Type: application/json), not {content_type}",
+                errors=[{"field": "Content-Type", "rule": "json_required", "message": "send the body as application/json"}],
+            )
+        return await call_next(request)
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every API route of the app as it is served: included routers' prefixes and dependencies applied."""
+    return [ctx for ctx in routing.iter_route_contexts(app.router.routes) if isinstance(ctx.original_route, APIRoute)]
+
+
+def _methods_of_path(app: FastAPI, request: Request) -> set[str]:
+    """The methods the routes at this request's path accept."""
+    return {
+        method for route in api_routes(app) if route.matches(request.scope)[0] is not Match.NONE for method in route.methods
+    }
+
+
+def _takes_body(app: FastAPI, request: Request) -> bool:
+    """Whether the route this request goes to reads a JSON body."""
+    for route in api_routes(app):
+        if route.matches(request.scope)[0] is Match.FULL:
+            return route.body_field is not None
+    return False

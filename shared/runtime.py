@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -28,24 +28,29 @@ from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
 from shared.metrics import PlumbingMetrics
+from shared.openapi import install_openapi, problems
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 from shared.telemetry import create_tracer_provider
+from shared.timers import Timer, periodic, timers_router
 
 log = logging.getLogger(__name__)
 
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
 
 @dataclass
-class ServiceContext:
-    """What a service's handlers and routes get: its settings, clock, database and broker."""
+class ServiceContext(Generic[SettingsT]):
+    """What a service's handlers and routes get: its own settings, clock, database and broker."""
 
     name: str
     schema: str
-    settings: ServiceSettings
+    settings: SettingsT
     clock: Clock
     broker: KafkaBroker
     failpoints: Failpoints
     metrics: PlumbingMetrics
+    registry: CollectorRegistry  # the service's /metrics: a service registers its own gauges here
     pools: PoolHolder = field(default_factory=PoolHolder)
 
     @property
@@ -68,8 +73,8 @@ class ServiceContext:
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
-    """The parts that make one service: its schema, migrations, HTTP routes and Kafka consumers."""
+class ServiceDefinition(Generic[SettingsT]):
+    """The parts that make one service: its schema, migrations, HTTP routes, Kafka consumers and timers."""
 
     name: str
     title: str
@@ -77,13 +82,13 @@ class ServiceDefinition:
     schema: str
     migrations: Path
     router: APIRouter
-    settings_cls: type[ServiceSettings]
-    register_consumers: Callable[[ServiceContext], None] = lambda _ctx: None
-    background_tasks: tuple[Callable[[ServiceContext], Awaitable[None]], ...] = ()
+    settings_cls: type[SettingsT]
+    register_consumers: Callable[[ServiceContext[SettingsT]], None] = lambda _ctx: None
+    timers: tuple[Timer[SettingsT], ...] = ()
 
     def create_app(
         self,
-        settings: ServiceSettings | None = None,
+        settings: SettingsT | None = None,
         *,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
@@ -92,14 +97,14 @@ class ServiceDefinition:
         return create_service_app(self, settings or self.settings_cls(), clock=clock, tracer_provider=tracer_provider)
 
 
-def service_context(request: Request) -> ServiceContext:
-    """FastAPI dependency giving a route its service context."""
+def service_context(request: Request) -> ServiceContext[Any]:
+    """FastAPI dependency giving a route its service context (each service's `Context` alias types it)."""
     return request.app.state.ctx
 
 
 def create_service_app(
-    definition: ServiceDefinition,
-    settings: ServiceSettings,
+    definition: ServiceDefinition[SettingsT],
+    settings: SettingsT,
     *,
     clock: Clock | None = None,
     tracer_provider: TracerProvider | None = None,
@@ -113,7 +118,7 @@ def create_service_app(
         tracer_provider=tracer_provider,
         registry=registry,
     )
-    ctx = ServiceContext(
+    ctx: ServiceContext[SettingsT] = ServiceContext(
         name=definition.name,
         schema=definition.schema,
         settings=settings,
@@ -121,6 +126,7 @@ def create_service_app(
         broker=broker,
         failpoints=Failpoints(settings.failpoints),
         metrics=PlumbingMetrics.create(registry),
+        registry=registry,
     )
     definition.register_consumers(ctx)
 
@@ -143,7 +149,9 @@ def create_service_app(
             ctx.pools.pool = pool
             await broker.start()
             relay.start()
-            tasks = [asyncio.create_task(task(ctx), name=f"{definition.name}-background") for task in definition.background_tasks]
+            tasks = [
+                asyncio.create_task(periodic(timer)(ctx), name=f"{definition.name}-{timer.name}") for timer in definition.timers
+            ]
             log.info("%s ready", definition.name)
             yield
         finally:
@@ -159,6 +167,8 @@ def create_service_app(
     app.state.ctx = ctx
     install_problem_handlers(app)
     app.include_router(definition.router)
+    if definition.timers:
+        app.include_router(timers_router(definition.name, definition.timers, service_context))
 
     @app.middleware("http")
     async def trace_response(request: Request, call_next: Callable) -> Response:
@@ -169,11 +179,13 @@ def create_service_app(
             response.headers["traceresponse"] = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-01"
         return response
 
+    install_openapi(app, service_context)
+
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": definition.name}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: database and broker answer")
+    @app.get("/ready", tags=["operations"], summary="Readiness: database and broker answer", responses=problems(503))
     async def ready() -> JSONResponse:
         try:
             await ctx.pool.fetchval("select 1")
@@ -192,19 +204,3 @@ def create_service_app(
     if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:  # patches asyncpg once per process
         asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
     return app
-
-
-def every(seconds_setting: str, job: Callable[[ServiceContext], Awaitable[object]]) -> Callable[[ServiceContext], Awaitable[None]]:
-    """A background task running `job` every `settings.<seconds_setting>` seconds; failures are logged, not fatal."""
-
-    async def loop(ctx: ServiceContext) -> None:
-        while True:
-            await asyncio.sleep(float(getattr(ctx.settings, seconds_setting)))
-            try:
-                await job(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background job %s of %s failed; it runs again next period", job.__name__, ctx.name)
-
-    return loop

@@ -6,18 +6,14 @@ answers 404, exactly like an unknown one.
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.assessment import access, decision, domain, outcome, repository, usecases
 from services.assessment.policy import policy_for, usury_table
 from services.assessment.settings import AssessmentSettings
-from services.assessment.timers import raise_overdue_bank_decisions
 from services.assessment.views import BankFile, QueueItem
 from shared.auth import Principal, Role, require
 from shared.http import not_found
@@ -162,34 +158,3 @@ async def bank_decision(
     if updated is None:
         raise not_found("file", application_id)
     return _bank_file(ctx, updated)
-
-
-# --- operations -----------------------------------------------------------------------------------
-
-
-class TimerName(StrEnum):
-    """The service's timers."""
-
-    BANK_DECISION_OVERDUE = "bank_decision_overdue"
-
-
-class RunTimers(BaseModel):
-    """Which timers to run now (all by default)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timers: list[TimerName] = Field(default_factory=lambda: list(TimerName), min_length=1, max_length=len(TimerName))
-
-
-class TimersRun(BaseModel):
-    """What a run of the timers did."""
-
-    ran_at: datetime
-    bank_decisions_overdue: int = Field(description="`bank decision overdue` events raised.")
-
-
-@router.post("/operations/timers", response_model=TimersRun, tags=["operations"], summary="Run the timers now")
-async def run_timers(principal: Ops, ctx: Context, body: RunTimers = RunTimers()) -> TimersRun:
-    """On demand, what the background timer does every `ASSESSMENT_TIMER_INTERVAL_SECONDS`."""
-    overdue = await raise_overdue_bank_decisions(ctx) if TimerName.BANK_DECISION_OVERDUE in body.timers else 0
-    return TimersRun(ran_at=ctx.clock.now(), bank_decisions_overdue=overdue)

@@ -7,8 +7,8 @@ from pathlib import Path
 from services.assessment.api import router
 from services.assessment.handlers import register
 from services.assessment.settings import AssessmentSettings
-from services.assessment.timers import raise_overdue_bank_decisions
-from shared.runtime import ServiceDefinition, every
+from services.assessment.timers import TIMERS
+from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="assessment",
@@ -19,7 +19,7 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=AssessmentSettings,
     register_consumers=register,
-    background_tasks=(every("timer_interval_seconds", raise_overdue_bank_decisions),),
+    timers=TIMERS,
 )
 
 create_app = DEFINITION.create_app

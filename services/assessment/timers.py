@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import BaseModel, Field
+
 from services.assessment import usecases
 from services.assessment.settings import AssessmentSettings
 from shared.runtime import ServiceContext
+from shared.timers import Timer
 
 
-async def raise_overdue_bank_decisions(ctx: ServiceContext) -> int:
-    """One run at the clock's current instant; returns how many `bank decision overdue` were raised."""
-    settings = ctx.settings
-    assert isinstance(settings, AssessmentSettings)
-    return await usecases.raise_overdue(ctx.pool, ctx.clock.now(), after=timedelta(days=settings.bank_decision_overdue_days))
+class OverdueRun(BaseModel):
+    """What one run of the overdue timer did."""
+
+    bank_decisions_overdue: int = Field(description="`bank decision overdue` events raised.")
+
+
+async def raise_overdue_bank_decisions(ctx: ServiceContext[AssessmentSettings]) -> OverdueRun:
+    """One run at the clock's current instant."""
+    after = timedelta(days=ctx.settings.bank_decision_overdue_days)
+    return OverdueRun(bank_decisions_overdue=await usecases.raise_overdue(ctx.pool, ctx.clock.now(), after=after))
+
+
+TIMERS = (
+    Timer(
+        name="bank_decision_overdue",
+        interval=lambda settings: settings.timer_interval_seconds,
+        run=raise_overdue_bank_decisions,
+        report=OverdueRun,
+    ),
+)

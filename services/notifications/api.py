@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from enum import StrEnum
+from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifications import domain, mail_outbox, repository, timers, usecases
-from services.notifications.mailer import send_due_emails
+from services.notifications import domain, mail_outbox, repository, usecases
 from services.notifications.settings import NotificationsSettings
-from services.notifications.webhook_sender import send_due_webhooks
 from services.notifications.webhooks_api import router as webhooks_router
 from shared.auth import Principal, Role, require
 from shared.errors import BusinessRuleError
 from shared.http import not_found
 from shared.runtime import ServiceContext, service_context
-from shared.text import IDENTIFIER_PATTERN, FreeText
+from shared.fields import IDENTIFIER_PATTERN, FreeText
 
 router = APIRouter()  # filled at the end of the module
 alerts = APIRouter(prefix="/alerts", tags=["alerts"])
 
 Reader = Annotated[Principal, Depends(require(Role.COUNSELLOR, Role.SUPERVISOR))]
 Counsellor = Annotated[Principal, Depends(require(Role.COUNSELLOR))]
-Ops = Annotated[Principal, Depends(require(Role.OPS))]
 Context = Annotated[ServiceContext, Depends(service_context)]
 
 
@@ -159,70 +155,7 @@ async def set_preference(body: PreferenceChange, principal: Counsellor, ctx: Con
     return chosen
 
 
-operations = APIRouter(prefix="/operations", tags=["operations"])
-
-
-class TimerName(StrEnum):
-    """The service's timers and workers."""
-
-    ESCALATIONS = "escalations"
-    REMINDERS = "reminders"
-    INCOMPLETE_FILES = "incomplete_files"
-    DIGESTS = "digests"
-    EMAILS = "emails"
-    WEBHOOKS = "webhooks"
-
-
-class RunTimers(BaseModel):
-    """Which timers to run now (all by default, in this order)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timers: list[TimerName] = Field(default_factory=lambda: list(TimerName), min_length=1, max_length=len(TimerName))
-
-
-class TimersRun(BaseModel):
-    """What a run did."""
-
-    ran_at: datetime
-    escalated: int = Field(0, description="Supervisors' alerts raised for alerts left unacknowledged.")
-    reminded: int = Field(0, description="Snoozed alerts back in the inbox, with a reminder.")
-    incomplete_files: int = Field(0, description="Alerts for files incomplete too long.")
-    digests: int = Field(0, description="Daily digests written.")
-    emails_sent: int = 0
-    emails_retried: int = 0
-    emails_failed: int = 0
-    webhooks_delivered: int = 0
-    webhooks_retried: int = 0
-    webhooks_failed: int = 0
-    subscriptions_paused: int = 0
-
-
-@operations.post("/timers", response_model=TimersRun, summary="Run the timers and delivery workers now")
-async def run_timers(principal: Ops, ctx: Context, body: RunTimers = RunTimers()) -> TimersRun:
-    """On demand, at the service clock's instant, what the background tasks do periodically."""
-    chosen = set(body.timers)
-    run = TimersRun(ran_at=ctx.clock.now())
-    jobs = {
-        TimerName.ESCALATIONS: ("escalated", timers.escalate_unacknowledged),
-        TimerName.REMINDERS: ("reminded", timers.wake_snoozed),
-        TimerName.INCOMPLETE_FILES: ("incomplete_files", timers.alert_incomplete_files),
-        TimerName.DIGESTS: ("digests", timers.write_digests),
-    }
-    for name, (field, job) in jobs.items():
-        if name in chosen:
-            setattr(run, field, await job(ctx))
-    if TimerName.EMAILS in chosen:
-        mailed = await send_due_emails(ctx)
-        run.emails_sent, run.emails_retried, run.emails_failed = mailed.sent, mailed.retried, mailed.failed
-    if TimerName.WEBHOOKS in chosen:
-        hooked = await send_due_webhooks(ctx)
-        run.webhooks_delivered, run.webhooks_retried = hooked.delivered, hooked.retried
-        run.webhooks_failed, run.subscriptions_paused = hooked.failed, hooked.paused
-    return run
-
-
 # The routes themselves, not included sub-routers: whatever walks `router.routes` (OpenAPI checks,
 # the HTTP sweeps of the tests) sees every endpoint.
-for _part in (alerts, preferences, webhooks_router, operations):
+for _part in (alerts, preferences, webhooks_router):
     router.routes.extend(_part.routes)

@@ -6,11 +6,9 @@ from pathlib import Path
 
 from services.notifications.api import router
 from services.notifications.handlers import register
-from services.notifications.mailer import send_due_emails
 from services.notifications.settings import NotificationsSettings
-from services.notifications.timers import run_timers
-from services.notifications.webhook_sender import send_due_webhooks
-from shared.runtime import ServiceDefinition, every
+from services.notifications.timers import TIMERS
+from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="notifications",
@@ -24,11 +22,7 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=NotificationsSettings,
     register_consumers=register,
-    background_tasks=(
-        every("timer_interval_seconds", run_timers),
-        every("delivery_interval_seconds", send_due_emails),
-        every("delivery_interval_seconds", send_due_webhooks),
-    ),
+    timers=TIMERS,
 )
 
 create_app = DEFINITION.create_app
