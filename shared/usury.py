@@ -60,6 +60,24 @@ class UsuryQuarter(BaseModel):
     rates_percent: BandRates
 
 
+def quarter_start(day: date) -> date:
+    """The first day of the calendar quarter `day` is in: the day a new publication takes effect."""
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether the table holds the caps of the current quarter."""
+
+    newest: date  # first day of the newest publication recorded
+    current_quarter: date  # first day of the quarter `today` is in
+
+    @property
+    def out_of_date(self) -> bool:
+        """The current quarter's caps are not recorded: the newest older ones are applied meanwhile."""
+        return self.newest < self.current_quarter
+
+
 class UsuryTable(BaseModel):
     """Every recorded publication, oldest first; each stays in force until the next one starts."""
 
@@ -95,6 +113,10 @@ class UsuryTable(BaseModel):
             return cls.model_validate(content)
         except ValidationError as error:
             raise UsuryTableError(f"{source}: invalid usury caps table\n{error}") from error
+
+    def freshness(self, today: date) -> Freshness:
+        """How the newest recorded publication compares with the quarter `today` is in."""
+        return Freshness(newest=self.quarter[-1].valid_from, current_quarter=quarter_start(today))
 
     def cap_for(self, amount_cents: int, on: date) -> UsuryCap:
         """The cap in force on `on` (the day the credit is granted) for the band of `amount_cents`."""

@@ -16,11 +16,12 @@ from shared.usury import (
     UsuryCap,
     UsuryTable,
     UsuryTableError,
+    quarter_start,
 )
 
 pytestmark = pytest.mark.unit
 
-Q2_2025, Q4_2025 = date(2025, 4, 1), date(2025, 10, 1)
+Q2_2025, Q3_2025, Q4_2025, Q1_2026 = date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1), date(2026, 1, 1)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,9 @@ def test_the_shipped_table_holds_the_published_figures_exactly(table: UsuryTable
     bands = (BAND_UP_TO_3000, BAND_3000_TO_6000, BAND_OVER_6000)
     assert [(q.valid_from, *(getattr(q.rates_percent, band) for band in bands)) for q in table.quarter] == [
         (Q2_2025, Decimal("23.24"), Decimal("15.67"), Decimal("8.63")),
+        (Q3_2025, Decimal("23.39"), Decimal("15.79"), Decimal("8.69")),
         (Q4_2025, Decimal("23.49"), Decimal("15.71"), Decimal("8.73")),
+        (Q1_2026, Decimal("23.56"), Decimal("15.87"), Decimal("8.67")),
     ]
 
 
@@ -58,9 +61,12 @@ def test_each_amount_falls_in_its_band_with_upper_limits_included(
     ("on", "valid_from", "rates"),
     [
         (Q2_2025, Q2_2025, ("0.2324", "0.1567", "0.0863")),
-        (date(2025, 9, 30), Q2_2025, ("0.2324", "0.1567", "0.0863")),  # the last day before the next entry
+        (date(2025, 6, 30), Q2_2025, ("0.2324", "0.1567", "0.0863")),  # the last day before the next entry
+        (Q3_2025, Q3_2025, ("0.2339", "0.1579", "0.0869")),
         (Q4_2025, Q4_2025, ("0.2349", "0.1571", "0.0873")),
-        (date(2031, 6, 15), Q4_2025, ("0.2349", "0.1571", "0.0873")),  # after the last entry: it stays in force
+        (date(2025, 12, 31), Q4_2025, ("0.2349", "0.1571", "0.0873")),
+        (Q1_2026, Q1_2026, ("0.2356", "0.1587", "0.0867")),
+        (date(2031, 6, 15), Q1_2026, ("0.2356", "0.1587", "0.0867")),  # after the last entry: it stays in force
     ],
 )
 def test_the_cap_is_the_one_in_force_on_the_day(
@@ -166,3 +172,19 @@ def test_a_malformed_file_is_refused_with_a_clear_error(tmp_path: Path, content:
 def test_a_missing_file_is_refused_with_its_path(tmp_path: Path) -> None:
     with pytest.raises(UsuryTableError, match="missing.toml"):
         UsuryTable.load(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("day", "start"),
+    [(date(2026, 1, 1), Q1_2026), (date(2026, 3, 31), Q1_2026), (date(2026, 11, 30), date(2026, 10, 1)), (date(2025, 7, 14), Q3_2025)],
+)
+def test_a_day_belongs_to_the_quarter_that_holds_it(day: date, start: date) -> None:
+    assert quarter_start(day) == start
+
+
+def test_the_table_is_up_to_date_only_while_its_newest_quarter_is_the_current_one(table: UsuryTable) -> None:
+    assert not table.freshness(date(2026, 3, 31)).out_of_date
+    late = table.freshness(date(2026, 4, 1))
+
+    assert late.out_of_date
+    assert (late.newest, late.current_quarter) == (Q1_2026, date(2026, 4, 1))
