@@ -398,9 +398,3 @@ class LocalKafka:
         """Report whether the broker process is alive (not whether it answers), its pid and address."""
         pid = self._live_pid()
         return KafkaStatus(running=pid is not None, pid=pid, address=self.address)
-
-    def wipe_data(self) -> None:
-        """Delete the broker's topics, offsets and cluster id (it is reformatted on the next start)."""
-        if self._live_pid() is not None:
-            raise KafkaError("stop the broker before wiping its data")
-        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -238,9 +238,3 @@ class LocalPostgres:
         """Report whether the postmaster is alive, its pid and the DSN."""
         info = self._postmaster_info()
         return PostgresStatus(running=info is not None, pid=info[0] if info else None, dsn=self.dsn)
-
-    def wipe_data(self) -> None:
-        """Delete the cluster (it is re-created by initdb on the next start)."""
-        if self._postmaster_info() is not None:
-            raise PostgresError("stop Postgres before wiping its data")
-        shutil.rmtree(self.data_dir, ignore_errors=True)

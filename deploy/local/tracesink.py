@@ -387,7 +387,6 @@ class TraceSummary:
     span_count: int
     services: tuple[str, ...]
     start_unix_nano: int
-    end_unix_nano: int
 
 
 def summarize_traces(spans: Iterable[SpanRecord]) -> list[TraceSummary]:
@@ -410,7 +409,6 @@ def summarize_traces(spans: Iterable[SpanRecord]) -> list[TraceSummary]:
                 span_count=len(members),
                 services=tuple(_services(members)),
                 start_unix_nano=min(_start(span) for span in members),
-                end_unix_nano=max(int(span.get("end_unix_nano") or 0) for span in members),
             )
         )
     summaries.sort(key=lambda summary: (summary.start_unix_nano, summary.trace_id), reverse=True)

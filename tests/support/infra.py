@@ -11,8 +11,7 @@ Order, for each of the two:
 Local state between sessions: Kafka starts from an empty data dir every session (leftover topics,
 offsets and consumer groups would make tests depend on earlier runs); it is wiped at the start, not
 at the end, so the last session's logs stay for a post-mortem. The Postgres cluster (initdb) is kept
-between sessions for speed: ``postgres_dsn(fresh=True)`` re-creates it, and fixtures that need a
-clean database should create their own. The Maven-fetched Kafka jars are shared with the platform.
+between sessions for speed: fixtures that need a clean database create their own. The Maven-fetched Kafka jars are shared with the platform.
 """
 
 from __future__ import annotations
@@ -98,13 +97,10 @@ def _local_kafka() -> Iterator[str]:
 
 
 @contextmanager
-def _local_postgres(fresh: bool) -> Iterator[str]:
-    """Start (or reuse) the local test cluster and stop it afterwards; initdb is kept unless ``fresh``."""
+def _local_postgres() -> Iterator[str]:
+    """Start (or reuse) the local test cluster and stop it afterwards; the cluster (initdb) is kept."""
     with _session_lock("postgres"):
         postgres = LocalPostgres(local_state_dir())
-        if fresh:
-            postgres.stop()
-            postgres.wipe_data()
         try:
             yield postgres.start()
         finally:
@@ -147,7 +143,7 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_dsn(fresh: bool = False) -> Iterator[str]:
+def postgres_dsn() -> Iterator[str]:
     """Yield a Postgres DSN (env, else container, else local cluster) and clean up what was started."""
     if dsn := os.environ.get(POSTGRES_ENV):
         yield dsn
@@ -155,5 +151,5 @@ def postgres_dsn(fresh: bool = False) -> Iterator[str]:
         with _postgres_container() as dsn:
             yield dsn
     else:
-        with _local_postgres(fresh) as dsn:
+        with _local_postgres() as dsn:
             yield dsn
