@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from deploy.local.infra import infra_status, start_infra
-from deploy.local.kafka import REPO_ROOT
+from deploy.local import REPO_ROOT
 from deploy.local.topics import ensure_topics
 from services.servicing import cob
 from services.servicing.app import DEFINITION as SERVICING

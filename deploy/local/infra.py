@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from deploy.local.kafka import REPO_ROOT, KafkaError, KafkaStatus, LocalKafka
+from deploy.local import REPO_ROOT
+from deploy.local.kafka import KafkaError, KafkaStatus, LocalKafka
 from deploy.local.postgres import LocalPostgres, PostgresError, PostgresStatus
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"

@@ -1,43 +1,34 @@
-"""Single-node KRaft Kafka broker run from Maven-fetched jars, without Docker."""
+"""Single-node KRaft Kafka broker run from Maven-fetched jars, without Docker: start, wait until it answers, stop."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
-import fcntl
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 import time
-import uuid
-import xml.etree.ElementTree as ET
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from deploy.local.kafka_provisioning import (
+    DEFAULT_LIBS_DIR,
+    LOG4J_CONFIG,
+    KafkaError,
+    classpath,
+    ensure_jars,
+    format_storage,
+    java_executable,
+    pinned_kafka_version,
+    server_properties,
+)
 from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free, is_port_open
 from deploy.local.process import cmdline, pid_alive, reap, tail, terminate_group
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
-POM_PATH = KAFKA_DEPLOY_DIR / "pom.xml"
-LOG4J_CONFIG = KAFKA_DEPLOY_DIR / "log4j2.properties"
-# Shared by every state dir (platform and tests): the jars depend only on the pinned version.
-DEFAULT_LIBS_DIR = REPO_ROOT / ".local" / "kafka" / "libs"
-JARS_MARKER = ".kafka-jars"
 DEFAULT_START_TIMEOUT = 60.0
 
 _T = TypeVar("_T")
-_POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
-
-
-class KafkaError(RuntimeError):
-    """Raised when the local broker cannot be provisioned, started or stopped."""
 
 
 @dataclass(frozen=True)
@@ -47,15 +38,6 @@ class KafkaStatus:
     running: bool
     pid: int | None
     address: str | None
-
-
-def pinned_kafka_version(pom: Path = POM_PATH) -> str:
-    """Return the ``kafka.version`` property pinned in deploy/kafka/pom.xml."""
-    # The POM is the single place the version is written; Python only reads it.
-    node = ET.parse(pom).getroot().find("m:properties/m:kafka.version", _POM_NS)
-    if node is None or not (node.text or "").strip():
-        raise KafkaError(f"no <kafka.version> property in {pom}")
-    return (node.text or "").strip()
 
 
 def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -93,27 +75,6 @@ def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
     return _run_blocking(_metadata_answers(bootstrap, timeout))
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created if needed) for the block's duration."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _new_cluster_id() -> str:
-    """Return a random Kafka cluster id (URL-safe base64 of a UUID, as ``kafka-storage random-uuid``)."""
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        # Kafka's own generator avoids ids starting with '-' (they look like CLI flags).
-        if not cluster_id.startswith("-"):
-            return cluster_id
-
-
 class LocalKafka:
     """A single-node Kafka broker (broker + controller, KRaft) whose files live under ``state_dir/kafka``."""
 
@@ -141,53 +102,6 @@ class LocalKafka:
         self.start_timeout = start_timeout
         self.version = pinned_kafka_version()
         self._proc: subprocess.Popen[bytes] | None = None
-
-    # ------------------------------------------------------------------ jars
-
-    def _jars_fingerprint(self) -> str:
-        """Identify the wanted jar set: pinned version plus a hash of the POM (log4j bumps count too)."""
-        digest = hashlib.sha256(POM_PATH.read_bytes()).hexdigest()[:16]
-        return f"kafka.version={self.version}\npom.sha256={digest}\n"
-
-    def jars_ready(self) -> bool:
-        """Tell whether ``libs_dir`` already holds the jars for the pinned version."""
-        marker = self.libs_dir / JARS_MARKER
-        return (
-            marker.is_file()
-            and marker.read_text() == self._jars_fingerprint()
-            and (self.libs_dir / f"kafka_2.13-{self.version}.jar").is_file()
-        )
-
-    def ensure_jars(self) -> Path:
-        """Copy the broker's runtime jars into ``libs_dir`` with Maven unless already there; return the dir."""
-        if self.jars_ready():
-            return self.libs_dir  # offline-friendly: no Maven run at all
-        # Platform and test sessions share the libs dir: serialise the (re)download.
-        with _file_lock(self.libs_dir.parent / ".libs.lock"):
-            if self.jars_ready():
-                return self.libs_dir
-            mvn = shutil.which("mvn")
-            if mvn is None:
-                raise KafkaError("Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka jars")
-            # Jars of another version on the same classpath would clash: start from an empty dir.
-            if self.libs_dir.exists():
-                shutil.rmtree(self.libs_dir)
-            self.libs_dir.mkdir(parents=True)
-            command = [
-                mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM_PATH),
-                "dependency:copy-dependencies", f"-Dkafka.libs.dir={self.libs_dir}",
-            ]
-            if os.environ.get("MC_MAVEN_OFFLINE") == "1":
-                command.append("-o")  # only the local ~/.m2 repository
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise KafkaError(
-                    f"Maven could not fetch the Kafka {self.version} jars (exit {done.returncode}):\n"
-                    f"{done.stdout[-4000:]}{done.stderr[-4000:]}"
-                )
-            # The marker is written last, so an interrupted download is retried next time.
-            (self.libs_dir / JARS_MARKER).write_text(self._jars_fingerprint())
-        return self.libs_dir
 
     # --------------------------------------------------------------- helpers
 
@@ -232,75 +146,6 @@ class LocalKafka:
         return (port if port is not None else fresh.pop()), (
             controller_port if controller_port is not None else fresh.pop()
         )
-
-    def _server_properties(self, port: int, controller_port: int) -> str:
-        """Render server.properties for a single-node broker+controller on the loopback interface."""
-        settings: dict[str, object] = {
-            "process.roles": "broker,controller",
-            "node.id": 1,
-            # A static voter set needs no '--standalone' when formatting.
-            "controller.quorum.voters": f"1@{LOOPBACK}:{controller_port}",
-            "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "log.dirs": self.data_dir,
-            # Topics appear on first use, with several partitions so keyed ordering is exercised.
-            "auto.create.topics.enable": "true",
-            "num.partitions": 3,
-            "default.replication.factor": 1,
-            "min.insync.replicas": 1,
-            # One node: internal topics cannot have more than one replica. Fewer partitions than
-            # the defaults (50) make the first group join and first transaction much faster.
-            "offsets.topic.replication.factor": 1,
-            "offsets.topic.num.partitions": 5,
-            "transaction.state.log.replication.factor": 1,
-            "transaction.state.log.min.isr": 1,
-            "transaction.state.log.num.partitions": 5,
-            "share.coordinator.state.topic.replication.factor": 1,
-            "share.coordinator.state.topic.min.isr": 1,
-            # Consumers of a fresh group get their partitions at once instead of after 3 s.
-            "group.initial.rebalance.delay.ms": 0,
-            # The cleaner allocates this buffer at start-up (128 MiB by default): keep the heap small.
-            "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
-            # A 2-core dev box: fewer threads start faster and compete less with the services.
-            "num.network.threads": 2,
-            "num.io.threads": 4,
-            "num.recovery.threads.per.data.dir": 1,
-            "background.threads": 4,
-        }
-        lines = ["# Written by deploy/local/kafka.py at every start; edits are overwritten."]
-        lines += [f"{key}={value}" for key, value in settings.items()]
-        return "\n".join(lines) + "\n"
-
-    def _java(self) -> str:
-        """Return the java executable: $JAVA_HOME/bin/java if set, else the one on PATH."""
-        java_home = os.environ.get("JAVA_HOME")
-        if java_home and (Path(java_home) / "bin" / "java").is_file():
-            return str(Path(java_home) / "bin" / "java")
-        found = shutil.which("java")
-        if found is None:
-            raise KafkaError("no 'java' on PATH (Kafka 4.x needs Java 17 or newer)")
-        return found
-
-    def _classpath(self) -> str:
-        """Return the JVM classpath: every jar of the libs dir, as the official scripts do."""
-        return f"{self.libs_dir}/*"
-
-    def _format_storage(self) -> None:
-        """Format the KRaft log dir once; an already formatted dir keeps its topics and offsets."""
-        if (self.data_dir / "meta.properties").is_file():
-            return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            self._java(), "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-            f"-Dkafka.logs.dir={self.logs_dir}", "-cp", self._classpath(),
-            "kafka.tools.StorageTool", "format", "-t", _new_cluster_id(), "-c", str(self.config_file),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise KafkaError(f"formatting {self.data_dir} failed:\n{done.stdout}{done.stderr}")
 
     def _failure(self, message: str) -> KafkaError:
         """Build an error carrying the tails of the broker's console log (WARN+, JVM errors) and INFO log."""
@@ -349,22 +194,22 @@ class LocalKafka:
             self._wait_until_answering(pid, address, deadline)
             return address
 
-        self.ensure_jars()
+        ensure_jars(self.libs_dir, self.version)
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         port, controller_port = self._choose_ports()
-        self.config_file.write_text(self._server_properties(port, controller_port))
+        self.config_file.write_text(server_properties(self.data_dir, port, controller_port))
         self.ports_file.write_text(json.dumps({"port": port, "controller_port": controller_port}))
-        self._format_storage()
+        format_storage(self.libs_dir, self.config_file, self.data_dir, self.logs_dir)
 
         # Keep the previous run's console log for one more start, for post-mortems.
         if self.log_file.exists():
             self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
         command = [
-            self._java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            java_executable(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={self.logs_dir}",
-            "-cp", self._classpath(), "kafka.Kafka", str(self.config_file),
+            "-cp", classpath(self.libs_dir), "kafka.Kafka", str(self.config_file),
         ]
         with self.log_file.open("wb") as log:
             # Own session and process group: the broker outlives the CLI that started it, is not

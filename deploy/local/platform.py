@@ -16,7 +16,8 @@ from pathlib import Path
 from deploy.local.infra import DEFAULT_STATE_DIR, infra_status, start_infra, stop_infra
 from deploy.local.ports import find_free_port, is_port_free, is_port_open
 from deploy.local.process import pid_alive, tail, terminate_group
-from deploy.local.services import REPO_ROOT, SERVICES, ServiceProcess, read_manifest, write_manifest
+from deploy.local import REPO_ROOT
+from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write_manifest
 from deploy.local.topics import ensure_topics
 
 PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local import REPO_ROOT
 from deploy.local.process import pid_alive, tail, terminate_group
 
 SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_prefix(service: str) -> str:

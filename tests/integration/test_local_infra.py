@@ -15,7 +15,8 @@ from aiokafka.structs import ConsumerRecord
 
 from deploy.local.infra import main as infra_main
 from deploy.local.infra import start_infra, stop_infra
-from deploy.local.kafka import REPO_ROOT, LocalKafka, metadata_answers
+from deploy.local import REPO_ROOT
+from deploy.local.kafka import LocalKafka, metadata_answers
 from deploy.local.ports import is_port_open
 from deploy.local.postgres import LocalPostgres
 from deploy.local.process import group_pids, pid_alive

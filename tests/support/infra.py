@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from deploy.local.kafka import REPO_ROOT, LocalKafka
+from deploy.local import REPO_ROOT
+from deploy.local.kafka import LocalKafka
 from deploy.local.postgres import LocalPostgres
 
 KAFKA_ENV = "MC_TEST_KAFKA_BOOTSTRAP"
