@@ -22,7 +22,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from deploy.local.ports import find_free_port, is_port_open
-from deploy.local.tracesink import read_spans, render_trace
+from deploy.local.span_store import read_spans
+from deploy.local.trace_view import render_trace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SINK_MODULE = "deploy.local.tracesink"
