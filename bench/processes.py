@@ -1,0 +1,82 @@
+"""Memory and CPU of the platform's processes, read from /proc."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deploy.local.infra import infra_status
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def status_kb(pid: int | None, key: str = "VmHWM") -> int | None:
+    """A `kB` field (VmHWM, VmRSS) of /proc/<pid>/status, or None when the process is unknown or gone."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (0 when gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0.0
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(parent: int) -> list[int]:
+    """Live processes whose parent is `parent`."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and status_kb(int(entry.name), "PPid") == parent:
+            kids.append(int(entry.name))
+    return kids
+
+
+def process_groups(manifest: Mapping[str, Any], state_dir: Path) -> dict[str, list[int]]:
+    """Label -> pids for every platform process (services, trace sink, Kafka, Postgres) and this client."""
+    groups = {name: [int(info["pid"])] for name, info in manifest["services"].items() if info.get("pid")}
+    if isinstance(manifest.get("tracesink_pid"), int):
+        groups["trace sink"] = [manifest["tracesink_pid"]]
+    kafka, postgres = infra_status(state_dir)
+    if kafka.pid:
+        groups["kafka broker"] = [kafka.pid]
+    if postgres.pid:
+        backends = _children(postgres.pid)
+        groups["postgres (postmaster only)"] = [postgres.pid]
+        groups[f"postgres (all {1 + len(backends)} procs, sum)"] = [postgres.pid, *backends]
+    groups["bench client"] = [os.getpid()]
+    return groups
+
+
+def cpu_snapshot(groups: Mapping[str, list[int]]) -> dict[int, float]:
+    """CPU seconds used so far by every pid of `groups`."""
+    return {pid: cpu_seconds(pid) for pids in groups.values() for pid in pids}
+
+
+def process_figures(groups: Mapping[str, list[int]], cpu_before: Mapping[int, float], wall: float) -> dict[str, Any]:
+    """Peak and current resident memory (MiB) and CPU used during the benchmark, per process group."""
+    out: dict[str, Any] = {}
+    for label, pids in groups.items():
+        hwm = [status_kb(p, "VmHWM") or 0 for p in pids]
+        rss = [status_kb(p, "VmRSS") or 0 for p in pids]
+        cpu = sum(max(0.0, cpu_seconds(p) - cpu_before.get(p, 0.0)) for p in pids)
+        out[label] = {
+            "pids": pids,
+            "vm_hwm_mib": round(sum(hwm) / 1024, 1),
+            "vm_rss_mib": round(sum(rss) / 1024, 1),
+            "cpu_seconds": round(cpu, 2),
+            "cpu_percent_of_wall": round(100 * cpu / wall, 1) if wall else None,
+        }
+    return out
