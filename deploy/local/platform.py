@@ -143,8 +143,10 @@ def _print_addresses(manifest: dict[str, object]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m deploy.local.platform", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "demo", "trace", "token"])
+    # No automatic -h: `token --help` must reach the token issuer's own parser, which lists its options.
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.platform", description=__doc__, add_help=False)
+    parser.add_argument("-h", "--help", action="store_true", help="show this help message and exit")
+    parser.add_argument("command", nargs="?", choices=["up", "down", "status", "demo", "trace", "token"])
     parser.add_argument("trace_id", nargs="?", help="for `trace`: the trace id to show (default: the last demo's)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
     args, rest = parser.parse_known_args(argv)
@@ -153,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         from shared.auth import main as auth_main
 
         # A token signed with this local deployment's secret, e.g. `token --role ops --sub ops-durand`.
-        return auth_main(["issue", *rest, "--secret", jwt_secret(state_dir)])
+        options = [*rest, "--help"] if args.help else rest
+        return auth_main(["issue", *options, "--secret", jwt_secret(state_dir)])
+    if args.help:
+        parser.print_help()
+        return 0
+    if args.command is None:
+        parser.error("a command is required: up, down, status, demo, trace or token")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "up":
