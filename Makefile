@@ -13,7 +13,7 @@ run: install ## provision Kafka and Postgres, start the four services, print the
 down: ## stop the services, Kafka and Postgres; nothing is left running
 	@$(PLATFORM) down
 
-status:
+status: ## what runs and what is down (exit 0 when all or nothing runs), and whether the usury caps are current
 	@$(PLATFORM) status
 
 demo: ## walk one application to the counsellor's alert on the running platform

@@ -12,12 +12,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-
-from deploy.local.infra import DEFAULT_STATE_DIR, infra_status, start_infra, stop_infra
+from deploy.local import REPO_ROOT
+from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.ports import find_free_port, is_port_free, is_port_open
 from deploy.local.process import pid_alive, tail, terminate_group
-from deploy.local import REPO_ROOT
 from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write_manifest
+from deploy.local.status import platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
 
 PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
@@ -115,20 +115,12 @@ def down(state_dir: Path) -> None:
     _manifest_path(state_dir).unlink(missing_ok=True)
 
 
-def status(state_dir: Path) -> bool:
-    """Print what runs; True if the whole platform is up."""
-    kafka, postgres = infra_status(state_dir)
-    print(f"kafka          {'up  ' if kafka.running else 'down'}  {kafka.address or ''}")
-    print(f"postgres       {'up  ' if postgres.running else 'down'}  {postgres.dsn or ''}")
-    manifest = read_manifest(_manifest_path(state_dir))
-    services = manifest.get("services", {})
-    all_up = kafka.running and postgres.running
-    for name in SERVICES:
-        pid = ServiceProcess(name, 0, state_dir / "run").pid()
-        url = services.get(name, {}).get("url", "") if isinstance(services, dict) else ""
-        print(f"{name:<14} {'up  ' if pid else 'down'}  {url}")
-        all_up = all_up and pid is not None
-    return all_up
+def status(state_dir: Path) -> int:
+    """Print what runs and what is down, and whether the usury caps are current; the exit code."""
+    pieces = platform_pieces(state_dir, read_manifest(_manifest_path(state_dir)))
+    report, code = render_status(pieces, usury_caps_line(date.today()))
+    print(report, end="")
+    return code
 
 
 def _print_addresses(manifest: dict[str, object]) -> None:
@@ -170,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         down(state_dir)
         print("platform stopped")
     elif args.command == "status":
-        return 0 if status(state_dir) else 1
+        return status(state_dir)
     elif args.command == "demo":
         from deploy.local.demo import run_demo
 

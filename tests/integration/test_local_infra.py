@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +170,21 @@ def test_support_prefers_addresses_from_the_environment(monkeypatch: pytest.Monk
     with support.kafka_bootstrap() as bootstrap, support.postgres_dsn() as dsn:
         assert bootstrap == "example.invalid:9092"
         assert dsn == "postgresql://u@example.invalid/db"
+
+
+def test_platform_status_says_the_services_are_down_when_only_kafka_and_postgres_run(
+    kafka: LocalKafka, postgres: LocalPostgres
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.local.platform", "status", "--state-dir", str(kafka.state_dir)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+
+    assert done.returncode == 1, "a partial platform is a failure"
+    kafka_line, postgres_line, *_ = done.stdout.splitlines()
+    assert kafka_line.split() == ["kafka", "up", str(kafka.address)]
+    assert postgres_line.split() == ["postgres", "up", str(postgres.dsn)]
+    assert "down: intake, assessment, servicing, notifications, traces (OTLP)" in done.stdout
 
 
 def test_stop_leaves_no_process_behind(kafka: LocalKafka, postgres: LocalPostgres) -> None:

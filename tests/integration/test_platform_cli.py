@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from deploy.local import REPO_ROOT
+from shared.french import day
+from shared.usury import UsuryTable
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +44,15 @@ def test_make_token_still_issues_a_token(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     header, payload, signature = done.stdout.strip().split(".")
     assert header and payload and signature
+
+
+def test_make_status_with_nothing_running_says_so_and_succeeds(tmp_path: Path) -> None:
+    done = _make("status", tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, usury = done.stdout.splitlines()
+    assert first.startswith("nothing is running")
+    freshness = UsuryTable.load().freshness(date.today())
+    assert usury.startswith("usury caps")
+    assert ("out of date" in usury) == freshness.out_of_date
+    assert day(freshness.current_quarter) in usury

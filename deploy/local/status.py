@@ -1,0 +1,75 @@
+"""`make status`: what of the local platform runs, what is down, and whether the usury caps are current."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from deploy.local import REPO_ROOT
+from deploy.local.infra import infra_status
+from deploy.local.process import cmdline, pid_alive
+from deploy.local.services import SERVICES, ServiceProcess
+from shared.french import day
+from shared.usury import DEFAULT_PATH as USURY_CAPS_FILE
+from shared.usury import UsuryTable, UsuryTableError
+
+TRACES = "traces (OTLP)"
+NOTHING_RUNNING = "nothing is running (`make run` starts the platform)"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One process of the platform: its name, whether it runs, and where it answers."""
+
+    name: str
+    running: bool
+    address: str = ""
+
+
+def _trace_sink_running(manifest: Mapping[str, object]) -> bool:
+    """Whether the trace sink the manifest names is alive (and is still the trace sink, not a reused pid)."""
+    pid = manifest.get("tracesink_pid")
+    return isinstance(pid, int) and pid_alive(pid) and "deploy.local.tracesink" in cmdline(pid)
+
+
+def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
+    """Kafka, Postgres, the four services and the trace sink, in the order `make run` starts them."""
+    kafka, postgres = infra_status(state_dir)
+    services = manifest.get("services")
+    urls = {name: str(info.get("url", "")) for name, info in services.items()} if isinstance(services, dict) else {}
+    return [
+        Piece("kafka", kafka.running, kafka.address or ""),
+        Piece("postgres", postgres.running, postgres.dsn or ""),
+        *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in SERVICES),
+        Piece(TRACES, _trace_sink_running(manifest), str(manifest.get("otlp", ""))),
+    ]
+
+
+def usury_caps_line(today: date, path: Path = USURY_CAPS_FILE) -> str:
+    """Whether `shared/usury_caps.toml` holds the current quarter's caps, in one line."""
+    shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+    try:
+        freshness = UsuryTable.load(path).freshness(today)
+    except UsuryTableError as error:
+        return f"{'usury caps':<14} cannot be read: {str(error).splitlines()[0]}"
+    if freshness.out_of_date:
+        return (
+            f"{'usury caps':<14} out of date: newest quarter {day(freshness.newest)}, "
+            f"current quarter {day(freshness.current_quarter)} — add it to {shown}"
+        )
+    return f"{'usury caps':<14} up to date (quarter of {day(freshness.current_quarter)})"
+
+
+def render_status(pieces: list[Piece], usury_line: str) -> tuple[str, int]:
+    """The report and the exit code: 0 when everything or nothing runs, 1 when only part of the platform does."""
+    running = [piece for piece in pieces if piece.running]
+    if not running:
+        return f"{NOTHING_RUNNING}\n{usury_line}\n", 0
+    lines = [f"{piece.name:<14} {'up  ' if piece.running else 'down'}  {piece.address}".rstrip() for piece in pieces]
+    down = [piece.name for piece in pieces if not piece.running]
+    if down:
+        lines.append(f"down: {', '.join(down)} — `make down` then `make run` starts the platform again")
+    lines.append(usury_line)
+    return "\n".join(lines) + "\n", 1 if down else 0
