@@ -14,10 +14,10 @@ from pathlib import Path
 
 from deploy.local import REPO_ROOT
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
-from deploy.local.ports import find_free_port, is_port_free, is_port_open
+from deploy.local.ports import choose_ports, is_port_open
 from deploy.local.process import pid_alive, tail, terminate_group
 from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write_manifest
-from deploy.local.status import platform_pieces, render_status, usury_caps_line
+from deploy.local.status import TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
 
 PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
@@ -28,17 +28,14 @@ def _manifest_path(state_dir: Path) -> Path:
     return state_dir / "run" / "platform.json"
 
 
-def _port(preferred: int) -> int:
-    return preferred if is_port_free(preferred) else find_free_port()
-
-
-def start_trace_sink(state_dir: Path) -> tuple[int, int, Path]:
+def start_trace_sink(state_dir: Path, port: int | None = None) -> tuple[int, int, Path]:
     """Start the local OTLP collector that stores spans for `trace` (pid, port, spans file)."""
     run = state_dir / "run"
     run.mkdir(parents=True, exist_ok=True)
     spans = state_dir / "traces" / "spans.jsonl"
     spans.parent.mkdir(parents=True, exist_ok=True)
-    port = _port(PREFERRED_OTLP_PORT)
+    if port is None:
+        port = choose_ports({TRACES: PREFERRED_OTLP_PORT}).ports[TRACES]
     with (run / "tracesink.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "deploy.local.tracesink", "serve", "--port", str(port), "--file", str(spans)],
@@ -71,13 +68,16 @@ def up(state_dir: Path) -> dict[str, object]:
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
     asyncio.run(ensure_topics(bootstrap))
-    sink_pid, otlp_port, spans = start_trace_sink(state_dir)
+    choice = choose_ports({**PREFERRED_PORTS, TRACES: PREFERRED_OTLP_PORT})
+    for message in choice.messages():
+        print(message, flush=True)
+    sink_pid, otlp_port, spans = start_trace_sink(state_dir, choice.ports[TRACES])
     otlp = f"http://127.0.0.1:{otlp_port}"
     processes = []
     for name in SERVICES:
         proc = ServiceProcess(
             name,
-            _port(PREFERRED_PORTS[name]),
+            choice.ports[name],
             state_dir / "run",
             env={
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -98,6 +98,7 @@ def up(state_dir: Path) -> dict[str, object]:
         "spans_file": str(spans),
         "jwt_secret_file": str(state_dir / "jwt-secret"),
         "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
+        "moved_ports": {name: list(ports) for name, ports in choice.moved.items()},
     }
     write_manifest(_manifest_path(state_dir), manifest)
     return manifest
@@ -123,13 +124,20 @@ def status(state_dir: Path) -> int:
     return code
 
 
-def _print_addresses(manifest: dict[str, object]) -> None:
+def _moved_note(manifest: dict[str, object], name: str) -> str:
+    """`  (8001 was taken)` when the process could not have its preferred port, else ''."""
+    moved = manifest.get("moved_ports")
+    return f"  ({moved[name][0]} was taken)" if isinstance(moved, dict) and name in moved else ""
+
+
+def print_addresses(manifest: dict[str, object]) -> None:
+    """What `make run` prints once everything answers: where each piece listens, and which ports were taken."""
     print("\nThe platform is up:")
     for name, info in manifest["services"].items():  # type: ignore[union-attr]
-        print(f"  {name:<14} {info['url']}   (OpenAPI: {info['url']}/docs)")
+        print(f"  {name:<14} {info['url']}   (OpenAPI: {info['url']}/docs){_moved_note(manifest, name)}")
     print(f"  kafka          {manifest['kafka']}")
     print(f"  postgres       {manifest['postgres']}")
-    print(f"  traces (OTLP)  {manifest['otlp']}  → {manifest['spans_file']}")
+    print(f"  {TRACES}  {manifest['otlp']}  → {manifest['spans_file']}{_moved_note(manifest, TRACES)}")
     print("\nNext: `make demo` walks one application to the counsellor's alert; `make down` stops everything.")
 
 
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "up":
-        _print_addresses(up(state_dir))
+        print_addresses(up(state_dir))
     elif args.command == "down":
         down(state_dir)
         print("platform stopped")

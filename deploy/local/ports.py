@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 LOOPBACK = "127.0.0.1"
 
@@ -46,3 +48,29 @@ def is_port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class PortChoice:
+    """The port each process listens on, and those that could not have their preferred one."""
+
+    ports: dict[str, int]
+    moved: dict[str, tuple[int, int]]  # name -> (preferred port, port chosen instead)
+
+    def messages(self) -> list[str]:
+        """One line per process that could not have its preferred port, saying where it listens instead."""
+        return [
+            f"port {preferred} is taken: {name} listens on {chosen} instead"
+            for name, (preferred, chosen) in self.moved.items()
+        ]
+
+
+def choose_ports(preferred: Mapping[str, int], host: str = LOOPBACK) -> PortChoice:
+    """Give each name its preferred port when it is free, else a free port distinct from all the others."""
+    taken = [name for name, port in preferred.items() if not is_port_free(port, host)]
+    spare = iter(p for p in find_free_ports(len(taken) + len(preferred), host) if p not in preferred.values())
+    ports, moved = dict(preferred), {}
+    for name in taken:
+        ports[name] = next(spare)
+        moved[name] = (preferred[name], ports[name])
+    return PortChoice(ports, moved)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from deploy.local import REPO_ROOT
+from deploy.local.platform import PREFERRED_PORTS, print_addresses
+from deploy.local.ports import LOOPBACK, choose_ports, find_free_ports, is_port_free
 from shared.french import day
 from shared.usury import UsuryTable
 
@@ -26,6 +30,15 @@ def _make(target: str, state_dir: Path, *variables: str) -> subprocess.Completed
         text=True,
         timeout=120,
     )
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    """A socket listening on a free loopback port, as another program holding 8002 would."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        sock.listen()
+        yield sock
 
 
 def test_make_token_help_lists_the_token_options(tmp_path: Path) -> None:
@@ -56,3 +69,42 @@ def test_make_status_with_nothing_running_says_so_and_succeeds(tmp_path: Path) -
     assert usury.startswith("usury caps")
     assert ("out of date" in usury) == freshness.out_of_date
     assert day(freshness.current_quarter) in usury
+
+
+def test_a_taken_port_is_replaced_by_a_free_one_and_said(listening: socket.socket) -> None:
+    taken = listening.getsockname()[1]
+    (free,) = find_free_ports(1)
+
+    choice = choose_ports({"assessment": taken, "servicing": free})
+
+    moved_to = choice.ports["assessment"]
+    assert moved_to not in (taken, free) and is_port_free(moved_to)
+    assert choice.ports["servicing"] == free
+    assert choice.messages() == [f"port {taken} is taken: assessment listens on {moved_to} instead"]
+
+
+def test_free_preferred_ports_are_kept_and_nothing_is_said() -> None:
+    preferred = dict(zip(("intake", "traces (OTLP)"), find_free_ports(2), strict=True))
+
+    choice = choose_ports(preferred)
+
+    assert choice.ports == preferred and choice.messages() == []
+
+
+def test_the_addresses_printed_at_the_end_say_which_port_was_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in PREFERRED_PORTS.items()}
+    urls["assessment"] = "http://127.0.0.1:41234"
+    manifest: dict[str, object] = {
+        "kafka": "127.0.0.1:39092",
+        "postgres": "postgresql://postgres@127.0.0.1:35432/postgres",
+        "otlp": "http://127.0.0.1:4318",
+        "spans_file": "/tmp/spans.jsonl",
+        "services": {name: {"url": url} for name, url in urls.items()},
+        "moved_ports": {"assessment": [8002, 41234]},
+    }
+
+    print_addresses(manifest)
+
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+    assert "http://127.0.0.1:41234" in lines["assessment"] and "(8002 was taken)" in lines["assessment"]
+    assert "was taken" not in lines["intake"]
