@@ -12,8 +12,13 @@ need() { command -v "$1" >/dev/null || { echo "missing: $1 ($2)" >&2; exit 1; };
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required" >&2; exit 1; }
 need java "OpenJDK 17+ runs the local Kafka broker"
 need mvn "Maven fetches the Kafka broker's jars from Maven Central"
-PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
-[ -x "$PG_BIN/initdb" ] || { echo "missing: PostgreSQL server binaries (initdb) in $PG_BIN; set PG_BIN" >&2; exit 1; }
+# The PostgreSQL major version is pinned in deploy/versions.toml; the launcher looks for it the same way.
+PG_MAJOR=$("$PYTHON" -c 'import tomllib; print(tomllib.load(open("deploy/versions.toml", "rb"))["postgres"]["version"])')
+if [ -z "${PG_BIN:-}" ]; then
+  PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+  [ -x "$PG_BIN/initdb" ] || PG_BIN=$(pg_config --bindir 2>/dev/null || echo "$PG_BIN")
+fi
+[ -x "$PG_BIN/initdb" ] || { echo "missing: PostgreSQL $PG_MAJOR server binaries (initdb) in $PG_BIN; set PG_BIN" >&2; exit 1; }
 
 if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
   "$PYTHON" -m venv .tools

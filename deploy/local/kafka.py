@@ -20,11 +20,11 @@ from deploy.local.kafka_provisioning import (
     ensure_jars,
     format_storage,
     java_executable,
-    pinned_kafka_version,
     server_properties,
 )
 from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free, is_port_open
 from deploy.local.process import cmdline, pid_alive, reap, tail, terminate_group
+from deploy.versions import pinned
 
 DEFAULT_START_TIMEOUT = 60.0
 
@@ -100,7 +100,7 @@ class LocalKafka:
         self.requested_port = port
         self.heap = heap
         self.start_timeout = start_timeout
-        self.version = pinned_kafka_version()
+        self.version = pinned("kafka").version
         self._proc: subprocess.Popen[bytes] | None = None
 
     # --------------------------------------------------------------- helpers

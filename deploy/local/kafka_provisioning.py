@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,20 +23,8 @@ LOG4J_CONFIG = KAFKA_DEPLOY_DIR / "log4j2.properties"
 DEFAULT_LIBS_DIR = REPO_ROOT / ".local" / "kafka" / "libs"
 JARS_MARKER = ".kafka-jars"
 
-_POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
-
-
 class KafkaError(RuntimeError):
     """Raised when the local broker cannot be provisioned, started or stopped."""
-
-
-def pinned_kafka_version(pom: Path = POM_PATH) -> str:
-    """Return the ``kafka.version`` property pinned in deploy/kafka/pom.xml."""
-    # The POM is the single place the version is written; Python only reads it.
-    node = ET.parse(pom).getroot().find("m:properties/m:kafka.version", _POM_NS)
-    if node is None or not (node.text or "").strip():
-        raise KafkaError(f"no <kafka.version> property in {pom}")
-    return (node.text or "").strip()
 
 
 @contextmanager
@@ -83,9 +70,10 @@ def ensure_jars(libs_dir: Path, version: str) -> Path:
         if libs_dir.exists():
             shutil.rmtree(libs_dir)
         libs_dir.mkdir(parents=True)
+        # The version comes from deploy/versions.toml; the POM's own default is checked to match it.
         command = [
             mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM_PATH),
-            "dependency:copy-dependencies", f"-Dkafka.libs.dir={libs_dir}",
+            "dependency:copy-dependencies", f"-Dkafka.libs.dir={libs_dir}", f"-Dkafka.version={version}",
         ]
         if os.environ.get("MC_MAVEN_OFFLINE") == "1":
             command.append("-o")  # only the local ~/.m2 repository

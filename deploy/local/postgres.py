@@ -16,8 +16,8 @@ from pathlib import Path
 
 from deploy.local.ports import LOOPBACK, find_free_port, is_port_free
 from deploy.local.process import cmdline, group_pids, pid_alive, tail
+from deploy.versions import pinned
 
-DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_START_TIMEOUT = 60.0
 # Dev-box settings; fsync stays on by default so timings resemble production.
 DEFAULT_SETTINGS: Mapping[str, str] = {
@@ -44,16 +44,20 @@ class PostgresStatus:
 
 
 def postgres_bin_dir() -> Path:
-    """Locate the Postgres server binaries: $PG_BIN, else ``pg_config --bindir``, else the Debian path."""
+    """Locate the Postgres server binaries: $PG_BIN, else Debian's of the pinned version, else ``pg_config --bindir``."""
     if env := os.environ.get("PG_BIN"):
         return Path(env)
+    # deploy/versions.toml pins the major version; Debian installs each major side by side.
+    debian = Path(f"/usr/lib/postgresql/{pinned('postgres').version}/bin")
+    if (debian / "initdb").is_file():
+        return debian
     if pg_config := shutil.which("pg_config"):
         done = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
         candidate = Path(done.stdout.strip())
         # pg_config may come from a client-only package: only trust it if initdb is beside it.
         if done.returncode == 0 and (candidate / "initdb").is_file():
             return candidate
-    return DEFAULT_BIN_DIR
+    return debian
 
 
 def dsn_for(port: int, user: str = "postgres", database: str = "postgres") -> str:

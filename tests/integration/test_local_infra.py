@@ -22,6 +22,7 @@ from deploy.local.kafka import LocalKafka, metadata_answers
 from deploy.local.ports import is_port_open
 from deploy.local.postgres import LocalPostgres
 from deploy.local.process import group_pids, pid_alive
+from deploy.versions import pinned
 from tests.support import infra as support
 
 pytestmark = pytest.mark.integration
@@ -147,6 +148,16 @@ async def test_postgres_answers_select_1(postgres: LocalPostgres) -> None:
         assert await connection.fetchval("show fsync") == "on"
     finally:
         await connection.close()
+
+
+async def test_postgres_is_the_pinned_major_version(postgres: LocalPostgres) -> None:
+    assert postgres.status().dsn is not None
+    connection = await asyncpg.connect(postgres.status().dsn)
+    try:
+        version = int(await connection.fetchval("show server_version_num"))
+    finally:
+        await connection.close()
+    assert version // 10000 == int(pinned("postgres").version), "deploy/versions.toml pins another major"
 
 
 def test_second_start_reuses_the_running_postgres(postgres: LocalPostgres) -> None:

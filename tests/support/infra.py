@@ -3,8 +3,10 @@
 Order, for each of the two:
   (a) an address in the environment (``MC_TEST_KAFKA_BOOTSTRAP`` / ``MC_TEST_POSTGRES_DSN``): used as is,
       nothing is started or stopped;
-  (b) a testcontainers container when a Docker engine answers (``MC_TEST_DOCKER=0`` skips this step;
-      images: ``MC_TEST_KAFKA_IMAGE`` / ``MC_TEST_POSTGRES_IMAGE``);
+  (b) a testcontainers container when a Docker engine answers (``MC_TEST_DOCKER=0`` skips this step),
+      of the official images at the versions pinned in ``deploy/versions.toml``, as the local launcher
+      and docker-compose.yml (override: ``MC_TEST_KAFKA_IMAGE``, an ``apache/kafka`` image, and
+      ``MC_TEST_POSTGRES_IMAGE``);
   (c) otherwise the Docker-free provisioning of ``deploy.local`` in ``<repo>/.local/test`` (its own
       state dir and free ports, so a platform running from ``<repo>/.local`` is left alone).
 
@@ -27,14 +29,13 @@ from pathlib import Path
 from deploy.local import REPO_ROOT
 from deploy.local.kafka import LocalKafka
 from deploy.local.postgres import LocalPostgres
+from deploy.versions import pinned
 
 KAFKA_ENV = "MC_TEST_KAFKA_BOOTSTRAP"
 POSTGRES_ENV = "MC_TEST_POSTGRES_DSN"
 DOCKER_ENV = "MC_TEST_DOCKER"
-# cp-kafka 7.9 (Apache Kafka 3.9) is the newest line the testcontainers 4.x KafkaContainer start
-# script is known to drive in KRaft mode; override the image to try another.
-DEFAULT_KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
-DEFAULT_POSTGRES_IMAGE = "postgres:15"
+DEFAULT_KAFKA_IMAGE = pinned("kafka").image_ref
+DEFAULT_POSTGRES_IMAGE = pinned("postgres").image_ref
 
 
 def local_state_dir() -> Path:
@@ -110,12 +111,12 @@ def _local_postgres() -> Iterator[str]:
 
 @contextmanager
 def _kafka_container() -> Iterator[str]:
-    """Run Kafka in a testcontainers container (KRaft) and yield its bootstrap address."""
-    from testcontainers.community.kafka import KafkaContainer
+    """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address."""
+    from tests.support.kafka_container import ApacheKafkaContainer  # imports testcontainers: slow
 
     image = os.environ.get("MC_TEST_KAFKA_IMAGE", DEFAULT_KAFKA_IMAGE)
-    with KafkaContainer(image).with_kraft() as container:
-        yield str(container.get_bootstrap_server())
+    with ApacheKafkaContainer(image) as container:
+        yield container.get_bootstrap_server()
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """docker-compose.yml, Dockerfile and .dockerignore stay consistent with the code they run.
 
-No container engine is needed: the files are parsed and compared with the services' entry points,
-settings classes and imports.
+No container engine is needed (there is none on the development machine): the files are parsed and
+compared with the services' entry points, settings classes and imports, and with the one version of
+each infrastructure piece (deploy/versions.toml) that the local launcher and the test containers run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import os
 import re
 import shlex
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,13 +21,20 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from deploy.local.kafka import LocalKafka
 from deploy.local.services import SERVICES, env_prefix
 from deploy.local.topics import DEFAULT_PARTITIONS
+from deploy.versions import pinned
+from tests.support import infra as test_infra
+from tests.support.kafka_container import KRAFT_ENVIRONMENT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+KAFKA_POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
+KAFKA_VERSION_NOTE = REPO_ROOT / "deploy" / "kafka" / "VERSION.md"
+README = REPO_ROOT / "README.md"
 
 HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
 
@@ -226,10 +235,57 @@ def test_infrastructure_images_are_the_official_ones() -> None:
     assert re.fullmatch(r"4\.\d+\.\d+", tag), f"Kafka must be a pinned 4.x release, got {tag}"
     repository, tag = _image("postgres")
     assert repository == "postgres"
-    assert tag.split(".")[0].split("-")[0] == "15"
     repository, tag = _image("jaeger")
     assert repository == "jaegertracing/jaeger", "the Jaeger v2 all-in-one image"
     assert re.fullmatch(r"2\.\d+\.\d+", tag), f"Jaeger must be a pinned 2.x release, got {tag}"
+
+
+# ---------------------------------------------------------------- one version per piece
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("piece", ["kafka", "postgres"])
+def test_compose_runs_the_pinned_version(piece: str) -> None:
+    assert ":".join(_image(piece)) == pinned(piece).image_ref, "docker-compose.yml and deploy/versions.toml differ"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("piece", ["kafka", "postgres"])
+def test_the_test_containers_run_the_pinned_version(piece: str) -> None:
+    defaults = {"kafka": test_infra.DEFAULT_KAFKA_IMAGE, "postgres": test_infra.DEFAULT_POSTGRES_IMAGE}
+    assert defaults[piece] == pinned(piece).image_ref
+
+
+@pytest.mark.unit
+def test_the_local_broker_fetches_the_pinned_kafka(tmp_path: Path) -> None:
+    node = ET.parse(KAFKA_POM).getroot().find("m:properties/m:kafka.version", {"m": "http://maven.apache.org/POM/4.0.0"})
+    assert node is not None and (node.text or "").strip() == pinned("kafka").version, (
+        "kafka.version in deploy/kafka/pom.xml and deploy/versions.toml differ"
+    )
+    assert LocalKafka(tmp_path).version == pinned("kafka").version
+
+
+@pytest.mark.unit
+def test_the_documentation_names_the_pinned_kafka() -> None:
+    version = pinned("kafka").version
+    assert version in KAFKA_VERSION_NOTE.read_text().splitlines()[0]
+    named = set(re.findall(r"Kafka (\d+\.\d+\.\d+)", README.read_text()))
+    assert named <= {version}, f"the README names Kafka {sorted(named)}, deploy/versions.toml {version}"
+
+
+@pytest.mark.unit
+def test_the_kafka_test_container_is_a_single_kraft_node_like_compose() -> None:
+    container, compose = KRAFT_ENVIRONMENT, _environment(_service("kafka"))
+    for key in ("KAFKA_NODE_ID", "KAFKA_PROCESS_ROLES", "KAFKA_CONTROLLER_LISTENER_NAMES",
+                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS",
+                "KAFKA_AUTO_CREATE_TOPICS_ENABLE"):
+        assert container[key] == compose[key], key
+    listeners = {entry.split("://")[0]: entry.split(":")[-1] for entry in container["KAFKA_LISTENERS"].split(",")}
+    protocols = dict(pair.split(":") for pair in container["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(listeners) == set(protocols)
+    assert container["KAFKA_INTER_BROKER_LISTENER_NAME"] in listeners
+    assert container["KAFKA_CONTROLLER_QUORUM_VOTERS"].endswith(f":{listeners['CONTROLLER']}")
 
 
 @pytest.mark.unit
