@@ -100,7 +100,7 @@ class LocalKafka:
         self.requested_port = port
         self.heap = heap
         self.start_timeout = start_timeout
-        self.version = pinned("kafka").version
+        self.version = pinned("kafka")
         self._proc: subprocess.Popen[bytes] | None = None
 
     # --------------------------------------------------------------- helpers

@@ -48,7 +48,7 @@ def postgres_bin_dir() -> Path:
     if env := os.environ.get("PG_BIN"):
         return Path(env)
     # deploy/versions.toml pins the major version; Debian installs each major side by side.
-    debian = Path(f"/usr/lib/postgresql/{pinned('postgres').version}/bin")
+    debian = Path(f"/usr/lib/postgresql/{pinned('postgres')}/bin")
     if (debian / "initdb").is_file():
         return debian
     if pg_config := shutil.which("pg_config"):

@@ -157,7 +157,7 @@ async def test_postgres_is_the_pinned_major_version(postgres: LocalPostgres) -> 
         version = int(await connection.fetchval("show server_version_num"))
     finally:
         await connection.close()
-    assert version // 10000 == int(pinned("postgres").version), "deploy/versions.toml pins another major"
+    assert version // 10000 == int(pinned("postgres")), "deploy/versions.toml pins another major"
 
 
 def test_second_start_reuses_the_running_postgres(postgres: LocalPostgres) -> None:

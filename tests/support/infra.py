@@ -34,8 +34,8 @@ from deploy.versions import pinned
 KAFKA_ENV = "MC_TEST_KAFKA_BOOTSTRAP"
 POSTGRES_ENV = "MC_TEST_POSTGRES_DSN"
 DOCKER_ENV = "MC_TEST_DOCKER"
-DEFAULT_KAFKA_IMAGE = pinned("kafka").image_ref
-DEFAULT_POSTGRES_IMAGE = pinned("postgres").image_ref
+DEFAULT_KAFKA_IMAGE = f"apache/kafka:{pinned('kafka')}"
+DEFAULT_POSTGRES_IMAGE = f"postgres:{pinned('postgres')}"
 
 
 def local_state_dir() -> Path:

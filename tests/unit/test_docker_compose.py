@@ -245,29 +245,26 @@ def test_infrastructure_images_are_the_official_ones() -> None:
 
 @pytest.mark.unit
 @pytest.mark.parametrize("piece", ["kafka", "postgres"])
-def test_compose_runs_the_pinned_version(piece: str) -> None:
-    assert ":".join(_image(piece)) == pinned(piece).image_ref, "docker-compose.yml and deploy/versions.toml differ"
+def test_compose_and_the_test_containers_run_the_pinned_version(piece: str) -> None:
+    fixtures = {"kafka": test_infra.DEFAULT_KAFKA_IMAGE, "postgres": test_infra.DEFAULT_POSTGRES_IMAGE}
+    compose = ":".join(_image(piece))
 
-
-@pytest.mark.unit
-@pytest.mark.parametrize("piece", ["kafka", "postgres"])
-def test_the_test_containers_run_the_pinned_version(piece: str) -> None:
-    defaults = {"kafka": test_infra.DEFAULT_KAFKA_IMAGE, "postgres": test_infra.DEFAULT_POSTGRES_IMAGE}
-    assert defaults[piece] == pinned(piece).image_ref
+    assert _image(piece)[1] == pinned(piece), "docker-compose.yml and deploy/versions.toml differ"
+    assert fixtures[piece] == compose, "the test containers and docker-compose.yml run different images"
 
 
 @pytest.mark.unit
 def test_the_local_broker_fetches_the_pinned_kafka(tmp_path: Path) -> None:
     node = ET.parse(KAFKA_POM).getroot().find("m:properties/m:kafka.version", {"m": "http://maven.apache.org/POM/4.0.0"})
-    assert node is not None and (node.text or "").strip() == pinned("kafka").version, (
+    assert node is not None and (node.text or "").strip() == pinned("kafka"), (
         "kafka.version in deploy/kafka/pom.xml and deploy/versions.toml differ"
     )
-    assert LocalKafka(tmp_path).version == pinned("kafka").version
+    assert LocalKafka(tmp_path).version == pinned("kafka")
 
 
 @pytest.mark.unit
 def test_the_documentation_names_the_pinned_kafka() -> None:
-    version = pinned("kafka").version
+    version = pinned("kafka")
     assert version in KAFKA_VERSION_NOTE.read_text().splitlines()[0]
     named = set(re.findall(r"Kafka (\d+\.\d+\.\d+)", README.read_text()))
     assert named <= {version}, f"the README names Kafka {sorted(named)}, deploy/versions.toml {version}"
