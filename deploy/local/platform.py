@@ -1,4 +1,4 @@
-"""Run the whole platform on this machine: `python -m deploy.local.platform {up,down,status,demo}`."""
+"""Run the whole platform on this machine: `python -m deploy.local.platform {up,down,status,demo,trace,token}`."""
 
 from __future__ import annotations
 
