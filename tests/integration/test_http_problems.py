@@ -326,7 +326,7 @@ CASES: list[BadRequest] = [
     post("servicing", REVERSAL, "no reason", {}, at="active_loan/first_payment", field="reason", rule="missing"),
     post("servicing", REVERSAL, "an empty reason", {"reason": ""}, at="active_loan/first_payment", field="reason", rule="string_too_short"),
     post("servicing", REVERSAL, "NUL character in the reason", {"reason": "Rejet\u0000AM04"}, at="active_loan/first_payment", field="reason", rule="string_pattern_mismatch"),
-    post("servicing", REVERSAL, "a payment already reversed", REJECTED, at="active_loan/reversed_payment", status=409, field="payment_id", rule="already_reversed"),
+    post("servicing", REVERSAL, "a reversal of another amount than the payment's", {**REJECTED, "amount_cents": 1}, at="active_loan/first_payment", field="amount_cents", rule="not_the_payment_amount"),
     post("servicing", REVERSAL, "a counsellor reversing a payment", REJECTED, at="active_loan/first_payment", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     post("servicing", REVERSAL, "another bank's loan", REJECTED, at="active_loan/first_payment", caller=tokens.bank("la-banque-postale"), status=404),
     malformed_json("servicing", REVERSAL, at="active_loan/first_payment"),

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from services.servicing import domain, repository, usecases
-from services.servicing.access import Adviser, Bank, Reader, found
-from shared.http import not_found
-from shared.runtime import ServiceContext, service_context
+from services.servicing.api.common import Context
+from shared.auth import AssociationStaff, AssociationStaffOrBank, PartnerBank
+from shared.openapi import problems
 
 router = APIRouter(tags=["adjustments"])
 
@@ -34,49 +35,44 @@ class ScheduleVersionView(BaseModel):
 
 
 @router.get("/loans/{loan_id}/adjustments", response_model=list[AdjustmentView], summary="List a loan's adjustments")
-async def list_adjustments(
-    loan_id: UUID, principal: Reader, ctx: ServiceContext = Depends(service_context)
-) -> list[AdjustmentView]:
+async def list_adjustments(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context) -> list[AdjustmentView]:
     """Requests and answers, oldest first."""
-    found(principal, await repository.get_loan(ctx.pool, loan_id), loan_id)
+    await usecases.visible_loan(ctx.pool, principal, loan_id)
     return [AdjustmentView(**a.model_dump()) for a in await repository.adjustments(ctx.pool, loan_id)]
 
 
 @router.post(
-    "/loans/{loan_id}/adjustments", response_model=AdjustmentView, status_code=201, summary="Ask the bank for an adjustment"
+    "/loans/{loan_id}/adjustments",
+    response_model=AdjustmentView,
+    status_code=201,
+    summary="Ask the bank for an adjustment",
+    responses=problems(409),
 )
 async def request_adjustment(
-    loan_id: UUID, body: domain.AdjustmentRequest, principal: Adviser, ctx: ServiceContext = Depends(service_context)
+    loan_id: UUID, body: domain.AdjustmentRequest, principal: AssociationStaff, ctx: Context
 ) -> AdjustmentView:
     """A pause (`months`, `with_interest`), an extension (`months`) or a lower instalment (`instalment_cents`);
     one open request per loan (`adjustment requested`)."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        loan = found(principal, await repository.get_loan(conn, loan_id, for_update=True), loan_id)
         adjustment, figures = await usecases.request_adjustment(
-            conn, loan, body, adjustment_id=uuid4(), requested_by=principal.subject,
-            today=ctx.clock.today(), now=ctx.clock.now(),
+            conn, principal, loan_id, body, adjustment_id=uuid4(), today=ctx.clock.today(), now=ctx.clock.now()
         )
     return AdjustmentView(**adjustment.model_dump(), preview=figures)
 
 
 @router.post(
-    "/loans/{loan_id}/adjustments/{adjustment_id}/answer", response_model=AdjustmentView, summary="Answer an adjustment"
+    "/loans/{loan_id}/adjustments/{adjustment_id}/answer",
+    response_model=AdjustmentView,
+    summary="Answer an adjustment",
+    responses=problems(409),
 )
 async def answer_adjustment(
-    loan_id: UUID,
-    adjustment_id: UUID,
-    body: domain.AdjustmentAnswer,
-    principal: Bank,
-    ctx: ServiceContext = Depends(service_context),
+    loan_id: UUID, adjustment_id: UUID, body: domain.AdjustmentAnswer, principal: PartnerBank, ctx: Context
 ) -> AdjustmentView:
     """Accepted: a new schedule version (`loan rescheduled`); refused, with a reason: `adjustment refused`."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        loan = found(principal, await repository.get_loan(conn, loan_id, for_update=True), loan_id)
-        adjustment = await repository.get_adjustment(conn, loan_id, adjustment_id, for_update=True)
-        if adjustment is None:
-            raise not_found("adjustment", adjustment_id)
         answered = await usecases.answer_adjustment(
-            conn, loan, adjustment, body, answered_by=principal.subject, today=ctx.clock.today(), now=ctx.clock.now()
+            conn, principal, loan_id, adjustment_id, body, today=ctx.clock.today(), now=ctx.clock.now()
         )
     return AdjustmentView(**answered.model_dump())
 
@@ -84,14 +80,12 @@ async def answer_adjustment(
 @router.get(
     "/loans/{loan_id}/schedule-versions", response_model=list[ScheduleVersionView], summary="A loan's schedule history"
 )
-async def schedule_versions(
-    loan_id: UUID, principal: Reader, ctx: ServiceContext = Depends(service_context)
-) -> list[ScheduleVersionView]:
+async def schedule_versions(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context) -> list[ScheduleVersionView]:
     """Every version of the schedule, oldest first, the current one last."""
-    loan = found(principal, await repository.get_loan(ctx.pool, loan_id), loan_id)
+    loan = await usecases.visible_loan(ctx.pool, principal, loan_id)
     past = await repository.schedule_versions(ctx.pool, loan_id)
     made_by, made_at = await repository.current_version_origin(ctx.pool, loan)
-    versions = [
+    versions: list[dict[str, Any]] = [
         *({**row, "current": False} for row in past),
         {"version": loan.schedule_version, "adjustment_id": made_by, "created_at": made_at, "current": True,
          "lines": await repository.instalments(ctx.pool, loan_id)},
