@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from services.servicing import domain, usecases
 from services.servicing.api.common import Context
 from shared.auth import Ops
+from shared.fields import Day
 
 router = APIRouter(tags=["operations"])
 
@@ -19,7 +18,7 @@ class CloseOfBusiness(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    business_date: date
+    business_date: Day
 
 
 @router.post("/close-of-business", response_model=domain.CloseOfBusinessRun, summary="Run the close of business")

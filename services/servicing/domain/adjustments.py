@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.servicing.domain.loans import Instalment, Loan, loan_event
 from services.servicing.domain.rescheduling import Plan, Preview, Terms, plan, preview
@@ -19,7 +19,7 @@ from shared.errors import BusinessRuleError
 from shared.events import AdjustmentRefused, AdjustmentRequested, LoanRescheduled
 from shared.events import AdjustmentRefusedData, AdjustmentRequestedData, LoanRescheduledData
 from shared.events.envelope import Envelope
-from shared.fields import FreeText
+from shared.fields import Flag, FreeText
 
 
 class AdjustmentRequest(BaseModel):
@@ -36,7 +36,7 @@ class AdjustmentAnswer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    accept: StrictBool
+    accept: Flag
     reason: FreeText | None = Field(None, min_length=1, max_length=1000, description="Required to refuse.")
 
 

@@ -24,7 +24,7 @@ from shared.loanmath import (
     schedule_cash_flows,
     taeg_of_loan,
 )
-from shared.fields import FreeText
+from shared.fields import Day, FreeText
 
 SOURCE = "/services/servicing"
 # Loan ids derive from the application id, so re-applying an approval can never create a second loan.
@@ -176,7 +176,7 @@ class Disbursement(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    disbursed_on: date
+    disbursed_on: Day
     payee: FreeText = Field(min_length=1, max_length=200, description="`borrower` or the supplier paid (garage, school…).")
 
 

@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
-from shared.fields import FreeText, Reference
+from shared.fields import Day, FreeText, Integer, Reference
 
 PAYMENT_ID_NAMESPACE = UUID("1d5a8f0e-3b7c-4e2a-9f61-8c0d2e4b6a73")
 BankReference = Reference
@@ -27,8 +27,8 @@ class NewPayment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     bank_reference: BankReference = Field(description="The bank's own reference: recorded once.")
-    amount_cents: int = Field(gt=0, le=MAX_PAYMENT_CENTS)
-    received_on: date
+    amount_cents: Integer = Field(gt=0, le=MAX_PAYMENT_CENTS)
+    received_on: Day
 
 
 class Reversal(BaseModel):
@@ -37,7 +37,7 @@ class Reversal(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reason: FreeText = Field(min_length=1, max_length=500, description="Why, e.g. `prélèvement rejeté : provision insuffisante`.")
-    amount_cents: int | None = Field(
+    amount_cents: Integer | None = Field(
         None, gt=0, le=MAX_PAYMENT_CENTS, description="The amount reversed, if the bank states it: it must be the payment's."
     )
 

@@ -20,12 +20,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.servicing.domain.ledger import in_order, principal_outstanding
 from services.servicing.domain.loans import Instalment, Loan, LoanStatus, as_instalments, dated_schedule
 from shared.errors import BusinessRuleError
 from shared.events import AdjustmentTerms
+from shared.fields import Flag, Integer
 from shared.loanmath import add_months, monthly_instalment, monthly_rate
 from shared.money import round_cents
 
@@ -40,9 +41,9 @@ class Terms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["pause", "extension", "lower_instalment"]
-    months: int | None = Field(None, ge=1, le=MAX_REMAINING_INSTALMENTS, description="Pause: instalments skipped; extension: months added.")
-    with_interest: StrictBool | None = Field(None, description="Pause: does interest run during the pause? (required for a pause)")
-    instalment_cents: int | None = Field(None, gt=0, le=10_000_000, description="Lower instalment: the target instalment.")
+    months: Integer | None = Field(None, ge=1, le=MAX_REMAINING_INSTALMENTS, description="Pause: instalments skipped; extension: months added.")
+    with_interest: Flag | None = Field(None, description="Pause: does interest run during the pause? (required for a pause)")
+    instalment_cents: Integer | None = Field(None, gt=0, le=10_000_000, description="Lower instalment: the target instalment.")
 
     def contract(self) -> AdjustmentTerms:
         """The terms as the events carry them."""
