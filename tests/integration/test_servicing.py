@@ -18,6 +18,7 @@ from shared.events import BankPayment, new_event, parse_event
 from shared.events import BankPaymentData
 from shared.events.envelope import Envelope
 from shared.loanmath import taeg_of_loan
+from shared.money import canonical_decimal
 from tests.integration.conftest import NOW, TODAY, RunningService, ServiceStarter, loan_approved
 from tests.support import tokens
 from tests.support.tokens import bearer
@@ -70,6 +71,9 @@ async def test_the_loan_shows_its_schedule_its_taeg_and_what_closes_it_today(sta
 
     assert (view["status"], view["schedule_version"], view["instalment_day"]) == ("active", 1, 5)
     assert Decimal(view["taeg"]) == taeg_of_loan(300_000, Decimal("0.035"), 36, TODAY, date(2026, 4, 5))
+    # Rates read as everywhere else, without the database's padding (numeric(9, 6) holds 0.035000).
+    assert (view["annual_rate"], view["guarantee_share"]) == ("0.035", "0.5")
+    assert view["taeg"] == canonical_decimal(Decimal(view["taeg"]))
     assert (view["principal_outstanding_cents"], view["payoff_cents"], view["arrears_cents"]) == (300_000, 300_000, 0)
     first = view["schedule"][0]
     assert (first["interest_cents"], first["principal_cents"], first["amount_cents"]) == (875, 7_916, INSTALMENT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from pydantic import Field
 from services.servicing import domain, repository, usecases
 from services.servicing.api.common import Context
 from shared.auth import AssociationStaffOrBank, PartnerBank
+from shared.fields import ShownRate
 from shared.openapi import problems
 
 router = APIRouter(tags=["loans"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["loans"])
 class LoanView(domain.Loan):
     """A loan: its terms, where it stands, and its current schedule with what is paid of each line."""
 
-    taeg: Decimal | None = Field(description="Effective annual rate of the original terms, as a fraction (0.0356 = 3.56 %).")
+    taeg: ShownRate | None = Field(description="Effective annual rate of the original terms, as a fraction (0.0356 = 3.56 %).")
     payoff_cents: int = Field(description="What closes the loan today: principal outstanding + interest already due.")
     schedule: list[domain.Instalment]
 

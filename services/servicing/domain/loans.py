@@ -24,7 +24,7 @@ from shared.loanmath import (
     schedule_cash_flows,
     taeg_of_loan,
 )
-from shared.fields import Day, FreeText
+from shared.fields import Day, FreeText, ShownRate
 
 SOURCE = "/services/servicing"
 # Loan ids derive from the application id, so re-applying an approval can never create a second loan.
@@ -84,10 +84,10 @@ class Loan(BaseModel):
     counsellor_id: str
     bank_id: str
     amount_cents: int
-    annual_rate: Decimal
+    annual_rate: ShownRate
     duration_months: int
     first_due_date: date
-    guarantee_share: Decimal
+    guarantee_share: ShownRate
     status: LoanStatus
     payee: str | None = None
     disbursed_on: date | None = None
