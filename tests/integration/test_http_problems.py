@@ -327,6 +327,7 @@ CASES: list[BadRequest] = [
     post("servicing", PAYMENTS, "a payment for another bank's loan", FIRST_PAYMENT, at="active_loan", caller=tokens.bank("la-banque-postale"), status=404),
     get("servicing", LOAN, "another association's loan", at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
     malformed_id("servicing", "GET", PAYMENTS, "loan_id"),
+    get("servicing", PAYMENTS, "page size 0", at="active_loan", query={"limit": 0}, field="query.limit", rule="greater_than_equal"),
     unknown_id("servicing", "GET", PAYMENTS),
     post("servicing", REVERSAL, "no reason", {}, at="active_loan/first_payment", field="reason", rule="missing"),
     post("servicing", REVERSAL, "an empty reason", {"reason": ""}, at="active_loan/first_payment", field="reason", rule="string_too_short"),
@@ -341,6 +342,7 @@ CASES: list[BadRequest] = [
     unknown_id("servicing", "POST", REVERSAL, body=REJECTED),
     BadRequest("servicing", "POST", REVERSAL, "unknown payment", at="active_loan/unknown", body=REJECTED, status=404),
     malformed_id("servicing", "GET", ADJUSTMENTS, "loan_id"),
+    get("servicing", ADJUSTMENTS, "offset past the bound", at="active_loan", query={"offset": 100_001}, field="query.offset", rule="less_than_equal"),
     unknown_id("servicing", "GET", ADJUSTMENTS),
     post("servicing", ADJUSTMENTS, "a pause without saying whether interest runs", {**PAUSE, "terms": {"kind": "pause", "months": 2}}, at="active_loan", field="terms.with_interest", rule="required_for_kind"),
     post("servicing", ADJUSTMENTS, "an extension with a target instalment", {**PAUSE, "terms": {"kind": "extension", "months": 6, "instalment_cents": 5_000}}, at="active_loan", field="terms.instalment_cents", rule="not_for_kind"),
@@ -372,6 +374,7 @@ CASES: list[BadRequest] = [
     unknown_id("servicing", "POST", ANSWER, body=ACCEPT),
     BadRequest("servicing", "POST", ANSWER, "unknown adjustment", at="adjusted_loan/unknown", body=ACCEPT, status=404),
     malformed_id("servicing", "GET", SCHEDULE_VERSIONS, "loan_id"),
+    get("servicing", SCHEDULE_VERSIONS, "page size 501", at="active_loan", query={"limit": 501}, field="query.limit", rule="less_than_equal"),
     unknown_id("servicing", "GET", SCHEDULE_VERSIONS),
     # --- notifications -------------------------------------------------------------------------------
     get("notifications", ALERTS, "a bank cannot read alerts", query={}, caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),

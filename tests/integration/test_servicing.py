@@ -262,6 +262,22 @@ async def test_an_early_repayment_closes_the_loan_keeps_the_excess_to_refund_and
     assert view["schedule"] == before["schedule"]  # the interest waived is owed again
 
 
+async def test_a_loan_s_payments_come_in_pages_with_their_total(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await active_loan(servicing)
+    for n in range(3):
+        body = {"bank_reference": f"VIR-2026-03-02-000{n}", "amount_cents": 1_000, "received_on": TODAY.isoformat()}
+        assert (await servicing.http.post(f"/loans/{loan_id}/payments", json=body, headers=BANK)).status_code == 201
+    url = f"/loans/{loan_id}/payments"
+
+    everything = await servicing.http.get(url, headers=COUNSELLOR)
+    page = await servicing.http.get(url, params={"limit": 2, "offset": 1}, headers=COUNSELLOR)
+    beyond = await servicing.http.get(url, params={"offset": 3}, headers=COUNSELLOR)
+
+    assert len(everything.json()) == 3 and page.json() == everything.json()[1:] and beyond.json() == []
+    assert {r.headers["X-Total-Count"] for r in (everything, page, beyond)} == {"3"}
+
+
 async def months_later_with_may_missed(servicing: RunningService) -> str:
     """April paid, May not, on 10 May."""
     loan_id = await active_loan(servicing)
@@ -299,6 +315,10 @@ async def test_an_adjustment_accepted_by_the_bank_makes_version_2_and_keeps_vers
     ]
     assert len(versions[0]["lines"]) == 36 and versions[0]["lines"][0]["paid_cents"] == INSTALMENT
     assert versions[0]["replaced_at"] == versions[1]["created_at"]
+    pages = [await servicing.http.get(f"/loans/{loan_id}/schedule-versions", params={"limit": 1, "offset": n}, headers=BANK)
+             for n in (0, 1, 2)]
+    assert [page.json() for page in pages] == [[versions[0]], [versions[1]], []]
+    assert {page.headers["X-Total-Count"] for page in pages} == {"2"}
     [requested] = await events(servicing, "fr.microcredit.loan.adjustment.requested.v1")
     [rescheduled] = await events(servicing, "fr.microcredit.loan.rescheduled.v1")
     assert requested.data.terms.kind == "pause" and requested.data.requested_by == "c-lefebvre"

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from services.servicing import domain, repository, usecases
-from services.servicing.api.common import Context
+from services.servicing.api.common import PAGED, TOTAL_COUNT, Context
 from shared.auth import AssociationStaff, AssociationStaffOrBank, PartnerBank
+from shared.http import PageQuery
 from shared.openapi import problems
 
 router = APIRouter(tags=["adjustments"])
@@ -34,11 +35,17 @@ class ScheduleVersionView(BaseModel):
     lines: list[domain.Instalment]
 
 
-@router.get("/loans/{loan_id}/adjustments", response_model=list[AdjustmentView], summary="List a loan's adjustments")
-async def list_adjustments(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context) -> list[AdjustmentView]:
+@router.get(
+    "/loans/{loan_id}/adjustments", response_model=list[AdjustmentView], summary="List a loan's adjustments", responses=PAGED
+)
+async def list_adjustments(
+    loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, response: Response
+) -> list[AdjustmentView]:
     """Requests and answers, oldest first."""
     await usecases.visible_loan(ctx.pool, principal, loan_id)
-    return [AdjustmentView(**a.model_dump()) for a in await repository.adjustments(ctx.pool, loan_id)]
+    adjustments, total = await repository.adjustments(ctx.pool, loan_id, limit=page.limit, offset=page.offset)
+    response.headers[TOTAL_COUNT] = str(total)
+    return [AdjustmentView(**a.model_dump()) for a in adjustments]
 
 
 @router.post(
@@ -78,19 +85,28 @@ async def answer_adjustment(
 
 
 @router.get(
-    "/loans/{loan_id}/schedule-versions", response_model=list[ScheduleVersionView], summary="A loan's schedule history"
+    "/loans/{loan_id}/schedule-versions",
+    response_model=list[ScheduleVersionView],
+    summary="A loan's schedule history",
+    responses=PAGED,
 )
-async def schedule_versions(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context) -> list[ScheduleVersionView]:
+async def schedule_versions(
+    loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, response: Response
+) -> list[ScheduleVersionView]:
     """Every version of the schedule, oldest first, the current one last."""
     loan = await usecases.visible_loan(ctx.pool, principal, loan_id)
-    past = await repository.schedule_versions(ctx.pool, loan_id)
-    made_by, made_at = await repository.current_version_origin(ctx.pool, loan)
-    versions: list[dict[str, Any]] = [
-        *({**row, "current": False} for row in past),
-        {"version": loan.schedule_version, "adjustment_id": made_by, "created_at": made_at, "current": True,
-         "lines": await repository.instalments(ctx.pool, loan_id)},
-    ]
+    current = loan.schedule_version  # versions are numbered 1, 2, … current
+    first, last = page.offset + 1, min(page.offset + page.limit, current)
+    # One version beyond the page: when it was made is when the page's last one was replaced.
+    versions: list[dict[str, Any]] = await repository.schedule_versions(ctx.pool, loan_id, first, last + 1)
+    if first <= current <= last + 1:
+        made_by, made_at = await repository.current_version_origin(ctx.pool, loan)
+        lines = await repository.instalments(ctx.pool, loan_id) if current <= last else []
+        versions.append({"version": current, "adjustment_id": made_by, "created_at": made_at, "lines": lines, "current": True})
+    response.headers[TOTAL_COUNT] = str(current)
+    following: list[dict[str, Any] | None] = [*versions[1:], None] if versions else []
     return [
-        ScheduleVersionView(**v, replaced_at=following["created_at"] if following else None)
-        for v, following in zip(versions, [*versions[1:], None], strict=True)
+        ScheduleVersionView(**{"current": False, **v}, replaced_at=after["created_at"] if after else None)
+        for v, after in zip(versions, following, strict=True)
+        if v["version"] <= last
     ]

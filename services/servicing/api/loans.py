@@ -11,6 +11,7 @@ from services.servicing import domain, repository, usecases
 from services.servicing.api.common import Context
 from shared.auth import AssociationStaffOrBank, PartnerBank
 from shared.fields import ShownRate
+from shared.http import PageQuery
 from shared.openapi import problems
 
 router = APIRouter(tags=["loans"])
@@ -31,9 +32,11 @@ async def _view(ctx: Context, loan: domain.Loan) -> LoanView:
 
 
 @router.get("/loans", response_model=list[LoanView], summary="Find loans by application")
-async def find_loans(principal: AssociationStaffOrBank, ctx: Context, application_id: UUID = Query(...)) -> list[LoanView]:
+async def find_loans(
+    principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, application_id: UUID = Query(...)
+) -> list[LoanView]:
     """The loan created from an application's approval, if any (and if the caller may see it)."""
-    loans = await repository.find_loans(ctx.pool, application_id)
+    loans = await repository.find_loans(ctx.pool, application_id, limit=page.limit, offset=page.offset)
     return [await _view(ctx, loan) for loan in loans if domain.visible(principal, loan)]
 
 

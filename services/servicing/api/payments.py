@@ -7,8 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from services.servicing import domain, repository, usecases
-from services.servicing.api.common import Context
+from services.servicing.api.common import PAGED, TOTAL_COUNT, Context
 from shared.auth import AssociationStaffOrBank, PartnerBank
+from shared.http import PageQuery
 from shared.openapi import problems
 
 router = APIRouter(tags=["payments"])
@@ -20,11 +21,16 @@ class PaymentView(domain.Payment):
     duplicate: bool = False
 
 
-@router.get("/loans/{loan_id}/payments", response_model=list[PaymentView], summary="List a loan's payments")
-async def list_payments(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context) -> list[PaymentView]:
-    """Every payment with its allocation to the instalments (interest, principal, interest waived) and any reversal."""
+@router.get("/loans/{loan_id}/payments", response_model=list[PaymentView], summary="List a loan's payments", responses=PAGED)
+async def list_payments(
+    loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, response: Response
+) -> list[PaymentView]:
+    """Every payment with its allocation to the instalments (interest, principal, interest waived) and any reversal,
+    in the order they were recorded."""
     await usecases.visible_loan(ctx.pool, principal, loan_id)
-    return [PaymentView(**p.model_dump()) for p in await repository.payments(ctx.pool, loan_id)]
+    payments, total = await repository.payments(ctx.pool, loan_id, limit=page.limit, offset=page.offset)
+    response.headers[TOTAL_COUNT] = str(total)
+    return [PaymentView(**p.model_dump()) for p in payments]
 
 
 @router.post(

@@ -45,10 +45,11 @@ async def open_adjustment(conn: asyncpg.Connection, loan_id: UUID) -> Adjustment
     return _adjustment(row) if row else None
 
 
-async def adjustments(conn: asyncpg.Pool, loan_id: UUID) -> list[Adjustment]:
-    """A loan's adjustments, oldest first."""
-    rows = await conn.fetch(f"{_SELECT} where loan_id = $1 order by requested_at, id", loan_id)
-    return [_adjustment(r) for r in rows]
+async def adjustments(conn: asyncpg.Pool, loan_id: UUID, *, limit: int, offset: int) -> tuple[list[Adjustment], int]:
+    """A page of a loan's adjustments, oldest first, and how many it has in all."""
+    total = await conn.fetchval("select count(*) from adjustments where loan_id = $1", loan_id)
+    rows = await conn.fetch(f"{_SELECT} where loan_id = $1 order by requested_at, id limit $2 offset $3", loan_id, limit, offset)
+    return [_adjustment(r) for r in rows], total
 
 
 async def save_answer(conn: asyncpg.Connection, adjustment: Adjustment) -> None:
@@ -70,10 +71,12 @@ async def archive_version(conn: asyncpg.Connection, loan: Loan, lines: Sequence[
     )
 
 
-async def schedule_versions(conn: asyncpg.Pool, loan_id: UUID) -> list[dict[str, Any]]:
-    """The versions a loan's schedule had before the current one, oldest first."""
+async def schedule_versions(conn: asyncpg.Pool, loan_id: UUID, first: int, last: int) -> list[dict[str, Any]]:
+    """The versions `first` to `last` a loan's schedule had before the current one, oldest first."""
     rows = await conn.fetch(
-        "select version, adjustment_id, created_at, lines from schedule_versions where loan_id = $1 order by version", loan_id
+        "select version, adjustment_id, created_at, lines from schedule_versions"
+        " where loan_id = $1 and version between $2 and $3 order by version",
+        loan_id, first, last,
     )
     return [{**dict(r), "lines": [Instalment(**line) for line in json.loads(r["lines"])]} for r in rows]
 

@@ -41,9 +41,12 @@ async def get_loan(conn: asyncpg.Connection | asyncpg.Pool, loan_id: UUID, *, fo
     return Loan(**dict(row)) if row else None
 
 
-async def find_loans(conn: asyncpg.Pool, application_id: UUID) -> list[Loan]:
-    """Loans of an application (zero or one: a loan's id derives from its application's)."""
-    rows = await conn.fetch(f"select {', '.join(_LOAN_FIELDS)} from loans where application_id = $1", application_id)
+async def find_loans(conn: asyncpg.Pool, application_id: UUID, *, limit: int, offset: int) -> list[Loan]:
+    """A page of the loans of an application (zero or one: a loan's id derives from its application's)."""
+    rows = await conn.fetch(
+        f"select {', '.join(_LOAN_FIELDS)} from loans where application_id = $1 order by id limit $2 offset $3",
+        application_id, limit, offset,
+    )
     return [Loan(**dict(r)) for r in rows]
 
 

@@ -32,9 +32,11 @@ async def payment_by_id(conn: asyncpg.Connection, loan_id: UUID, payment_id: UUI
     return _payment(row) if row else None
 
 
-async def payments(conn: asyncpg.Pool, loan_id: UUID) -> list[Payment]:
-    """A loan's payments in the order they were recorded."""
-    return [_payment(r) for r in await conn.fetch(f"{_SELECT} where loan_id = $1 order by recorded_at, id", loan_id)]
+async def payments(conn: asyncpg.Pool, loan_id: UUID, *, limit: int, offset: int) -> tuple[list[Payment], int]:
+    """A page of a loan's payments in the order they were recorded, and how many it has in all."""
+    total = await conn.fetchval("select count(*) from payments where loan_id = $1", loan_id)
+    rows = await conn.fetch(f"{_SELECT} where loan_id = $1 order by recorded_at, id limit $2 offset $3", loan_id, limit, offset)
+    return [_payment(r) for r in rows], total
 
 
 async def insert_payment(conn: asyncpg.Connection, payment: Payment) -> None:
