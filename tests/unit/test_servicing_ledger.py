@@ -37,6 +37,7 @@ from services.servicing.domain import (
     answer_adjustment,
     as_instalments,
     disburse,
+    is_repeated_reversal,
     open_loan,
     payment_id_for,
     payoff_cents,
@@ -284,6 +285,24 @@ def test_a_payment_is_reversed_only_once() -> None:
     with pytest.raises(BusinessRuleError) as refused:
         reverse_payment(rejected.loan, rejected.instalments, rejected.payment, Reversal(reason="Rejet"), NOW)
     assert (refused.value.rule, refused.value.status) == ("already_reversed", 409)
+
+
+def test_a_reversal_asked_again_for_a_payment_already_reversed_is_a_repeat_not_a_second_reversal() -> None:
+    loan, lines = karims_loan()
+    april = pay(loan, lines, INSTALMENT, date(2026, 4, 5))
+    rejected = reverse_payment(april.loan, april.instalments, april.payment, Reversal(reason="Rejet"), NOW)
+
+    assert is_repeated_reversal(april.payment, Reversal(reason="Rejet", amount_cents=INSTALMENT)) is False
+    assert is_repeated_reversal(rejected.payment, Reversal(reason="Rejet, renvoyé par la banque")) is True
+
+
+def test_a_reversal_stating_another_amount_than_the_payment_is_refused() -> None:
+    loan, lines = karims_loan()
+    april = pay(loan, lines, INSTALMENT, date(2026, 4, 5))
+
+    with pytest.raises(BusinessRuleError) as refused:
+        is_repeated_reversal(april.payment, Reversal(reason="Rejet", amount_cents=INSTALMENT - 1))
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("amount_cents", "not_the_payment_amount", 422)
 
 
 # --- adjustments ----------------------------------------------------------------------------------
