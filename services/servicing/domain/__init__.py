@@ -5,7 +5,6 @@ from services.servicing.domain.adjustments import (
     Adjustment,
     AdjustmentAnswer,
     AdjustmentRequest,
-    Answered,
     answer_adjustment,
     request_adjustment,
 )
@@ -15,19 +14,16 @@ from services.servicing.domain.ledger import (
     allocate,
     due_cents,
     payoff_cents,
-    principal_outstanding,
     receive_payment,
     reverse_payment,
 )
 from services.servicing.domain.loans import (
-    LOAN_ID_NAMESPACE,
     SOURCE,
     Disbursement,
     Instalment,
     Loan,
     LoanStatus,
     as_instalments,
-    dated_schedule,
     disburse,
     loan_event,
     loan_id_for,
@@ -36,25 +32,21 @@ from services.servicing.domain.loans import (
 )
 from services.servicing.domain.payments import (
     Allocation,
-    BankReference,
     NewPayment,
     Payment,
     Reversal,
     is_repeated_reversal,
     payment_id_for,
 )
-from services.servicing.domain.rescheduling import Plan, Preview, Terms, plan, preview
+from services.servicing.domain.rescheduling import Preview, Terms, plan
 from services.servicing.domain.writeoff import write_off
 
 __all__ = [
-    "LOAN_ID_NAMESPACE",
     "SOURCE",
     "Adjustment",
     "AdjustmentAnswer",
     "AdjustmentRequest",
     "Allocation",
-    "Answered",
-    "BankReference",
     "ChunkDone",
     "CloseOfBusinessRun",
     "CobPolicy",
@@ -65,14 +57,12 @@ __all__ = [
     "LoanStatus",
     "NewPayment",
     "Payment",
-    "Plan",
     "Preview",
     "Reversal",
     "Terms",
     "allocate",
     "answer_adjustment",
     "as_instalments",
-    "dated_schedule",
     "disburse",
     "due_cents",
     "is_repeated_reversal",
@@ -82,8 +72,6 @@ __all__ = [
     "payment_id_for",
     "payoff_cents",
     "plan",
-    "preview",
-    "principal_outstanding",
     "receive_payment",
     "request_adjustment",
     "reverse_payment",
