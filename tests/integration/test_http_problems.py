@@ -309,7 +309,7 @@ CASES: list[BadRequest] = [
     post("servicing", PAYMENTS, "received before the disbursement", {**FIRST_PAYMENT, "received_on": (TODAY - timedelta(days=1)).isoformat()}, at="active_loan", field="received_on", rule="before_disbursement"),
     post("servicing", PAYMENTS, "zero payment", {**FIRST_PAYMENT, "amount_cents": 0}, at="active_loan", field="amount_cents", rule="greater_than"),
     post("servicing", PAYMENTS, "an amount as a string", {**FIRST_PAYMENT, "amount_cents": "8791"}, at="active_loan", field="amount_cents", rule="int_type"),
-    post("servicing", PAYMENTS, "an amount in euros with cents", {**FIRST_PAYMENT, "amount_cents": 87.91}, at="active_loan", field="amount_cents", rule="int_type"),
+    post("servicing", PAYMENTS, "an amount in euros with cents", {**FIRST_PAYMENT, "amount_cents": 87.91}, at="active_loan", field="amount_cents", rule="int_from_float"),
     post("servicing", PAYMENTS, "a date as a number", {**FIRST_PAYMENT, "received_on": 0}, at="active_loan", field="received_on", rule="date_type"),
     post("servicing", PAYMENTS, "bank reference with spaces", {**FIRST_PAYMENT, "bank_reference": "VIR 0001"}, at="active_loan", field="bank_reference", rule="string_pattern_mismatch"),
     post("servicing", PAYMENTS, "NUL character in the bank reference", {**FIRST_PAYMENT, "bank_reference": "VIR\u00000001"}, at="active_loan", field="bank_reference", rule="string_pattern_mismatch"),

@@ -18,21 +18,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.servicing.domain.ledger import in_order, principal_outstanding
 from services.servicing.domain.loans import Instalment, Loan, LoanStatus, as_instalments, dated_schedule
+from services.servicing.domain.payments import WHOLE, Cents
 from shared.errors import BusinessRuleError
 from shared.events import AdjustmentTerms
-from shared.fields import Flag, Integer
+from shared.fields import Flag
 from shared.loanmath import add_months, monthly_instalment, monthly_rate
 from shared.money import round_cents
 
 MAX_PAUSE_MONTHS = 12
 # The product's longest term: a rescheduled loan never has more instalments ahead than a new loan could.
 MAX_REMAINING_INSTALMENTS = 84
+Months = Annotated[int, Field(ge=1, le=MAX_REMAINING_INSTALMENTS), WHOLE]
 
 
 class Terms(BaseModel):
@@ -41,9 +43,9 @@ class Terms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["pause", "extension", "lower_instalment"]
-    months: Integer | None = Field(None, ge=1, le=MAX_REMAINING_INSTALMENTS, description="Pause: instalments skipped; extension: months added.")
+    months: Months | None = Field(None, description="Pause: instalments skipped; extension: months added.")
     with_interest: Flag | None = Field(None, description="Pause: does interest run during the pause? (required for a pause)")
-    instalment_cents: Integer | None = Field(None, gt=0, le=10_000_000, description="Lower instalment: the target instalment.")
+    instalment_cents: Cents | None = Field(None, description="Lower instalment: the target instalment.")
 
     def contract(self) -> AdjustmentTerms:
         """The terms as the events carry them."""
