@@ -31,7 +31,7 @@ class CobPolicy:
 
     def missed_by(self, business_date: date) -> date:
         """The last due date whose unpaid instalment counts as missed on `business_date` (grace days before it)."""
-        return business_date - timedelta(days=self.grace_days)
+        return max(business_date, date.min + timedelta(days=self.grace_days)) - timedelta(days=self.grace_days)
 
 
 @dataclass(frozen=True)
