@@ -152,7 +152,7 @@ analyze cob_scope;
 """
 
 
-def _dateliteral(value: date) -> str:
+def _date_literal(value: date) -> str:
     return f"date {literal(value.isoformat())}"
 
 
@@ -210,7 +210,7 @@ async def take_scope(conn: asyncpg.Connection, business_date: date, resume_after
     async with conn.transaction():
         await conn.execute(
             _SCOPE.format(
-                business_date=_dateliteral(business_date),
+                business_date=_date_literal(business_date),
                 instalment_after=_after("i.loan_id", resume_after),
                 loan_after=_after("id", resume_after),
             )
