@@ -13,7 +13,7 @@ from decimal import Decimal
 from uuid import UUID, uuid5
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from services.servicing.domain import (
@@ -292,8 +292,7 @@ def test_replaying_the_same_life_gives_the_same_books(terms: LoanTerms, steps: l
 @given(terms=loans, steps=lives, data=st.data())
 def test_reversing_the_last_payment_restores_the_books_exactly(terms: LoanTerms, steps: list[tuple], data: st.DataObject) -> None:
     books = live(terms, steps)
-    if books.loan.status is not LoanStatus.ACTIVE:
-        return
+    assume(books.loan.status is LoanStatus.ACTIVE)  # a closed loan takes no payment to reverse
     loan, lines = books.loan, books.lines
     books.today += timedelta(days=data.draw(st.integers(0, 40)))
     books.pay(data.draw(st.integers(1, payoff_cents(lines, books.today) + 5_000)))
