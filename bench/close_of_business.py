@@ -33,7 +33,7 @@ from bench.processes import status_kb
 from deploy.local import REPO_ROOT
 from deploy.local.infra import infra_status, start_infra
 from deploy.local.topics import ensure_topics
-from services.servicing import cob
+from services.servicing import domain, usecases
 from services.servicing.app import DEFINITION as SERVICING
 from shared.broker import create_broker
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
@@ -62,7 +62,7 @@ async def loans_topic_end(bootstrap: str) -> int:
 
 
 async def close_of_business(
-    pool: asyncpg.Pool, bootstrap: str, business_date: date, policy: cob.CobPolicy, batch_size: int, traced: bool,
+    pool: asyncpg.Pool, bootstrap: str, business_date: date, policy: domain.CobPolicy, batch_size: int, traced: bool,
     relay_after: bool,
 ) -> dict[str, Any]:
     """Run the close of business with the outbox relay publishing to Kafka; time both until the outbox is empty.
@@ -85,9 +85,9 @@ async def close_of_business(
         started = time.monotonic()
         if traced:  # as the HTTP request does: every event carries the request's trace context
             with provider.get_tracer("bench").start_as_current_span("POST /close-of-business"):
-                result = await cob.close_business_day(pool, business_date, policy=policy, now=datetime.now(UTC))
+                result = await usecases.close_business_day(pool, business_date, policy=policy, now=datetime.now(UTC))
         else:
-            result = await cob.close_business_day(pool, business_date, policy=policy, now=datetime.now(UTC))
+            result = await usecases.close_business_day(pool, business_date, policy=policy, now=datetime.now(UTC))
         state_changed = time.monotonic()
         if relay_after:
             relay.start()
@@ -154,7 +154,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     pool = await create_pool(dsn, SCHEMA, max_size=6)
     try:
         figures["business_date"] = business_date
-        policy = cob.CobPolicy(grace_days=args.grace_days, write_off_days=args.write_off_days, chunk_size=args.chunk_size)
+        policy = domain.CobPolicy(grace_days=args.grace_days, write_off_days=args.write_off_days, chunk_size=args.chunk_size)
         print(f"close of business {business_date} (chunks of {policy.chunk_size:,} loans) …", file=sys.stderr, flush=True)
         figures["run"] = await close_of_business(
             pool, bootstrap, business_date, policy, args.batch_size, not args.no_trace, args.relay_after

@@ -1,57 +1,54 @@
-"""Servicing's Kafka handlers: a bank approval opens a loan; the banks' payment feed pays or reverses."""
+"""Servicing's Kafka handlers: a bank approval opens a loan; the banks' payment feed pays or reverses.
+
+They translate, they do not decide: the event becomes the command the HTTP API also takes, the same use
+case applies it, and what it refuses (another bank's loan, a broken rule) goes to the dead-letter topic.
+"""
 
 from __future__ import annotations
 
 import asyncpg
 from pydantic import ValidationError
 
-from services.servicing import domain, repository, usecases
+from services.servicing import domain, usecases
+from services.servicing.settings import ServicingSettings
+from shared.auth import Principal, Role
 from shared.consumer import EventRejected
 from shared.errors import BusinessRuleError
 from shared.events import BankPayment, LoanApproved, Topics
+from shared.http import Problem
 from shared.runtime import ServiceContext
 
 GROUP_ID = "servicing"
 BANK_PAYMENTS_GROUP_ID = "servicing-bank-payments"
 
 
-def register(ctx: ServiceContext) -> None:
+def register(ctx: ServiceContext[ServicingSettings]) -> None:
     """Subscribe servicing to the applications stream (loan approvals) and the banks' payments."""
 
     async def on_loan_approved(conn: asyncpg.Connection, event: LoanApproved) -> None:
-        loan, schedule = domain.open_loan(event, ctx.clock.now())
-        await repository.insert_loan(conn, loan, schedule)
+        await usecases.open_loan(conn, event, now=ctx.clock.now())
 
     async def on_bank_payment(conn: asyncpg.Connection, event: BankPayment) -> None:
         try:
             await apply_bank_payment(conn, event, ctx)
-        except (BusinessRuleError, ValidationError) as exc:
-            raise EventRejected(str(exc)) from exc
+        except (Problem, BusinessRuleError, ValidationError) as refused:
+            raise EventRejected(str(refused)) from refused
 
     ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})
     ctx.consume(BANK_PAYMENTS_GROUP_ID, (Topics.BANK_PAYMENTS,), {BankPayment: on_bank_payment})
 
 
-async def apply_bank_payment(conn: asyncpg.Connection, event: BankPayment, ctx: ServiceContext) -> None:
-    """A payment, or the reversal of one, reported by the lending bank; a reference already seen changes nothing."""
+async def apply_bank_payment(conn: asyncpg.Connection, event: BankPayment, ctx: ServiceContext[ServicingSettings]) -> None:
+    """A payment, or the reversal of one, as the lending bank would send it over HTTP; a repeat changes nothing."""
     d = event.data
-    loan = await repository.get_loan(conn, d.loan_id, for_update=True)
-    if loan is None or loan.bank_id != d.bank_id:
-        # Another bank's loan is treated exactly like an unknown one.
-        raise EventRejected(f"bank {d.bank_id} has no loan {d.loan_id}")
-    now = ctx.clock.now()
+    # The bank's reserved topic proves the sender: the event acts as that bank.
+    bank = Principal(subject=event.source, role=Role.BANK, bank_id=d.bank_id)
     if d.kind == "payment":
-        cmd = domain.NewPayment(bank_reference=d.bank_reference, amount_cents=d.amount_cents, received_on=d.received_on)
-        await usecases.record_payment(conn, loan, cmd, today=ctx.clock.today(), now=now)
+        payment = domain.NewPayment(bank_reference=d.bank_reference, amount_cents=d.amount_cents, received_on=d.received_on)
+        await usecases.record_payment(conn, bank, d.loan_id, payment, today=ctx.clock.today(), now=ctx.clock.now())
         return
     if d.reversed_reference is None:
         raise EventRejected("a reversal must name the reference of the payment it reverses (`reversed_reference`)")
-    payment = await repository.payment_by_reference(conn, loan.id, d.reversed_reference)
-    if payment is None:
-        raise EventRejected(f"loan {loan.id} has no payment {d.reversed_reference} to reverse")
-    if payment.reversed_at is not None:
-        return
-    if d.amount_cents != payment.amount_cents:
-        raise EventRejected(f"the reversal is of {d.amount_cents} cents, the payment of {payment.amount_cents}")
     reason = d.reason or f"reversed by the bank ({d.bank_reference})"
-    await usecases.reverse_payment(conn, loan, payment, domain.Reversal(reason=reason[:500]), now=now)
+    reversal = domain.Reversal(reason=reason[:500], amount_cents=d.amount_cents)
+    await usecases.reverse_payment(conn, bank, d.loan_id, d.reversed_reference, reversal, now=ctx.clock.now())

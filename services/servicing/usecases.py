@@ -1,14 +1,57 @@
-"""Servicing use cases, in the caller's transaction on a loan it has locked: the HTTP API and Kafka share them."""
+"""Servicing use cases: one function per command, the same whichever channel (HTTP or Kafka) carries it.
+
+A command runs in the caller's transaction (`conn`): a route opens one, a Kafka handler is given one
+with its inbox record. A loan the caller may not see answers exactly like an unknown one (`Problem`
+404: the HTTP answer, or the reason of a dead letter); a rule broken is a `BusinessRuleError`.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
 
 from services.servicing import domain, repository
-from shared.outbox import add_to_outbox
+from services.servicing.repository import close_of_business as cob
+from services.servicing.repository.events_sql import Stamp
+from shared.auth import Principal
+from shared.events import LoanApproved
+from shared.failpoints import Failpoints
+from shared.http import Problem, not_found
+from shared.outbox import add_to_outbox, notify_relay
+
+log = logging.getLogger(__name__)
+
+COB_FAILPOINT = "cob_after_chunk"
+
+
+async def visible_loan(
+    conn: asyncpg.Connection | asyncpg.Pool, caller: Principal, loan_id: UUID, *, for_update: bool = False
+) -> domain.Loan:
+    """The loan if `caller` may see it, locked for the transaction if `for_update`; 404 otherwise."""
+    loan = await repository.get_loan(conn, loan_id, for_update=for_update)
+    if loan is None or not domain.visible(caller, loan):
+        raise not_found("loan", loan_id)
+    return loan
+
+
+async def open_loan(conn: asyncpg.Connection, approval: LoanApproved, *, now: datetime) -> None:
+    """The bank approved: the loan and its schedule, awaiting disbursement (once, however often approved)."""
+    loan, schedule = domain.open_loan(approval, now)
+    await repository.insert_loan(conn, loan, schedule)
+
+
+async def disburse(
+    conn: asyncpg.Connection, caller: Principal, loan_id: UUID, cmd: domain.Disbursement, *, now: datetime
+) -> domain.Loan:
+    """The lending bank confirms the funds went out: the loan becomes active."""
+    loan = await visible_loan(conn, caller, loan_id, for_update=True)
+    active, event = domain.disburse(loan, cmd, now)
+    await repository.set_status(conn, active)
+    await add_to_outbox(conn, event)
+    return active
 
 
 async def _apply(conn: asyncpg.Connection, before: list[domain.Instalment], change: domain.LedgerChange) -> None:
@@ -18,9 +61,10 @@ async def _apply(conn: asyncpg.Connection, before: list[domain.Instalment], chan
 
 
 async def record_payment(
-    conn: asyncpg.Connection, loan: domain.Loan, cmd: domain.NewPayment, *, today: date, now: datetime
+    conn: asyncpg.Connection, caller: Principal, loan_id: UUID, cmd: domain.NewPayment, *, today: date, now: datetime
 ) -> tuple[domain.Payment, bool]:
-    """Apply a payment once per bank reference: (the payment, True if it had already been recorded)."""
+    """The lending bank's payment, applied once per bank reference: (the payment, True if already recorded)."""
+    loan = await visible_loan(conn, caller, loan_id, for_update=True)
     existing = await repository.payment_by_reference(conn, loan.id, cmd.bank_reference)
     if existing is not None:
         return existing, True
@@ -32,33 +76,52 @@ async def record_payment(
 
 
 async def reverse_payment(
-    conn: asyncpg.Connection, loan: domain.Loan, payment: domain.Payment, cmd: domain.Reversal, *, now: datetime
-) -> domain.Payment:
-    """Reverse a payment: what it paid is owed again."""
+    conn: asyncpg.Connection,
+    caller: Principal,
+    loan_id: UUID,
+    payment: UUID | str,
+    cmd: domain.Reversal,
+    *,
+    now: datetime,
+) -> tuple[domain.Payment, bool]:
+    """The lending bank reverses a payment (named by its id, or by the bank's reference of it): what it paid is owed
+    again. Asked again it changes nothing: (the payment, True if it was already reversed)."""
+    loan = await visible_loan(conn, caller, loan_id, for_update=True)
+    if isinstance(payment, UUID):
+        found = await repository.payment_by_id(conn, loan.id, payment)
+        missing = not_found("payment", payment)
+    else:
+        found = await repository.payment_by_reference(conn, loan.id, payment)
+        missing = Problem(404, "payment not found", f"loan {loan.id} has no payment with bank reference {payment}")
+    if found is None:
+        raise missing
+    if domain.is_repeated_reversal(found, cmd):
+        return found, True
     lines = await repository.instalments(conn, loan.id)
-    change = domain.reverse_payment(loan, lines, payment, cmd, now)
+    change = domain.reverse_payment(loan, lines, found, cmd, now)
     await repository.mark_reversed(conn, change.payment)
     await _apply(conn, lines, change)
-    return change.payment
+    return change.payment, False
 
 
 async def request_adjustment(
     conn: asyncpg.Connection,
-    loan: domain.Loan,
+    caller: Principal,
+    loan_id: UUID,
     body: domain.AdjustmentRequest,
     *,
     adjustment_id: UUID,
-    requested_by: str,
     today: date,
     now: datetime,
 ) -> tuple[domain.Adjustment, domain.Preview]:
-    """Record a counsellor's request and what it would come to if accepted today."""
+    """A counsellor's request, and what it would come to if the bank accepted it today."""
+    loan = await visible_loan(conn, caller, loan_id, for_update=True)
     adjustment, figures, event = domain.request_adjustment(
         loan,
         await repository.instalments(conn, loan.id),
         body,
         adjustment_id=adjustment_id,
-        requested_by=requested_by,
+        requested_by=caller.subject,
         open_request=await repository.open_adjustment(conn, loan.id),
         today=today,
         now=now,
@@ -70,17 +133,21 @@ async def request_adjustment(
 
 async def answer_adjustment(
     conn: asyncpg.Connection,
-    loan: domain.Loan,
-    adjustment: domain.Adjustment,
+    caller: Principal,
+    loan_id: UUID,
+    adjustment_id: UUID,
     answer: domain.AdjustmentAnswer,
     *,
-    answered_by: str,
     today: date,
     now: datetime,
 ) -> domain.Adjustment:
-    """The bank's answer; an acceptance archives the current schedule and writes the new version."""
+    """The lending bank's answer; an acceptance archives the current schedule and writes the new version."""
+    loan = await visible_loan(conn, caller, loan_id, for_update=True)
+    adjustment = await repository.get_adjustment(conn, loan.id, adjustment_id, for_update=True)
+    if adjustment is None:
+        raise not_found("adjustment", adjustment_id)
     lines = await repository.instalments(conn, loan.id)
-    answered = domain.answer_adjustment(loan, lines, adjustment, answer, answered_by=answered_by, today=today, now=now)
+    answered = domain.answer_adjustment(loan, lines, adjustment, answer, answered_by=caller.subject, today=today, now=now)
     if answered.plan is not None and answered.loan is not None:
         await repository.archive_version(conn, loan, lines)
         await repository.save_instalments(conn, loan.id, lines, answered.plan.instalments)
@@ -88,3 +155,53 @@ async def answer_adjustment(
     await repository.save_answer(conn, answered.adjustment)
     await add_to_outbox(conn, *answered.events)
     return answered.adjustment
+
+
+async def close_business_day(
+    pool: asyncpg.Pool,
+    business_date: date,
+    *,
+    policy: domain.CobPolicy,
+    now: datetime,
+    failpoints: Failpoints | None = None,
+) -> domain.CloseOfBusinessRun:
+    """Run (or resume, or repeat without effect) the close of business of `business_date`, a chunk per transaction.
+
+    Runs are serialised: a second request waits for the first to end, then finds nothing left to do.
+    """
+    stamp = Stamp.of(now)
+    total = domain.ChunkDone()
+    chunks = 0
+    async with pool.acquire() as conn, cob.exclusive_run(conn):
+        resume_after, resumed = await cob.begin(conn, business_date, now)
+        await cob.take_scope(conn, business_date, resume_after)
+        while ids := await cob.next_chunk(conn, resume_after, policy.chunk_size):
+            async with conn.transaction():
+                done = await _close_chunk(conn, business_date, ids, policy=policy, stamp=stamp, now=now)
+                chunk_no = await cob.record_progress(conn, business_date, ids[-1], done)
+            total, chunks = total + done, chunks + 1
+            if failpoints is not None:
+                failpoints.hit(COB_FAILPOINT, str(chunk_no))
+            resume_after = ids[-1]
+        await cob.finish(conn, business_date, now)
+    log.info(
+        "close of business %s: %d chunks, %d loans visited, %d missed, %d stage changes, %d written off%s",
+        business_date, chunks, total.loans, total.missed, total.stage_changes, total.written_off, " (resumed)" if resumed else "",
+    )
+    return domain.CloseOfBusinessRun.of(business_date, total, chunks=chunks, resumed=resumed)
+
+
+async def _close_chunk(
+    conn: asyncpg.Connection, business_date: date, ids: list[UUID], *, policy: domain.CobPolicy, stamp: Stamp, now: datetime
+) -> domain.ChunkDone:
+    """One chunk's state changes and their events, in the caller's transaction."""
+    locked = await cob.lock_loans(conn, ids)
+    missed = await cob.mark_missed(conn, locked, business_date, policy.missed_by(business_date), stamp)
+    stage_changes = await cob.update_stages(conn, locked, business_date, stamp)
+    # Few loans a day pass the threshold: they go through the domain's own rule.
+    due = await cob.loans_to_write_off(conn, locked, policy.write_off_days)
+    decisions = [domain.write_off(loan, lines, business_date, now=now) for loan, lines in due]
+    await cob.save_write_offs(conn, [loan for loan, _ in decisions])
+    await add_to_outbox(conn, *(event for _, event in decisions))
+    await notify_relay(conn)
+    return domain.ChunkDone(loans=len(locked), missed=missed, stage_changes=stage_changes, written_off=len(decisions))

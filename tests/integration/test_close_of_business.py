@@ -15,11 +15,13 @@ from uuid import UUID
 
 import pytest
 
-from services.servicing import cob
+from services.servicing import domain, usecases
 from services.servicing.domain import loan_id_for
-from services.servicing.writeoff import guarantee_claim_cents
+from services.servicing.repository.close_of_business import STAGE_CASE
 from shared.events import DelinquencyStageChanged, LoanWrittenOff, PaymentMissed, Topics, parse_event
 from shared.events.envelope import Envelope
+from shared.events.vocabulary import DelinquencyStage
+from shared.money import round_cents
 from tests.integration.conftest import TODAY, RunningService, loan_approved, run_service
 from tests.support import tokens
 from tests.support.tokens import bearer
@@ -91,8 +93,12 @@ async def loan_row(service: RunningService, loan_id: UUID) -> dict[str, Any]:
     return dict(row)
 
 
-def test_the_stage_follows_the_days_past_due() -> None:
-    assert [cob.delinquency_stage(d) for d in (0, 1, 30, 31, 60, 61, 90, 91, 400)] == [
+async def test_the_stage_the_run_writes_is_the_stage_the_shared_vocabulary_names(servicing: RunningService) -> None:
+    days = [0, 1, 30, 31, 60, 61, 90, 91, 400]
+
+    rows = await servicing.fetch(f"select {STAGE_CASE} as stage from unnest($1::int[]) as d(days_past_due)", days)
+
+    assert [r["stage"] for r in rows] == [DelinquencyStage.of(d) for d in days] == [
         "current", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "90+", "90+",
     ]
 
@@ -194,7 +200,7 @@ async def test_a_loan_past_the_threshold_is_written_off_with_the_guarantee_claim
     assert written_off.subject == str(loan_id)
     assert written_off.data.principal_outstanding_cents == 300_001
     assert written_off.data.guarantee_share == 0.5
-    assert written_off.data.guarantee_claim_cents == 150_001 == guarantee_claim_cents(written_off.data.guarantee_share, 300_001)
+    assert written_off.data.guarantee_claim_cents == 150_001 == round_cents(written_off.data.guarantee_share * 300_001)
     assert (written_off.data.days_past_due, written_off.data.business_date) == (180, date(2026, 10, 2))
     row = await loan_row(servicing, loan_id)
     assert (row["status"], row["written_off_on"], row["delinquency_stage"]) == ("written_off", date(2026, 10, 2), "90+")
@@ -254,22 +260,22 @@ class StopAfter:
         self.chunk = chunk
 
     def hit(self, name: str, argument: str) -> None:
-        if (name, argument) == (cob.FAILPOINT, str(self.chunk)):
+        if (name, argument) == (usecases.COB_FAILPOINT, str(self.chunk)):
             raise RuntimeError(f"interrupted after chunk {argument}")
 
 
 async def test_an_interrupted_run_resumes_where_it_stopped_without_doubling_anything(servicing: RunningService) -> None:
     loans = [await open_loan(servicing) for _ in range(7)]
-    policy = cob.CobPolicy(chunk_size=2)
+    policy = domain.CobPolicy(chunk_size=2)
     day = date(2026, 5, 6)
     pool = servicing.app.state.ctx.pool
     now = datetime(2026, 5, 6, 22, tzinfo=UTC)
 
     with pytest.raises(RuntimeError, match="after chunk 2"):
-        await cob.close_business_day(pool, day, policy=policy, now=now, failpoints=StopAfter(2))  # type: ignore[arg-type]
+        await usecases.close_business_day(pool, day, policy=policy, now=now, failpoints=StopAfter(2))  # type: ignore[arg-type]
     done_before = len(await events(servicing, MISSED))
-    resumed = await cob.close_business_day(pool, day, policy=policy, now=now)
-    repeated = await cob.close_business_day(pool, day, policy=policy, now=now)
+    resumed = await usecases.close_business_day(pool, day, policy=policy, now=now)
+    repeated = await usecases.close_business_day(pool, day, policy=policy, now=now)
 
     assert done_before == 8  # 2 chunks × 2 loans × 2 instalments
     assert (resumed.resumed, resumed.chunks, resumed.missed_instalments, resumed.stage_changes) == (True, 2, 6, 3)

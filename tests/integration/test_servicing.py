@@ -18,6 +18,7 @@ from shared.events import BankPayment, new_event, parse_event
 from shared.events import BankPaymentData
 from shared.events.envelope import Envelope
 from shared.loanmath import taeg_of_loan
+from shared.money import canonical_decimal
 from tests.integration.conftest import NOW, TODAY, RunningService, ServiceStarter, loan_approved
 from tests.support import tokens
 from tests.support.tokens import bearer
@@ -70,6 +71,9 @@ async def test_the_loan_shows_its_schedule_its_taeg_and_what_closes_it_today(sta
 
     assert (view["status"], view["schedule_version"], view["instalment_day"]) == ("active", 1, 5)
     assert Decimal(view["taeg"]) == taeg_of_loan(300_000, Decimal("0.035"), 36, TODAY, date(2026, 4, 5))
+    # Rates read as everywhere else, without the database's padding (numeric(9, 6) holds 0.035000).
+    assert (view["annual_rate"], view["guarantee_share"]) == ("0.035", "0.5")
+    assert view["taeg"] == canonical_decimal(Decimal(view["taeg"]))
     assert (view["principal_outstanding_cents"], view["payoff_cents"], view["arrears_cents"]) == (300_000, 300_000, 0)
     first = view["schedule"][0]
     assert (first["interest_cents"], first["principal_cents"], first["amount_cents"]) == (875, 7_916, INSTALMENT)
@@ -111,11 +115,27 @@ async def test_a_payment_through_kafka_is_recorded_once_per_bank_reference(start
     assert servicing.dead_letters == []
 
 
+async def test_a_payment_recorded_over_http_is_not_recorded_again_when_the_feed_reports_it(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await active_loan(servicing)
+    body = {"bank_reference": "PRLV-2026-03-02-0009", "amount_cents": 5_000, "received_on": TODAY.isoformat()}
+    assert (await servicing.http.post(f"/loans/{loan_id}/payments", json=body, headers=BANK)).status_code == 201
+
+    await servicing.deliver(bank_payment(loan_id, "PRLV-2026-03-02-0009", 5_000))
+
+    assert servicing.dead_letters == []
+    assert len(await servicing.fetch("select id from payments")) == 1
+    assert len(await events(servicing, "fr.microcredit.payment.received.v1")) == 1
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
-    [({"bank_id": "la-banque-postale"}, "has no loan"), ({"loan_id": uuid4()}, "has no loan"),
-     ({"kind": "reversal", "reversed_reference": "PRLV-INCONNU"}, "no payment")],
-    ids=["another bank's loan", "an unknown loan", "a reversal of an unknown payment"],
+    [({"bank_id": "la-banque-postale"}, "no loan"), ({"loan_id": uuid4()}, "no loan"),
+     ({"kind": "reversal", "reversed_reference": "PRLV-INCONNU"}, "no payment with bank reference PRLV-INCONNU"),
+     ({"kind": "reversal", "reversed_reference": None}, "must name the reference"),
+     ({"received_on": TODAY + timedelta(days=1)}, "cannot be received in the future")],
+    ids=["another bank's loan", "an unknown loan", "a reversal of an unknown payment", "a reversal naming no payment",
+         "a payment received tomorrow"],
 )
 async def test_a_bank_payment_servicing_cannot_apply_goes_to_the_dead_letter_topic(
     change: dict[str, Any], reason: str, start_service: ServiceStarter
@@ -151,22 +171,66 @@ async def test_a_reversal_through_kafka_reopens_what_the_payment_paid_once(start
     assert servicing.dead_letters == []
 
 
-async def test_a_reversal_over_http_reopens_the_instalment_and_a_second_one_is_refused(start_service: ServiceStarter) -> None:
-    servicing = await start_service("servicing")
+async def april_paid_over_http(servicing: RunningService) -> tuple[str, str]:
+    """Nadia's loan with April's instalment paid on 5 April: (loan id, payment id)."""
     loan_id = await active_loan(servicing)
     servicing.clock.advance(timedelta(days=34))
     body = {"bank_reference": "PRLV-2026-04-05-0004", "amount_cents": INSTALMENT, "received_on": "2026-04-05"}
-    payment_id = (await servicing.http.post(f"/loans/{loan_id}/payments", json=body, headers=BANK)).json()["id"]
+    paid = await servicing.http.post(f"/loans/{loan_id}/payments", json=body, headers=BANK)
+    assert paid.status_code == 201, paid.text
+    return loan_id, paid.json()["id"]
+
+
+async def test_a_reversal_over_http_reopens_the_instalment_once_however_often_it_is_asked(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id, payment_id = await april_paid_over_http(servicing)
     url = f"/loans/{loan_id}/payments/{payment_id}/reversal"
 
     reversed_ = await servicing.http.post(url, json={"reason": "Prélèvement rejeté : compte clôturé"}, headers=BANK)
     twice = await servicing.http.post(url, json={"reason": "Prélèvement rejeté : compte clôturé"}, headers=BANK)
 
     assert reversed_.status_code == 200 and reversed_.json()["reversed_at"] is not None
-    assert (twice.status_code, twice.json()["errors"][0]["rule"]) == (409, "already_reversed")
+    assert reversed_.json()["duplicate"] is False
+    assert twice.status_code == 200 and twice.json()["duplicate"] is True
+    assert twice.json()["reversed_at"] == reversed_.json()["reversed_at"]
     view = await loan(servicing, loan_id)
     assert (view["schedule"][0]["paid_cents"], view["principal_outstanding_cents"], view["payoff_cents"]) == (0, 300_000, 300_875)
     assert len(await events(servicing, "fr.microcredit.payment.reversed.v1")) == 1
+
+
+async def test_a_reversal_already_made_over_http_changes_nothing_when_the_feed_reports_it(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id, payment_id = await april_paid_over_http(servicing)
+    url = f"/loans/{loan_id}/payments/{payment_id}/reversal"
+    assert (await servicing.http.post(url, json={"reason": "Prélèvement rejeté"}, headers=BANK)).status_code == 200
+
+    await servicing.deliver(bank_payment(
+        loan_id, "REJ-2026-04-09-0004", kind="reversal", reversed_reference="PRLV-2026-04-05-0004", received_on=TODAY
+    ))
+
+    assert servicing.dead_letters == []
+    assert len(await events(servicing, "fr.microcredit.payment.reversed.v1")) == 1
+    [row] = await servicing.fetch("select reversal_reason from payments")
+    assert row["reversal_reason"] == "Prélèvement rejeté"
+
+
+async def test_a_reversal_of_another_amount_than_the_payment_is_refused_on_both_channels(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id, payment_id = await april_paid_over_http(servicing)
+
+    over_http = await servicing.http.post(
+        f"/loans/{loan_id}/payments/{payment_id}/reversal", json={"reason": "Rejet", "amount_cents": 5_000}, headers=BANK
+    )
+    await servicing.deliver(bank_payment(
+        loan_id, "REJ-2026-04-09-0004", 5_000, kind="reversal", reversed_reference="PRLV-2026-04-05-0004", received_on=TODAY
+    ))
+
+    assert over_http.status_code == 422
+    assert [(e["field"], e["rule"]) for e in over_http.json()["errors"]] == [("amount_cents", "not_the_payment_amount")]
+    [dead] = servicing.dead_letters
+    assert "the reversal is of 5000 cents, the payment of 8791" in dead.headers["dlq-reason"]
+    assert await events(servicing, "fr.microcredit.payment.reversed.v1") == []
+    assert (await loan(servicing, loan_id))["schedule"][0]["paid_cents"] == INSTALMENT
 
 
 async def test_an_early_repayment_closes_the_loan_keeps_the_excess_to_refund_and_a_reversal_reopens_it(
@@ -196,6 +260,22 @@ async def test_an_early_repayment_closes_the_loan_keeps_the_excess_to_refund_and
     view = await loan(servicing, loan_id)
     assert (view["status"], view["closed_on"], view["principal_outstanding_cents"]) == ("active", None, 300_000)
     assert view["schedule"] == before["schedule"]  # the interest waived is owed again
+
+
+async def test_a_loan_s_payments_come_in_pages_with_their_total(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await active_loan(servicing)
+    for n in range(3):
+        body = {"bank_reference": f"VIR-2026-03-02-000{n}", "amount_cents": 1_000, "received_on": TODAY.isoformat()}
+        assert (await servicing.http.post(f"/loans/{loan_id}/payments", json=body, headers=BANK)).status_code == 201
+    url = f"/loans/{loan_id}/payments"
+
+    everything = await servicing.http.get(url, headers=COUNSELLOR)
+    page = await servicing.http.get(url, params={"limit": 2, "offset": 1}, headers=COUNSELLOR)
+    beyond = await servicing.http.get(url, params={"offset": 3}, headers=COUNSELLOR)
+
+    assert len(everything.json()) == 3 and page.json() == everything.json()[1:] and beyond.json() == []
+    assert {r.headers["X-Total-Count"] for r in (everything, page, beyond)} == {"3"}
 
 
 async def months_later_with_may_missed(servicing: RunningService) -> str:
@@ -235,6 +315,10 @@ async def test_an_adjustment_accepted_by_the_bank_makes_version_2_and_keeps_vers
     ]
     assert len(versions[0]["lines"]) == 36 and versions[0]["lines"][0]["paid_cents"] == INSTALMENT
     assert versions[0]["replaced_at"] == versions[1]["created_at"]
+    pages = [await servicing.http.get(f"/loans/{loan_id}/schedule-versions", params={"limit": 1, "offset": n}, headers=BANK)
+             for n in (0, 1, 2)]
+    assert [page.json() for page in pages] == [[versions[0]], [versions[1]], []]
+    assert {page.headers["X-Total-Count"] for page in pages} == {"2"}
     [requested] = await events(servicing, "fr.microcredit.loan.adjustment.requested.v1")
     [rescheduled] = await events(servicing, "fr.microcredit.loan.rescheduled.v1")
     assert requested.data.terms.kind == "pause" and requested.data.requested_by == "c-lefebvre"

@@ -37,6 +37,7 @@ from services.servicing.domain import (
     answer_adjustment,
     as_instalments,
     disburse,
+    is_repeated_reversal,
     open_loan,
     payment_id_for,
     payoff_cents,
@@ -44,8 +45,8 @@ from services.servicing.domain import (
     receive_payment,
     request_adjustment,
     reverse_payment,
+    write_off,
 )
-from services.servicing.writeoff import guarantee_claim_cents, write_off
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanClosed, LoanRescheduled, PaymentReceived, PaymentReversed, new_event
 from shared.events import LoanApprovedData
@@ -286,6 +287,24 @@ def test_a_payment_is_reversed_only_once() -> None:
     assert (refused.value.rule, refused.value.status) == ("already_reversed", 409)
 
 
+def test_a_reversal_asked_again_for_a_payment_already_reversed_is_a_repeat_not_a_second_reversal() -> None:
+    loan, lines = karims_loan()
+    april = pay(loan, lines, INSTALMENT, date(2026, 4, 5))
+    rejected = reverse_payment(april.loan, april.instalments, april.payment, Reversal(reason="Rejet"), NOW)
+
+    assert is_repeated_reversal(april.payment, Reversal(reason="Rejet", amount_cents=INSTALMENT)) is False
+    assert is_repeated_reversal(rejected.payment, Reversal(reason="Rejet, renvoyé par la banque")) is True
+
+
+def test_a_reversal_stating_another_amount_than_the_payment_is_refused() -> None:
+    loan, lines = karims_loan()
+    april = pay(loan, lines, INSTALMENT, date(2026, 4, 5))
+
+    with pytest.raises(BusinessRuleError) as refused:
+        is_repeated_reversal(april.payment, Reversal(reason="Rejet", amount_cents=INSTALMENT - 1))
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("amount_cents", "not_the_payment_amount", 422)
+
+
 # --- adjustments ----------------------------------------------------------------------------------
 
 JUNE_10 = date(2026, 6, 10)  # April and May paid on time, June's instalment missed
@@ -450,5 +469,4 @@ def test_a_write_off_claims_the_guaranteed_share_of_the_principal_outstanding_ro
 
     assert written_off.status is LoanStatus.WRITTEN_OFF and written_off.written_off_on == date(2026, 12, 2)
     assert event.data.principal_outstanding_cents == OUTSTANDING
-    assert event.data.guarantee_claim_cents == 33_664  # 50 % of 673.27 € = 336.635 €
-    assert guarantee_claim_cents(Decimal("0.5"), 1) == 1
+    assert event.data.guarantee_claim_cents == 33_664  # 50 % of 673.27 € = 336.635 €, half up

@@ -1,57 +1,55 @@
-"""Servicing domain (pure): loans and schedules, the payment ledger, adjustments."""
+"""Servicing domain (pure): loans and schedules, payments and the ledger, adjustments, delinquency and write-off."""
 
+from services.servicing.domain.access import visible
 from services.servicing.domain.adjustments import (
     Adjustment,
     AdjustmentAnswer,
     AdjustmentRequest,
-    Answered,
-    Plan,
-    Preview,
-    Terms,
     answer_adjustment,
-    plan,
-    preview,
     request_adjustment,
 )
+from services.servicing.domain.close_of_business import ChunkDone, CloseOfBusinessRun, CobPolicy
 from services.servicing.domain.ledger import (
-    Allocation,
-    BankReference,
     LedgerChange,
-    NewPayment,
-    Payment,
-    Reversal,
     allocate,
     due_cents,
-    payment_id_for,
     payoff_cents,
-    principal_outstanding,
     receive_payment,
     reverse_payment,
 )
 from services.servicing.domain.loans import (
-    LOAN_ID_NAMESPACE,
     SOURCE,
     Disbursement,
     Instalment,
     Loan,
     LoanStatus,
     as_instalments,
-    dated_schedule,
     disburse,
+    loan_event,
     loan_id_for,
     open_loan,
     taeg,
 )
+from services.servicing.domain.payments import (
+    Allocation,
+    NewPayment,
+    Payment,
+    Reversal,
+    is_repeated_reversal,
+    payment_id_for,
+)
+from services.servicing.domain.rescheduling import Preview, Terms, plan
+from services.servicing.domain.writeoff import write_off
 
 __all__ = [
-    "LOAN_ID_NAMESPACE",
     "SOURCE",
     "Adjustment",
     "AdjustmentAnswer",
     "AdjustmentRequest",
     "Allocation",
-    "Answered",
-    "BankReference",
+    "ChunkDone",
+    "CloseOfBusinessRun",
+    "CobPolicy",
     "Disbursement",
     "Instalment",
     "LedgerChange",
@@ -59,25 +57,24 @@ __all__ = [
     "LoanStatus",
     "NewPayment",
     "Payment",
-    "Plan",
     "Preview",
     "Reversal",
     "Terms",
     "allocate",
     "answer_adjustment",
     "as_instalments",
-    "dated_schedule",
     "disburse",
     "due_cents",
+    "is_repeated_reversal",
+    "loan_event",
     "loan_id_for",
     "open_loan",
     "payment_id_for",
     "payoff_cents",
     "plan",
-    "preview",
-    "principal_outstanding",
     "receive_payment",
     "request_adjustment",
     "reverse_payment",
     "taeg",
+    "visible",
 ]

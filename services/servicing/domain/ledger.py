@@ -15,74 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
-from uuid import UUID, uuid5
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from services.servicing.domain.loans import SOURCE, Instalment, Loan, LoanStatus
+from services.servicing.domain.loans import Instalment, Loan, LoanStatus, loan_event
+from services.servicing.domain.payments import Allocation, NewPayment, Payment, Reversal
 from shared.errors import BusinessRuleError
-from shared.events import LoanClosed, PaymentReceived, PaymentReversed, new_event
+from shared.events import LoanClosed, PaymentReceived, PaymentReversed
 from shared.events import LoanClosedData, PaymentReceivedData, PaymentReversedData
 from shared.events.envelope import Envelope
-from shared.fields import FreeText, Reference
-
-PAYMENT_ID_NAMESPACE = UUID("1d5a8f0e-3b7c-4e2a-9f61-8c0d2e4b6a73")
-BankReference = Reference
-
-
-def payment_id_for(loan_id: UUID, bank_reference: str) -> UUID:
-    """A payment's id, from its loan and the bank's reference: a redelivered payment gets the same id."""
-    return uuid5(PAYMENT_ID_NAMESPACE, f"{loan_id}/{bank_reference}")
-
-
-class NewPayment(BaseModel):
-    """A repayment reported by the partner bank."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bank_reference: BankReference = Field(description="The bank's own reference: recorded once.")
-    amount_cents: int = Field(gt=0, le=10_000_000)
-    received_on: date
-
-
-class Reversal(BaseModel):
-    """The bank reverses a payment after the fact (a direct debit rejected)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reason: FreeText = Field(min_length=1, max_length=500, description="Why, e.g. `prélèvement rejeté : provision insuffisante`.")
-
-
-class Allocation(BaseModel):
-    """What one payment did to one instalment."""
-
-    model_config = ConfigDict(frozen=True)
-
-    number: int
-    interest_cents: int = 0
-    principal_cents: int = 0
-    waived_interest_cents: int = Field(0, description="Interest not owed because the loan was repaid early.")
-
-
-class Payment(BaseModel):
-    """A recorded payment and where its money went (the `payments` row)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: UUID
-    loan_id: UUID
-    bank_reference: str
-    kind: Literal["payment"] = "payment"
-    amount_cents: int
-    received_on: date
-    recorded_at: datetime
-    interest_cents: int
-    principal_cents: int
-    overpaid_cents: int = Field(description="Beyond everything owed: to refund to the borrower.")
-    allocations: tuple[Allocation, ...]
-    reversed_at: datetime | None = None
-    reversal_reason: str | None = None
-
+from shared.events.vocabulary import DelinquencyStage
 
 @dataclass(frozen=True)
 class LedgerChange:
@@ -227,7 +168,7 @@ def receive_payment(
 def close(loan: Loan, on: date) -> Loan:
     """A loan with nothing left to pay: closed, and no longer in arrears."""
     return loan.model_copy(
-        update={"status": LoanStatus.CLOSED, "closed_on": on, "arrears_cents": 0, "days_past_due": 0, "delinquency_stage": "current"}
+        update={"status": LoanStatus.CLOSED, "closed_on": on, "arrears_cents": 0, "days_past_due": 0, "delinquency_stage": DelinquencyStage.CURRENT}
     )
 
 
@@ -260,12 +201,11 @@ def reverse_payment(
     if updated.status is LoanStatus.CLOSED and any(i.unpaid_cents for i in after):
         updated = updated.model_copy(update={"status": LoanStatus.ACTIVE, "closed_on": None})
     reversed_payment = payment.model_copy(update={"reversed_at": now, "reversal_reason": cmd.reason})
-    event = new_event(
+    event = loan_event(
         PaymentReversed,
-        source=SOURCE,
-        subject=str(loan.id),
-        time=now,
-        data=PaymentReversedData(
+        loan,
+        now,
+        PaymentReversedData(
             **loan.ownership(),
             loan_id=loan.id,
             payment_id=payment.id,
@@ -278,12 +218,11 @@ def reverse_payment(
 
 
 def _received(loan: Loan, payment: Payment, now: datetime) -> PaymentReceived:
-    return new_event(
+    return loan_event(
         PaymentReceived,
-        source=SOURCE,
-        subject=str(loan.id),
-        time=now,
-        data=PaymentReceivedData(
+        loan,
+        now,
+        PaymentReceivedData(
             **loan.ownership(),
             loan_id=loan.id,
             payment_id=payment.id,
@@ -298,10 +237,6 @@ def _received(loan: Loan, payment: Payment, now: datetime) -> PaymentReceived:
 
 
 def _closed(loan: Loan, on: date, reason: Literal["repaid", "early_repayment"], now: datetime) -> LoanClosed:
-    return new_event(
-        LoanClosed,
-        source=SOURCE,
-        subject=str(loan.id),
-        time=now,
-        data=LoanClosedData(**loan.ownership(), loan_id=loan.id, application_id=loan.application_id, closed_on=on, reason=reason),
+    return loan_event(
+        LoanClosed, loan, now, LoanClosedData(**loan.ownership(), loan_id=loan.id, application_id=loan.application_id, closed_on=on, reason=reason)
     )

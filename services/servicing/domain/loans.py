@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanDisbursed, new_event
 from shared.events import LoanDisbursedData
+from shared.events.envelope import EventT, Payload
+from shared.events.vocabulary import DelinquencyStage
 from shared.loanmath import (
     ScheduledInstalment,
     add_months,
@@ -22,7 +24,7 @@ from shared.loanmath import (
     schedule_cash_flows,
     taeg_of_loan,
 )
-from shared.fields import FreeText
+from shared.fields import Day, FreeText, ShownRate
 
 SOURCE = "/services/servicing"
 # Loan ids derive from the application id, so re-applying an approval can never create a second loan.
@@ -82,10 +84,10 @@ class Loan(BaseModel):
     counsellor_id: str
     bank_id: str
     amount_cents: int
-    annual_rate: Decimal
+    annual_rate: ShownRate
     duration_months: int
     first_due_date: date
-    guarantee_share: Decimal
+    guarantee_share: ShownRate
     status: LoanStatus
     payee: str | None = None
     disbursed_on: date | None = None
@@ -94,7 +96,7 @@ class Loan(BaseModel):
     schedule_version: int = 1
     principal_outstanding_cents: int
     days_past_due: int = 0
-    delinquency_stage: str = "current"
+    delinquency_stage: DelinquencyStage = DelinquencyStage.CURRENT
     arrears_cents: int = 0
     closed_on: date | None = None
     written_off_on: date | None = None
@@ -107,6 +109,11 @@ class Loan(BaseModel):
     def due_day(self) -> int:
         """The day of the month instalments fall due."""
         return self.instalment_day or self.first_due_date.day
+
+
+def loan_event(event_cls: type[EventT], loan: Loan, now: datetime, data: Payload) -> EventT:
+    """A servicing event about `loan`: from servicing, keyed by the loan's id, at `now` (every event servicing builds)."""
+    return new_event(event_cls, source=SOURCE, subject=str(loan.id), time=now, data=data)
 
 
 def loan_id_for(application_id: UUID) -> UUID:
@@ -169,7 +176,7 @@ class Disbursement(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    disbursed_on: date
+    disbursed_on: Day
     payee: FreeText = Field(min_length=1, max_length=200, description="`borrower` or the supplier paid (garage, school…).")
 
 
@@ -185,12 +192,11 @@ def disburse(loan: Loan, cmd: Disbursement, now: datetime) -> tuple[Loan, LoanDi
             field="disbursed_on", rule="after_first_due_date", status=422,
         )
     active = loan.model_copy(update={"status": LoanStatus.ACTIVE, "payee": cmd.payee, "disbursed_on": cmd.disbursed_on})
-    event = new_event(
+    event = loan_event(
         LoanDisbursed,
-        source=SOURCE,
-        subject=str(loan.id),
-        time=now,
-        data=LoanDisbursedData(
+        loan,
+        now,
+        LoanDisbursedData(
             **loan.ownership(),
             loan_id=loan.id,
             application_id=loan.application_id,

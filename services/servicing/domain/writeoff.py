@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal
 
-from services.servicing.domain import SOURCE, Instalment, Loan, LoanStatus
+from services.servicing.domain.loans import Instalment, Loan, LoanStatus, loan_event
 from shared.errors import BusinessRuleError
-from shared.events import LoanWrittenOff, new_event
+from shared.events import LoanWrittenOff
 from shared.events import LoanWrittenOffData
-
-
-def guarantee_claim_cents(guarantee_share: Decimal, principal_outstanding_cents: int) -> int:
-    """The FCS share of the principal outstanding, rounded half up to the cent."""
-    return int((guarantee_share * principal_outstanding_cents).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+from shared.money import round_cents
 
 
 def write_off(
@@ -23,22 +18,22 @@ def write_off(
     """Write an active loan off on `business_date`; the claim covers the guaranteed share of the unpaid principal.
 
     The principal outstanding is recomputed from the instalments (principal scheduled − principal paid),
-    the source of truth, rather than trusted from the loan's summary column.
+    the source of truth, rather than trusted from the loan's summary column; the claim is rounded half
+    up to the cent.
     `now` stamps the event (default: midnight UTC of the business date).
     """
     if loan.status is not LoanStatus.ACTIVE:
         raise BusinessRuleError(f"the loan is {loan.status.value}, not active", field="status", rule="state")
     outstanding = sum(i.principal_cents - i.principal_paid_cents for i in instalments)
-    claim = guarantee_claim_cents(loan.guarantee_share, outstanding)
+    claim = round_cents(loan.guarantee_share * outstanding)
     written_off = loan.model_copy(
         update={"status": LoanStatus.WRITTEN_OFF, "written_off_on": business_date, "principal_outstanding_cents": outstanding}
     )
-    event = new_event(
+    event = loan_event(
         LoanWrittenOff,
-        source=SOURCE,
-        subject=str(loan.id),
-        time=now or datetime.combine(business_date, time(), UTC),
-        data=LoanWrittenOffData(
+        loan,
+        now or datetime.combine(business_date, time(), UTC),
+        LoanWrittenOffData(
             **loan.ownership(),
             loan_id=loan.id,
             application_id=loan.application_id,

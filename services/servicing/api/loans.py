@@ -1,0 +1,56 @@
+"""Servicing HTTP API, loans: find one by application, read it with its schedule, confirm its disbursement."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from services.servicing import domain, repository, usecases
+from services.servicing.api.common import Context
+from shared.auth import AssociationStaffOrBank, PartnerBank
+from shared.fields import ShownRate
+from shared.http import PageQuery
+from shared.openapi import problems
+
+router = APIRouter(tags=["loans"])
+
+
+class LoanView(domain.Loan):
+    """A loan: its terms, where it stands, and its current schedule with what is paid of each line."""
+
+    taeg: ShownRate | None = Field(description="Effective annual rate of the original terms, as a fraction (0.0356 = 3.56 %).")
+    payoff_cents: int = Field(description="What closes the loan today: principal outstanding + interest already due.")
+    schedule: list[domain.Instalment]
+
+
+async def _view(ctx: Context, loan: domain.Loan) -> LoanView:
+    lines = await repository.instalments(ctx.pool, loan.id)
+    payoff = domain.payoff_cents(lines, ctx.clock.today()) if loan.status is domain.LoanStatus.ACTIVE else 0
+    return LoanView(**loan.model_dump(), taeg=domain.taeg(loan), payoff_cents=payoff, schedule=lines)
+
+
+@router.get("/loans", response_model=list[LoanView], summary="Find loans by application")
+async def find_loans(
+    principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, application_id: UUID = Query(...)
+) -> list[LoanView]:
+    """The loan created from an application's approval, if any (and if the caller may see it)."""
+    loans = await repository.find_loans(ctx.pool, application_id, limit=page.limit, offset=page.offset)
+    return [await _view(ctx, loan) for loan in loans if domain.visible(principal, loan)]
+
+
+@router.get("/loans/{loan_id}", response_model=LoanView, summary="Read a loan and its schedule")
+async def get_loan(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Context) -> LoanView:
+    """Terms, TAEG, status, arrears and delinquency (as of the last close of business), payoff, and the schedule."""
+    return await _view(ctx, await usecases.visible_loan(ctx.pool, principal, loan_id))
+
+
+@router.post(
+    "/loans/{loan_id}/disbursement", response_model=LoanView, summary="Confirm the disbursement", responses=problems(409)
+)
+async def disburse(loan_id: UUID, body: domain.Disbursement, principal: PartnerBank, ctx: Context) -> LoanView:
+    """The bank confirms the funds went out and to whom; the loan becomes active (`loan disbursed`)."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        active = await usecases.disburse(conn, principal, loan_id, body, now=ctx.clock.now())
+    return await _view(ctx, active)

@@ -1,0 +1,107 @@
+"""SQL for loans and their current schedules (the `loans` and `instalments` tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from services.servicing.domain import Instalment, Loan
+from shared.loanmath import ScheduledInstalment
+
+_LOAN_FIELDS = tuple(Loan.model_fields)
+_INSERT_LOAN = (
+    f"insert into loans ({', '.join(_LOAN_FIELDS)}) values ({', '.join(f'${i}' for i in range(1, len(_LOAN_FIELDS) + 1))})"
+    " on conflict (id) do nothing returning true"
+)
+_INSTALMENT_FIELDS = tuple(Instalment.model_fields)
+
+
+async def insert_loan(conn: asyncpg.Connection, loan: Loan, schedule: list[ScheduledInstalment]) -> bool:
+    """Store a new loan and its schedule; False if the loan already existed."""
+    values = loan.model_dump()
+    if not await conn.fetchval(_INSERT_LOAN, *(values[f] for f in _LOAN_FIELDS)):
+        return False
+    await conn.copy_records_to_table(
+        "instalments",
+        columns=["loan_id", "number", "due_date", "principal_cents", "interest_cents", "amount_cents", "remaining_principal_cents"],
+        records=[
+            (loan.id, s.number, s.due_date, s.principal_cents, s.interest_cents, s.instalment_cents, s.remaining_principal_cents)
+            for s in schedule
+        ],
+    )
+    return True
+
+
+async def get_loan(conn: asyncpg.Connection | asyncpg.Pool, loan_id: UUID, *, for_update: bool = False) -> Loan | None:
+    """One loan, optionally locked for the rest of the transaction."""
+    lock = " for update" if for_update else ""
+    row = await conn.fetchrow(f"select {', '.join(_LOAN_FIELDS)} from loans where id = $1{lock}", loan_id)
+    return Loan(**dict(row)) if row else None
+
+
+async def find_loans(conn: asyncpg.Pool, application_id: UUID, *, limit: int, offset: int) -> list[Loan]:
+    """A page of the loans of an application (zero or one: a loan's id derives from its application's)."""
+    rows = await conn.fetch(
+        f"select {', '.join(_LOAN_FIELDS)} from loans where application_id = $1 order by id limit $2 offset $3",
+        application_id, limit, offset,
+    )
+    return [Loan(**dict(r)) for r in rows]
+
+
+async def set_status(conn: asyncpg.Connection, loan: Loan) -> None:
+    """Persist a loan's status and disbursement fields."""
+    await conn.execute(
+        "update loans set status = $2, payee = $3, disbursed_on = $4 where id = $1",
+        loan.id, loan.status.value, loan.payee, loan.disbursed_on,
+    )
+
+
+async def save_loan(conn: asyncpg.Connection, loan: Loan) -> None:
+    """Persist what payments, reversals and adjustments change on a loan."""
+    await conn.execute(
+        "update loans set status = $2, closed_on = $3, principal_outstanding_cents = $4, schedule_version = $5,"
+        " arrears_cents = $6, days_past_due = $7, delinquency_stage = $8 where id = $1",
+        loan.id, loan.status.value, loan.closed_on, loan.principal_outstanding_cents, loan.schedule_version,
+        loan.arrears_cents, loan.days_past_due, loan.delinquency_stage.value,
+    )
+
+
+async def instalments(conn: asyncpg.Connection | asyncpg.Pool, loan_id: UUID) -> list[Instalment]:
+    """A loan's current schedule with what is paid, oldest first."""
+    rows = await conn.fetch(
+        f"select {', '.join(_INSTALMENT_FIELDS)} from instalments where loan_id = $1 order by due_date, number", loan_id
+    )
+    return [Instalment(**dict(r)) for r in rows]
+
+
+_CHANGED = (
+    "principal_cents", "interest_cents", "amount_cents", "remaining_principal_cents",
+    "paid_cents", "interest_paid_cents", "principal_paid_cents",
+)
+
+
+async def save_instalments(
+    conn: asyncpg.Connection, loan_id: UUID, before: Sequence[Instalment], after: Sequence[Instalment]
+) -> None:
+    """Write the difference between two states of a schedule: lines removed, changed and added."""
+    old = {i.number: i for i in before}
+    new = {i.number: i for i in after}
+    removed = sorted(old.keys() - new.keys())
+    if removed:
+        await conn.execute("delete from instalments where loan_id = $1 and number = any($2::int[])", loan_id, removed)
+    changed = [new[n] for n in sorted(old.keys() & new.keys()) if old[n] != new[n]]
+    if changed:
+        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(_CHANGED, start=3))
+        await conn.executemany(
+            f"update instalments set {sets} where loan_id = $1 and number = $2",
+            [(loan_id, i.number, *(getattr(i, name) for name in _CHANGED)) for i in changed],
+        )
+    added = [new[n] for n in sorted(new.keys() - old.keys())]
+    if added:
+        await conn.copy_records_to_table(
+            "instalments",
+            columns=["loan_id", *_INSTALMENT_FIELDS],
+            records=[(loan_id, *(getattr(i, name) for name in _INSTALMENT_FIELDS)) for i in added],
+        )
