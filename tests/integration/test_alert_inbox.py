@@ -153,7 +153,7 @@ async def test_an_alert_nobody_acknowledges_goes_to_the_supervisors_after_the_de
     assert escalation["message"].startswith("Alerte non prise en compte depuis 49 h (c-lefebvre) : Échéance n° 1")
     [event] = await published(notifications, "fr.microcredit.alert.escalated.v1")
     assert (event.data.reason, str(event.data.escalated_from_alert_id)) == ("not_acknowledged", alert["id"])
-    assert (await notifications.http.get(f"/alerts/{alert['id']}", headers=COUNSELLOR)).json()["escalated_at"] is not None
+    assert (await notifications.http.get(f"/alerts/{alert['id']}", headers=COUNSELLOR)).json()["escalated_at"] == "2026-03-04T09:30:00Z"
 
 
 async def test_a_rule_and_the_escalation_timer_on_one_cause_raise_one_supervisor_alert(start_service: ServiceStarter) -> None:

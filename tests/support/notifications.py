@@ -9,6 +9,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,11 +164,12 @@ def verify(secret: str, header: str, body: bytes, *, now: datetime, tolerance_se
 
 @dataclass
 class BankEndpoint:
-    """A bank's webhook endpoint: checks the signature, counts deliveries, can fail the first ones."""
+    """A bank's webhook endpoint: checks the signature, counts deliveries, can fail the first ones, can answer slowly."""
 
     now: Callable[[], datetime]
     fail_first: int = 0
     failure_status: int = 503
+    answer_after_seconds: float = 0.0
     secret: str = ""
     port: int = 0
     hooks: list[Hook] = field(default_factory=list)
@@ -196,6 +198,7 @@ def bank_endpoint(now: Callable[[], datetime], **options: Any) -> Iterator[BankE
                 endpoint.fail_first -= 1
                 status = endpoint.failure_status
             endpoint.hooks.append(Hook(headers, body, signed, status))
+            time.sleep(endpoint.answer_after_seconds)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
