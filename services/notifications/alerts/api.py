@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -10,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications.alerts import repository, usecases
 from services.notifications.alerts.domain import Alert, AlertStatus, Audience, Severity
-from services.notifications.context import Context
+from services.notifications.context import TOTAL_COUNT, Context
 from shared.auth import AssociationStaff, Principal, Role
-from shared.fields import IDENTIFIER_PATTERN, FreeText
-from shared.http import not_found
+from shared.fields import IDENTIFIER_PATTERN, Day, FreeText
+from shared.http import PageQuery, not_found
+from shared.openapi import problems
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -34,11 +34,12 @@ async def _visible_alert(ctx: Context, principal: Principal, alert_id: UUID) -> 
     return alert
 
 
-@router.get("", response_model=list[Alert], summary="The caller's inbox")
+@router.get("", response_model=list[Alert], summary="The caller's inbox", responses=TOTAL_COUNT)
 async def list_alerts(
     principal: AssociationStaff,
     ctx: Context,
     response: Response,
+    page: PageQuery,
     status: AlertStatus | None = Query(None, description="open, acknowledged, snoozed or resolved."),
     severity: Severity | None = Query(None),
     audience: Audience | None = Query(None, description="counsellor, association (shared queue) or supervisor."),
@@ -50,8 +51,6 @@ async def list_alerts(
     counsellor_id: str | None = Query(
         None, min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN, description="Supervisors: the alerts about one counsellor's files."
     ),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
 ) -> list[Alert]:
     """Newest first; the `X-Total-Count` header says how many match in all (for paging)."""
     query = repository.InboxQuery(
@@ -59,7 +58,7 @@ async def list_alerts(
         viewer_counsellor=principal.subject if principal.role is Role.COUNSELLOR else None,
         counsellor_id=counsellor_id if principal.role is Role.SUPERVISOR else None,
         status=status, severity=severity, audience=audience, loan_id=loan_id, application_id=application_id, cause_type=cause_type,
-        limit=limit, offset=offset,
+        limit=page.limit, offset=page.offset,
     )
     found, total = await repository.search(ctx.pool, query)
     response.headers["X-Total-Count"] = str(total)
@@ -72,9 +71,9 @@ async def get_alert(alert_id: UUID, principal: AssociationStaff, ctx: Context) -
     return await _visible_alert(ctx, principal, alert_id)
 
 
-@router.post("/{alert_id}/acknowledgement", response_model=Alert, summary="Acknowledge an alert")
+@router.post("/{alert_id}/acknowledgement", response_model=Alert, summary="Acknowledge an alert", responses=problems(409))
 async def acknowledge(alert_id: UUID, principal: AssociationStaff, ctx: Context) -> Alert:
-    """Take the alert in hand: it no longer escalates. `alert acknowledged` is published once."""
+    """Take the alert in hand: it no longer escalates. `alert acknowledged` is published once; a resolved alert answers 409."""
     await _visible_alert(ctx, principal, alert_id)
     return await usecases.acknowledge(ctx.pool, alert_id, principal.subject, ctx.clock.now())
 
@@ -87,7 +86,7 @@ class Resolution(BaseModel):
     note: FreeText = Field(min_length=1, max_length=2000, description="E.g. « Appelée le 7/04 : pause de 2 mois demandée à la banque. »")
 
 
-@router.post("/{alert_id}/resolution", response_model=Alert, summary="Resolve an alert with a note")
+@router.post("/{alert_id}/resolution", response_model=Alert, summary="Resolve an alert with a note", responses=problems(409))
 async def resolve(alert_id: UUID, body: Resolution, principal: AssociationStaff, ctx: Context) -> Alert:
     """Close the alert; a resolved alert cannot change any more (409)."""
     await _visible_alert(ctx, principal, alert_id)
@@ -99,11 +98,11 @@ class Snooze(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    until: date = Field(description="The day it comes back (at the configured hour, local time), after today.")
+    until: Day = Field(description="The day it comes back (at the configured hour, local time), after today.")
 
 
-@router.post("/{alert_id}/snooze", response_model=Alert, summary="Snooze an alert until a day")
+@router.post("/{alert_id}/snooze", response_model=Alert, summary="Snooze an alert until a day", responses=problems(409))
 async def snooze(alert_id: UUID, body: Snooze, principal: AssociationStaff, ctx: Context) -> Alert:
-    """No escalation meanwhile; on that day the alert is open again and a reminder is sent."""
+    """No escalation meanwhile; on that day the alert is open again and a reminder is sent. A resolved alert answers 409."""
     await _visible_alert(ctx, principal, alert_id)
     return await usecases.snooze(ctx.pool, alert_id, body.until, ctx.settings, ctx.clock.now())

@@ -9,6 +9,7 @@ from services.notifications.context import Context
 from services.notifications.email import usecases
 from services.notifications.email.domain import EmailMode, EmailPreference
 from shared.auth import Counsellor
+from shared.fields import Integer
 
 router = APIRouter(prefix="/preferences", tags=["alerts"])
 
@@ -19,7 +20,7 @@ class PreferenceChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: EmailMode
-    digest_hour: int | None = Field(None, ge=0, le=23, description="daily_digest: local hour of the e-mail (default from settings).")
+    digest_hour: Integer | None = Field(None, ge=0, le=23, description="daily_digest: local hour of the e-mail (default from settings).")
 
 
 @router.get("/email", response_model=EmailPreference, summary="My e-mail preference")

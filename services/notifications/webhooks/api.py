@@ -9,11 +9,11 @@ import httpx
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notifications.context import Context
+from services.notifications.context import TOTAL_COUNT, Context
 from services.notifications.webhooks import repository, usecases
 from services.notifications.webhooks.domain import WEBHOOK_EVENT_TYPES, CreatedSubscription, Delivery, DeliveryStatus, Subscription
 from shared.auth import PartnerBank, Principal
-from shared.http import not_found
+from shared.http import PageQuery, not_found
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -99,20 +99,19 @@ async def resume(subscription_id: UUID, principal: PartnerBank, ctx: Context) ->
 
 
 @router.get(
-    "/subscriptions/{subscription_id}/deliveries", response_model=list[Delivery], summary="The delivery log"
+    "/subscriptions/{subscription_id}/deliveries", response_model=list[Delivery], summary="The delivery log", responses=TOTAL_COUNT
 )
 async def deliveries(
     subscription_id: UUID,
     principal: PartnerBank,
     ctx: Context,
     response: Response,
+    page: PageQuery,
     status: DeliveryStatus | None = Query(None),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
 ) -> list[Delivery]:
     """Newest first, each with its attempts (status code, latency); `X-Total-Count` for paging."""
     await _own(ctx, principal, subscription_id)
-    found, total = await repository.deliveries(ctx.pool, subscription_id, status=status, limit=limit, offset=offset)
+    found, total = await repository.deliveries(ctx.pool, subscription_id, status=status, limit=page.limit, offset=page.offset)
     response.headers["X-Total-Count"] = str(total)
     return found
 
