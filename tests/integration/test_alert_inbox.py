@@ -96,6 +96,7 @@ async def test_the_inbox_filters_by_status_severity_loan_and_file_and_pages(star
     acknowledged = await inbox(notifications, COUNSELLOR, status="acknowledged")
 
     assert page.headers["X-Total-Count"] == "5"
+    assert "X-Total-Count" in notifications.app.openapi()["paths"]["/alerts"]["get"]["responses"]["200"]["headers"]
     assert [a["loan_id"] for a in page.json()] == [str(e.data.loan_id) for e in reversed(events)][2:4]  # newest first
     assert [a["loan_id"] for a in by_loan] == [a["loan_id"] for a in by_file] == [str(first.data.loan_id)]
     assert [a["id"] for a in acknowledged] == [newest["id"]]
@@ -153,7 +154,7 @@ async def test_an_alert_nobody_acknowledges_goes_to_the_supervisors_after_the_de
     assert escalation["message"].startswith("Alerte non prise en compte depuis 49 h (c-lefebvre) : Échéance n° 1")
     [event] = await published(notifications, "fr.microcredit.alert.escalated.v1")
     assert (event.data.reason, str(event.data.escalated_from_alert_id)) == ("not_acknowledged", alert["id"])
-    assert (await notifications.http.get(f"/alerts/{alert['id']}", headers=COUNSELLOR)).json()["escalated_at"] is not None
+    assert (await notifications.http.get(f"/alerts/{alert['id']}", headers=COUNSELLOR)).json()["escalated_at"] == "2026-03-04T09:30:00Z"
 
 
 async def test_a_rule_and_the_escalation_timer_on_one_cause_raise_one_supervisor_alert(start_service: ServiceStarter) -> None:
@@ -206,6 +207,11 @@ async def test_a_resolved_alert_keeps_its_note_and_cannot_change_any_more(start_
     assert (resolved.json()["status"], resolved.json()["resolution_note"], resolved.json()["resolved_by"]) == ("resolved", note, "c-lefebvre")
     assert [r.status_code for r in refusals] == [409, 409, 409]
     assert all(r.json()["errors"][0]["rule"] == "state" for r in refusals)
+    documented = notifications.app.openapi()["paths"]
+    assert [
+        documented[f"/alerts/{{alert_id}}/{action}"]["post"]["responses"]["409"]["content"].keys()
+        for action in ("resolution", "acknowledgement", "snooze")
+    ] == [{"application/problem+json"}] * 3
 
 
 async def test_a_snoozed_alert_waits_then_comes_back_open_on_its_day_and_escalates_from_then(start_service: ServiceStarter) -> None:

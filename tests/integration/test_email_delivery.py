@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.notifications.mail_outbox import email_id
+from services.notifications.email.domain import email_id
 from shared.clock import FixedClock
 from shared.events import parse_event
 from tests.integration.conftest import NOW, TODAY, RunningService, ServiceStarter, application_submitted, payment_missed, run_service

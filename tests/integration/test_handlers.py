@@ -10,7 +10,7 @@ from uuid import UUID, uuid4, uuid5
 
 import pytest
 
-from services.notifications.domain import ALERT_ID_NAMESPACE
+from services.notifications.alerts.domain import ALERT_ID_NAMESPACE
 from services.servicing.domain import loan_id_for
 from shared.events import EVENT_TYPES, BankDecisionOverdue, CounsellorAlertRaised, Topics, new_event, parse_event
 from shared.events import BankDecisionOverdueData

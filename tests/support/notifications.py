@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
+import hmac
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +22,6 @@ from uuid import UUID, uuid4
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.notifications import webhooks
 from shared.events import (
     AdjustmentRefused,
     ApplicationAssessed,
@@ -147,13 +149,27 @@ class Hook:
         return json.loads(self.body)  # type: ignore[no-any-return]
 
 
+def verify(secret: str, header: str, body: bytes, *, now: datetime, tolerance_seconds: int = 300) -> bool:
+    """What a bank's receiver does with `X-Microcredit-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`:
+    recompute the HMAC, compare in constant time, refuse a stale timestamp."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        stamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    fresh = abs(now.timestamp() - stamp) <= tolerance_seconds
+    return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
+
+
 @dataclass
 class BankEndpoint:
-    """A bank's webhook endpoint: checks the signature, counts deliveries, can fail the first ones."""
+    """A bank's webhook endpoint: checks the signature, counts deliveries, can fail the first ones, can answer slowly."""
 
     now: Callable[[], datetime]
     fail_first: int = 0
     failure_status: int = 503
+    answer_after_seconds: float = 0.0
     secret: str = ""
     port: int = 0
     hooks: list[Hook] = field(default_factory=list)
@@ -176,12 +192,13 @@ def bank_endpoint(now: Callable[[], datetime], **options: Any) -> Iterator[BankE
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
-            signed = webhooks.verify(endpoint.secret, headers.get("x-microcredit-signature", ""), body, now=endpoint.now())
+            signed = verify(endpoint.secret, headers.get("x-microcredit-signature", ""), body, now=endpoint.now())
             status = 204 if signed else 401
             if endpoint.fail_first > 0:
                 endpoint.fail_first -= 1
                 status = endpoint.failure_status
             endpoint.hooks.append(Hook(headers, body, signed, status))
+            time.sleep(endpoint.answer_after_seconds)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

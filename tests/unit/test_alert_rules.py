@@ -11,9 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.notifications import domain, emails, rules, webhooks
-from services.notifications.domain import Alert
-from services.notifications.rules import LoanFollowUp
+from services.notifications import backoff
+from services.notifications.alerts import domain, rules
+from services.notifications.alerts.domain import Alert
+from services.notifications.alerts.rules import LoanFollowUp
+from services.notifications.email import letters
+from services.notifications.webhooks import domain as webhooks
 from shared.errors import BusinessRuleError
 from shared.events import (
     AdjustmentRefused,
@@ -44,6 +47,7 @@ from shared.events import (
     LoanRescheduledData,
     PaymentMissedData,
 )
+from tests.support.notifications import verify
 
 pytestmark = pytest.mark.unit
 
@@ -355,6 +359,15 @@ def test_acknowledging_twice_publishes_once_and_resolving_a_resolved_alert_is_re
     assert (refused.value.field, refused.value.rule, refused.value.status) == ("status", "state", 409)
 
 
+def test_a_resolution_keeps_a_note_that_says_something() -> None:
+    resolved = domain.resolve(open_alert(), "c-lefebvre", "  Pause de deux mois demandée à la banque. ", NOW)
+
+    assert (resolved.status, resolved.resolution_note, resolved.resolved_by) == ("resolved", "Pause de deux mois demandée à la banque.", "c-lefebvre")
+    with pytest.raises(BusinessRuleError) as refused:
+        domain.resolve(open_alert(), "c-lefebvre", " \n ", NOW)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("note", "blank", 422)
+
+
 def test_a_snoozed_alert_comes_back_at_8_in_paris_and_escalates_afresh() -> None:
     snoozed = domain.snooze(open_alert(), date(2026, 4, 9), now=NOW, zone=PARIS, hour=8, max_days=90)
 
@@ -373,7 +386,7 @@ def test_an_alert_is_snoozed_until_a_later_day_within_the_limit(until: date, rul
 
 
 def test_retries_back_off_exponentially_up_to_a_ceiling() -> None:
-    delays = [domain.retry_delay(n, base_seconds=30, max_seconds=600).total_seconds() for n in range(1, 7)]
+    delays = [backoff.retry_delay(n, base_seconds=30, max_seconds=600).total_seconds() for n in range(1, 7)]
 
     assert delays == [30, 60, 120, 240, 480, 600]
 
@@ -382,7 +395,7 @@ def test_retries_back_off_exponentially_up_to_a_ceiling() -> None:
 
 
 def test_an_alert_email_says_who_which_loan_what_happened_what_to_do_and_links_to_the_case() -> None:
-    letter = emails.alert_letter(open_alert(), borrower="Nadia Benali", base_url="https://alertes.secours-catholique.example/", zone=PARIS)
+    letter = letters.alert_letter(open_alert(), borrower="Nadia Benali", base_url="https://alertes.secours-catholique.example/", zone=PARIS)
 
     assert letter.subject == "[Microcrédit] Échéance impayée — Nadia Benali (à traiter)"
     assert "Emprunteur : Nadia Benali" in letter.body
@@ -394,7 +407,7 @@ def test_an_alert_email_says_who_which_loan_what_happened_what_to_do_and_links_t
 
 
 def test_a_digest_lists_the_days_alerts() -> None:
-    letter = emails.digest_letter([(open_alert(), "Nadia Benali"), (open_alert(severity="info"), None)], day=date(2026, 4, 7), base_url="https://x.example", zone=PARIS)
+    letter = letters.digest_letter([(open_alert(), "Nadia Benali"), (open_alert(severity="info"), None)], day=date(2026, 4, 7), base_url="https://x.example", zone=PARIS)
 
     assert letter.subject == "[Microcrédit] Vos alertes du 07/04/2026 (2)"
     assert "1. Échéance impayée — Nadia Benali — à traiter" in letter.body
@@ -404,7 +417,7 @@ def test_a_digest_lists_the_days_alerts() -> None:
 def test_the_message_id_derives_from_the_delivery() -> None:
     delivery = UUID("61d3f8a2-9c4b-5e7d-a1f0-3b2c4d5e6f71")
 
-    assert emails.message_id(delivery, "Microcrédit <alertes@microcredit.example.org>") == f"<{delivery}@microcredit.example.org>"
+    assert letters.message_id(delivery, "Microcrédit <alertes@microcredit.example.org>") == f"<{delivery}@microcredit.example.org>"
 
 
 # --- webhooks: minimal payloads, signatures ------------------------------------------------------
@@ -438,7 +451,7 @@ def test_a_signature_verifies_and_a_tampered_body_or_stale_timestamp_does_not() 
     body = webhooks.payload(missed(), uuid4())
     header = webhooks.signature("whsec_test", body, NOW)
 
-    assert webhooks.verify("whsec_test", header, body, now=NOW + timedelta(seconds=30))
-    assert not webhooks.verify("whsec_test", header, body.replace(b"8791", b"0"), now=NOW)
-    assert not webhooks.verify("whsec_other", header, body, now=NOW)
-    assert not webhooks.verify("whsec_test", header, body, now=NOW + timedelta(hours=1))
+    assert verify("whsec_test", header, body, now=NOW + timedelta(seconds=30))
+    assert not verify("whsec_test", header, body.replace(b"8791", b"0"), now=NOW)
+    assert not verify("whsec_other", header, body, now=NOW)
+    assert not verify("whsec_test", header, body, now=NOW + timedelta(hours=1))

@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from services.notifications import french
-from services.notifications.domain import Alert, AlertDraft, Audience, Severity
+from services.notifications.alerts.domain import Alert, AlertDraft, Audience, Severity
+from shared import french
 from shared.events import (
     AdjustmentRefused,
     ApplicationAssessed,
@@ -21,10 +21,26 @@ from shared.events import (
     PaymentMissed,
 )
 from shared.events import FileOwnership
+from shared.events.vocabulary import DelinquencyStage
 
 # Days past due from which a loan is the supervisors' business too (the 31-60 stage).
 SUPERVISOR_DAYS_PAST_DUE = 31
-EARLY_STAGES = ("current", "1-30")
+EARLY_STAGES = (DelinquencyStage.CURRENT, DelinquencyStage.UP_TO_30_DAYS)
+# The checklist items of intake (and assessment's `missing_documents`) as a counsellor names them.
+DOCUMENT_LABELS = {
+    "identity": "pièce d'identité",
+    "tax_notice": "avis d'imposition ou de non-imposition",
+    "proof_of_address": "justificatif de domicile",
+    "bank_statements": "relevés bancaires",
+    "proof_of_resources": "justificatifs de ressources",
+    "proof_of_charges": "justificatifs de charges",
+    "payslips": "bulletins de salaire",
+    "benefit_statements": "attestations CAF, France Travail ou retraite",
+    "quote": "devis du fournisseur",
+    "driving_licence": "permis de conduire",
+    "insurance_quote": "devis d'assurance",
+    "over_indebtedness_plan": "plan de surendettement Banque de France",
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +49,7 @@ class LoanFollowUp:
 
     loan_id: UUID
     application_id: UUID | None = None
-    stage: str = "current"
+    stage: str = DelinquencyStage.CURRENT
     days_past_due: int = 0
     stage_as_of: date | None = None
     last_missed_instalment: int | None = None
@@ -53,17 +69,9 @@ class IncompleteFile:
     since: datetime
 
 
-def stage_for(days_past_due: int) -> str:
-    """The delinquency stage of a number of days past due."""
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1-30"
-    if days_past_due <= 60:
-        return "31-60"
-    if days_past_due <= 90:
-        return "61-90"
-    return "90+"
+def documents(keys: tuple[str, ...]) -> str:
+    """The missing documents, in words, in the order given."""
+    return ", ".join(DOCUMENT_LABELS.get(k, k.replace("_", " ")) for k in keys)
 
 
 def _addressee(owner: FileOwnership) -> Audience:
@@ -93,7 +101,7 @@ def on_payment_missed(event: PaymentMissed, followup: LoanFollowUp) -> tuple[Loa
     consecutive = followup.missed_streak > 0 and followup.last_missed_instalment == d.instalment_number - 1
     streak = followup.missed_streak + 1 if consecutive else 1
     days = max(followup.days_past_due, (d.business_date - d.due_date).days)
-    stage = stage_for(days)
+    stage = DelinquencyStage.of(days)
     updated = replace(
         followup, application_id=d.application_id, days_past_due=days, stage=stage,
         last_missed_instalment=d.instalment_number, missed_streak=streak,
@@ -124,7 +132,7 @@ def on_stage_changed(event: DelinquencyStageChanged, followup: LoanFollowUp) -> 
         return replace(followup, application_id=d.application_id), []  # an older close of business, read late
     updated = replace(
         followup, application_id=d.application_id, stage=d.stage, days_past_due=d.days_past_due, stage_as_of=d.business_date,
-        missed_streak=0 if d.stage == "current" else followup.missed_streak,
+        missed_streak=0 if d.stage == DelinquencyStage.CURRENT else followup.missed_streak,
     )
     if d.days_past_due < SUPERVISOR_DAYS_PAST_DUE or d.previous_stage not in EARLY_STAGES:
         return updated, []
@@ -225,7 +233,7 @@ def incomplete_file_alert(file: IncompleteFile, now: datetime, after: timedelta)
     if now - file.since < after:
         return None
     days = (now - file.since).days
-    lacking = french.documents(list(file.missing_documents)) or "pièces non précisées"
+    lacking = documents(file.missing_documents) or "pièces non précisées"
     owner = FileOwnership(association_id=file.association_id, region=file.region, counsellor_id=file.counsellor_id)
     return AlertDraft(
         cause_event_id=file.assessed_event_id, cause_type=ApplicationAssessed.event_type(),

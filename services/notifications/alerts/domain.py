@@ -1,4 +1,4 @@
-"""Notifications domain: alerts, who they are addressed to, and what a person may do with them (pure, no I/O)."""
+"""Alerts: what one is, who it is addressed to, and what a person may do with it (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
-from shared.events import AlertAcknowledged, AlertEscalated, BankDecisionOverdue, CounsellorAlertRaised, PaymentMissed, new_event
+from shared.events import AlertAcknowledged, AlertEscalated, CounsellorAlertRaised, new_event
 from shared.events import AlertAcknowledgedData, AlertEscalatedData, CounsellorAlertRaisedData
 
 SOURCE = "/services/notifications"
@@ -147,10 +147,15 @@ def acknowledge(alert: Alert, by: str, now: datetime) -> tuple[Alert, AlertAckno
 
 
 def resolve(alert: Alert, by: str, note: str, now: datetime) -> Alert:
-    """Close the alert with what was done about it."""
+    """Close the alert with what was done about it (a note that says something)."""
+    if not note.strip():
+        raise BusinessRuleError("the note says what was done: it cannot be blank", field="note", rule="blank", status=422)
     _not_resolved(alert, "resolved again")
     return alert.model_copy(
-        update={"status": "resolved", "resolved_at": now, "resolved_by": by, "resolution_note": note, "snoozed_until": None, "escalate_at": None}
+        update={
+            "status": "resolved", "resolved_at": now, "resolved_by": by, "resolution_note": note.strip(), "snoozed_until": None,
+            "escalate_at": None,
+        }
     )
 
 
@@ -180,23 +185,3 @@ def wake(alert: Alert, now: datetime, escalation_delay: timedelta) -> Alert:
             "escalate_at": now + escalation_delay if escalates(alert.audience, alert.severity) else None,
         }
     )
-
-
-def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float) -> timedelta:
-    """Exponential backoff after failed attempt number `attempt` (1-based): base, 2×base, 4×base… capped."""
-    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempt - 1)))
-
-
-def alert_for_missed_payment(event: PaymentMissed, now: datetime) -> tuple[Alert, CounsellorAlertRaised | AlertEscalated]:
-    """The counsellor's alert for a missed instalment of a loan with no history here (see rules.on_payment_missed)."""
-    from services.notifications.rules import LoanFollowUp, on_payment_missed  # rules build on this module
-
-    _, drafts = on_payment_missed(event, LoanFollowUp(loan_id=event.data.loan_id))
-    return raise_alert(drafts[0], now, timedelta(0))
-
-
-def alert_for_overdue_bank_decision(event: BankDecisionOverdue, now: datetime) -> tuple[Alert, CounsellorAlertRaised | AlertEscalated]:
-    """The counsellor's alert for a file left without a bank decision (see rules.on_bank_decision_overdue)."""
-    from services.notifications.rules import on_bank_decision_overdue
-
-    return raise_alert(on_bank_decision_overdue(event), now, timedelta(0))

@@ -1,64 +1,18 @@
-"""SQL for the banks' webhook subscriptions, the webhook outbox and its delivery log."""
+"""SQL of the webhooks group: the banks' subscriptions, the webhook outbox (deliveries) and its log of attempts."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, Field
 
-from services.notifications import webhooks
+from services.notifications.webhooks import domain
+from services.notifications.webhooks.domain import Attempt, Delivery, DeliveryStatus, Subscription
 from shared.events import Envelope
 
 Connection = asyncpg.Connection | asyncpg.Pool
-
-
-class Subscription(BaseModel):
-    """A bank's subscription: which events, to which URL."""
-
-    id: UUID
-    bank_id: str
-    url: str
-    event_types: list[str]
-    status: Literal["active", "paused"]
-    consecutive_failures: int = Field(description="Failed attempts in a row; the subscription pauses at the configured limit.")
-    created_at: datetime
-    paused_at: datetime | None = None
-
-
-class CreatedSubscription(Subscription):
-    """The subscription just created, with its signing secret: shown this once, keep it safe."""
-
-    secret: str = Field(description="HMAC-SHA256 key of the `X-Microcredit-Signature` header. Not shown again.")
-
-
-class Attempt(BaseModel):
-    """One try to deliver."""
-
-    number: int
-    attempted_at: datetime
-    status_code: int | None = Field(description="The bank's HTTP status; null when no answer came (network error, timeout).")
-    error: str | None
-    latency_ms: int
-
-
-class Delivery(BaseModel):
-    """One event for one subscription, and its attempts."""
-
-    id: UUID = Field(description="The `X-Microcredit-Delivery` header: the same on every retry and resend.")
-    subscription_id: UUID
-    event_id: UUID
-    event_type: str
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    attempt_log: list[Attempt] = Field(default_factory=list)
 
 
 _SUBSCRIPTION = "id, bank_id, url, event_types, status, consecutive_failures, created_at, paused_at"
@@ -116,7 +70,7 @@ async def resume(conn: Connection, subscription_id: UUID, now: datetime) -> None
         )
 
 
-async def fan_out(conn: asyncpg.Connection, event: Envelope[Any], bank_id: str, now: datetime) -> int:
+async def add_deliveries(conn: asyncpg.Connection, event: Envelope[Any], bank_id: str, now: datetime) -> int:
     """In the event's transaction: one delivery per subscription of `bank_id` to this event type (paused ones wait)."""
     subscriptions = await conn.fetch(
         "select id from webhook_subscriptions where bank_id = $1 and status in ('active', 'paused') and $2 = any(event_types)",
@@ -124,8 +78,8 @@ async def fan_out(conn: asyncpg.Connection, event: Envelope[Any], bank_id: str, 
     )
     rows = []
     for sub in subscriptions:
-        delivery = webhooks.delivery_id(sub["id"], event.id)
-        rows.append((delivery, sub["id"], event.id, event.type, webhooks.payload(event, delivery), now))
+        delivery = domain.delivery_id(sub["id"], event.id)
+        rows.append((delivery, sub["id"], event.id, event.type, domain.payload(event, delivery), now))
     await conn.executemany(
         "insert into webhook_deliveries (id, subscription_id, event_id, event_type, body, status, next_attempt_at, created_at)"
         " values ($1, $2, $3, $4, $5, 'pending', $6, $6) on conflict do nothing",
@@ -148,7 +102,7 @@ async def _with_attempts(conn: Connection, rows: list[asyncpg.Record]) -> list[D
 
 
 async def deliveries(
-    conn: Connection, subscription_id: UUID, *, status: str | None, limit: int, offset: int
+    conn: Connection, subscription_id: UUID, *, status: DeliveryStatus | None, limit: int, offset: int
 ) -> tuple[list[Delivery], int]:
     """A page of a subscription's delivery log, newest first, and the total."""
     where = " where subscription_id = $1 and ($2::text is null or status = $2)"
@@ -182,3 +136,63 @@ async def resend(conn: Connection, delivery_id: UUID, now: datetime) -> None:
     await conn.execute(
         "update webhook_deliveries set status = 'pending', attempts = 0, next_attempt_at = $2 where id = $1", delivery_id, now
     )
+
+
+# --- the worker ------------------------------------------------------------------------------------
+
+
+async def next_due(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
+    """The next delivery due to an active subscription, with its URL and secret, locked (replicas skip each other's)."""
+    return await conn.fetchrow(
+        "select d.id, d.body, d.attempts, d.event_type, s.id as subscription_id, s.url, s.secret, s.bank_id"
+        " from webhook_deliveries d join webhook_subscriptions s on s.id = d.subscription_id"
+        " where d.status = 'pending' and d.next_attempt_at <= $1 and s.status = 'active'"
+        " order by d.next_attempt_at, d.created_at limit 1 for update of d skip locked",
+        now,
+    )
+
+
+async def log_attempt(
+    conn: asyncpg.Connection, delivery: UUID, now: datetime, status_code: int | None, error: str | None, latency_ms: int
+) -> None:
+    """One more line in the delivery's log."""
+    await conn.execute(
+        "insert into webhook_attempts (delivery_id, number, attempted_at, status_code, error, latency_ms)"
+        " values ($1, (select count(*) + 1 from webhook_attempts where delivery_id = $1), $2, $3, $4, $5)",
+        delivery, now, status_code, error, latency_ms,
+    )
+
+
+async def mark_delivered(
+    conn: asyncpg.Connection, delivery: UUID, subscription_id: UUID, attempts: int, status_code: int | None, now: datetime
+) -> None:
+    """The bank answered 2xx: the delivery is done and the subscription's run of failures ends."""
+    await conn.execute(
+        "update webhook_deliveries set status = 'delivered', attempts = $2, delivered_at = $3, last_status_code = $4, last_error = null"
+        " where id = $1",
+        delivery, attempts, now, status_code,
+    )
+    await conn.execute("update webhook_subscriptions set consecutive_failures = 0 where id = $1", subscription_id)
+
+
+async def mark_failed_attempt(
+    conn: asyncpg.Connection, delivery: UUID, subscription_id: UUID, *, attempts: int, gave_up: bool, retry_at: datetime,
+    status_code: int | None, error: str,
+) -> int:
+    """The attempt failed: the delivery waits for `retry_at` (or is given up); returns the subscription's failures in a row."""
+    await conn.execute(
+        "update webhook_deliveries set status = $2, attempts = $3, next_attempt_at = $4, last_status_code = $5, last_error = $6 where id = $1",
+        delivery, "failed" if gave_up else "pending", attempts, retry_at, status_code, error,
+    )
+    return int(await conn.fetchval(
+        "update webhook_subscriptions set consecutive_failures = consecutive_failures + 1 where id = $1 returning consecutive_failures",
+        subscription_id,
+    ))
+
+
+async def pause(conn: asyncpg.Connection, subscription_id: UUID, now: datetime) -> bool:
+    """Pause an active subscription; False if it was not active any more."""
+    return bool(await conn.fetchval(
+        "update webhook_subscriptions set status = 'paused', paused_at = $2 where id = $1 and status = 'active' returning true",
+        subscription_id, now,
+    ))

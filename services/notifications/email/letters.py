@@ -9,10 +9,11 @@ from email.utils import format_datetime, parseaddr
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from services.notifications import french
-from services.notifications.domain import Alert
+from services.notifications.alerts.domain import Alert
+from shared import french
 
 PREFIX = "[Microcrédit]"
+SEVERITIES = {"info": "pour information", "warning": "à traiter", "critical": "urgent"}
 
 TITLES = {
     "fr.microcredit.payment.missed.v1": "Échéance impayée",
@@ -88,7 +89,7 @@ def _about(alert: Alert, borrower: str | None) -> str:
 
 def alert_letter(alert: Alert, *, borrower: str | None, base_url: str, zone: ZoneInfo, reminder: bool = False) -> Letter:
     """One alert, for the counsellor (or the shared mailbox, or the supervisors)."""
-    severity = french.SEVERITIES[alert.severity]
+    severity = SEVERITIES[alert.severity]
     who = f" — {borrower}" if borrower else ""
     again = "Rappel : " if reminder else ""
     subject = f"{PREFIX} {again}{title(alert)}{who} ({severity})"
@@ -125,7 +126,7 @@ def digest_letter(alerts: list[tuple[Alert, str | None]], *, day: date, base_url
     for number, (alert, borrower) in enumerate(alerts, start=1):
         who = borrower or "demandeur"
         lines += [
-            f"{number}. {title(alert)} — {who} — {french.SEVERITIES[alert.severity]} — {french.moment(alert.raised_at, zone)}",
+            f"{number}. {title(alert)} — {who} — {SEVERITIES[alert.severity]} — {french.moment(alert.raised_at, zone)}",
             f"   {alert.message}",
             f"   Que faire : {ACTIONS.get(alert.cause_type, 'Ouvrir le dossier.')}",
             f"   Dossier : {case_link(alert, base_url)}",

@@ -1,4 +1,5 @@
-"""Webhooks for partner banks: what a bank may receive, the minimal payload, and its signature (pure)."""
+"""Webhooks for partner banks: what a bank may receive, the minimal payload, its signature, and what a bank sees of its
+subscriptions and deliveries (pure)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid5
 
+from pydantic import BaseModel, Field
+
+from shared.errors import BusinessRuleError
 from shared.events import (
     AdjustmentRefused,
     AdjustmentRequested,
@@ -90,13 +94,67 @@ def signature(secret: str, body: bytes, at: datetime) -> str:
     return f"t={stamp},v1={digest}"
 
 
-def verify(secret: str, header: str, body: bytes, *, now: datetime, tolerance_seconds: int = 300) -> bool:
-    """What a bank's receiver does: recompute the HMAC, compare in constant time, refuse stale timestamps."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        stamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    fresh = abs(now.timestamp() - stamp) <= tolerance_seconds
-    return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
+class Subscription(BaseModel):
+    """A bank's subscription: which events, to which URL."""
+
+    id: UUID
+    bank_id: str
+    url: str
+    event_types: list[str]
+    status: Literal["active", "paused"]
+    consecutive_failures: int = Field(description="Failed attempts in a row; the subscription pauses at the configured limit.")
+    created_at: datetime
+    paused_at: datetime | None = None
+
+
+class CreatedSubscription(Subscription):
+    """The subscription just created, with its signing secret: shown this once, keep it safe."""
+
+    secret: str = Field(description="HMAC-SHA256 key of the `X-Microcredit-Signature` header. Not shown again.")
+
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+class Attempt(BaseModel):
+    """One try to deliver."""
+
+    number: int
+    attempted_at: datetime
+    status_code: int | None = Field(description="The bank's HTTP status; null when no answer came (network error, timeout).")
+    error: str | None
+    latency_ms: int
+
+
+class Delivery(BaseModel):
+    """One event for one subscription, and its attempts."""
+
+    id: UUID = Field(description="The `X-Microcredit-Delivery` header: the same on every retry and resend.")
+    subscription_id: UUID
+    event_id: UUID
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    attempt_log: list[Attempt] = Field(default_factory=list)
+
+
+def signed_headers(*, secret: str, body: bytes, delivery: UUID, event_type: str, at: datetime) -> dict[str, str]:
+    """The headers of one attempt: the body's signature at `at`, the stable delivery id, the event type."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "microcredit-webhooks/1",
+        SIGNATURE_HEADER: signature(secret, body, at),
+        DELIVERY_HEADER: str(delivery),
+        EVENT_TYPE_HEADER: event_type,
+    }
+
+
+def require_https(url: str, *, allow_insecure: bool) -> None:
+    """Webhooks travel over https:// only, unless the deployment allows http:// (local tests and demos)."""
+    if not url.startswith("https://") and not allow_insecure:
+        raise BusinessRuleError("webhooks are delivered over https:// only", field="url", rule="https_required", status=422)

@@ -1,0 +1,107 @@
+"""SQL of the e-mail group: the counsellors' preferences, the e-mail outbox (deliveries) and the digests' waiting alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from services.notifications.email.domain import DeliveryKind, EmailPreference
+from services.notifications.email.letters import Letter
+
+Connection = asyncpg.Connection | asyncpg.Pool
+
+
+async def preference(conn: Connection, counsellor_id: str) -> EmailPreference | None:
+    """The counsellor's recorded choice, or None."""
+    row = await conn.fetchrow(
+        "select counsellor_id, mode, digest_hour, updated_at from email_preferences where counsellor_id = $1", counsellor_id
+    )
+    return EmailPreference(**dict(row)) if row else None
+
+
+async def save_preference(conn: Connection, pref: EmailPreference) -> None:
+    """Record the counsellor's choice."""
+    await conn.execute(
+        "insert into email_preferences (counsellor_id, mode, digest_hour, updated_at) values ($1, $2, $3, $4)"
+        " on conflict (counsellor_id) do update set mode = excluded.mode, digest_hour = excluded.digest_hour, updated_at = excluded.updated_at",
+        pref.counsellor_id, pref.mode, pref.digest_hour, pref.updated_at,
+    )
+
+
+async def insert_delivery(
+    conn: asyncpg.Connection, *, delivery_id: UUID, kind: DeliveryKind, recipients: list[str], letter: Letter,
+    now: datetime, alert_id: UUID | None = None, association_id: str | None = None,
+) -> bool:
+    """Queue an e-mail in the caller's transaction; False if this delivery was already queued."""
+    return bool(await conn.fetchval(
+        "insert into email_deliveries (id, kind, alert_id, association_id, recipients, subject, body, status, next_attempt_at, created_at)"
+        " values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) on conflict (id) do nothing returning true",
+        delivery_id, kind, alert_id, association_id, recipients, letter.subject, letter.body, now,
+    ))
+
+
+async def delivery_exists(conn: asyncpg.Connection, delivery_id: UUID) -> bool:
+    """Whether this e-mail was queued already."""
+    return bool(await conn.fetchval("select true from email_deliveries where id = $1", delivery_id))
+
+
+async def add_to_digest(conn: asyncpg.Connection, counsellor_id: str, alert_id: UUID, now: datetime) -> None:
+    """An alert waits for its counsellor's next digest."""
+    await conn.execute(
+        "insert into digest_items (counsellor_id, alert_id, added_at) values ($1, $2, $3) on conflict do nothing",
+        counsellor_id, alert_id, now,
+    )
+
+
+async def digests_waiting(conn: Connection, default_hour: int) -> list[tuple[str, int]]:
+    """Each counsellor with alerts waiting for a digest, and the local hour of their digest."""
+    rows = await conn.fetch(
+        "select distinct d.counsellor_id, coalesce(p.digest_hour, $1) as digest_hour"
+        " from digest_items d left join email_preferences p using (counsellor_id)",
+        default_hour,
+    )
+    return [(r["counsellor_id"], r["digest_hour"]) for r in rows]
+
+
+async def digest_items(conn: asyncpg.Connection, counsellor_id: str) -> list[UUID]:
+    """The alerts waiting for a counsellor's digest, locked."""
+    rows = await conn.fetch("select alert_id from digest_items where counsellor_id = $1 for update skip locked", counsellor_id)
+    return [r["alert_id"] for r in rows]
+
+
+async def remove_digest_items(conn: asyncpg.Connection, counsellor_id: str, alert_ids: list[UUID]) -> None:
+    """These alerts went out in a digest."""
+    await conn.execute("delete from digest_items where counsellor_id = $1 and alert_id = any($2::uuid[])", counsellor_id, alert_ids)
+
+
+async def next_due(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
+    """The next e-mail due, locked for the caller's transaction (replicas skip each other's)."""
+    return await conn.fetchrow(
+        "select * from email_deliveries where status = 'pending' and next_attempt_at <= $1"
+        " order by next_attempt_at, created_at limit 1 for update skip locked",
+        now,
+    )
+
+
+async def mark_sent(conn: asyncpg.Connection, delivery_id: UUID, attempts: int, now: datetime) -> None:
+    """The relay accepted the e-mail."""
+    await conn.execute(
+        "update email_deliveries set status = 'sent', attempts = $2, sent_at = $3, last_error = null where id = $1",
+        delivery_id, attempts, now,
+    )
+
+
+async def retry_later(conn: asyncpg.Connection, delivery_id: UUID, attempts: int, error: str, at: datetime) -> None:
+    """A temporary failure: try again at `at`."""
+    await conn.execute(
+        "update email_deliveries set attempts = $2, last_error = $3, next_attempt_at = $4 where id = $1", delivery_id, attempts, error, at
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection, delivery_id: UUID, attempts: int, error: str) -> None:
+    """The e-mail is given up."""
+    await conn.execute(
+        "update email_deliveries set status = 'failed', attempts = $2, last_error = $3 where id = $1", delivery_id, attempts, error
+    )
