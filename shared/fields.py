@@ -1,7 +1,8 @@
 """Field types for what people and partners send: strict numbers, flags and dates, clean text, ids.
 
 Request bodies are validated strictly where a lax reading would hide a client's bug: `"150000"` is not
-an amount, `"yes"` is not a flag and `0` is not a date. JSON has no date type, so a date is an ISO
+an amount, `"yes"` is not a flag and `0` is not a date. Bounds go in `Field(...)` beside these types, so
+that the OpenAPI document states them. JSON has no date type, so a date is an ISO
 string (`"2026-03-02"`); a rate is a decimal string or a JSON number.
 """
 
@@ -23,8 +24,16 @@ IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
 Reference = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
 
-# A whole number as a JSON number, never a numeric string or a float.
-Integer = Annotated[int, Strict()]
+def _json_number(value: Any) -> Any:
+    # "300000" or true is not an amount. 300000.0 is: JSON Schema's "integer" (the type the OpenAPI document
+    # states) counts a number with a zero fraction as one; a fraction is refused by the int check after this.
+    if isinstance(value, str | bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, written as a JSON number")
+    return value
+
+
+# A whole number written as a JSON number: "150000", true and 3000.5 are refused; 150000.0 is 150000.
+Integer = Annotated[int, BeforeValidator(_json_number)]
 # true or false, never "yes", 1 or "true".
 Flag = Annotated[bool, Strict()]
 

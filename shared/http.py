@@ -102,6 +102,20 @@ class Page:
 
 PageQuery = Annotated[Page, Depends()]
 
+TOTAL_COUNT = "X-Total-Count"
+# `responses=` of a paged list: its 200 carries how many items match in all.
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            TOTAL_COUNT: {
+                "description": "How many items match in all, for paging.",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    }
+}
+
 
 def _field(loc: tuple[Any, ...]) -> str:
     # ("body", "amount_cents") -> "amount_cents"; keep "query."/"path." so the client knows where.

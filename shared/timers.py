@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -21,12 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from shared.auth import Ops
 from shared.settings import ServiceSettings
 
-if TYPE_CHECKING:
-    from shared.runtime import ServiceContext
-
 log = logging.getLogger(__name__)
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+SettingsT_co = TypeVar("SettingsT_co", bound=ServiceSettings, covariant=True)
+
+
+class ServiceContext(Protocol[SettingsT_co]):
+    """What a timer's job gets: `shared.runtime.ServiceContext` (named here so runtime can import timers)."""
+
+    name: str
+
+    @property
+    def settings(self) -> SettingsT_co: ...
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -13,16 +13,3 @@ from shared.runtime import ServiceContext, service_context
 Notifications = ServiceContext[NotificationsSettings]
 # A route's context.
 Context = Annotated[Notifications, Depends(service_context)]
-
-# The paging header of the lists, documented on their 200 answer.
-TOTAL_COUNT: dict[int | str, dict[str, Any]] = {
-    200: {
-        "headers": {
-            "X-Total-Count": {
-                "description": "How many items match in all, for paging.",
-                "required": True,
-                "schema": {"type": "integer", "minimum": 0},
-            }
-        }
-    }
-}

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications.alerts import repository, usecases
 from services.notifications.alerts.domain import Alert, AlertStatus, Audience, Severity
-from services.notifications.context import TOTAL_COUNT, Context
+from services.notifications.context import Context
+from shared.http import PAGED, TOTAL_COUNT, PageQuery, not_found
 from shared.auth import AssociationStaff, Principal, Role
 from shared.fields import IDENTIFIER_PATTERN, Day, FreeText
-from shared.http import PageQuery, not_found
 from shared.openapi import problems
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -34,7 +34,7 @@ async def _visible_alert(ctx: Context, principal: Principal, alert_id: UUID) -> 
     return alert
 
 
-@router.get("", response_model=list[Alert], summary="The caller's inbox", responses=TOTAL_COUNT)
+@router.get("", response_model=list[Alert], summary="The caller's inbox", responses=PAGED)
 async def list_alerts(
     principal: AssociationStaff,
     ctx: Context,
@@ -61,7 +61,7 @@ async def list_alerts(
         limit=page.limit, offset=page.offset,
     )
     found, total = await repository.search(ctx.pool, query)
-    response.headers["X-Total-Count"] = str(total)
+    response.headers[TOTAL_COUNT] = str(total)
     return found
 
 

@@ -9,11 +9,11 @@ import httpx
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notifications.context import TOTAL_COUNT, Context
+from services.notifications.context import Context
+from shared.http import PAGED, TOTAL_COUNT, PageQuery, not_found
 from services.notifications.webhooks import repository, usecases
 from services.notifications.webhooks.domain import WEBHOOK_EVENT_TYPES, CreatedSubscription, Delivery, DeliveryStatus, Subscription
 from shared.auth import PartnerBank, Principal
-from shared.http import PageQuery, not_found
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -99,7 +99,7 @@ async def resume(subscription_id: UUID, principal: PartnerBank, ctx: Context) ->
 
 
 @router.get(
-    "/subscriptions/{subscription_id}/deliveries", response_model=list[Delivery], summary="The delivery log", responses=TOTAL_COUNT
+    "/subscriptions/{subscription_id}/deliveries", response_model=list[Delivery], summary="The delivery log", responses=PAGED
 )
 async def deliveries(
     subscription_id: UUID,
@@ -112,7 +112,7 @@ async def deliveries(
     """Newest first, each with its attempts (status code, latency); `X-Total-Count` for paging."""
     await _own(ctx, principal, subscription_id)
     found, total = await repository.deliveries(ctx.pool, subscription_id, status=status, limit=page.limit, offset=page.offset)
-    response.headers["X-Total-Count"] = str(total)
+    response.headers[TOTAL_COUNT] = str(total)
     return found
 
 

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from services.servicing import domain, repository, usecases
-from services.servicing.api.common import PAGED, TOTAL_COUNT, Context
+from services.servicing.api.common import Context
+from shared.http import PAGED, TOTAL_COUNT, PageQuery
 from shared.auth import AssociationStaff, AssociationStaffOrBank, PartnerBank
-from shared.http import PageQuery
 from shared.openapi import problems
 
 router = APIRouter(tags=["adjustments"])

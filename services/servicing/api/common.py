@@ -1,8 +1,8 @@
-"""What every servicing route shares: the service context, typed by servicing's settings, and the total of a list."""
+"""What every servicing route shares: the service context, typed by servicing's settings."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -10,9 +10,3 @@ from services.servicing.settings import ServicingSettings
 from shared.runtime import ServiceContext, service_context
 
 Context = Annotated[ServiceContext[ServicingSettings], Depends(service_context)]
-
-TOTAL_COUNT = "X-Total-Count"
-# `responses=` of a list: the header saying how many items there are in all, for paging.
-PAGED: dict[int | str, dict[str, Any]] = {
-    200: {"headers": {TOTAL_COUNT: {"description": "How many items the list has in all.", "schema": {"type": "integer"}}}}
-}

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID, uuid5
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
-from shared.fields import Day, FreeText, Reference
+from shared.fields import Day, FreeText, Integer, Reference
 
 PAYMENT_ID_NAMESPACE = UUID("1d5a8f0e-3b7c-4e2a-9f61-8c0d2e4b6a73")
 BankReference = Reference
 MAX_PAYMENT_CENTS = 10_000_000
 
 
-def _json_number(value: Any) -> Any:
-    # "8791" or true is not an amount; 8791.0 is the integer JSON Schema says it is (shared.fields.Integer refuses
-    # it, which a client following the document may send: kept here until shared says otherwise).
-    if isinstance(value, str | bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer, written as a JSON number")
-    return value
-
-
-# A whole number as a JSON number (a fraction is refused too); bounds before the validator, so the document states them.
-WHOLE = BeforeValidator(_json_number)
-Cents = Annotated[int, Field(gt=0, le=MAX_PAYMENT_CENTS), WHOLE]
+Cents = Annotated[Integer, Field(gt=0, le=MAX_PAYMENT_CENTS)]
 
 
 def payment_id_for(loan_id: UUID, bank_reference: str) -> UUID:

@@ -24,17 +24,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.servicing.domain.ledger import in_order, principal_outstanding
 from services.servicing.domain.loans import Instalment, Loan, LoanStatus, as_instalments, dated_schedule
-from services.servicing.domain.payments import WHOLE, Cents
+from services.servicing.domain.payments import Cents
 from shared.errors import BusinessRuleError
 from shared.events import AdjustmentTerms
-from shared.fields import Flag
+from shared.fields import Flag, Integer
 from shared.loanmath import add_months, monthly_instalment, monthly_rate
 from shared.money import round_cents
 
 MAX_PAUSE_MONTHS = 12
 # The product's longest term: a rescheduled loan never has more instalments ahead than a new loan could.
 MAX_REMAINING_INSTALMENTS = 84
-Months = Annotated[int, Field(ge=1, le=MAX_REMAINING_INSTALMENTS), WHOLE]
+Months = Annotated[Integer, Field(ge=1, le=MAX_REMAINING_INSTALMENTS)]
 
 
 class Terms(BaseModel):
