@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -205,7 +206,7 @@ def test_every_insertion_purpose_is_accepted(purpose: Purpose) -> None:
     [
         ("amount_cents", 299_99, "greater_than_equal"),
         ("amount_cents", 8_000_01, "less_than_equal"),
-        ("amount_cents", 3000.5, "int_from_float"),
+        ("amount_cents", 3000.5, "int_type"),
         ("duration_months", 5, "greater_than_equal"),
         ("duration_months", 85, "less_than_equal"),
     ],
@@ -216,6 +217,28 @@ def test_terms_outside_the_microcredit_rules_are_refused(field: str, value: Any,
         FileChanges(**{field: value})
 
     assert [(e["loc"], e["type"]) for e in error.value.errors()] == [((field,), rule)]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "rule"),
+    [
+        ({"amount_cents": "300000"}, ("amount_cents",), "int_type"),
+        ({"duration_months": 36.0}, ("duration_months",), "int_type"),
+        ({"resources": {"salary": "980.00"}}, ("resources", "salary"), "int_type"),
+        ({"household": {"adults": "1"}}, ("household", "adults"), "int_type"),
+        ({"applicant": files.applicant(over_indebted="yes")}, ("applicant", "over_indebted"), "bool_type"),
+        ({"applicant": files.applicant(over_indebted=1)}, ("applicant", "over_indebted"), "bool_type"),
+        ({"applicant": files.applicant(birth_date=0)}, ("applicant", "birth_date"), "date_type"),
+        ({"documents": {"quote": {"status": "received", "on": 20260220}}}, ("documents", "quote", "on"), "date_type"),
+    ],
+    ids=["amount as a string", "months as a float", "salary as a string", "adults as a string", "flag as yes",
+         "flag as 1", "birth date as a number", "document date as a number"],
+)
+def test_numbers_flags_and_dates_are_read_only_as_json_writes_them(body: dict[str, Any], loc: tuple[str, ...], rule: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        FileChanges.model_validate_json(json.dumps(body))
+
+    assert [(e["loc"], e["type"]) for e in error.value.errors()] == [(loc, rule)]
 
 
 @pytest.mark.parametrize(("amount_cents", "duration_months"), [(300_00, 6), (8_000_00, 84)])
