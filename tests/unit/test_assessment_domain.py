@@ -445,11 +445,12 @@ def test_a_rate_is_read_from_a_decimal_string_or_a_number(rate: Any, expected: s
         ({"annual_rate": 0.0350001}, "annual_rate", "decimal_max_places"),
         ({"annual_rate": True}, "annual_rate", "decimal_type"),
         ({"amount_cents": "120000"}, "amount_cents", "int_type"),
-        ({"duration_months": 24.0}, "duration_months", "int_type"),
+        ({"duration_months": 24.5}, "duration_months", "int_from_float"),
+        ({"duration_months": True}, "duration_months", "int_type"),
         ({"first_due_date": 20260405}, "first_due_date", "date_type"),
     ],
     ids=["exponent", "no leading zero", "seven decimals written", "above 20 %", "seven decimals", "a flag",
-         "amount as a string", "months as a float", "date as a number"],
+         "amount as a string", "months with a fraction", "months as a flag", "date as a number"],
 )
 def test_a_bank_decision_is_read_only_as_json_writes_it(changes: dict[str, Any], loc: str, rule: str) -> None:
     with pytest.raises(ValidationError) as error:

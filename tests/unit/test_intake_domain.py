@@ -206,7 +206,7 @@ def test_every_insertion_purpose_is_accepted(purpose: Purpose) -> None:
     [
         ("amount_cents", 299_99, "greater_than_equal"),
         ("amount_cents", 8_000_01, "less_than_equal"),
-        ("amount_cents", 3000.5, "int_type"),
+        ("amount_cents", 3000.5, "int_from_float"),
         ("duration_months", 5, "greater_than_equal"),
         ("duration_months", 85, "less_than_equal"),
     ],
@@ -223,15 +223,16 @@ def test_terms_outside_the_microcredit_rules_are_refused(field: str, value: Any,
     ("body", "loc", "rule"),
     [
         ({"amount_cents": "300000"}, ("amount_cents",), "int_type"),
-        ({"duration_months": 36.0}, ("duration_months",), "int_type"),
+        ({"duration_months": 36.5}, ("duration_months",), "int_from_float"),
         ({"resources": {"salary": "980.00"}}, ("resources", "salary"), "int_type"),
         ({"household": {"adults": "1"}}, ("household", "adults"), "int_type"),
+        ({"household": {"adults": True}}, ("household", "adults"), "int_type"),
         ({"applicant": files.applicant(over_indebted="yes")}, ("applicant", "over_indebted"), "bool_type"),
         ({"applicant": files.applicant(over_indebted=1)}, ("applicant", "over_indebted"), "bool_type"),
         ({"applicant": files.applicant(birth_date=0)}, ("applicant", "birth_date"), "date_type"),
         ({"documents": {"quote": {"status": "received", "on": 20260220}}}, ("documents", "quote", "on"), "date_type"),
     ],
-    ids=["amount as a string", "months as a float", "salary as a string", "adults as a string", "flag as yes",
+    ids=["amount as a string", "months with a fraction", "salary as a string", "adults as a string", "adults as a flag", "flag as yes",
          "flag as 1", "birth date as a number", "document date as a number"],
 )
 def test_numbers_flags_and_dates_are_read_only_as_json_writes_them(body: dict[str, Any], loc: tuple[str, ...], rule: str) -> None:
@@ -239,6 +240,13 @@ def test_numbers_flags_and_dates_are_read_only_as_json_writes_them(body: dict[st
         FileChanges.model_validate_json(json.dumps(body))
 
     assert [(e["loc"], e["type"]) for e in error.value.errors()] == [(loc, rule)]
+
+
+def test_a_whole_number_may_be_written_with_a_zero_fraction_as_json_schema_allows() -> None:
+    changes = FileChanges.model_validate_json('{"amount_cents": 300000.0, "household": {"adults": 1.0, "children_ages": [9.0]}}')
+
+    assert changes.amount_cents == 300_000
+    assert changes.household is not None and (changes.household.adults, changes.household.children_ages) == (1, [9])
 
 
 @pytest.mark.parametrize(("amount_cents", "duration_months"), [(300_00, 6), (8_000_00, 84)])

@@ -8,13 +8,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.assessment.domain.assessment import SOURCE, AnnualRate, Assessment, Change, Status, require_status
+from services.assessment.domain.assessment import (
+    SOURCE, AmountCents, AnnualRate, Assessment, Change, DurationMonths, Status, require_status,
+)
 from services.assessment.domain.checks import LoanTerms, usury_check
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import BankDecisionOverdue, LoanApproved, LoanDeclined, new_event
 from shared.events import BankDecisionOverdueData, LoanApprovedData, LoanDeclinedData
-from shared.fields import Day, FreeText, Integer
+from shared.fields import Day, FreeText
 from shared.money import canonical_decimal, round_cents
 from shared.usury import UsuryTable
 
@@ -35,11 +37,9 @@ class BankDecisionTerms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     decision: Literal["approve", "decline"]
-    amount_cents: Integer | None = Field(
-        None, ge=300_00, le=8_000_00, validate_default=True, description="Approve: final amount."
-    )
+    amount_cents: AmountCents | None = Field(None, validate_default=True, description="Approve: final amount.")
     annual_rate: AnnualRate | None = Field(None, validate_default=True, description="Approve: final nominal annual rate.")
-    duration_months: Integer | None = Field(None, ge=6, le=84, validate_default=True)
+    duration_months: DurationMonths | None = Field(None, validate_default=True)
     first_due_date: Day | None = Field(None, validate_default=True)
     reason: FreeText | None = Field(None, min_length=1, max_length=2000, validate_default=True, description="Decline: why.")
 

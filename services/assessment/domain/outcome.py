@@ -8,14 +8,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.assessment.domain.assessment import SOURCE, AnnualRate, Assessment, Change, Policy, Status, require_status
+from services.assessment.domain.assessment import (
+    SOURCE, AmountCents, AnnualRate, Assessment, Change, DurationMonths, Policy, Status, require_status,
+)
 from services.assessment.domain.checks import CheckName, LoanTerms, override, unresolved
 from services.assessment.domain.review import review
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, new_event
 from shared.events import ApplicationAssessedData, ApplicationRoutedData
-from shared.fields import FreeText, Identifier, Integer
+from shared.fields import FreeText, Identifier
 from shared.money import canonical_decimal
 
 FICP_LAW = "Code de la consommation L.312-16"
@@ -60,8 +62,8 @@ class Outcome(BaseModel):
     outcome: Literal["favourable", "unfavourable", "incomplete"]
     opinion: Opinion
     bank_id: Identifier | None = Field(None, validate_default=True, description="Favourable: the partner bank.")
-    amount_cents: Integer | None = Field(None, ge=300_00, le=8_000_00, validate_default=True)
-    duration_months: Integer | None = Field(None, ge=6, le=84, validate_default=True)
+    amount_cents: AmountCents | None = Field(None, validate_default=True)
+    duration_months: DurationMonths | None = Field(None, validate_default=True)
     annual_rate: AnnualRate | None = Field(None, validate_default=True)
     overrides: dict[CheckName, Justification] = Field(
         default_factory=dict, validate_default=True,
