@@ -8,10 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.assessment.domain.assessment import (
-    SOURCE, AmountCents, AnnualRate, Assessment, Change, DurationMonths, Status, require_status,
-)
+from services.assessment.domain.assessment import SOURCE, Assessment, Change, Status, require_status
 from services.assessment.domain.checks import LoanTerms, usury_check
+from services.assessment.domain.terms import AmountCents, AnnualRate, DurationMonths
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import BankDecisionOverdue, LoanApproved, LoanDeclined, new_event

@@ -8,11 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.assessment.domain.assessment import (
-    SOURCE, AmountCents, AnnualRate, Assessment, Change, DurationMonths, Policy, Status, require_status,
-)
+from services.assessment.domain.assessment import SOURCE, Assessment, Change, Policy, Status, require_status
 from services.assessment.domain.checks import CheckName, LoanTerms, override, unresolved
 from services.assessment.domain.review import review
+from services.assessment.domain.terms import AmountCents, AnnualRate, DurationMonths
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, new_event
