@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.assessment.domain import Assessment, AuditEntry, Status
+from services.assessment.domain.assessment import Assessment, AuditEntry, Status
 
 _FIELDS = tuple(Assessment.model_fields)
 _JSON_FIELDS = frozenset({
@@ -23,7 +22,6 @@ _UPSERT = (
     + ") on conflict (application_id) do update set "
     + ", ".join(f"{f} = excluded.{f}" for f in _FIELDS if f != "application_id")
 )
-_RATE_FIELDS = ("diagnostic_annual_rate", "proposed_annual_rate", "approved_annual_rate", "guarantee_share")
 Connection = asyncpg.Connection | asyncpg.Pool
 
 
@@ -37,10 +35,6 @@ def _assessment(row: asyncpg.Record) -> Assessment:
     for f in _JSON_FIELDS:
         if isinstance(values.get(f), str):
             values[f] = json.loads(values[f])
-    for f in _RATE_FIELDS:
-        # numeric(9, 6) pads 0.035 to 0.035000; give back the figure as it was written.
-        if isinstance(values.get(f), Decimal):
-            values[f] = values[f].normalize()
     return Assessment.model_validate({f: values[f] for f in _FIELDS})
 
 

@@ -1,15 +1,24 @@
-"""Assessment settings, from `ASSESSMENT_*` environment variables (maps and lists as JSON)."""
+"""Assessment settings, from `ASSESSMENT_*` environment variables (maps and lists as JSON), and the policy they make.
+
+The policy a file is assessed under is configuration: the network's diagnostic rate, thresholds and
+partner banks come from these settings, the usury caps from the TOML table they name. So the policy is
+built here, next to what it is made of, and the use cases only ask for it; the table is read once per
+path, on first use, and a broken file stops the service at start (`app.py` reads it then).
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
-from services.assessment.checks import Thresholds
+from services.assessment.domain.assessment import Policy
+from services.assessment.domain.checks import Thresholds
 from shared.settings import ServiceSettings
+from shared.usury import UsuryTable
 
 DEFAULT_PARTNER_BANKS: dict[str, list[str]] = {
     "secours-catholique": ["credit-mutuel-nord", "la-banque-postale"],
@@ -18,6 +27,11 @@ DEFAULT_PARTNER_BANKS: dict[str, list[str]] = {
     "udaf": ["caisse-epargne-hauts-de-france", "credit-municipal-lille"],
     "cresus": ["credit-municipal-lille", "credit-cooperatif"],
 }
+
+
+@lru_cache(maxsize=4)
+def _usury_table(path: Path | None) -> UsuryTable:
+    return UsuryTable.load(path)
 
 
 class ThresholdOverride(BaseModel):
@@ -84,4 +98,17 @@ class AssessmentSettings(ServiceSettings):
             max_instalment_share=(
                 own.max_instalment_share if own.max_instalment_share is not None else self.max_instalment_share
             ),
+        )
+
+    def usury_table(self) -> UsuryTable:
+        """The usury caps table (`usury_caps_path`, or the shared default), read on first use."""
+        return _usury_table(self.usury_caps_path)
+
+    def policy_for(self, association_id: str) -> Policy:
+        """The association network's diagnostic rate, thresholds and partner banks, with the usury caps."""
+        return Policy(
+            diagnostic_annual_rate=self.diagnostic_annual_rate,
+            thresholds=self.thresholds_for(association_id),
+            partner_banks=tuple(self.partner_banks.get(association_id, ())),
+            usury=self.usury_table(),
         )

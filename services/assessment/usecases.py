@@ -1,57 +1,167 @@
-"""Assessment use cases: load the file, let the domain decide, store the change, its audit and its events at once."""
+"""Assessment's use cases, one per command, in the caller's transaction: lock the file, let the domain decide, store.
+
+A change is written at once: the new state, its audit entries and its events (outbox). The HTTP API
+and the Kafka handlers call the same function for the same command, so they give the same answer:
+the bank's decision is one use case whether the bank posts it or writes it to its topic.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel, Field
 
-from services.assessment import decision, repository
-from services.assessment.domain import Actor, Assessment, Change
+from services.assessment import repository
+from services.assessment.domain import access, decision, outcome, review
+from services.assessment.domain.assessment import Assessment, Change
+from services.assessment.settings import AssessmentSettings
+from shared.auth import Actor, Principal
+from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
 from shared.outbox import add_to_outbox
+from shared.runtime import ServiceContext
 
-TIMER = Actor(id="/services/assessment/timers", role="system")
-Decide = Callable[[Assessment], Change]
+TIMER = Actor.system("/services/assessment/timers")
+OVERDUE_BATCH = 200
 
 
-async def store(conn: asyncpg.Connection, change: Change) -> Assessment:
-    """Write the new state, its audit entries and its events in the caller's transaction."""
+async def _store(conn: asyncpg.Connection, change: Change) -> Assessment:
     await repository.save(conn, change.assessment)
     await repository.add_audit(conn, change.audit)
     await add_to_outbox(conn, *change.events)
     return change.assessment
 
 
-async def change_file(
-    pool: asyncpg.Pool,
+async def _staff_file(conn: asyncpg.Connection, application_id: UUID, caller: Principal) -> Assessment | None:
+    """The file, locked, if the caller's association holds it; None otherwise (as if it did not exist)."""
+    current = await repository.get(conn, application_id, for_update=True)
+    return current if current is not None and access.association_sees(caller, current) else None
+
+
+# --- intake's events ------------------------------------------------------------------------------
+
+
+async def open_file(
+    conn: asyncpg.Connection, data: ApplicationSubmittedData, *, settings: AssessmentSettings, actor: Actor, now: datetime
+) -> None:
+    """A submitted application enters the review queue; opened once, whatever the event id a replay carries."""
+    if await repository.get(conn, data.application_id) is not None:
+        return
+    await _store(conn, review.open_file(data, settings.policy_for(data.association_id), actor, now))
+
+
+async def update_file(
+    conn: asyncpg.Connection, data: ApplicationUpdatedData, *, settings: AssessmentSettings, actor: Actor, now: datetime
+) -> None:
+    """Intake's new version of a file: reviewed again while still under review (opened if assessment missed it)."""
+    policy = settings.policy_for(data.association_id)
+    current = await repository.get(conn, data.application_id, for_update=True)
+    change = (
+        review.open_file(data, policy, actor, now)
+        if current is None
+        else review.update_file(current, data, data.changed_fields, policy, actor, now)
+    )
+    if change is not None:
+        await _store(conn, change)
+
+
+async def withdraw_file(conn: asyncpg.Connection, data: ApplicationWithdrawnData, *, actor: Actor, now: datetime) -> None:
+    """The applicant withdrew: the file closes unless the bank already decided."""
+    current = await repository.get(conn, data.application_id, for_update=True)
+    if current is None:
+        return
+    change = review.withdraw(current, data.reason, data.withdrawn_by, actor, now)
+    if change is not None:
+        await _store(conn, change)
+
+
+# --- the counsellors' review ----------------------------------------------------------------------
+
+
+async def record_ficp(
+    conn: asyncpg.Connection,
     application_id: UUID,
+    record: review.FicpRecord,
     *,
-    visible: Callable[[Assessment], bool],
-    decide: Decide,
+    caller: Principal,
+    settings: AssessmentSettings,
+    now: datetime,
 ) -> Assessment | None:
-    """Lock a file the caller may see, apply one decision and store it; None when there is no such file for them."""
-    async with pool.acquire() as conn, conn.transaction():
-        current = await repository.get(conn, application_id, for_update=True)
-        if current is None or not visible(current):
-            return None
-        return await store(conn, decide(current))
+    """Keep the FICP consultation and re-run the checks; None if the caller's association holds no such file."""
+    current = await _staff_file(conn, application_id, caller)
+    if current is None:
+        return None
+    policy = settings.policy_for(current.association_id)
+    return await _store(conn, review.record_ficp(current, record, policy, Actor.of(caller), now))
 
 
-async def raise_overdue(pool: asyncpg.Pool, now: datetime, *, after: timedelta, batch: int = 200) -> int:
-    """Raise `bank decision overdue` for every routed file waiting `after` or more; return how many were raised."""
+async def record_outcome(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    body: outcome.Outcome,
+    *,
+    caller: Principal,
+    settings: AssessmentSettings,
+    now: datetime,
+) -> Assessment | None:
+    """Record the counsellor's outcome (favourable routes the file); None if the caller's association holds no such file."""
+    current = await _staff_file(conn, application_id, caller)
+    if current is None:
+        return None
+    policy = settings.policy_for(current.association_id)
+    return await _store(conn, outcome.record_outcome(current, body, policy, Actor.of(caller), now))
+
+
+# --- the partner banks ----------------------------------------------------------------------------
+
+
+async def record_bank_decision(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    terms: decision.BankDecisionTerms,
+    *,
+    bank_id: str,
+    actor: Actor,
+    settings: AssessmentSettings,
+    now: datetime,
+    channel: str,
+) -> Assessment:
+    """The routed bank's decision, whichever channel carries it; the file as it is after it.
+
+    The same decision again changes nothing and answers the file as it is; `NotRoutedToBank` (404) for a
+    file not routed to that bank; a `BusinessRuleError` for another decision after the bank decided (409)
+    or terms the rules refuse (422).
+    """
+    current = await repository.get(conn, application_id, for_update=True)
+    if current is None:
+        raise decision.NotRoutedToBank(bank_id)
+    change = decision.record_bank_decision(current, bank_id, terms, settings.usury_table(), actor, now, channel=channel)
+    return current if change is None else await _store(conn, change)
+
+
+# --- the timer ------------------------------------------------------------------------------------
+
+
+class OverdueRun(BaseModel):
+    """What one run of the overdue timer did."""
+
+    bank_decisions_overdue: int = Field(description="`bank decision overdue` events raised.")
+
+
+async def raise_overdue_bank_decisions(ctx: ServiceContext[AssessmentSettings]) -> OverdueRun:
+    """Raise `bank decision overdue` for every file routed long enough ago without a decision, at the clock's instant."""
+    now, after = ctx.clock.now(), timedelta(days=ctx.settings.bank_decision_overdue_days)
     raised = 0
     while True:
         in_batch = 0
-        async with pool.acquire() as conn, conn.transaction():
-            waiting = await repository.awaiting_bank_since(conn, now - after, limit=batch)
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            waiting = await repository.awaiting_bank_since(conn, now - after, limit=OVERDUE_BATCH)
             for file in waiting:
                 change = decision.raise_overdue(file, now, after, TIMER)
                 if change is not None:
-                    await store(conn, change)
+                    await _store(conn, change)
                     in_batch += 1
         raised += in_batch
-        if len(waiting) < batch or in_batch == 0:
-            return raised
-
+        if len(waiting) < OVERDUE_BATCH or in_batch == 0:
+            return OverdueRun(bank_decisions_overdue=raised)

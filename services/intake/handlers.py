@@ -1,4 +1,7 @@
-"""Intake's Kafka handlers: assessment's events date the funnel and tell intake when the bank decided."""
+"""Intake's Kafka handlers: assessment's events date the funnel and tell intake when the bank decided.
+
+Each handler translates its event into the progress it reports and calls `usecases.record_progress`.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +9,25 @@ from typing import Any
 
 import asyncpg
 
-from services.intake import domain, service
+from services.intake import domain, usecases
+from services.intake.settings import IntakeSettings
+from shared.auth import Actor
 from shared.events import ApplicationAssessed, ApplicationRouted, LoanApproved, LoanDeclined, Topics
 from shared.events.envelope import Envelope
 from shared.runtime import ServiceContext
 
 GROUP_ID = "intake"
-ASSESSED: dict[str, domain.Milestone] = {
-    "favourable": domain.Milestone.ASSESSED_FAVOURABLE,
-    "unfavourable": domain.Milestone.ASSESSED_UNFAVOURABLE,
-    "incomplete": domain.Milestone.RETURNED_INCOMPLETE,
-}
 
 
-async def _progress(conn: asyncpg.Connection, event: Envelope[Any], milestone: domain.Milestone, **details: Any) -> None:
+def _progress(event: Envelope[Any], milestone: domain.Milestone, **details: Any) -> domain.Progress:
+    """The progress an event of assessment reports, with the event's id in the audit line."""
     data = event.data
-    await service.record_progress(
-        conn,
-        data.application_id,
-        milestone,
+    return domain.Progress(
+        application_id=data.application_id,
+        milestone=milestone,
         association_id=data.association_id,
         region=data.region,
-        actor=domain.Actor(subject=event.source, role="service"),
+        actor=Actor.service(event.source),
         at=event.time,
         details={"event_id": str(event.id), **details},
     )
@@ -35,25 +35,26 @@ async def _progress(conn: asyncpg.Connection, event: Envelope[Any], milestone: d
 
 async def on_assessed(conn: asyncpg.Connection, event: ApplicationAssessed) -> None:
     """The counsellor's assessment outcome."""
-    await _progress(conn, event, ASSESSED[event.data.outcome], outcome=event.data.outcome)
+    outcome = event.data.outcome
+    await usecases.record_progress(conn, _progress(event, domain.ASSESSED[outcome], outcome=outcome))
 
 
 async def on_routed(conn: asyncpg.Connection, event: ApplicationRouted) -> None:
     """The file went to a partner bank."""
-    await _progress(conn, event, domain.Milestone.ROUTED, bank_id=event.data.bank_id)
+    await usecases.record_progress(conn, _progress(event, domain.Milestone.ROUTED, bank_id=event.data.bank_id))
 
 
 async def on_approved(conn: asyncpg.Connection, event: LoanApproved) -> None:
     """The bank approved: the file can no longer be withdrawn."""
-    await _progress(conn, event, domain.Milestone.APPROVED, bank_id=event.data.bank_id)
+    await usecases.record_progress(conn, _progress(event, domain.Milestone.APPROVED, bank_id=event.data.bank_id))
 
 
 async def on_declined(conn: asyncpg.Connection, event: LoanDeclined) -> None:
     """The bank declined."""
-    await _progress(conn, event, domain.Milestone.DECLINED, bank_id=event.data.bank_id)
+    await usecases.record_progress(conn, _progress(event, domain.Milestone.DECLINED, bank_id=event.data.bank_id))
 
 
-def register(ctx: ServiceContext) -> None:
+def register(ctx: ServiceContext[IntakeSettings]) -> None:
     """Subscribe intake to assessment's events on the applications stream."""
     ctx.consume(
         GROUP_ID,

@@ -1,74 +1,26 @@
-"""Assessment in process: the review queue, routing to a bank, the bank's decision over HTTP and Kafka, the timer."""
+"""Assessment in process: the review queue, routing to a bank, the bank's decision over HTTP, the timer, the usury table."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
 
 import pytest
 
-from shared.events import ApplicationUpdated, ApplicationWithdrawn, BankDecision, Envelope, new_event, parse_event
-from shared.events import ApplicationUpdatedData, ApplicationWithdrawnData, BankDecisionData, Household
+from shared.events import ApplicationUpdated, ApplicationWithdrawn, new_event
+from shared.events import ApplicationUpdatedData, ApplicationWithdrawnData
 from tests.integration.conftest import NOW, OWNERSHIP, TODAY, RunningService, ServiceStarter, application_submitted
 from tests.support import tokens
+from tests.support.assessment import APPROVAL, BANK, COUNSELLOR, FAVOURABLE, FICP_CLEAR, fatou_diallo, outbox, routed_file
 from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
-COUNSELLOR = bearer(tokens.counsellor())
 SUPERVISOR = bearer(tokens.supervisor())
-BANK = "credit-mutuel-nord"
 CMN = bearer(tokens.bank(BANK))
-FICP_CLEAR = {"consulted_on": TODAY.isoformat(), "result": "not_registered", "reference": "FICP-2026-03-02-0417"}
-FAVOURABLE = {
-    "outcome": "favourable",
-    "opinion": "Projet cohérent : CDI d'aide-soignante à Lens, pas de transport en commun aux horaires de nuit.",
-    "bank_id": BANK,
-    "amount_cents": 300_000,
-    "duration_months": 36,
-    "annual_rate": "0.035",
-}
-APPROVAL = {"decision": "approve", "amount_cents": 300_000, "annual_rate": "0.035", "duration_months": 36,
-            "first_due_date": date(2026, 4, 5).isoformat()}
 # What the social diagnostic is made of: none of it may reach a bank.
 SOCIAL_FIELDS = {"diagnostic", "checks", "household", "resources", "charges", "opinion", "monthly_resources_cents",
                  "monthly_charges_cents", "remaining_after_instalment_cents", "ficp", "referral_source", "documents"}
-
-
-def fatou_diallo(**data: Any) -> Any:
-    """Fatou Diallo, single mother of two (6 and 15), asks 3,000 € over 36 months for a car."""
-    return application_submitted(
-        applicant_name="Fatou Diallo", birth_date=date(1987, 2, 11), household=Household(adults=1, children_ages=[6, 15]),
-        resources={"salary": 1_380_00, "family_allowances": 151_05, "other": 120_00}, monthly_resources_cents=1_651_05,
-        charges={"rent": 590_00, "energy": 110_00, "insurance": 45_00, "telephone": 40_00}, monthly_charges_cents=785_00,
-        referral_source="ccas", **data,
-    )
-
-
-async def outbox(service: RunningService) -> list[Envelope[Any]]:
-    """The events the service wrote to its outbox, in order."""
-    return [parse_event(bytes(r["payload"])) for r in await service.fetch("select payload from outbox order by id")]
-
-
-async def routed_file(service: RunningService, **data: Any) -> UUID:
-    """A file submitted, its FICP consulted and routed to Crédit Mutuel Nord with a favourable opinion."""
-    submitted = fatou_diallo(**data)
-    await service.deliver(submitted)
-    file = submitted.data.application_id
-    assert (await service.http.post(f"/assessments/{file}/ficp", json=FICP_CLEAR, headers=COUNSELLOR)).status_code == 200
-    routed = await service.http.post(f"/assessments/{file}/outcome", json=FAVOURABLE, headers=COUNSELLOR)
-    assert routed.status_code == 200, routed.text
-    return file
-
-
-def bank_decision(file: UUID, bank_id: str = BANK, **data: Any) -> BankDecision:
-    """A decision as a bank writes it to its reserved topic."""
-    terms = {"decision": "approve", "amount_cents": 300_000, "annual_rate": "0.035", "duration_months": 36,
-             "first_due_date": date(2026, 4, 5), **data}
-    return new_event(BankDecision, source=f"/banks/{bank_id}", subject=str(file), time=NOW,
-                     data=BankDecisionData(application_id=file, bank_id=bank_id, **terms))
 
 
 async def test_a_submitted_file_enters_its_counsellors_queue_with_the_diagnostic(start_service: ServiceStarter) -> None:
@@ -137,21 +89,18 @@ async def test_the_bank_sees_what_it_needs_and_nothing_of_the_social_diagnostic(
     assert "Lens" not in str(one)  # nothing of the opinion
 
 
-async def test_the_bank_approves_over_http_once_with_the_fcs_guarantee(start_service: ServiceStarter) -> None:
+async def test_the_bank_approves_over_http_with_the_fcs_guarantee(start_service: ServiceStarter) -> None:
     assessment = await start_service("assessment")
     file = await routed_file(assessment)
 
     approved = await assessment.http.post(f"/bank/files/{file}/decision", json=APPROVAL, headers=CMN)
-    again = await assessment.http.post(f"/bank/files/{file}/decision", json=APPROVAL, headers=CMN)
 
     assert approved.status_code == 200, approved.text
     decision = approved.json()["decision"]
     assert (decision["decision"], decision["guarantee_share"], decision["guaranteed_amount_cents"]) == ("approve", "0.5", 150_000)
-    assert again.status_code == 409
-    assert again.json()["errors"][0]["rule"] == "already_decided"
-    approvals = [e for e in await outbox(assessment) if e.type == "fr.microcredit.loan.approved.v1"]
-    assert len(approvals) == 1
-    assert (approvals[0].data.first_due_date, approvals[0].data.guarantee_share) == (date(2026, 4, 5), 0.5)
+    assert approved.json()["annual_rate"] == decision["annual_rate"] == "0.035"
+    [approval] = [e for e in await outbox(assessment) if e.type == "fr.microcredit.loan.approved.v1"]
+    assert (approval.data.first_due_date, approval.data.guarantee_share) == (date(2026, 4, 5), 0.5)
     stored = await assessment.fetch("select guarantee_share, guaranteed_amount_cents from assessments")
     assert (stored[0]["guarantee_share"], stored[0]["guaranteed_amount_cents"]) == (0.5, 150_000)
 
@@ -168,57 +117,6 @@ async def test_the_bank_declines_over_http_with_a_reason(start_service: ServiceS
     assert declined.status_code == 200, declined.text
     [event] = [e for e in await outbox(assessment) if e.type == "fr.microcredit.loan.declined.v1"]
     assert (event.data.bank_id, event.data.counsellor_id) == (BANK, "c-lefebvre")
-
-
-async def test_a_decision_from_a_bank_the_file_is_not_routed_to_is_not_found(start_service: ServiceStarter) -> None:
-    assessment = await start_service("assessment")
-    file = await routed_file(assessment)
-
-    response = await assessment.http.post(f"/bank/files/{file}/decision", json=APPROVAL, headers=bearer(tokens.bank("la-banque-postale")))
-
-    assert response.status_code == 404
-    assert [e.type for e in await outbox(assessment)][-1] == "fr.microcredit.application.routed.v1"
-
-
-async def test_a_decision_on_the_bank_topic_approves_the_loan_once(start_service: ServiceStarter) -> None:
-    assessment = await start_service("assessment")
-    file = await routed_file(assessment)
-    decision = bank_decision(file)
-
-    await assessment.deliver(decision)
-    await assessment.deliver(decision)  # redelivered
-    await assessment.deliver(decision.model_copy(update={"id": bank_decision(file).id}))  # the same decision sent again
-
-    approvals = [e for e in await outbox(assessment) if e.type == "fr.microcredit.loan.approved.v1"]
-    assert len(approvals) == 1
-    assert assessment.dead_letters == []
-    trail = (await assessment.http.get(f"/assessments/{file}/audit", headers=COUNSELLOR)).json()
-    assert [(e["action"], e["actor"], e["details"].get("channel")) for e in trail][-1] == ("loan_approved", BANK, "kafka")
-
-
-async def test_a_decision_on_the_bank_topic_for_a_file_not_routed_to_that_bank_is_dead_lettered(start_service: ServiceStarter) -> None:
-    assessment = await start_service("assessment")
-    file = await routed_file(assessment)
-
-    await assessment.deliver(bank_decision(file, bank_id="la-banque-postale"))
-
-    [dead] = assessment.dead_letters
-    assert "routed to la-banque-postale" in dead.headers["dlq-reason"]
-    assert dead.headers["dlq-consumer-group"] == "assessment-bank-decisions"
-    assert (await assessment.http.get(f"/assessments/{file}", headers=COUNSELLOR)).json()["status"] == "routed"
-
-
-async def test_a_different_second_decision_on_the_bank_topic_is_dead_lettered(start_service: ServiceStarter) -> None:
-    assessment = await start_service("assessment")
-    file = await routed_file(assessment)
-    await assessment.deliver(bank_decision(file))
-
-    await assessment.deliver(bank_decision(file, decision="decline", amount_cents=None, annual_rate=None, duration_months=None,
-                                           first_due_date=None, reason="Finalement refusé."))
-
-    [dead] = assessment.dead_letters
-    assert "already decided" in dead.headers["dlq-reason"]
-    assert (await assessment.http.get(f"/assessments/{file}", headers=COUNSELLOR)).json()["status"] == "approved"
 
 
 async def test_a_bank_decision_overdue_is_raised_once_30_days_after_routing(start_service: ServiceStarter) -> None:
@@ -328,3 +226,46 @@ async def test_the_usury_cap_cannot_be_overridden_over_http(start_service: Servi
     error = response.json()["errors"][0]
     assert (error["field"], error["rule"]) == ("overrides.usury_cap", "not_overridable")
     assert "cannot be overridden" in error["message"]
+
+
+# --- the usury table out of date ------------------------------------------------------------------
+
+
+async def usury_gauge(service: RunningService) -> float:
+    """What /metrics says of the usury table: 1 when the current quarter's caps are missing."""
+    text = (await service.http.get("/metrics")).text
+    [value] = [line.split()[1] for line in text.splitlines() if line.startswith("microcredit_usury_table_out_of_date ")]
+    return float(value)
+
+
+async def test_while_the_table_holds_the_current_quarter_nothing_warns(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")  # 2 March 2026: the caps of 1 January 2026 are recorded
+    submitted = fatou_diallo()
+    await assessment.deliver(submitted)
+
+    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json()
+
+    assert file["warnings"] == []
+    assert await usury_gauge(assessment) == 0
+
+
+async def test_a_quarter_without_its_caps_warns_on_the_file_and_in_the_metrics(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")
+    submitted = fatou_diallo()
+    await assessment.deliver(submitted)
+    assessment.clock.advance(timedelta(days=30))  # 1 April 2026: the second quarter's caps are not in the table
+
+    file = (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json()
+    consulted = await assessment.http.post(
+        f"/assessments/{submitted.data.application_id}/ficp", json=FICP_CLEAR, headers=COUNSELLOR
+    )
+
+    warning = (
+        "Taux d'usure : la table s'arrête au trimestre du 01/01/2026 ; les taux du trimestre du 01/04/2026"
+        " ne sont pas enregistrés, ceux du 01/01/2026 sont appliqués."
+    )
+    assert file["warnings"] == [warning]
+    assert consulted.json()["warnings"] == [warning]
+    assert await usury_gauge(assessment) == 1
+    usury = next(c for c in consulted.json()["checks"] if c["name"] == "usury_cap")
+    assert "en vigueur depuis le 01/01/2026" in usury["reason"]  # still applied, and the check says which

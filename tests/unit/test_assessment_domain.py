@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,22 +11,14 @@ from uuid import uuid4
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from services.assessment.checks import CheckName, LoanTerms, Thresholds, evaluate, usury_check
-from services.assessment.decision import BankDecisionTerms, NotRoutedToBank, is_repeat, raise_overdue, record_bank_decision
-from services.assessment.diagnostic import consumption_units, diagnose
-from services.assessment.domain import (
-    Actor,
-    Assessment,
-    FicpRecord,
-    Policy,
-    Status,
-    open_file,
-    record_ficp,
-    update_file,
-    withdraw,
-)
-from services.assessment.outcome import Outcome, record_outcome
+from services.assessment.domain.assessment import Assessment, Policy, Status
+from services.assessment.domain.checks import CheckName, LoanTerms, Thresholds, evaluate, usury_check, usury_table_warnings
+from services.assessment.domain.decision import BankDecisionTerms, NotRoutedToBank, raise_overdue, record_bank_decision
+from services.assessment.domain.diagnostic import consumption_units, diagnose
+from services.assessment.domain.outcome import Outcome, record_outcome
+from services.assessment.domain.review import FicpRecord, open_file, record_ficp, update_file, withdraw
 from services.assessment.settings import AssessmentSettings, ThresholdOverride
+from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, BankDecisionOverdue, LoanApproved, LoanDeclined
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, Household
@@ -39,9 +32,9 @@ OWNERSHIP = {"association_id": "secours-catholique", "region": "hauts-de-france"
 BANK = "credit-mutuel-nord"
 THRESHOLDS = Thresholds(min_remaining_per_unit_cents=300_00, max_instalment_share=Decimal("0.33"))
 POLICY = Policy(Decimal("0.035"), THRESHOLDS, (BANK, "la-banque-postale"), UsuryTable.load())
-INTAKE = Actor(id="/services/intake", role="system")
-LEFEBVRE = Actor(id="c-lefebvre", role="counsellor")
-CMN = Actor(id="svc-credit-mutuel-nord", role="bank")
+INTAKE = Actor(subject="/services/intake", role="system")
+LEFEBVRE = Actor(subject="c-lefebvre", role="counsellor")
+CMN = Actor(subject="svc-credit-mutuel-nord", role="bank")
 
 
 # --- the diagnostic, by hand ----------------------------------------------------------------------
@@ -162,6 +155,16 @@ def test_a_network_overrides_some_thresholds_and_keeps_the_defaults_for_the_othe
 
     assert settings.thresholds_for("restos-du-coeur") == Thresholds(250_00, Decimal("0.33"))
     assert settings.thresholds_for("secours-catholique") == Thresholds(300_00, Decimal("0.33"))
+
+
+def test_the_usury_table_warns_only_once_a_quarter_starts_without_its_caps() -> None:
+    table = POLICY.usury  # its newest quarter starts on 1 January 2026
+
+    assert usury_table_warnings(table.freshness(date(2026, 3, 31))) == []
+    assert usury_table_warnings(table.freshness(date(2026, 10, 5))) == [
+        "Taux d'usure : la table s'arrête au trimestre du 01/01/2026 ; les taux du trimestre du 01/10/2026"
+        " ne sont pas enregistrés, ceux du 01/01/2026 sont appliqués."
+    ]
 
 
 # --- the file and its review ----------------------------------------------------------------------
@@ -351,6 +354,10 @@ def test_a_withdrawn_file_is_closed_and_a_late_update_changes_nothing() -> None:
 # --- the bank's decision --------------------------------------------------------------------------
 
 
+APPROVAL_JSON = {"decision": "approve", "amount_cents": 1_200_00, "annual_rate": "0.035", "duration_months": 24,
+                 "first_due_date": "2026-04-05"}
+
+
 def approval(**overrides: Any) -> BankDecisionTerms:
     return BankDecisionTerms(**{"decision": "approve", "amount_cents": 1_200_00, "annual_rate": Decimal("0.035"),
                                 "duration_months": 24, "first_due_date": date(2026, 4, 5), **overrides})
@@ -381,14 +388,17 @@ def test_a_bank_the_file_is_not_routed_to_cannot_decide() -> None:
     assert refused.value.status == 404
 
 
-def test_a_bank_decides_once_and_a_replay_is_recognised() -> None:
+def test_a_bank_decides_once_and_the_same_decision_again_changes_nothing() -> None:
     decided = record_bank_decision(routed(), BANK, approval(), POLICY.usury, CMN, NOW, channel="http").assessment
 
+    assert record_bank_decision(decided, BANK, approval(), POLICY.usury, CMN, NOW + timedelta(hours=1), channel="kafka") is None
     with pytest.raises(BusinessRuleError) as refused:
-        record_bank_decision(decided, BANK, approval(), POLICY.usury, CMN, NOW, channel="http")
+        record_bank_decision(decided, BANK, approval(amount_cents=1_000_00), POLICY.usury, CMN, NOW, channel="http")
     assert (refused.value.rule, refused.value.status) == ("already_decided", 409)
-    assert is_repeat(decided, BANK, approval())
-    assert not is_repeat(decided, BANK, approval(amount_cents=1_000_00))
+    declined = BankDecisionTerms(decision="decline", reason="Finalement refusé.")
+    with pytest.raises(BusinessRuleError) as refused:
+        record_bank_decision(decided, BANK, declined, POLICY.usury, CMN, NOW, channel="kafka")
+    assert (refused.value.rule, refused.value.status) == ("already_decided", 409)
 
 
 @pytest.mark.parametrize("first_due_date", [TODAY, TODAY - timedelta(days=1)], ids=["today", "yesterday"])
@@ -416,11 +426,44 @@ def test_a_bank_decision_must_be_complete(decision: str, missing: str) -> None:
         BankDecisionTerms(**fields)
 
 
+@pytest.mark.parametrize(
+    ("rate", "expected"), [("0.035", "0.035"), (0.035, "0.035"), ("0.2", "0.2"), ("0", "0"), ("0.000001", "0.000001")]
+)
+def test_a_rate_is_read_from_a_decimal_string_or_a_number(rate: Any, expected: str) -> None:
+    terms = BankDecisionTerms.model_validate_json(json.dumps({**APPROVAL_JSON, "annual_rate": rate}))
+
+    assert terms.annual_rate == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc", "rule"),
+    [
+        ({"annual_rate": "3.5E-2"}, "annual_rate", "string_pattern_mismatch"),
+        ({"annual_rate": ".035"}, "annual_rate", "string_pattern_mismatch"),
+        ({"annual_rate": "0.0350000"}, "annual_rate", "string_pattern_mismatch"),
+        ({"annual_rate": "0.21"}, "annual_rate", "less_than_equal"),
+        ({"annual_rate": 0.0350001}, "annual_rate", "decimal_max_places"),
+        ({"annual_rate": True}, "annual_rate", "decimal_type"),
+        ({"amount_cents": "120000"}, "amount_cents", "int_type"),
+        ({"duration_months": 24.5}, "duration_months", "int_from_float"),
+        ({"duration_months": True}, "duration_months", "int_type"),
+        ({"first_due_date": 20260405}, "first_due_date", "date_type"),
+    ],
+    ids=["exponent", "no leading zero", "seven decimals written", "above 20 %", "seven decimals", "a flag",
+         "amount as a string", "months with a fraction", "months as a flag", "date as a number"],
+)
+def test_a_bank_decision_is_read_only_as_json_writes_it(changes: dict[str, Any], loc: str, rule: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        BankDecisionTerms.model_validate_json(json.dumps({**APPROVAL_JSON, **changes}))
+
+    assert [(e["loc"], e["type"]) for e in error.value.errors()] == [((loc,), rule)]
+
+
 # --- the overdue timer ----------------------------------------------------------------------------
 
 
 def test_a_bank_decision_is_overdue_30_days_after_routing_once() -> None:
-    file, after, timer = routed(), timedelta(days=30), Actor(id="timer", role="system")
+    file, after, timer = routed(), timedelta(days=30), Actor.system("timer")
 
     assert raise_overdue(file, NOW + timedelta(days=29, hours=23), after, timer) is None
     change = raise_overdue(file, NOW + timedelta(days=30), after, timer)
@@ -434,4 +477,4 @@ def test_a_bank_decision_is_overdue_30_days_after_routing_once() -> None:
 def test_a_decided_file_is_never_overdue() -> None:
     decided = record_bank_decision(routed(), BANK, approval(), POLICY.usury, CMN, NOW, channel="http").assessment
 
-    assert raise_overdue(decided, NOW + timedelta(days=90), timedelta(days=30), Actor(id="timer", role="system")) is None
+    assert raise_overdue(decided, NOW + timedelta(days=90), timedelta(days=30), Actor.system("timer")) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -10,12 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from services.intake.domain import (
-    Actor,
     Application,
+    Change,
     DocumentKind,
     FileChanges,
     FileContent,
     Milestone,
+    Progress,
     Status,
     Submission,
     Withdrawal,
@@ -28,6 +30,7 @@ from services.intake.domain import (
     submit_file,
     withdraw_file,
 )
+from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn
 from shared.events.vocabulary import Purpose
@@ -37,9 +40,9 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 TODAY = NOW.date()
-LEFEBVRE = Actor("c-lefebvre", "counsellor")
-MARCHAND = Actor("s-marchand", "supervisor")
-ASSESSMENT = Actor("/services/assessment", "service")
+LEFEBVRE = Actor(subject="c-lefebvre", role="counsellor")
+MARCHAND = Actor(subject="s-marchand", role="supervisor")
+ASSESSMENT = Actor.service("/services/assessment")
 BASE = [
     DocumentKind.IDENTITY, DocumentKind.TAX_NOTICE, DocumentKind.PROOF_OF_ADDRESS, DocumentKind.BANK_STATEMENTS,
     DocumentKind.PROOF_OF_RESOURCES, DocumentKind.PROOF_OF_CHARGES, DocumentKind.QUOTE,
@@ -216,6 +219,36 @@ def test_terms_outside_the_microcredit_rules_are_refused(field: str, value: Any,
     assert [(e["loc"], e["type"]) for e in error.value.errors()] == [((field,), rule)]
 
 
+@pytest.mark.parametrize(
+    ("body", "loc", "rule"),
+    [
+        ({"amount_cents": "300000"}, ("amount_cents",), "int_type"),
+        ({"duration_months": 36.5}, ("duration_months",), "int_from_float"),
+        ({"resources": {"salary": "980.00"}}, ("resources", "salary"), "int_type"),
+        ({"household": {"adults": "1"}}, ("household", "adults"), "int_type"),
+        ({"household": {"adults": True}}, ("household", "adults"), "int_type"),
+        ({"applicant": files.applicant(over_indebted="yes")}, ("applicant", "over_indebted"), "bool_type"),
+        ({"applicant": files.applicant(over_indebted=1)}, ("applicant", "over_indebted"), "bool_type"),
+        ({"applicant": files.applicant(birth_date=0)}, ("applicant", "birth_date"), "date_type"),
+        ({"documents": {"quote": {"status": "received", "on": 20260220}}}, ("documents", "quote", "on"), "date_type"),
+    ],
+    ids=["amount as a string", "months with a fraction", "salary as a string", "adults as a string", "adults as a flag", "flag as yes",
+         "flag as 1", "birth date as a number", "document date as a number"],
+)
+def test_numbers_flags_and_dates_are_read_only_as_json_writes_them(body: dict[str, Any], loc: tuple[str, ...], rule: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        FileChanges.model_validate_json(json.dumps(body))
+
+    assert [(e["loc"], e["type"]) for e in error.value.errors()] == [(loc, rule)]
+
+
+def test_a_whole_number_may_be_written_with_a_zero_fraction_as_json_schema_allows() -> None:
+    changes = FileChanges.model_validate_json('{"amount_cents": 300000.0, "household": {"adults": 1.0, "children_ages": [9.0]}}')
+
+    assert changes.amount_cents == 300_000
+    assert changes.household is not None and (changes.household.adults, changes.household.children_ages) == (1, [9])
+
+
 @pytest.mark.parametrize(("amount_cents", "duration_months"), [(300_00, 6), (8_000_00, 84)])
 def test_the_bounds_themselves_are_accepted(amount_cents: int, duration_months: int) -> None:
     assert submitted(amount_cents=amount_cents, duration_months=duration_months).status is Status.SUBMITTED
@@ -334,7 +367,7 @@ def test_the_applicant_withdraws_at_any_point_before_the_bank_decides(status: St
 
 @pytest.mark.parametrize("decision", [Milestone.APPROVED, Milestone.DECLINED])
 def test_a_withdrawal_after_the_bank_decided_is_refused(decision: Milestone) -> None:
-    progress = record_progress(submitted(), decision, ASSESSMENT, NOW, {})
+    progress = reported(submitted(), decision, NOW, {})
     assert progress is not None
 
     error = refused(withdraw_file, progress.application, Withdrawal(reason="Ne souhaite plus emprunter."), LEFEBVRE, NOW)
@@ -353,13 +386,18 @@ def test_a_withdrawn_draft_publishes_nothing_and_cannot_be_withdrawn_twice() -> 
 # --- assessment's progress ----------------------------------------------------------------------
 
 
+def reported(file: Application, milestone: Milestone, at: datetime, details: dict[str, Any]) -> Change | None:
+    """What assessment's event reaching `milestone` at `at` does to the file."""
+    return record_progress(file, Progress(file.id, milestone, file.association_id, file.region, ASSESSMENT, at, details))
+
+
 def test_assessment_moves_the_file_forward_and_the_decision_is_dated() -> None:
     file = submitted()
     later = NOW + timedelta(days=12)
 
     for milestone, status in [(Milestone.ASSESSED_FAVOURABLE, Status.FAVOURABLE), (Milestone.ROUTED, Status.ROUTED),
                               (Milestone.APPROVED, Status.APPROVED)]:
-        change = record_progress(file, milestone, ASSESSMENT, later, {"bank_id": "credit-mutuel-nord"})
+        change = reported(file, milestone, later, {"bank_id": "credit-mutuel-nord"})
         assert change is not None and change.application.status is status
         assert change.audit.action == milestone.value and change.audit.actor == ASSESSMENT
         file = change.application
@@ -371,15 +409,15 @@ def test_a_late_event_never_moves_the_file_back_nor_reopens_a_closed_one() -> No
     routed = submitted().model_copy(update={"status": Status.ROUTED})
     withdrawn = submitted().model_copy(update={"status": Status.WITHDRAWN})
 
-    assert record_progress(routed, Milestone.ASSESSED_FAVOURABLE, ASSESSMENT, NOW, {}) is None
-    assert record_progress(routed, Milestone.ROUTED, ASSESSMENT, NOW, {}) is None
-    assert record_progress(withdrawn, Milestone.APPROVED, ASSESSMENT, NOW, {}) is None
+    assert reported(routed, Milestone.ASSESSED_FAVOURABLE, NOW, {}) is None
+    assert reported(routed, Milestone.ROUTED, NOW, {}) is None
+    assert reported(withdrawn, Milestone.APPROVED, NOW, {}) is None
 
 
 def test_a_file_returned_incomplete_can_be_assessed_again() -> None:
-    returned = record_progress(submitted(), Milestone.RETURNED_INCOMPLETE, ASSESSMENT, NOW, {})
+    returned = reported(submitted(), Milestone.RETURNED_INCOMPLETE, NOW, {})
     assert returned is not None
 
-    again = record_progress(returned.application, Milestone.ASSESSED_FAVOURABLE, ASSESSMENT, NOW, {})
+    again = reported(returned.application, Milestone.ASSESSED_FAVOURABLE, NOW, {})
 
     assert again is not None and again.application.status is Status.FAVOURABLE

@@ -19,7 +19,7 @@ from services.intake.domain.file import (
     Project,
     Status,
 )
-from services.intake.domain.change import Actor, AuditEntry, Change, Milestone
+from services.intake.domain.change import AuditEntry, Change, Milestone
 from services.intake.domain.contract import SOURCE, file_data
 from services.intake.domain.funnel import STAGES, Funnel, FunnelCounts, FunnelRow, check_period, funnel
 from services.intake.domain.lifecycle import (
@@ -32,12 +32,12 @@ from services.intake.domain.lifecycle import (
     submit_file,
     withdraw_file,
 )
-from services.intake.domain.progress import record_progress
+from services.intake.domain.progress import ASSESSED, Progress, record_progress
 
 __all__ = [
+    "ASSESSED",
     "SOURCE",
     "STAGES",
-    "Actor",
     "Address",
     "Applicant",
     "Application",
@@ -56,6 +56,7 @@ __all__ = [
     "FunnelRow",
     "Household",
     "Milestone",
+    "Progress",
     "Project",
     "Status",
     "Submission",

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.intake.domain.file import Application
+from shared.auth import Actor
 from shared.events.envelope import Envelope
 
 
@@ -23,14 +24,6 @@ class Milestone(StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a person from their token, or a service whose event moved the file."""
-
-    subject: str
-    role: str
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.vocabulary import Purpose
+from shared.fields import Day
 
 
 class DocumentKind(StrEnum):
@@ -57,7 +58,7 @@ class DocumentRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: DocumentStatus
-    on: date | None = Field(None, description="When the document reached this status (not in the future); default today.")
+    on: Day | None = Field(None, description="When the document reached this status (not in the future); default today.")
 
 
 class DocumentState(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
@@ -20,7 +20,7 @@ from services.intake.domain.documents import (
     required_documents,
 )
 from shared.events.vocabulary import ChargeKind, Purpose, ReferralSource, ResourceKind
-from shared.fields import FreeText, Identifier
+from shared.fields import Day, Flag, FreeText, Identifier
 
 MIN_AMOUNT_CENTS = 300_00
 MAX_AMOUNT_CENTS = 8_000_00
@@ -28,7 +28,23 @@ MIN_DURATION_MONTHS = 6
 MAX_DURATION_MONTHS = 84
 MAX_MONTHLY_CENTS = 100_000_00  # 100,000 € a month: beyond it a figure is a typing error, not a budget
 
-MonthlyCents = Annotated[int, Field(ge=0, le=MAX_MONTHLY_CENTS, description="Monthly amount in euro cents.")]
+
+
+def _json_number(value: Any) -> Any:
+    # "300000" or true is not an amount; 300000.0 is the integer JSON Schema says it is (shared.fields.Integer
+    # refuses it, which a client following the document may send: kept here until shared says otherwise).
+    if isinstance(value, str | bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, written as a JSON number")
+    return value
+
+
+# Bounds before the validator, so that the OpenAPI document states them (minimum, maximum).
+_WHOLE = BeforeValidator(_json_number)
+MonthlyCents = Annotated[int, Field(ge=0, le=MAX_MONTHLY_CENTS), _WHOLE, Field(description="Monthly amount in euro cents.")]
+AmountCents = Annotated[int, Field(ge=MIN_AMOUNT_CENTS, le=MAX_AMOUNT_CENTS), _WHOLE]
+DurationMonths = Annotated[int, Field(ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS), _WHOLE]
+Adults = Annotated[int, Field(ge=1, le=12), _WHOLE]
+ChildAge = Annotated[int, Field(ge=0, le=25), _WHOLE]
 Name = Annotated[FreeText, Field(min_length=1, max_length=100)]
 
 # Purposes a personal microcredit never funds, with the rule each breaks (décret 2022-124 and the FCS charter).
@@ -110,10 +126,10 @@ class Applicant(BaseModel):
 
     first_name: Name
     last_name: Name
-    birth_date: date | None = Field(None, description="In the past; the applicant must be of age (18).")
+    birth_date: Day | None = Field(None, description="In the past; the applicant must be of age (18).")
     contact: Contact | None = None
     address: Address | None = None
-    over_indebted: bool = Field(False, description="Under a Banque de France over-indebtedness plan (adds the plan to the checklist).")
+    over_indebted: Flag = Field(False, description="Under a Banque de France over-indebtedness plan (adds the plan to the checklist).")
 
     @property
     def full_name(self) -> str:
@@ -126,8 +142,8 @@ class Household(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    adults: int = Field(ge=1, le=12)
-    children_ages: list[Annotated[int, Field(ge=0, le=25)]] = Field(
+    adults: Adults
+    children_ages: list[ChildAge] = Field(
         default_factory=list, max_length=20, description="Ages in years of the children living in the home."
     )
 
@@ -155,10 +171,8 @@ class FileChanges(BaseModel):
     resources: dict[ResourceKind, MonthlyCents] | None = Field(None, description="Monthly resources by kind, in cents.")
     charges: dict[ChargeKind, MonthlyCents] | None = Field(None, description="Monthly fixed charges by kind, in cents.")
     project: Project | None = None
-    amount_cents: int | None = Field(
-        None, ge=MIN_AMOUNT_CENTS, le=MAX_AMOUNT_CENTS, description="Amount asked, in cents (300 € to 8,000 €)."
-    )
-    duration_months: int | None = Field(None, ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS, description="6 to 84 months.")
+    amount_cents: AmountCents | None = Field(None, description="Amount asked, in cents (300 € to 8,000 €).")
+    duration_months: DurationMonths | None = Field(None, description="6 to 84 months.")
     referral_source: ReferralSource | None = None
     branch_id: Identifier | None = Field(None, description="The association's branch (antenne).")
     counsellor_id: Identifier | None = Field(

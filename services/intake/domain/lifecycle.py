@@ -8,10 +8,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain.change import Actor, AuditEntry, Change, Milestone
+from services.intake.domain.change import AuditEntry, Change, Milestone
 from services.intake.domain.contract import event, file_data, ownership
 from services.intake.domain.documents import DocumentRecord, DocumentState
 from services.intake.domain.file import CLOSED, DECIDED, Application, FileChanges, FileContent, Status
+from shared.auth import Actor, Role
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
@@ -20,7 +21,6 @@ from shared.fields import FreeText
 
 ADULT_AGE = 18
 MAX_AGE = 120
-SUPERVISOR = "supervisor"
 
 
 class Submission(BaseModel):
@@ -86,7 +86,7 @@ def missing_for_submission(application: Application) -> list[str]:
 
 def assign_counsellor(actor: Actor, requested: str | None, current: str | None) -> str:
     """A counsellor files under their own name; a supervisor may assign a counsellor (by default, themselves)."""
-    if actor.role == SUPERVISOR:
+    if actor.role == Role.SUPERVISOR:
         return requested or current or actor.subject
     if requested is not None and requested != actor.subject:
         raise _rule("only a supervisor can assign a file to another counsellor", "counsellor_id", "assign_counsellor", 403)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from services.intake.domain.change import Actor, AuditEntry, Change, Milestone
+from services.intake.domain.change import AuditEntry, Change, Milestone
 from services.intake.domain.file import CLOSED, DECIDED, Application, Status
+from shared.auth import Actor
 
+# The milestone each outcome of `application assessed` reaches.
+ASSESSED: dict[str, Milestone] = {
+    "favourable": Milestone.ASSESSED_FAVOURABLE,
+    "unfavourable": Milestone.ASSESSED_UNFAVOURABLE,
+    "incomplete": Milestone.RETURNED_INCOMPLETE,
+}
 # Where assessment's events take a file, and how far along each status is: a late event never moves it back.
 PROGRESS: dict[Milestone, Status] = {
     Milestone.ASSESSED_FAVOURABLE: Status.FAVOURABLE,
@@ -30,14 +39,26 @@ RANK: dict[Status, int] = {
 }
 
 
-def record_progress(
-    application: Application, milestone: Milestone, actor: Actor, at: datetime, details: dict[str, Any]
-) -> Change | None:
+@dataclass(frozen=True)
+class Progress:
+    """A step assessment reports about a file: which, whose file, who reported it, when, and its particulars."""
+
+    application_id: UUID
+    milestone: Milestone
+    association_id: str
+    region: str
+    actor: Actor
+    at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def record_progress(application: Application, progress: Progress) -> Change | None:
     """Move the file on after assessment's event; None when it is closed or already further along."""
-    target = PROGRESS[milestone]
+    target = PROGRESS[progress.milestone]
     if application.status in CLOSED or target is application.status or RANK[target] < RANK[application.status]:
         return None
-    update: dict[str, Any] = {"status": target, "updated_at": at}
+    update: dict[str, Any] = {"status": target, "updated_at": progress.at}
     if target in DECIDED:
-        update["decided_at"] = at
-    return Change(application.model_copy(update=update), AuditEntry(milestone.value, actor, at, details))
+        update["decided_at"] = progress.at
+    audit = AuditEntry(progress.milestone.value, progress.actor, progress.at, progress.details)
+    return Change(application.model_copy(update=update), audit)

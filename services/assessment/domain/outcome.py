@@ -8,22 +8,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.assessment.checks import CheckName, LoanTerms, override, unresolved
-from services.assessment.domain import (
-    SOURCE,
-    Actor,
-    AnnualRate,
-    Assessment,
-    Change,
-    Policy,
-    Status,
-    require_status,
-    review,
-)
+from services.assessment.domain.assessment import SOURCE, Assessment, Change, Policy, Status, require_status
+from services.assessment.domain.checks import CheckName, LoanTerms, override, unresolved
+from services.assessment.domain.review import review
+from services.assessment.domain.terms import AmountCents, AnnualRate, DurationMonths
+from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, new_event
 from shared.events import ApplicationAssessedData, ApplicationRoutedData
 from shared.fields import FreeText, Identifier
+from shared.money import canonical_decimal
 
 FICP_LAW = "Code de la consommation L.312-16"
 Opinion = Annotated[FreeText, Field(min_length=1, max_length=4000, description="The counsellor's written opinion.")]
@@ -67,8 +61,8 @@ class Outcome(BaseModel):
     outcome: Literal["favourable", "unfavourable", "incomplete"]
     opinion: Opinion
     bank_id: Identifier | None = Field(None, validate_default=True, description="Favourable: the partner bank.")
-    amount_cents: int | None = Field(None, ge=300_00, le=8_000_00, validate_default=True)
-    duration_months: int | None = Field(None, ge=6, le=84, validate_default=True)
+    amount_cents: AmountCents | None = Field(None, validate_default=True)
+    duration_months: DurationMonths | None = Field(None, validate_default=True)
     annual_rate: AnnualRate | None = Field(None, validate_default=True)
     overrides: dict[CheckName, Justification] = Field(
         default_factory=dict, validate_default=True,
@@ -108,7 +102,7 @@ def record_outcome(a: Assessment, outcome: Outcome, policy: Policy, actor: Actor
     else:
         status, extra = Status.INCOMPLETE, {"missing_items": list(outcome.missing_items)}
     updated = a.model_copy(update={
-        "status": status, "outcome": outcome.outcome, "opinion": outcome.opinion, "assessed_by": actor.id,
+        "status": status, "outcome": outcome.outcome, "opinion": outcome.opinion, "assessed_by": actor.subject,
         "assessed_at": now, **extra,
     })
     entry = updated.audit(actor, "outcome_recorded", now, outcome=outcome.outcome, opinion=outcome.opinion, **extra)
@@ -140,7 +134,7 @@ def _route(a: Assessment, outcome: Outcome, policy: Policy, actor: Actor, now: d
             field=f"checks.{blocking[0].name}", rule="check_failed", status=422,
         )
     routed = a.model_copy(update={
-        "status": Status.ROUTED, "outcome": "favourable", "opinion": outcome.opinion, "assessed_by": actor.id,
+        "status": Status.ROUTED, "outcome": "favourable", "opinion": outcome.opinion, "assessed_by": actor.subject,
         "assessed_at": now, "routed_at": now, "bank_id": outcome.bank_id, "proposed_amount_cents": terms.amount_cents,
         "proposed_duration_months": terms.duration_months, "proposed_annual_rate": terms.annual_rate,
         "diagnostic": diagnostic, "checks": checks, "monthly_instalment_cents": diagnostic.monthly_instalment_cents,
@@ -156,7 +150,7 @@ def _route(a: Assessment, outcome: Outcome, policy: Policy, actor: Actor, now: d
     audit = (
         routed.audit(actor, "outcome_recorded", now, outcome="favourable", opinion=outcome.opinion,
                      amount_cents=terms.amount_cents, duration_months=terms.duration_months,
-                     annual_rate=str(terms.annual_rate)),
+                     annual_rate=canonical_decimal(terms.annual_rate)),
         *(routed.audit(actor, "check_overridden", now, check=c.name, reason=c.reason, justification=c.justification)
           for c in checks if c.overridden),
         routed.audit(actor, "routed", now, bank_id=outcome.bank_id),

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from services.assessment.domain import Actor, Assessment
+from services.assessment.domain.assessment import Assessment
 from shared.auth import Principal, Role
-
-
-def actor(principal: Principal) -> Actor:
-    """The actor the audit trail records for a bearer token."""
-    return Actor(id=principal.subject, role=principal.role.value)
 
 
 def association_sees(principal: Principal, a: Assessment) -> bool:

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict
 from shared.errors import BusinessRuleError
 from shared.events import BudgetDiagnostic, CheckResult
 from shared.events.vocabulary import Purpose
+from shared.french import day, euros, percent
 from shared.loanmath import add_months, taeg_of_loan
-from shared.usury import BAND_3000_TO_6000, BAND_OVER_6000, BAND_UP_TO_3000, NoUsuryCapError, UsuryTable
+from shared.usury import BAND_3000_TO_6000, BAND_OVER_6000, BAND_UP_TO_3000, Freshness, NoUsuryCapError, UsuryTable
 
 USURY_LAW = "Code de la consommation L.314-6"
 BAND_LABELS = {
@@ -83,18 +84,6 @@ class LoanTerms:
     annual_rate: Decimal
 
 
-def euros(cents: int) -> str:
-    """French style amount: "1 234,56 €" (narrow no-break space between thousands)."""
-    sign = "−" if cents < 0 else ""
-    whole = f"{abs(cents) // 100:,}".replace(",", "\u202f")
-    return f"{sign}{whole},{abs(cents) % 100:02d} €"
-
-
-def percent(fraction: Decimal, places: int = 2) -> str:
-    """French style percentage of a fraction: 0.3456 → "34,56 %"."""
-    return f"{fraction * 100:.{places}f} %".replace(".", ",")
-
-
 def _remaining_per_unit(diagnostic: BudgetDiagnostic, thresholds: Thresholds) -> CheckResult:
     per_unit = diagnostic.remaining_after_instalment_per_unit_cents or 0
     minimum = thresholds.min_remaining_per_unit_cents
@@ -143,9 +132,20 @@ def usury_check(terms: LoanTerms, usury: UsuryTable, on: date) -> CheckResult:
         passed=passed,
         reason=(
             f"TAEG {percent(taeg, 4)} {relation} taux d'usure de {percent(cap.rate)} "
-            f"(tranche {BAND_LABELS.get(cap.band, cap.band)}, en vigueur depuis le {cap.valid_from:%d/%m/%Y})."
+            f"(tranche {BAND_LABELS.get(cap.band, cap.band)}, en vigueur depuis le {day(cap.valid_from)})."
         ),
     )
+
+
+def usury_table_warnings(freshness: Freshness) -> list[str]:
+    """What the counsellor must know when the table lacks the current quarter's caps: older ones are applied."""
+    if not freshness.out_of_date:
+        return []
+    newest, current = day(freshness.newest), day(freshness.current_quarter)
+    return [
+        f"Taux d'usure : la table s'arrête au trimestre du {newest} ; les taux du trimestre du {current}"
+        f" ne sont pas enregistrés, ceux du {newest} sont appliqués."
+    ]
 
 
 def _ficp(consultation: FicpConsultation | None) -> CheckResult:
@@ -155,7 +155,7 @@ def _ficp(consultation: FicpConsultation | None) -> CheckResult:
     return CheckResult(
         name=CheckName.FICP,
         passed=not registered,
-        reason=f"FICP consulté le {consultation.consulted_on:%d/%m/%Y} : {'inscrit' if registered else 'non inscrit'}.",
+        reason=f"FICP consulté le {day(consultation.consulted_on)} : {'inscrit' if registered else 'non inscrit'}.",
     )
 
 

@@ -15,7 +15,7 @@ All amounts are monthly, in integer euro cents; ratios are `Decimal`, never floa
     RAV after the instalment per unit (RAV − M) / UC
     instalment share                  M / R (none when R = 0)
 
-Rounding: per-unit amounts are rounded to the cent half up (`ROUND_HALF_UP`: a half cent goes away
+Rounding: per-unit amounts are rounded to the cent half up (`shared.money.round_cents`: a half cent goes away
 from zero, so 0.5 → 1 and −0.5 → −1); the instalment share to 4 decimal places (0.01 %) half up.
 The checks compare these rounded figures: what the counsellor reads is what was checked.
 """
@@ -27,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from shared.events import BudgetDiagnostic, Household
 from shared.loanmath import monthly_instalment
+from shared.money import round_cents
 
 ADULT_AGE = 14  # the OECD scale counts a person of 14 or more like an adult
 FIRST_ADULT_UNITS = Decimal(1)
@@ -34,11 +35,6 @@ OTHER_PERSON_UNITS = Decimal("0.5")
 YOUNG_CHILD_UNITS = Decimal("0.3")
 SHARE_QUANTUM = Decimal("0.0001")
 ONE_ADULT = Household(adults=1)
-
-
-def round_cents(amount: Decimal) -> int:
-    """Round a Decimal amount of cents to a whole cent, half up (away from zero)."""
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def consumption_units(household: Household | None) -> Decimal:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.assessment.checks import LoanTerms, usury_check
-from services.assessment.diagnostic import round_cents
-from services.assessment.domain import SOURCE, Actor, AnnualRate, Assessment, Change, Status, require_status
+from services.assessment.domain.assessment import SOURCE, Assessment, Change, Status, require_status
+from services.assessment.domain.checks import LoanTerms, usury_check
+from services.assessment.domain.terms import AmountCents, AnnualRate, DurationMonths
+from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import BankDecisionOverdue, LoanApproved, LoanDeclined, new_event
 from shared.events import BankDecisionOverdueData, LoanApprovedData, LoanDeclinedData
-from shared.fields import FreeText
+from shared.fields import Day, FreeText
+from shared.money import canonical_decimal, round_cents
 from shared.usury import UsuryTable
 
 # The Fonds de cohésion sociale guarantees half of every personal microcredit.
@@ -34,12 +36,10 @@ class BankDecisionTerms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     decision: Literal["approve", "decline"]
-    amount_cents: int | None = Field(
-        None, ge=300_00, le=8_000_00, validate_default=True, description="Approve: final amount."
-    )
+    amount_cents: AmountCents | None = Field(None, validate_default=True, description="Approve: final amount.")
     annual_rate: AnnualRate | None = Field(None, validate_default=True, description="Approve: final nominal annual rate.")
-    duration_months: int | None = Field(None, ge=6, le=84, validate_default=True)
-    first_due_date: date | None = Field(None, validate_default=True)
+    duration_months: DurationMonths | None = Field(None, validate_default=True)
+    first_due_date: Day | None = Field(None, validate_default=True)
     reason: FreeText | None = Field(None, min_length=1, max_length=2000, validate_default=True, description="Decline: why.")
 
     @field_validator("amount_cents", "annual_rate", "duration_months", "first_due_date", "reason")
@@ -52,8 +52,8 @@ class BankDecisionTerms(BaseModel):
         return value
 
 
-def is_repeat(a: Assessment, bank_id: str, terms: BankDecisionTerms) -> bool:
-    """True when the file already holds exactly this decision from this bank (a replay, not a new decision)."""
+def _is_repeat(a: Assessment, bank_id: str, terms: BankDecisionTerms) -> bool:
+    """True when the file already holds exactly this decision from this bank (sent again, not a new decision)."""
     if a.bank_id != bank_id or a.decision != terms.decision:
         return False
     if terms.decision == "decline":
@@ -65,17 +65,23 @@ def is_repeat(a: Assessment, bank_id: str, terms: BankDecisionTerms) -> bool:
 
 def record_bank_decision(
     a: Assessment, bank_id: str, terms: BankDecisionTerms, usury: UsuryTable, actor: Actor, now: datetime, *, channel: str
-) -> Change:
-    """The routed bank approves (a loan guaranteed at 50 % by the FCS) or declines; once per file."""
-    if a.bank_id != bank_id:
+) -> Change | None:
+    """The routed bank approves (a loan guaranteed at 50 % by the FCS) or declines, once per file.
+
+    The same decision sent again changes nothing (None), whichever channel carries it; another decision
+    after the bank decided is refused (409).
+    """
+    if a.routed_at is None or a.bank_id != bank_id:
         raise NotRoutedToBank(bank_id)
+    if _is_repeat(a, bank_id, terms):
+        return None
     if a.status in (Status.APPROVED, Status.DECLINED):
         raise BusinessRuleError(
             f"the bank already decided on this file ({a.decision})", field="decision", rule="already_decided"
         )
     require_status(a, {Status.ROUTED}, field="decision", doing="decide")
     common: dict[str, Any] = {
-        "decided_by": actor.id, "decided_at": now, "decision": terms.decision, "decision_reason": terms.reason
+        "decided_by": actor.subject, "decided_at": now, "decision": terms.decision, "decision_reason": terms.reason
     }
     if terms.decision == "decline":
         declined = a.model_copy(update={**common, "status": Status.DECLINED})
@@ -114,9 +120,9 @@ def record_bank_decision(
     )
     entry = approved.audit(
         actor, "loan_approved", now, bank_id=bank_id, channel=channel, amount_cents=terms.amount_cents,
-        annual_rate=str(terms.annual_rate), duration_months=terms.duration_months,
+        annual_rate=canonical_decimal(terms.annual_rate), duration_months=terms.duration_months,
         first_due_date=terms.first_due_date.isoformat(),
-        guarantee_share=str(FCS_GUARANTEE_SHARE), guaranteed_amount_cents=guaranteed,
+        guarantee_share=canonical_decimal(FCS_GUARANTEE_SHARE), guaranteed_amount_cents=guaranteed,
     )
     return Change(approved, (event,), (entry,))
 

@@ -1,0 +1,123 @@
+"""Intake's use cases, one per command, in the caller's transaction: the domain decides, the change is stored whole.
+
+A change is written at once: the file, its events (outbox), its audit line and its funnel milestone.
+The HTTP API calls the counsellors' commands; the Kafka handlers call `record_progress`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from services.intake import domain, repository
+from shared.auth import Actor
+from shared.outbox import add_to_outbox
+
+
+async def _store(conn: asyncpg.Connection, change: domain.Change) -> domain.Application:
+    application = change.application
+    await repository.save(conn, application)
+    await add_to_outbox(conn, *change.events)
+    await repository.add_audit(conn, application.id, change.audit)
+    if change.milestone is not None:
+        await repository.add_milestone(
+            conn,
+            application.id,
+            change.milestone,
+            change.audit.at,
+            association_id=application.association_id,
+            region=application.region,
+        )
+    return application
+
+
+async def _change(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    association_id: str,
+    decide: Callable[[domain.Application], domain.Change | None],
+) -> domain.Application | None:
+    """Lock one of the association's files, apply a decision, store it; None if the file is not theirs or unknown."""
+    current = await repository.get(conn, application_id, association_id=association_id, for_update=True)
+    if current is None:
+        return None
+    change = decide(current)
+    return current if change is None else await _store(conn, change)
+
+
+async def open_file(
+    conn: asyncpg.Connection,
+    content: domain.FileContent,
+    *,
+    application_id: UUID,
+    association_id: str,
+    region: str,
+    actor: Actor,
+    now: datetime,
+) -> domain.Application:
+    """A new draft in the actor's association and region."""
+    change = domain.open_file(
+        content, application_id=application_id, association_id=association_id, region=region, actor=actor, now=now
+    )
+    return await _store(conn, change)
+
+
+async def edit_file(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    changes: domain.FileChanges,
+    *,
+    association_id: str,
+    actor: Actor,
+    now: datetime,
+) -> domain.Application | None:
+    """Apply the changes to one of the association's files; None if there is no such file for it."""
+    return await _change(conn, application_id, association_id, lambda a: domain.edit_file(a, changes, actor, now))
+
+
+async def submit_file(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    submission: domain.Submission,
+    *,
+    association_id: str,
+    actor: Actor,
+    now: datetime,
+) -> domain.Application | None:
+    """Submit one of the association's drafts; None if there is no such file for it."""
+    return await _change(conn, application_id, association_id, lambda a: domain.submit_file(a, submission, actor, now))
+
+
+async def withdraw_file(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    withdrawal: domain.Withdrawal,
+    *,
+    association_id: str,
+    actor: Actor,
+    now: datetime,
+) -> domain.Application | None:
+    """Record the applicant's withdrawal of one of the association's files; None if there is no such file for it."""
+    return await _change(conn, application_id, association_id, lambda a: domain.withdraw_file(a, withdrawal, actor, now))
+
+
+async def record_progress(conn: asyncpg.Connection, progress: domain.Progress) -> None:
+    """Date the milestone an event of assessment reports (even for a file intake does not hold) and move the file on."""
+    await repository.add_milestone(
+        conn,
+        progress.application_id,
+        progress.milestone,
+        progress.at,
+        association_id=progress.association_id,
+        region=progress.region,
+    )
+    current = await repository.get(conn, progress.application_id, for_update=True)
+    if current is None:
+        return
+    change = domain.record_progress(current, progress)
+    if change is not None:
+        await repository.save(conn, change.application)
+        await repository.add_audit(conn, progress.application_id, change.audit)
