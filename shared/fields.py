@@ -33,7 +33,10 @@ def _json_number(value: Any) -> Any:
 
 
 # A whole number written as a JSON number: "150000", true and 3000.5 are refused; 150000.0 is 150000.
-Integer = Annotated[int, BeforeValidator(_json_number)]
+WHOLE_NUMBER = BeforeValidator(_json_number)
+Integer = Annotated[int, WHOLE_NUMBER]
+# Bounds: `x: Integer = Field(ge=…)` on a field, or `Annotated[int, Field(ge=…), WHOLE_NUMBER]` for a reusable
+# type (bounds before the validator, or the OpenAPI document would not state them as minimum/maximum).
 # true or false, never "yes", 1 or "true".
 Flag = Annotated[bool, Strict()]
 

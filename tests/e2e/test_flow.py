@@ -25,8 +25,12 @@ async def test_an_application_goes_from_submission_to_the_counsellors_alert(plat
     async with httpx.AsyncClient(timeout=30) as client:
         journey = await walk(client, platform.urls, today=today, credentials=people, application=sample_application(1))
 
-        file = (await client.get(f"{platform.urls['intake']}/applications/{journey.application_id}", headers=counsellor)).json()
-        assert file["status"] == "approved"  # intake learnt the bank's decision from the events
+        async def intake_knows_the_decision() -> dict | None:
+            file = (await client.get(f"{platform.urls['intake']}/applications/{journey.application_id}", headers=counsellor)).json()
+            return file if file["status"] == "approved" else None
+
+        # Intake learns the bank's decision from the events, on its own consumer: not necessarily before the alert.
+        file = await eventually(intake_knows_the_decision, what="intake to record the bank's approval")
         assert file["household"] == {"adults": 1, "children_ages": []}
         assert file["checklist_complete"] is True
         assessment = (

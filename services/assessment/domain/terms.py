@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from shared.fields import DecimalRate
+from shared.fields import WHOLE_NUMBER, DecimalRate
 
 MAX_ANNUAL_RATE = Decimal("0.2")
 # How a rate is written: a plain decimal, at most six decimals (the column is numeric(9, 6)), no sign,
@@ -38,17 +38,9 @@ def _rate_text(value: Any) -> Any:
     return value
 
 
-def _json_number(value: Any) -> Any:
-    # "300000" or true is not an amount; 300000.0 is the integer JSON Schema says it is (shared.fields.Integer
-    # refuses it, which a client following the document may send: kept here until shared says otherwise).
-    if isinstance(value, str | bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer, written as a JSON number")
-    return value
-
-
 # The terms a counsellor proposes and a bank approves; bounds before the validator, so the document states them.
-AmountCents = Annotated[int, Field(ge=300_00, le=8_000_00), BeforeValidator(_json_number)]
-DurationMonths = Annotated[int, Field(ge=6, le=84), BeforeValidator(_json_number)]
+AmountCents = Annotated[int, Field(ge=300_00, le=8_000_00), WHOLE_NUMBER]
+DurationMonths = Annotated[int, Field(ge=6, le=84), WHOLE_NUMBER]
 
 # What a counsellor proposes and a bank approves: a fraction from 0 to 20 %, six decimals at most.
 AnnualRate = Annotated[

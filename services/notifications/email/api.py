@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,7 +11,7 @@ from services.notifications.context import Context
 from services.notifications.email import usecases
 from services.notifications.email.domain import EmailMode, EmailPreference
 from shared.auth import Counsellor
-from shared.fields import Integer
+from shared.fields import WHOLE_NUMBER
 
 router = APIRouter(prefix="/preferences", tags=["alerts"])
 
@@ -20,7 +22,7 @@ class PreferenceChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: EmailMode
-    digest_hour: Integer | None = Field(None, ge=0, le=23, description="daily_digest: local hour of the e-mail (default from settings).")
+    digest_hour: Annotated[int, Field(ge=0, le=23), WHOLE_NUMBER] | None = Field(None, description="daily_digest: local hour of the e-mail (default from settings).")
 
 
 @router.get("/email", response_model=EmailPreference, summary="My e-mail preference")

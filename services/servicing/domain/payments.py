@@ -9,14 +9,14 @@ from uuid import UUID, uuid5
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BusinessRuleError
-from shared.fields import Day, FreeText, Integer, Reference
+from shared.fields import WHOLE_NUMBER, Day, FreeText, Reference
 
 PAYMENT_ID_NAMESPACE = UUID("1d5a8f0e-3b7c-4e2a-9f61-8c0d2e4b6a73")
 BankReference = Reference
 MAX_PAYMENT_CENTS = 10_000_000
 
 
-Cents = Annotated[Integer, Field(gt=0, le=MAX_PAYMENT_CENTS)]
+Cents = Annotated[int, Field(gt=0, le=MAX_PAYMENT_CENTS), WHOLE_NUMBER]
 
 
 def payment_id_for(loan_id: UUID, bank_reference: str) -> UUID:

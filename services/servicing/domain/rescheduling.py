@@ -27,14 +27,14 @@ from services.servicing.domain.loans import Instalment, Loan, LoanStatus, as_ins
 from services.servicing.domain.payments import Cents
 from shared.errors import BusinessRuleError
 from shared.events import AdjustmentTerms
-from shared.fields import Flag, Integer
+from shared.fields import WHOLE_NUMBER, Flag
 from shared.loanmath import add_months, monthly_instalment, monthly_rate
 from shared.money import round_cents
 
 MAX_PAUSE_MONTHS = 12
 # The product's longest term: a rescheduled loan never has more instalments ahead than a new loan could.
 MAX_REMAINING_INSTALMENTS = 84
-Months = Annotated[Integer, Field(ge=1, le=MAX_REMAINING_INSTALMENTS)]
+Months = Annotated[int, Field(ge=1, le=MAX_REMAINING_INSTALMENTS), WHOLE_NUMBER]
 
 
 class Terms(BaseModel):
