@@ -33,6 +33,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     BANK = "bank"
     OPS = "ops"
+    ADMIN = "admin"
 
 
 # Counsellors and supervisors: the people of an association, who see its files and only its files.
@@ -164,6 +165,7 @@ AssociationStaffOrBank = Annotated[Principal, Depends(require(Role.COUNSELLOR, R
 Counsellor = Annotated[Principal, Depends(require(Role.COUNSELLOR))]
 PartnerBank = Annotated[Principal, Depends(require(Role.BANK))]
 Ops = Annotated[Principal, Depends(require(Role.OPS))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

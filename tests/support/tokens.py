@@ -32,3 +32,8 @@ def bank(bank_id: str = "credit-mutuel-nord") -> Principal:
 def ops(sub: str = "ops-durand") -> Principal:
     """Someone of the ops team."""
     return Principal(subject=sub, role=Role.OPS)
+
+
+def admin(sub: str = "adm-moreau") -> Principal:
+    """An administrator of the directory."""
+    return Principal(subject=sub, role=Role.ADMIN)
