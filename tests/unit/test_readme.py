@@ -63,7 +63,10 @@ def _dry_run(command: str) -> list[str]:
     """What `make` would execute for a `make <target>` command, without running it."""
     argv = shlex.split(command)
     assert argv[0] == "make", f"{command!r} is not a make command"
-    done = subprocess.run(["make", "-n", *argv[1:]], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    # --no-print-directory: under `make test` itself this make is nested and would announce its directory.
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", *argv[1:]], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, f"{command!r}: {done.stderr}"
     return done.stdout.splitlines()
 
