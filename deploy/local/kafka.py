@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import subprocess
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from deploy.local.kafka_provisioning import (
     DEFAULT_LIBS_DIR,
@@ -23,12 +20,11 @@ from deploy.local.kafka_provisioning import (
     server_properties,
 )
 from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free, is_port_open
-from deploy.local.process import cmdline, pid_alive, reap, tail, terminate_group
+from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
 
 DEFAULT_START_TIMEOUT = 60.0
 
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -38,15 +34,6 @@ class KafkaStatus:
     running: bool
     pid: int | None
     address: str | None
-
-
-def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``coro`` on a private event loop in a helper thread and return its result."""
-    # A helper thread works whether or not the caller is inside a running loop (asyncio.run
-    # refuses to nest) and leaves the caller thread's current event loop untouched, which
-    # matters under pytest-asyncio's session-scoped loop.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe") as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 async def _metadata_answers(bootstrap: str, timeout: float) -> bool:
@@ -72,7 +59,7 @@ def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
     # A plain TCP check first keeps aiokafka from logging an ERROR for every refused connection.
     if not is_port_open(int(port), host or LOOPBACK, timeout=min(timeout, 1.0)):
         return False
-    return _run_blocking(_metadata_answers(bootstrap, timeout))
+    return run_blocking(_metadata_answers(bootstrap, timeout))
 
 
 class LocalKafka:
