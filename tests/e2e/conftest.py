@@ -19,7 +19,8 @@ from deploy.local.process import terminate_group
 from deploy.local.services import SERVICES, ServiceProcess
 from deploy.local.ports import find_free_ports
 from tests.conftest import fresh_database
-from tests.support.tokens import TEST_JWT_SECRET
+from deploy.local.identity import LocalIdentity
+from shared.auth import Principal
 
 
 @dataclass
@@ -32,6 +33,11 @@ class RunningPlatform:
     spans_file: Path
     processes: dict[str, ServiceProcess]
     base_env: dict[str, str]
+    identity: LocalIdentity  # the real Keycloak the services trust
+
+    async def bearer(self, principal: Principal) -> dict[str, str]:
+        """The Authorization header of `principal`, from Keycloak."""
+        return await self.identity.headers(principal)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -88,7 +94,9 @@ async def eventually(probe: Callable[[], Any], timeout: float = 30.0, what: str 
 
 
 @pytest.fixture(scope="module")
-async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningPlatform]:
+async def platform(
+    kafka: str, postgres: str, keycloak: LocalIdentity, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningPlatform]:
     """Start the trace collector and the four services on a database of this module's own."""
     run_dir = tmp_path_factory.mktemp("platform")
     async with fresh_database(postgres) as dsn:
@@ -99,7 +107,7 @@ async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathF
             "DATABASE_URL": dsn,
             "OTLP_ENDPOINT": otlp,
             "OUTBOX_POLL_SECONDS": "0.5",
-            "JWT_SECRET": TEST_JWT_SECRET,
+            "OIDC_ISSUER": keycloak.issuer,
         }
         ports = find_free_ports(len(SERVICES))
         processes = {name: ServiceProcess(name, port, run_dir, env=dict(env)) for name, port in zip(SERVICES, ports)}
@@ -108,7 +116,7 @@ async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathF
                 proc.start()
             for proc in processes.values():
                 await asyncio.to_thread(proc.wait_ready)
-            yield RunningPlatform(kafka, dsn, otlp, spans, processes, env)
+            yield RunningPlatform(kafka, dsn, otlp, spans, processes, env, keycloak)
         finally:
             for proc in processes.values():
                 proc.stop()

@@ -26,7 +26,7 @@ from shared.clock import FixedClock
 from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
-from tests.support.tokens import TEST_JWT_SECRET
+from tests.support.tokens import TEST_ISSUER, test_keys
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
     d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS)
@@ -88,14 +88,21 @@ async def _parked_outbox_relay(dsn: str, schema: str) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def run_service(name: str, dsn: str, *, clock: FixedClock | None = None) -> AsyncIterator[RunningService]:
-    """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker."""
+async def run_service(
+    name: str, dsn: str, *, clock: FixedClock | None = None, issuer: str | None = None, **settings_: Any
+) -> AsyncIterator[RunningService]:
+    """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker.
+
+    It trusts the test issuer's key (tests/support/tokens.py), or with `issuer` a real provider's
+    published keys, fetched as in production.
+    """
     definition = DEFINITIONS[name]
     settings = definition.settings_cls(
-        database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=TEST_JWT_SECRET
+        database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER, **settings_
     )
     clock = clock or FixedClock(NOW)
-    app = definition.create_app(settings, clock=clock, tracer_provider=TracerProvider())
+    keys = None if issuer else test_keys(clock.now)
+    app = definition.create_app(settings, clock=clock, tracer_provider=TracerProvider(), keys=keys)
     broker: KafkaBroker = app.state.ctx.broker
     service = RunningService(name, app, broker, dsn, clock)
 

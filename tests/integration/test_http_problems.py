@@ -628,7 +628,7 @@ async def test_a_bad_request_gets_a_problem_naming_the_field_and_the_rule(case: 
 def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
     definition = DEFINITIONS[name]
     settings_ = definition.settings_cls(
-        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=tokens.TEST_JWT_SECRET
+        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=tokens.TEST_ISSUER
     )
     app = definition.create_app(settings_, tracer_provider=TracerProvider())
     operations = {
@@ -658,7 +658,7 @@ def _business_paths(name: str, method: str) -> list[tuple[str, str]]:
     """Every business endpoint of a service for `method`, read from its OpenAPI document (included routers too)."""
     definition = DEFINITIONS[name]
     settings_ = definition.settings_cls(
-        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=tokens.TEST_JWT_SECRET
+        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=tokens.TEST_ISSUER
     )
     spec = definition.create_app(settings_, tracer_provider=TracerProvider()).openapi()
     operational = {"/health", "/ready", "/metrics"}

@@ -149,7 +149,7 @@ def test_a_purpose_outside_insertion_fails_the_purpose_check() -> None:
 
 def test_a_network_overrides_some_thresholds_and_keeps_the_defaults_for_the_others() -> None:
     settings = AssessmentSettings(
-        jwt_secret=SecretStr("x" * 32),
+        oidc_issuer="https://identity.example/realms/microcredit",
         thresholds_by_association={"restos-du-coeur": ThresholdOverride(min_remaining_per_unit_cents=250_00)},
     )
 
