@@ -11,19 +11,24 @@ on the service's injected clock, with a small leeway for the clocks of two machi
 from __future__ import annotations
 
 import asyncio
+import binascii
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import httpx
 import jwt
-from jwt import PyJWK
+from jwt import PyJWK, PyJWS
+from jwt.utils import base64url_decode
 
 log = logging.getLogger(__name__)
 
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud")
+_JWS = PyJWS()
 
 
 class TokenRefused(Exception):
@@ -63,6 +68,10 @@ class KeySet:
 
     def _age(self) -> float:
         return float("inf") if self._fetched_at is None else (self._now() - self._fetched_at).total_seconds()
+
+    def trusts(self, kid: str) -> bool:
+        """Whether key `kid` is published and the keys kept are still fresh (no fetch needed to say so)."""
+        return kid in self._keys and self._age() <= self._ttl
 
     async def key(self, kid: str) -> PyJWK:
         """The public key `kid`: fetched again when unknown or when the keys kept are too old."""
@@ -115,26 +124,50 @@ async def _json(client: httpx.AsyncClient, url: str) -> Mapping[str, Any]:
 
 
 class TokenVerifier:
-    """Checks an access token: signature by the issuer's key, issuer, audience, expiry and not-before."""
+    """Checks an access token: signature by the issuer's key, issuer, audience, expiry and not-before.
 
-    def __init__(self, keys: KeySet, *, audience: str, leeway_seconds: float, now: Callable[[], datetime]) -> None:
+    A token verified once is remembered (by its exact text, at most `cache_size` of them) while the key
+    that signed it is still published and fresh: a person's next requests with the same token cost a
+    dictionary look-up and the time checks, not another RSA verification.
+    """
+
+    def __init__(
+        self, keys: KeySet, *, audience: str, leeway_seconds: float, now: Callable[[], datetime], cache_size: int = 4096
+    ) -> None:
         self.keys = keys
         self.audience = audience
         self.leeway = leeway_seconds
         self._now = now
+        self._cache_size = cache_size
+        self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
 
     async def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of `token`, or `TokenRefused` saying why not."""
+        remembered = self._verified.get(token)
+        if remembered is not None and self.keys.trusts(remembered[1]):
+            self._verified.move_to_end(token)
+            self._check_time(remembered[0])
+            return remembered[0]
+        claims, kid = await self._verify(token)
+        self._verified[token] = (claims, kid)
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> tuple[dict[str, Any], str]:
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.InvalidTokenError as exc:
+            encoded_header, encoded_claims, _ = token.split(".")
+            header = json.loads(base64url_decode(encoded_header))
+            claims = json.loads(base64url_decode(encoded_claims))
+        except (ValueError, TypeError, binascii.Error) as exc:
             raise TokenRefused(f"not a JSON Web Token: {exc}") from None
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise TokenRefused("not a JSON Web Token: its header and claims must be JSON objects")
         algorithm = header.get("alg")
         if algorithm not in ASYMMETRIC_ALGORITHMS:
             raise TokenRefused(f"algorithm {algorithm!r} is not accepted: only the issuer's asymmetric keys sign tokens")
-        if str(unverified.get("iss", "")).rstrip("/") != self.keys.issuer:
-            raise TokenRefused(f"the token was issued by {unverified.get('iss')!r}, not by {self.keys.issuer}")
+        if str(claims.get("iss", "")).rstrip("/") != self.keys.issuer:
+            raise TokenRefused(f"the token was issued by {claims.get('iss')!r}, not by {self.keys.issuer}")
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise TokenRefused("the token names no signing key (`kid`)")
@@ -142,27 +175,21 @@ class TokenVerifier:
         if key.algorithm_name != algorithm:
             raise TokenRefused(f"key {kid!r} signs with {key.algorithm_name}, the token says {algorithm}")
         try:
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=[algorithm],
-                audience=self.audience,
-                issuer=unverified["iss"],
-                # Time is checked below, on the service's own clock.
-                options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-            )
-        except jwt.InvalidAudienceError:
-            raise TokenRefused(f"the token is not meant for this platform (audience {self.audience!r})") from None
-        except jwt.MissingRequiredClaimError as missing:
-            if missing.claim == "aud":
-                raise TokenRefused(f"the token is not meant for this platform (no audience, {self.audience!r} wanted)") from None
-            raise TokenRefused(f"the token lacks its `{missing.claim}` claim") from None
+            _JWS.decode_complete(token, key.key, algorithms=[algorithm])  # the signature covers the claims read above
         except jwt.InvalidSignatureError:
             raise TokenRefused("the token's signature does not match its content") from None
         except jwt.InvalidTokenError as exc:
             raise TokenRefused(f"invalid token: {exc}") from None
+        for claim in REQUIRED_CLAIMS:
+            if claim not in claims:
+                if claim == "aud":
+                    raise TokenRefused(f"the token is not meant for this platform (no audience, {self.audience!r} wanted)")
+                raise TokenRefused(f"the token lacks its `{claim}` claim")
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if self.audience not in audiences:
+            raise TokenRefused(f"the token is not meant for this platform (audience {self.audience!r})")
         self._check_time(claims)
-        return claims
+        return claims, kid
 
     def _check_time(self, claims: Mapping[str, Any]) -> None:
         now = self._now().timestamp()

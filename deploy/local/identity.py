@@ -67,6 +67,18 @@ class LocalIdentity:
         """The realm's issuer URL."""
         return f"{self.url}/realms/{self.realm}"
 
+    def knows(self, username: str) -> bool:
+        """Whether `username` is one of the realm's demo people (their password was generated at `make run`)."""
+        return _password_variable(username) in self.secrets
+
+    async def person_token(self, username: str, client: httpx.AsyncClient | None = None) -> str:
+        """An access token of a person the realm has, by username and password."""
+        async with _client(client) as http:
+            answer = await self._grant(http, {
+                "grant_type": "password", "client_id": SCRIPTS_CLIENT, "username": username, "password": self.password(username),
+            })
+        return str(answer["access_token"])
+
     def password(self, username: str) -> str:
         """A demo person's generated password, or the one this launcher gives a person it creates."""
         known = self.secrets.get(_password_variable(username))

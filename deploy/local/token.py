@@ -30,6 +30,13 @@ def main(argv: Sequence[str], state_dir: Path) -> int:
     parser.add_argument("--region", help="counsellors and supervisors: their region, e.g. hauts-de-france")
     parser.add_argument("--bank", help="banks: the bank id, e.g. credit-mutuel-nord")
     args = parser.parse_args(list(argv))
+    try:
+        identity = LocalIdentity.of_state_dir(state_dir)
+        if args.sub is not None and identity.knows(args.sub):  # a demo person: the realm knows their scope
+            print(asyncio.run(identity.person_token(args.sub)))
+            return 0
+    except (IdentityError, OSError) as exc:
+        parser.exit(1, f"no token: {exc}\n(is the platform running? `make run`)\n")
     if args.role == Role.BANK and args.sub is None:
         if not args.bank:
             parser.error("a bank token names its bank: --bank credit-mutuel-nord")
@@ -44,7 +51,6 @@ def main(argv: Sequence[str], state_dir: Path) -> int:
         except ValidationError as exc:
             parser.error(str(exc.errors()[0]["msg"]))
     try:
-        identity = LocalIdentity.of_state_dir(state_dir)
         print(asyncio.run(identity.token(principal)))
     except (IdentityError, OSError) as exc:
         parser.exit(1, f"no token: {exc}\n(is the platform running? `make run`)\n")
