@@ -35,6 +35,12 @@ FLOWS = {
     "fr.microcredit.alert.acknowledged.v1": ("notifications", "—"),
     "fr.microcredit.alert.escalated.v1": ("notifications", "—"),
     "fr.microcredit.delivery.failed.v1": ("notifications", "—"),
+    "fr.microcredit.directory.network.v1": ("directory", "assessment (affordability thresholds)"),
+    "fr.microcredit.directory.association.v1": (
+        "directory", "assessment (partner banks, contact for banks), notifications (shared mailbox)"
+    ),
+    "fr.microcredit.directory.bank.v1": ("directory", "assessment (active banks)"),
+    "fr.microcredit.directory.contact.v1": ("directory", "notifications (e-mail addresses)"),
 }
 
 
