@@ -19,6 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.assessment.app import DEFINITION as ASSESSMENT
+from services.directory.app import DEFINITION as DIRECTORY
 from services.intake.app import DEFINITION as INTAKE
 from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.servicing.app import DEFINITION as SERVICING
@@ -29,7 +30,7 @@ from shared.runtime import ServiceDefinition
 from tests.support.tokens import TEST_JWT_SECRET
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
-    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS)
+    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY)
 }
 # A Monday morning in Paris: business dates in the tests are relative to it.
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
