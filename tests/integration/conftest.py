@@ -27,6 +27,7 @@ from shared.clock import FixedClock
 from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
+from tests.support import directory
 from tests.support.tokens import TEST_JWT_SECRET
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
@@ -35,6 +36,8 @@ DEFINITIONS: dict[str, ServiceDefinition] = {
 # A Monday morning in Paris: business dates in the tests are relative to it.
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 TODAY = NOW.date()
+# The services that keep a copy of the directory: they are told the tests' directory when they start.
+DIRECTORY_READERS = frozenset({"assessment", "notifications"})
 # Nothing listens there: any attempt to reach a real broker fails loudly instead of hanging on one.
 UNREACHABLE_KAFKA = "127.0.0.1:1"
 
@@ -116,6 +119,9 @@ async def run_service(name: str, dsn: str, *, clock: FixedClock | None = None) -
         )
         ready = await service.http.get("/ready")
         assert ready.status_code == 200, ready.text
+        if name in DIRECTORY_READERS:
+            for snapshot in directory.snapshots():
+                await service.deliver(snapshot)
         yield service
 
 
