@@ -20,7 +20,7 @@ from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write
 from deploy.local.status import TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
 
-PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
 PREFERRED_OTLP_PORT = 4318
 
 
