@@ -81,3 +81,12 @@ def snapshots() -> list[Envelope[Any]]:
 
 def _event(event_cls: type[Any], data: Any) -> Any:
     return new_event(event_cls, source=SOURCE, subject=data.subject(), time=CHANGED_AT, data=data)
+
+
+def put_body(snapshot: Envelope[Any]) -> tuple[str, dict[str, Any]]:
+    """The admin API's `PUT` that makes a snapshot: its path and its body (the state, without id and version)."""
+    data = snapshot.data
+    kind_id = {"networks": "network_id", "associations": "association_id", "banks": "bank_id", "contacts": "username"}
+    path = data.subject()
+    body = data.model_dump(mode="json", exclude={kind_id[path.partition("/")[0]], "version"})
+    return f"/{path}", body
