@@ -140,7 +140,6 @@ NETWORK = Kind("network", "networks", "network_id", NetworkFields, DirectoryNetw
 ASSOCIATION = Kind("association", "associations", "association_id", AssociationFields, DirectoryAssociationData, DirectoryAssociation)
 BANK = Kind("bank", "banks", "bank_id", BankFields, DirectoryBankData, DirectoryBank)
 CONTACT = Kind("contact", "contacts", "username", ContactFields, DirectoryContactData, DirectoryContact)
-KINDS = (NETWORK, ASSOCIATION, BANK, CONTACT)
 
 
 class _Changed(BaseModel):
