@@ -120,6 +120,12 @@ def test_an_association_in_a_known_network_with_known_banks_and_branches_in_its_
     check_association(association(), NETWORK_ON, BANKS)
 
 
+def test_a_bank_or_a_region_named_twice_is_kept_once_in_the_order_given() -> None:
+    fields = association(partner_banks=["la-banque-postale", "credit-mutuel-nord", "la-banque-postale"], regions=["occitanie", "occitanie"])
+
+    assert (fields.partner_banks, fields.regions) == (["la-banque-postale", "credit-mutuel-nord"], ["occitanie"])
+
+
 @pytest.mark.parametrize(
     ("fields", "network", "expected"),
     [

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.events import (
@@ -102,6 +102,12 @@ class AssociationFields(Fields):
     )
     bank_contact: Email | None = Field(None, description="The e-mail partner banks are given for its files.")
     shared_mailbox: Email | None = Field(None, description="Its shared mailbox: the shared alert queue's e-mails.")
+
+    @field_validator("regions", "partner_banks")
+    @classmethod
+    def _once_each(cls, ids: list[str]) -> list[str]:
+        # A region or a bank named twice is named once, in the order first given.
+        return list(dict.fromkeys(ids))
 
 
 class BankFields(Fields):
