@@ -19,8 +19,11 @@ async def ensure_topics(bootstrap: str, partitions: int = DEFAULT_PARTITIONS) ->
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIGS.get(t, {}))
-            for t in Topics.all() if t not in existing]
+        missing = [
+            NewTopic(t, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIGS.get(t, {}))
+            for t in Topics.all()
+            if t not in existing
+        ]
         if missing:
             try:
                 await admin.create_topics(missing)
