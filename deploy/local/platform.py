@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from deploy.local import REPO_ROOT
+from deploy.local.directory_seed import seed as seed_directory
 from deploy.local.identity import LocalIdentity, describe
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.keycloak import LocalKeycloak
@@ -21,12 +22,15 @@ from deploy.local.process import pid_alive, tail, terminate_group
 from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write_manifest
 from deploy.local.status import KEYCLOAK, TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
+from shared.auth import Principal, Role
 
-PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
 PREFERRED_OTLP_PORT = 4318
 PREFERRED_KEYCLOAK_PORT = 8180
 # Where the web workspace will answer: the realm's browser client sends people back there after sign-in.
 WEB_BASE_URL = "http://127.0.0.1:8000"
+# The realm's demo administrator puts the demo directory in place, as any administrator would.
+DEMO_ADMIN = "adm-moreau"
 
 
 def _manifest_path(state_dir: Path) -> Path:
@@ -88,6 +92,10 @@ def up(state_dir: Path) -> dict[str, object]:
         processes.append(proc)
     for proc in processes:
         proc.wait_ready()
+    print("putting the demo directory (deploy/directory/seed.json) through the directory's admin API…", flush=True)
+    identity = LocalIdentity.of(keycloak)
+    admin = asyncio.run(identity.headers(Principal(subject=DEMO_ADMIN, role=Role.ADMIN)))
+    seed_directory(next(p.url for p in processes if p.name == "directory"), admin)
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,

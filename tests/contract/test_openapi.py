@@ -32,6 +32,7 @@ ROLES: dict[str, Principal] = {
     "supervisor": tokens.supervisor(),
     "bank": tokens.bank(),
     "ops": tokens.ops(),
+    "admin": tokens.admin(),
 }
 # Reproducible by default; MC_SCHEMATHESIS_SEED=random (or a number) explores further.
 SEED = os.environ.get("MC_SCHEMATHESIS_SEED", "20261130")

@@ -36,7 +36,7 @@ KAFKA_POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 KAFKA_VERSION_NOTE = REPO_ROOT / "deploy" / "kafka" / "VERSION.md"
 README = REPO_ROOT / "README.md"
 
-HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
 
 
 def _compose() -> dict[str, Any]:
