@@ -19,7 +19,7 @@ from deploy.local.kafka_provisioning import (
     java_executable,
     server_properties,
 )
-from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free, is_port_open
+from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, is_port_open, read_port_pair
 from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
 
@@ -112,27 +112,14 @@ class LocalKafka:
 
     def _read_ports(self) -> tuple[int, int] | None:
         """Return the remembered (broker, controller) ports, if any."""
-        try:
-            saved = json.loads(self.ports_file.read_text())
-            return int(saved["port"]), int(saved["controller_port"])
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
+        return read_port_pair(self.ports_file, "controller_port")
 
     def _choose_ports(self) -> tuple[int, int]:
         """Pick the broker and controller ports: requested, else remembered if still free, else new free ones."""
-        saved = self._read_ports()
-        port = self.requested_port
-        if port is not None and not is_port_free(port):
-            raise KafkaError(f"port {port} requested for Kafka is already in use")
-        if port is None and saved and is_port_free(saved[0]):
-            port = saved[0]
-        controller_port = None
-        if saved and saved[1] != port and is_port_free(saved[1]):
-            controller_port = saved[1]
-        fresh = [p for p in find_free_ports(3) if p not in (port, controller_port)]
-        return (port if port is not None else fresh.pop()), (
-            controller_port if controller_port is not None else fresh.pop()
-        )
+        try:
+            return choose_port_pair(self._read_ports(), self.requested_port)
+        except PortInUse as taken:
+            raise KafkaError(f"port {taken.port} requested for Kafka is already in use") from taken
 
     def _failure(self, message: str) -> KafkaError:
         """Build an error carrying the tails of the broker's console log (WARN+, JVM errors) and INFO log."""

@@ -27,7 +27,7 @@ import httpx
 
 from deploy.local import REPO_ROOT
 from deploy.local.keycloak_dist import Distribution, KeycloakError, find_java_home
-from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free
+from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, read_port_pair
 from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
 
@@ -100,22 +100,13 @@ class LocalKeycloak:
     # -------------------------------------------------------------------- ports
 
     def _read_ports(self) -> tuple[int, int] | None:
-        try:
-            saved = json.loads(self.ports_file.read_text())
-            return int(saved["port"]), int(saved["management_port"])
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
+        return read_port_pair(self.ports_file, "management_port")
 
     def _choose_ports(self) -> tuple[int, int]:
-        saved = self._read_ports()
-        port = self.requested_port
-        if port is not None and not is_port_free(port):
-            raise KeycloakError(f"port {port} requested for Keycloak is already in use")
-        if port is None and saved and is_port_free(saved[0]):
-            port = saved[0]
-        management = saved[1] if saved and saved[1] != port and is_port_free(saved[1]) else None
-        fresh = [p for p in find_free_ports(3) if p not in (port, management)]
-        return (port if port is not None else fresh.pop()), (management if management is not None else fresh.pop())
+        try:
+            return choose_port_pair(self._read_ports(), self.requested_port)
+        except PortInUse as taken:
+            raise KeycloakError(f"port {taken.port} requested for Keycloak is already in use") from taken
 
     @property
     def url(self) -> str | None:

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from services.assessment.domain.assessment import Assessment, AuditEntry, DirectoryTerms, Status
+from shared.db import keep_newest
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 
 _FIELDS = tuple(Assessment.model_fields)
@@ -110,34 +111,19 @@ async def audit_trail(conn: Connection, application_id: UUID) -> list[AuditEntry
 
 async def keep_network(conn: asyncpg.Connection, n: DirectoryNetworkData) -> None:
     """A network's thresholds, unless a newer version is kept already."""
-    await conn.execute(
-        "insert into directory_networks (network_id, min_remaining_per_unit_cents, max_instalment_share, version)"
-        " values ($1, $2, $3, $4) on conflict (network_id) do update set"
-        " min_remaining_per_unit_cents = excluded.min_remaining_per_unit_cents,"
-        " max_instalment_share = excluded.max_instalment_share, version = excluded.version"
-        " where directory_networks.version < excluded.version",
-        n.network_id, n.min_remaining_per_unit_cents, n.max_instalment_share, n.version,
-    )
+    await keep_newest(conn, "directory_networks", "network_id", n.model_dump(
+        include={"network_id", "min_remaining_per_unit_cents", "max_instalment_share", "version"}))
 
 
 async def keep_association(conn: asyncpg.Connection, a: DirectoryAssociationData) -> None:
     """An association's network, partner banks and contact for banks, unless a newer version is kept already."""
-    await conn.execute(
-        "insert into directory_associations (association_id, network_id, partner_banks, bank_contact, active, version)"
-        " values ($1, $2, $3, $4, $5, $6) on conflict (association_id) do update set"
-        " network_id = excluded.network_id, partner_banks = excluded.partner_banks, bank_contact = excluded.bank_contact,"
-        " active = excluded.active, version = excluded.version where directory_associations.version < excluded.version",
-        a.association_id, a.network_id, a.partner_banks, a.bank_contact, a.active, a.version,
-    )
+    await keep_newest(conn, "directory_associations", "association_id", a.model_dump(
+        include={"association_id", "network_id", "partner_banks", "bank_contact", "active", "version"}))
 
 
 async def keep_bank(conn: asyncpg.Connection, b: DirectoryBankData) -> None:
     """Whether a bank is active, unless a newer version is kept already."""
-    await conn.execute(
-        "insert into directory_banks (bank_id, active, version) values ($1, $2, $3) on conflict (bank_id) do update set"
-        " active = excluded.active, version = excluded.version where directory_banks.version < excluded.version",
-        b.bank_id, b.active, b.version,
-    )
+    await keep_newest(conn, "directory_banks", "bank_id", b.model_dump(include={"bank_id", "active", "version"}))
 
 
 async def directory_terms(conn: Connection, association_id: str) -> DirectoryTerms:

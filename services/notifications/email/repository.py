@@ -8,6 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from services.notifications.email.domain import AddressBook, Addressee, DeliveryKind, EmailPreference
+from shared.db import keep_newest
 from shared.events import DirectoryAssociationData, DirectoryContactData
 from services.notifications.email.letters import Letter
 
@@ -114,23 +115,15 @@ async def mark_failed(conn: asyncpg.Connection, delivery_id: UUID, attempts: int
 
 async def keep_contact(conn: asyncpg.Connection, c: DirectoryContactData) -> None:
     """A person's (or a bank's technical) contact, unless a newer version is kept already."""
-    await conn.execute(
-        "insert into directory_contacts (username, email, role, association_id, bank_id, active, version)"
-        " values ($1, $2, $3, $4, $5, $6, $7) on conflict (username) do update set email = excluded.email,"
-        " role = excluded.role, association_id = excluded.association_id, bank_id = excluded.bank_id,"
-        " active = excluded.active, version = excluded.version where directory_contacts.version < excluded.version",
-        c.username, c.email, c.role, c.association_id, c.bank_id, c.active, c.version,
-    )
+    await keep_newest(conn, "directory_contacts", "username", c.model_dump(
+        include={"username", "email", "role", "association_id", "bank_id", "active", "version"}))
 
 
 async def keep_association(conn: asyncpg.Connection, a: DirectoryAssociationData) -> None:
     """An association's shared mailbox, unless a newer version is kept already."""
-    await conn.execute(
-        "insert into directory_associations (association_id, shared_mailbox, active, version) values ($1, $2, $3, $4)"
-        " on conflict (association_id) do update set shared_mailbox = excluded.shared_mailbox, active = excluded.active,"
-        " version = excluded.version where directory_associations.version < excluded.version",
-        a.association_id, a.shared_mailbox, a.active, a.version,
-    )
+    await keep_newest(conn, "directory_associations", "association_id", a.model_dump(
+        include={"association_id", "shared_mailbox", "active", "version"}))
+
 
 
 async def own_address(conn: Connection, username: str) -> str | None:
