@@ -10,6 +10,7 @@ region (or bank) with their role, so their tokens carry exactly the claims a rea
 from __future__ import annotations
 
 import asyncio
+import json
 import hashlib
 import hmac
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from deploy.local.keycloak import REALM, LocalKeycloak
+from deploy.local.keycloak import REALM, REALM_FILE, LocalKeycloak
 from shared.auth import Principal, Role
 
 SCRIPTS_CLIENT = "microcredit-scripts"
@@ -212,7 +213,16 @@ class _client:
 
 
 def describe(secrets: dict[str, str]) -> str:
-    """What `make run` prints about the demo people: their usernames and passwords (local only)."""
-    people = sorted(k for k in secrets if k.startswith("MC_PASSWORD_"))
-    return "\n".join(f"  {name.removeprefix('MC_PASSWORD_').lower().replace('_', '-'):<12} {secrets[name]}" for name in people)
-
+    """What `make run` prints about the demo people: who they are, their role and group, their password (local only)."""
+    realm = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    lines = []
+    for person in sorted(realm.get("users", []), key=lambda u: u["username"]):
+        password = secrets.get(_password_variable(person["username"]))
+        if password is None:
+            continue
+        who = f"{person.get('firstName', '')} {person.get('lastName', '')}".strip()
+        # "/associations/secours-catholique/hauts-de-france" → "secours-catholique / hauts-de-france"; "/banques/x" → "x"
+        where = ", ".join(" / ".join(g.strip("/").split("/")[1:]) for g in person.get("groups", []))
+        role = ", ".join(person.get("realmRoles", []))
+        lines.append(f"  {person['username']:<12} {password}   {who} — {role}{' — ' + where if where else ''}")
+    return "\n".join(lines)

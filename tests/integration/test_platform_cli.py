@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -128,3 +129,24 @@ def test_the_addresses_printed_at_the_end_say_which_port_was_taken(capsys: pytes
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert "http://127.0.0.1:41234" in lines["assessment"] and "(8002 was taken)" in lines["assessment"]
     assert "was taken" not in lines["intake"]
+
+
+def test_the_demo_people_are_printed_with_their_name_role_group_and_generated_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({"MC_PASSWORD_C_LEFEBVRE": "pw-claire", "MC_PASSWORD_B_PETIT": "pw-nathalie", "MC_SECRET_X": "s"}))
+    manifest: dict[str, object] = {
+        "kafka": "127.0.0.1:39092", "postgres": "postgresql://postgres@127.0.0.1:35432/postgres",
+        "otlp": "http://127.0.0.1:4318", "spans_file": "/tmp/spans.jsonl", "services": {},
+        "keycloak": {"url": "http://127.0.0.1:8180", "issuer": "http://127.0.0.1:8180/realms/microcredit", "secrets_file": str(secrets)},
+    }
+
+    print_addresses(manifest)
+
+    people = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if " — " in line}
+    assert people["c-lefebvre"].split() == [
+        "c-lefebvre", "pw-claire", "Claire", "Lefebvre", "—", "counsellor", "—", "secours-catholique", "/", "hauts-de-france"
+    ]
+    assert people["b-petit"].split() == ["b-petit", "pw-nathalie", "Nathalie", "Petit", "—", "bank", "—", "la-banque-postale"]
+    assert set(people) == {"c-lefebvre", "b-petit"}, "only the people whose password was generated"
