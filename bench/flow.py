@@ -16,6 +16,7 @@ import httpx
 
 from bench.flow_report import latency_figures, render
 from bench.journeys import run_journeys
+from deploy.local.identity import LocalIdentity
 from bench.kafka_probe import CONSUMER_GROUPS, KafkaProbe, committed_offsets, count_events, wait_until_drained
 from bench.processes import cpu_snapshot, process_figures, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
@@ -43,8 +44,7 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         groups_before = await committed_offsets(probe.admin)
         procs = process_groups(manifest, state_dir)
         cpu_before = cpu_snapshot(procs)
-        secret = Path(str(manifest["jwt_secret_file"])).read_text().strip()
-        run = await run_journeys(urls, secret, args.applications, args.concurrency, args.timeout)
+        run = await run_journeys(urls, LocalIdentity.of_state_dir(state_dir), args.applications, args.concurrency, args.timeout)
         drained = await wait_until_drained(probe.consumer, probe.admin, probe.partitions, args.drain_timeout)
         window_end = time.time()
         groups_after = await committed_offsets(probe.admin)

@@ -13,7 +13,10 @@ from datetime import date
 
 import httpx
 
-from deploy.local.journey import Credentials, Journey, JourneyError, sample_application, walk
+from deploy.local.journey import Credentials, Identity, Journey, JourneyError, sample_application, walk
+
+# The run's counsellors: each gets a fiftieth of the files, and only this run's alerts.
+COUNSELLORS = 50
 
 
 @dataclass
@@ -33,7 +36,7 @@ def _reason(exc: Exception) -> str:
     return text[:160]
 
 
-async def run_journeys(urls: Mapping[str, str], secret: str, n: int, concurrency: int, timeout: float) -> JourneyRun:
+async def run_journeys(urls: Mapping[str, str], identity: Identity, n: int, concurrency: int, timeout: float) -> JourneyRun:
     """Walk `n` applications through the flow, `concurrency` at a time; failures are counted, not raised."""
     tag = uuid.uuid4().hex[:6]  # per-run counsellors: this run's alerts are the only ones they get
     today = date.today()
@@ -41,10 +44,12 @@ async def run_journeys(urls: Mapping[str, str], secret: str, n: int, concurrency
     indices = iter(range(n))
     step = max(1, n // 10)
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    # Signed in before the clock starts: Keycloak creates the run's counsellors once, then gives tokens.
+    people = [await Credentials.sign_in(identity, counsellor=f"c-bench-{tag}-{k}") for k in range(min(n, COUNSELLORS))]
 
     async def worker(client: httpx.AsyncClient) -> None:
         for i in indices:  # shared iterator: each index is taken by exactly one worker
-            credentials = Credentials(secret=secret, counsellor=f"c-bench-{tag}-{i % 50}")
+            credentials = people[i % len(people)]
             try:
                 result.completed.append(
                     await walk(

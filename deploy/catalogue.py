@@ -13,13 +13,15 @@ GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 FLOWS = {
     "fr.microcredit.application.submitted.v1": ("intake", "assessment, notifications (applicant name for e-mails)"),
     "fr.microcredit.application.updated.v1": ("intake", "assessment, notifications (incomplete-file timer)"),
-    "fr.microcredit.application.withdrawn.v1": ("intake", "assessment, notifications"),
+    "fr.microcredit.application.withdrawn.v1": ("intake", "assessment, notifications, directory (files waiting for a bank)"),
     "fr.microcredit.application.assessed.v1": ("assessment", "intake (funnel), notifications (incomplete-file timer)"),
-    "fr.microcredit.application.routed.v1": ("assessment", "intake (funnel), notifications (bank webhooks)"),
+    "fr.microcredit.application.routed.v1": (
+        "assessment", "intake (funnel), notifications (bank webhooks), directory (files waiting for a bank)"
+    ),
     "fr.microcredit.bank.decision.v1": ("partner banks", "assessment"),
     "fr.microcredit.bank.decision.overdue.v1": ("assessment", "notifications"),
-    "fr.microcredit.loan.approved.v1": ("assessment", "servicing, intake, notifications (alert, bank webhooks)"),
-    "fr.microcredit.loan.declined.v1": ("assessment", "intake, notifications (alert, bank webhooks)"),
+    "fr.microcredit.loan.approved.v1": ("assessment", "servicing, intake, notifications (alert, bank webhooks), directory"),
+    "fr.microcredit.loan.declined.v1": ("assessment", "intake, notifications (alert, bank webhooks), directory"),
     "fr.microcredit.loan.disbursed.v1": ("servicing", "notifications (alert, bank webhooks)"),
     "fr.microcredit.payment.received.v1": ("servicing", "notifications (bank webhooks)"),
     "fr.microcredit.payment.missed.v1": ("servicing", "notifications (alert, bank webhooks)"),
@@ -35,6 +37,12 @@ FLOWS = {
     "fr.microcredit.alert.acknowledged.v1": ("notifications", "—"),
     "fr.microcredit.alert.escalated.v1": ("notifications", "—"),
     "fr.microcredit.delivery.failed.v1": ("notifications", "—"),
+    "fr.microcredit.directory.network.v1": ("directory", "assessment (affordability thresholds)"),
+    "fr.microcredit.directory.association.v1": (
+        "directory", "assessment (partner banks, contact for banks), notifications (shared mailbox)"
+    ),
+    "fr.microcredit.directory.bank.v1": ("directory", "assessment (active banks)"),
+    "fr.microcredit.directory.contact.v1": ("directory", "notifications (e-mail addresses)"),
 }
 
 

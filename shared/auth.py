@@ -1,29 +1,25 @@
-"""Bearer-token authentication: signed JWTs carrying the role, the association, the region and the bank.
+"""Who is calling: access tokens from the identity provider (Keycloak), turned into a principal.
 
-`python -m shared.auth issue --role counsellor --sub c-lefebvre --association secours-catholique
---region hauts-de-france` prints a token for local use (secret from `--secret` or `MC_JWT_SECRET`).
+A service never signs a token: it verifies the provider's (`shared/oidc.py`) and reads the claims the
+realm's mappers put there — `role`, `association_id`, `region`, `bank_id` — and the person's username
+(`preferred_username`), which the platform uses as their id (`c-lefebvre`).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import BusinessRuleError
+from shared.oidc import TokenRefused
 
-ALGORITHM = "HS256"
+# The audience every access token of the platform carries (the realm's `microcredit` client scope).
 AUDIENCE = "microcredit-platform"
-ISSUER = "microcredit-platform"
 
 
 class Role(StrEnum):
@@ -33,6 +29,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     BANK = "bank"
     OPS = "ops"
+    ADMIN = "admin"
 
 
 # Counsellors and supervisors: the people of an association, who see its files and only its files.
@@ -94,60 +91,49 @@ class AuthError(BusinessRuleError):
         super().__init__(detail, field="Authorization", rule="bearer_token", status=401)
 
 
-def issue_token(principal: Principal, secret: str, *, now: datetime, ttl: timedelta = timedelta(hours=8)) -> str:
-    """Sign a token for `principal`, valid for `ttl`."""
-    claims = {
-        "sub": principal.subject,
-        "role": principal.role.value,
-        "association_id": principal.association_id,
-        "region": principal.region,
-        "bank_id": principal.bank_id,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": int(now.timestamp()),
-        "exp": int((now + ttl).timestamp()),
-    }
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, algorithm=ALGORITHM)
-
-
-def decode_token(token: str, secret: str) -> Principal:
-    """Verify signature, audience, issuer and expiry; return the principal or raise AuthError."""
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    """The principal a verified token names; a token without one platform role is refused (401)."""
+    roles = claims.get("role")
+    candidates = [roles] if isinstance(roles, str) else list(roles or []) if isinstance(roles, list) else []
+    platform_roles = [r for r in candidates if r in Role.__members__.values()]
+    if len(platform_roles) != 1:
+        raise AuthError(f"the token must name exactly one role of the platform, it names {roles!r}")
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER, options={"require": ["exp", "sub"]}
-        )
         return Principal(
-            subject=claims["sub"],
-            role=claims.get("role"),
+            subject=claims.get("preferred_username") or claims["sub"],
+            role=platform_roles[0],
             association_id=claims.get("association_id"),
             region=claims.get("region"),
             bank_id=claims.get("bank_id"),
         )
-    except jwt.ExpiredSignatureError:
-        raise AuthError("the bearer token has expired") from None
-    except (jwt.InvalidTokenError, ValidationError, KeyError) as exc:
-        raise AuthError(f"invalid bearer token: {exc}") from None
+    except (ValidationError, KeyError) as exc:
+        raise AuthError(f"the token does not say who is calling: {exc}") from None
 
 
 # Declares the bearer scheme in the OpenAPI document; the checks and their 401 problems are ours.
 _BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token naming the caller's role.")
 
 
-def authenticate(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> Principal:
-    """FastAPI dependency: the caller's principal from `Authorization: Bearer <jwt>`."""
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+) -> Principal:
+    """FastAPI dependency: the caller's principal from `Authorization: Bearer <access token>`."""
     if credentials is None or not credentials.credentials.strip():
         raise AuthError("an `Authorization: Bearer <token>` header is required")
-    secret = request.app.state.ctx.settings.jwt_secret.get_secret_value()
-    return decode_token(credentials.credentials.strip(), secret)
+    try:
+        claims = await request.app.state.ctx.verifier.claims(credentials.credentials.strip())
+    except TokenRefused as refused:
+        raise AuthError(str(refused)) from None
+    return principal_from_claims(claims)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only `roles` through (403 otherwise)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise BusinessRuleError(f"this action is for: {allowed}", field="role", rule="forbidden_role", status=403)
@@ -164,32 +150,4 @@ AssociationStaffOrBank = Annotated[Principal, Depends(require(Role.COUNSELLOR, R
 Counsellor = Annotated[Principal, Depends(require(Role.COUNSELLOR))]
 PartnerBank = Annotated[Principal, Depends(require(Role.BANK))]
 Ops = Annotated[Principal, Depends(require(Role.OPS))]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`issue`: print a signed token for local use."""
-    parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Issue a bearer token for local use.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    issue = sub.add_parser("issue")
-    issue.add_argument("--role", required=True, choices=[r.value for r in Role])
-    issue.add_argument("--sub", required=True, help="who the token is for, e.g. c-lefebvre")
-    issue.add_argument("--association")
-    issue.add_argument("--region")
-    issue.add_argument("--bank")
-    issue.add_argument("--hours", type=float, default=8.0)
-    issue.add_argument("--secret", default=os.environ.get("MC_JWT_SECRET"), help="signing secret (default: $MC_JWT_SECRET)")
-    args = parser.parse_args(argv)
-    if not args.secret:
-        parser.error("no signing secret: pass --secret or set MC_JWT_SECRET")
-    try:
-        principal = Principal(
-            subject=args.sub, role=args.role, association_id=args.association, region=args.region, bank_id=args.bank
-        )
-    except ValidationError as exc:
-        parser.error(str(exc.errors()[0]["msg"]))
-    print(issue_token(principal, args.secret, now=datetime.now(UTC), ttl=timedelta(hours=args.hours)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -63,3 +63,18 @@ async def migrate(pool: asyncpg.Pool, schema: str, directories: Sequence[Path]) 
                 applied.append(version)
                 log.info("applied migration %s to schema %s", version, schema)
     return applied
+
+
+async def keep_newest(conn: asyncpg.Connection, table: str, key: str, row: Mapping[str, object]) -> None:
+    """Upsert `row` (which has a `version`) into `table`, keyed by `key`, unless the table keeps that version or a newer one.
+
+    How a service keeps its copy of another's snapshots: a late or repeated snapshot changes nothing.
+    `table` and the column names come from the code, never from input.
+    """
+    columns = list(row)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    await conn.execute(
+        f"insert into {table} ({', '.join(columns)}) values ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})"
+        f" on conflict ({key}) do update set {updates} where {table}.version < excluded.version",
+        *row.values(),
+    )

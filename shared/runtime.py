@@ -28,6 +28,7 @@ from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
 from shared.metrics import PlumbingMetrics
+from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -51,6 +52,7 @@ class ServiceContext(Generic[SettingsT]):
     failpoints: Failpoints
     metrics: PlumbingMetrics
     registry: CollectorRegistry  # the service's /metrics: a service registers its own gauges here
+    verifier: TokenVerifier  # checks the identity provider's access tokens (never signs one)
     pools: PoolHolder = field(default_factory=PoolHolder)
 
     @property
@@ -92,9 +94,12 @@ class ServiceDefinition(Generic[SettingsT]):
         *,
         clock: Clock | None = None,
         tracer_provider: TracerProvider | None = None,
+        keys: KeySet | None = None,
     ) -> FastAPI:
-        """The service's ASGI app, with settings from the environment unless given."""
-        return create_service_app(self, settings or self.settings_cls(), clock=clock, tracer_provider=tracer_provider)
+        """The service's ASGI app, with settings from the environment unless given (and the issuer's keys, fetched)."""
+        return create_service_app(
+            self, settings or self.settings_cls(), clock=clock, tracer_provider=tracer_provider, keys=keys
+        )
 
 
 def service_context(request: Request) -> ServiceContext[Any]:
@@ -108,6 +113,7 @@ def create_service_app(
     *,
     clock: Clock | None = None,
     tracer_provider: TracerProvider | None = None,
+    keys: KeySet | None = None,
 ) -> FastAPI:
     """Build the service's ASGI app; nothing connects until the app's lifespan starts."""
     tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
@@ -118,15 +124,20 @@ def create_service_app(
         tracer_provider=tracer_provider,
         registry=registry,
     )
+    clock = clock or SystemClock()
+    keys = keys or KeySet(
+        settings.oidc_issuer, now=clock.now, jwks_url=settings.oidc_jwks_url, ttl_seconds=settings.oidc_keys_ttl_seconds
+    )
     ctx: ServiceContext[SettingsT] = ServiceContext(
         name=definition.name,
         schema=definition.schema,
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         broker=broker,
         failpoints=Failpoints(settings.failpoints),
         metrics=PlumbingMetrics.create(registry),
         registry=registry,
+        verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
     )
     definition.register_consumers(ctx)
 

@@ -24,8 +24,17 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); no export if unset."
     )
-    jwt_secret: SecretStr = Field(
-        description="Secret that signs the bearer tokens (HS256); the same for every service of a deployment."
+    oidc_issuer: str = Field(
+        description="The identity provider's issuer URL (Keycloak: `https://…/realms/microcredit`): tokens must name it, "
+        "and its discovery document gives the keys that sign them."
+    )
+    oidc_audience: str = Field("microcredit-platform", description="The audience every access token must carry.")
+    oidc_jwks_url: str | None = Field(
+        None, description="Where the signing keys are published, when not where the discovery document says."
+    )
+    oidc_leeway_seconds: float = Field(30.0, ge=0, le=300, description="Tolerance on expiry and not-before for clock skew.")
+    oidc_keys_ttl_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="How long fetched keys are trusted before they are fetched again (a removed key stops working)."
     )
     outbox_batch_size: int = Field(500, ge=1, le=10_000, description="Rows the relay publishes per batch.")
     outbox_poll_seconds: float = Field(

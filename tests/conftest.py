@@ -11,7 +11,9 @@ import asyncpg
 import pytest
 
 from deploy.local.topics import ensure_topics
+from deploy.local.identity import LocalIdentity
 from tests.support.infra import kafka_bootstrap as _kafka_bootstrap
+from tests.support.infra import local_keycloak
 from tests.support.infra import postgres_dsn as _postgres_dsn
 
 
@@ -28,6 +30,13 @@ def postgres() -> Iterator[str]:
     """DSN of a real Postgres server (its `postgres` database)."""
     with _postgres_dsn() as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def keycloak(postgres: str) -> Iterator[LocalIdentity]:
+    """The real identity provider (Keycloak, the platform's realm), and tokens of any principal from it."""
+    with local_keycloak(postgres) as identity:
+        yield identity
 
 
 def _with_database(dsn: str, database: str) -> str:

@@ -11,7 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import propagate
 
-from deploy.local.journey import Credentials, JourneyError, sample_application, walk
+from deploy.local.journey import Credentials, Identity, JourneyError, sample_application, walk
 from shared.events import Topics
 from shared.events.envelope import EnvelopeHeader
 from shared.telemetry import create_tracer_provider
@@ -49,7 +49,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def _demo(manifest: dict[str, Any], today: date) -> int:
+async def _demo(manifest: dict[str, Any], today: date, identity: Identity) -> int:
     urls = {name: info["url"] for name, info in manifest["services"].items()}
     provider = create_tracer_provider("demo-client", manifest.get("otlp"))
     tracer = provider.get_tracer("demo")
@@ -59,7 +59,7 @@ async def _demo(manifest: dict[str, Any], today: date) -> int:
         propagate.inject(headers)  # every request joins this trace
         async with httpx.AsyncClient(timeout=30) as client:
             try:
-                credentials = Credentials(secret=Path(manifest["jwt_secret_file"]).read_text().strip())
+                credentials = await Credentials.sign_in(identity)
                 journey = await walk(
                     client, urls, today=today, credentials=credentials, application=sample_application(), headers=headers
                 )
@@ -82,9 +82,9 @@ async def _demo(manifest: dict[str, Any], today: date) -> int:
     return 0
 
 
-def run_demo(manifest: dict[str, Any], *, today: date) -> int:
+def run_demo(manifest: dict[str, Any], *, today: date, identity: Identity) -> int:
     """Run the demo against the platform described by `manifest`; exit status."""
     if not manifest:
         print("the platform is not running: start it with `make run`")
         return 1
-    return asyncio.run(_demo(manifest, today))
+    return asyncio.run(_demo(manifest, today, identity))

@@ -7,11 +7,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from shared.auth import Principal, Role, issue_token
+from shared.auth import Principal, Role
 from shared.events import PaymentMissed
 
 T = TypeVar("T")
@@ -21,32 +21,58 @@ class JourneyError(RuntimeError):
     """A step of the journey did not happen in time or answered an error."""
 
 
+class Identity(Protocol):
+    """Where access tokens come from: the local Keycloak (deploy/local/identity.py), or a test issuer."""
+
+    async def headers(self, principal: Principal) -> dict[str, str]:
+        """The `Authorization` header of `principal`."""
+        ...
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """Who acts in the journey: a counsellor of an association, its partner bank, and ops."""
+    """Who acts in the journey — a counsellor of an association, its partner bank's systems, ops — signed in."""
 
-    secret: str
+    counsellor_headers: Mapping[str, str]
+    bank_headers: Mapping[str, str]
+    ops_headers: Mapping[str, str]
     association: str = "secours-catholique"
     region: str = "hauts-de-france"
     counsellor: str = "c-lefebvre"
     bank: str = "credit-mutuel-nord"
 
-    def _headers(self, principal: Principal) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(principal, self.secret, now=datetime.now(UTC))}"}
+    @classmethod
+    async def sign_in(
+        cls,
+        identity: Identity,
+        *,
+        association: str = "secours-catholique",
+        region: str = "hauts-de-france",
+        counsellor: str = "c-lefebvre",
+        bank: str = "credit-mutuel-nord",
+        ops: str = "ops-durand",
+    ) -> Credentials:
+        """Sign the three of them in with `identity`."""
+        person = Principal(subject=counsellor, role=Role.COUNSELLOR, association_id=association, region=region)
+        systems = Principal(subject=f"service-account-bank-{bank}", role=Role.BANK, bank_id=bank)
+        return cls(
+            counsellor_headers=await identity.headers(person),
+            bank_headers=await identity.headers(systems),
+            ops_headers=await identity.headers(Principal(subject=ops, role=Role.OPS)),
+            association=association, region=region, counsellor=counsellor, bank=bank,
+        )
 
     def as_counsellor(self) -> dict[str, str]:
         """Bearer header of the counsellor who follows the file."""
-        return self._headers(
-            Principal(subject=self.counsellor, role=Role.COUNSELLOR, association_id=self.association, region=self.region)
-        )
+        return dict(self.counsellor_headers)
 
     def as_bank(self) -> dict[str, str]:
-        """Bearer header of the partner bank."""
-        return self._headers(Principal(subject=f"svc-{self.bank}", role=Role.BANK, bank_id=self.bank))
+        """Bearer header of the partner bank's systems."""
+        return dict(self.bank_headers)
 
     def as_ops(self) -> dict[str, str]:
         """Bearer header of the ops team (close of business)."""
-        return self._headers(Principal(subject="ops-journey", role=Role.OPS))
+        return dict(self.ops_headers)
 
 
 @dataclass

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import subprocess
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from deploy.local.kafka_provisioning import (
     DEFAULT_LIBS_DIR,
@@ -22,13 +19,12 @@ from deploy.local.kafka_provisioning import (
     java_executable,
     server_properties,
 )
-from deploy.local.ports import LOOPBACK, find_free_ports, is_port_free, is_port_open
-from deploy.local.process import cmdline, pid_alive, reap, tail, terminate_group
+from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, is_port_open, read_port_pair
+from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
 
 DEFAULT_START_TIMEOUT = 60.0
 
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -38,15 +34,6 @@ class KafkaStatus:
     running: bool
     pid: int | None
     address: str | None
-
-
-def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``coro`` on a private event loop in a helper thread and return its result."""
-    # A helper thread works whether or not the caller is inside a running loop (asyncio.run
-    # refuses to nest) and leaves the caller thread's current event loop untouched, which
-    # matters under pytest-asyncio's session-scoped loop.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe") as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 async def _metadata_answers(bootstrap: str, timeout: float) -> bool:
@@ -72,7 +59,7 @@ def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
     # A plain TCP check first keeps aiokafka from logging an ERROR for every refused connection.
     if not is_port_open(int(port), host or LOOPBACK, timeout=min(timeout, 1.0)):
         return False
-    return _run_blocking(_metadata_answers(bootstrap, timeout))
+    return run_blocking(_metadata_answers(bootstrap, timeout))
 
 
 class LocalKafka:
@@ -125,27 +112,14 @@ class LocalKafka:
 
     def _read_ports(self) -> tuple[int, int] | None:
         """Return the remembered (broker, controller) ports, if any."""
-        try:
-            saved = json.loads(self.ports_file.read_text())
-            return int(saved["port"]), int(saved["controller_port"])
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
+        return read_port_pair(self.ports_file, "controller_port")
 
     def _choose_ports(self) -> tuple[int, int]:
         """Pick the broker and controller ports: requested, else remembered if still free, else new free ones."""
-        saved = self._read_ports()
-        port = self.requested_port
-        if port is not None and not is_port_free(port):
-            raise KafkaError(f"port {port} requested for Kafka is already in use")
-        if port is None and saved and is_port_free(saved[0]):
-            port = saved[0]
-        controller_port = None
-        if saved and saved[1] != port and is_port_free(saved[1]):
-            controller_port = saved[1]
-        fresh = [p for p in find_free_ports(3) if p not in (port, controller_port)]
-        return (port if port is not None else fresh.pop()), (
-            controller_port if controller_port is not None else fresh.pop()
-        )
+        try:
+            return choose_port_pair(self._read_ports(), self.requested_port)
+        except PortInUse as taken:
+            raise KafkaError(f"port {taken.port} requested for Kafka is already in use") from taken
 
     def _failure(self, message: str) -> KafkaError:
         """Build an error carrying the tails of the broker's console log (WARN+, JVM errors) and INFO log."""

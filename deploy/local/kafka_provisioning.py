@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from deploy.local import REPO_ROOT
 from deploy.local.ports import LOOPBACK
+from deploy.local.process import file_lock
 
 KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 POM_PATH = KAFKA_DEPLOY_DIR / "pom.xml"
@@ -25,18 +23,6 @@ JARS_MARKER = ".kafka-jars"
 
 class KafkaError(RuntimeError):
     """Raised when the local broker cannot be provisioned, started or stopped."""
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created if needed) for the block's duration."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _jars_fingerprint(version: str) -> str:
@@ -60,7 +46,7 @@ def ensure_jars(libs_dir: Path, version: str) -> Path:
     if jars_ready(libs_dir, version):
         return libs_dir  # offline-friendly: no Maven run at all
     # Platform and test sessions share the libs dir: serialise the (re)download.
-    with _file_lock(libs_dir.parent / ".libs.lock"):
+    with file_lock(libs_dir.parent / ".libs.lock"):
         if jars_ready(libs_dir, version):
             return libs_dir
         mvn = shutil.which("mvn")

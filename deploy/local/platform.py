@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -13,15 +13,24 @@ from datetime import date
 from pathlib import Path
 
 from deploy.local import REPO_ROOT
+from deploy.local.directory_seed import seed as seed_directory
+from deploy.local.identity import LocalIdentity, describe
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
+from deploy.local.keycloak import LocalKeycloak
 from deploy.local.ports import choose_ports, is_port_open
 from deploy.local.process import pid_alive, tail, terminate_group
 from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write_manifest
-from deploy.local.status import TRACES, platform_pieces, render_status, usury_caps_line
+from deploy.local.status import KEYCLOAK, TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
+from shared.auth import Principal, Role
 
-PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
 PREFERRED_OTLP_PORT = 4318
+PREFERRED_KEYCLOAK_PORT = 8180
+# Where the web workspace will answer: the realm's browser client sends people back there after sign-in.
+WEB_BASE_URL = "http://127.0.0.1:8000"
+# The realm's demo administrator puts the demo directory in place, as any administrator would.
+DEMO_ADMIN = "adm-moreau"
 
 
 def _manifest_path(state_dir: Path) -> Path:
@@ -49,16 +58,6 @@ def start_trace_sink(state_dir: Path, port: int | None = None) -> tuple[int, int
     return proc.pid, port, spans
 
 
-def jwt_secret(state_dir: Path) -> str:
-    """The local deployment's token-signing secret, made once and kept in the state folder."""
-    path = state_dir / "jwt-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def up(state_dir: Path) -> dict[str, object]:
     """Provision Kafka and Postgres, start the trace sink and the four services; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
@@ -68,9 +67,12 @@ def up(state_dir: Path) -> dict[str, object]:
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
     asyncio.run(ensure_topics(bootstrap))
-    choice = choose_ports({**PREFERRED_PORTS, TRACES: PREFERRED_OTLP_PORT})
+    choice = choose_ports({**PREFERRED_PORTS, TRACES: PREFERRED_OTLP_PORT, KEYCLOAK: PREFERRED_KEYCLOAK_PORT})
     for message in choice.messages():
         print(message, flush=True)
+    print("starting Keycloak (the first time: fetched and built, a minute or two)…", flush=True)
+    keycloak = LocalKeycloak(state_dir, port=choice.ports[KEYCLOAK])
+    issuer = keycloak.start(dsn, settings={"MC_WEB_BASE_URL": WEB_BASE_URL})
     sink_pid, otlp_port, spans = start_trace_sink(state_dir, choice.ports[TRACES])
     otlp = f"http://127.0.0.1:{otlp_port}"
     processes = []
@@ -83,20 +85,24 @@ def up(state_dir: Path) -> dict[str, object]:
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "DATABASE_URL": dsn,
                 "OTLP_ENDPOINT": otlp,
-                "JWT_SECRET": jwt_secret(state_dir),
+                "OIDC_ISSUER": issuer,
             },
         )
         proc.start()
         processes.append(proc)
     for proc in processes:
         proc.wait_ready()
+    print("putting the demo directory (deploy/directory/seed.json) through the directory's admin API…", flush=True)
+    identity = LocalIdentity.of(keycloak)
+    admin = asyncio.run(identity.headers(Principal(subject=DEMO_ADMIN, role=Role.ADMIN)))
+    seed_directory(next(p.url for p in processes if p.name == "directory"), admin)
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,
         "otlp": otlp,
         "tracesink_pid": sink_pid,
         "spans_file": str(spans),
-        "jwt_secret_file": str(state_dir / "jwt-secret"),
+        "keycloak": {"url": keycloak.url, "issuer": issuer, "secrets_file": str(keycloak.secrets_file)},
         "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
         "moved_ports": {name: list(ports) for name, ports in choice.moved.items()},
     }
@@ -112,6 +118,7 @@ def down(state_dir: Path) -> None:
     sink = manifest.get("tracesink_pid")
     if isinstance(sink, int) and pid_alive(sink):
         terminate_group(sink, 10.0)
+    LocalKeycloak(state_dir).stop()  # before Postgres, which holds its database
     stop_infra(state_dir)
     _manifest_path(state_dir).unlink(missing_ok=True)
 
@@ -138,6 +145,13 @@ def print_addresses(manifest: dict[str, object]) -> None:
     print(f"  kafka          {manifest['kafka']}")
     print(f"  postgres       {manifest['postgres']}")
     print(f"  {TRACES}  {manifest['otlp']}  → {manifest['spans_file']}{_moved_note(manifest, TRACES)}")
+    keycloak = manifest["keycloak"]
+    print(f"  {KEYCLOAK:<14} {keycloak['url']}   (issuer {keycloak['issuer']}){_moved_note(manifest, KEYCLOAK)}")  # type: ignore[index]
+    secrets_file = Path(str(keycloak["secrets_file"]))  # type: ignore[index]
+    if secrets_file.is_file():
+        print(f"\nThe demo people and their passwords (generated for this machine, kept in {secrets_file}):")
+        print(describe(json.loads(secrets_file.read_text())))
+        print("  (Keycloak's own administrator: admin / MC_KEYCLOAK_ADMIN_PASSWORD of that file, console at /admin/)")
     print("\nNext: `make demo` walks one application to the counsellor's alert; `make down` stops everything.")
 
 
@@ -152,11 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     state_dir: Path = args.state_dir.resolve()
     if args.command == "token":
-        from shared.auth import main as auth_main
+        from deploy.local.token import main as token_main
 
-        # A token signed with this local deployment's secret, e.g. `token --role ops --sub ops-durand`.
-        options = [*rest, "--help"] if args.help else rest
-        return auth_main(["issue", *options, "--secret", jwt_secret(state_dir)])
+        # An access token from the local Keycloak, e.g. `token --role ops --sub ops-durand`.
+        return token_main([*rest, "--help"] if args.help else rest, state_dir)
     if args.help:
         parser.print_help()
         return 0
@@ -174,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "demo":
         from deploy.local.demo import run_demo
 
-        return run_demo(read_manifest(_manifest_path(state_dir)), today=date.today())
+        return run_demo(read_manifest(_manifest_path(state_dir)), today=date.today(), identity=LocalIdentity.of_state_dir(state_dir))
     elif args.command == "trace":
         from deploy.local.tracesink import main as tracesink_main
 

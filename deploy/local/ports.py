@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
@@ -74,3 +76,34 @@ def choose_ports(preferred: Mapping[str, int], host: str = LOOPBACK) -> PortChoi
         ports[name] = next(spare)
         moved[name] = (preferred[name], ports[name])
     return PortChoice(ports, moved)
+
+
+def read_port_pair(path: Path, second: str) -> tuple[int, int] | None:
+    """The (main, `second`) ports a server was given last time, from its `ports.json`, if any."""
+    try:
+        saved = json.loads(path.read_text())
+        return int(saved["port"]), int(saved[second])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def choose_port_pair(saved: tuple[int, int] | None, requested: int | None) -> tuple[int, int]:
+    """A server's main and second port: the requested one, else last time's if still free, else free ones.
+
+    Raises `PortInUse` when the requested port is taken."""
+    port = requested
+    if port is not None and not is_port_free(port):
+        raise PortInUse(port)
+    if port is None and saved and is_port_free(saved[0]):
+        port = saved[0]
+    second = saved[1] if saved and saved[1] != port and is_port_free(saved[1]) else None
+    fresh = [p for p in find_free_ports(3) if p not in (port, second)]
+    return (port if port is not None else fresh.pop()), (second if second is not None else fresh.pop())
+
+
+class PortInUse(RuntimeError):
+    """The port asked for is already taken."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} is already in use")
+        self.port = port

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import fcntl
 import os
 import signal
 import time
 from collections import deque
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 _PROC = Path("/proc")
 
@@ -107,3 +114,24 @@ def tail(path: Path, lines: int = 40) -> str:
             return "".join(deque(handle, maxlen=lines))
     except FileNotFoundError:
         return ""
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if needed) for the block's duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` on a private event loop in a helper thread and return its result."""
+    # A helper thread works whether or not the caller is inside a running loop (asyncio.run
+    # refuses to nest) and leaves the caller thread's current event loop untouched, which
+    # matters under pytest-asyncio's session-scoped loop.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-probe") as pool:
+        return pool.submit(asyncio.run, coro).result()

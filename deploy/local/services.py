@@ -1,4 +1,4 @@
-"""Run the four services as separate OS processes (used by the platform launcher and the e2e tests)."""
+"""Run the five services as separate OS processes (used by the platform launcher and the e2e tests)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import httpx
 from deploy.local import REPO_ROOT
 from deploy.local.process import pid_alive, tail, terminate_group
 
-SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications")
+SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory")
 
 
 def env_prefix(service: str) -> str:

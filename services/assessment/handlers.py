@@ -1,4 +1,5 @@
-"""Assessment's Kafka handlers: intake's files on the applications stream, banks' decisions on their own topic.
+"""Assessment's Kafka handlers: intake's files on the applications stream, banks' decisions on their own topic,
+and the directory's snapshots (networks' thresholds, associations' partner banks, banks in use).
 
 Each handler translates its event into a use case's command and calls it; a decision the use case
 refuses becomes `EventRejected` (the dead-letter topic, with the reason).
@@ -16,10 +17,12 @@ from shared.auth import Actor
 from shared.consumer import EventRejected
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, Topics
+from shared.events import DirectoryAssociation, DirectoryBank, DirectoryNetwork
 from shared.runtime import ServiceContext
 
 GROUP_ID = "assessment"
 BANK_DECISIONS_GROUP_ID = "assessment-bank-decisions"
+DIRECTORY_GROUP_ID = "assessment-directory"
 _TERMS = frozenset(BankDecisionTerms.model_fields)
 
 
@@ -29,7 +32,7 @@ def _intake(source: str) -> Actor:
 
 
 def register(ctx: ServiceContext[AssessmentSettings]) -> None:
-    """Subscribe assessment to the applications stream and to the partner banks' decisions."""
+    """Subscribe assessment to the applications stream, the partner banks' decisions and the directory."""
     settings = ctx.settings
 
     async def on_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted) -> None:
@@ -62,3 +65,18 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
         {ApplicationSubmitted: on_submitted, ApplicationUpdated: on_updated, ApplicationWithdrawn: on_withdrawn},
     )
     ctx.consume(BANK_DECISIONS_GROUP_ID, (Topics.BANK_DECISIONS,), {BankDecision: on_bank_decision})
+
+    async def on_network(conn: asyncpg.Connection, event: DirectoryNetwork) -> None:
+        await usecases.keep_network(conn, event.data)
+
+    async def on_association(conn: asyncpg.Connection, event: DirectoryAssociation) -> None:
+        await usecases.keep_association(conn, event.data)
+
+    async def on_bank(conn: asyncpg.Connection, event: DirectoryBank) -> None:
+        await usecases.keep_bank(conn, event.data)
+
+    ctx.consume(
+        DIRECTORY_GROUP_ID,
+        (Topics.DIRECTORY,),
+        {DirectoryNetwork: on_network, DirectoryAssociation: on_association, DirectoryBank: on_bank},
+    )

@@ -9,7 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
-from services.assessment.domain.assessment import Assessment, AuditEntry, Status
+from services.assessment.domain.assessment import Assessment, AuditEntry, DirectoryTerms, Status
+from shared.db import keep_newest
+from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 
 _FIELDS = tuple(Assessment.model_fields)
 _JSON_FIELDS = frozenset({
@@ -102,3 +104,48 @@ async def audit_trail(conn: Connection, application_id: UUID) -> list[AuditEntry
         application_id,
     )
     return [AuditEntry.model_validate({**dict(r), "details": json.loads(r["details"])}) for r in rows]
+
+
+# --- the copy of the directory: the newest version of each entity wins --------------------------------
+
+
+async def keep_network(conn: asyncpg.Connection, n: DirectoryNetworkData) -> None:
+    """A network's thresholds, unless a newer version is kept already."""
+    await keep_newest(conn, "directory_networks", "network_id", n.model_dump(
+        include={"network_id", "min_remaining_per_unit_cents", "max_instalment_share", "version"}))
+
+
+async def keep_association(conn: asyncpg.Connection, a: DirectoryAssociationData) -> None:
+    """An association's network, partner banks and contact for banks, unless a newer version is kept already."""
+    await keep_newest(conn, "directory_associations", "association_id", a.model_dump(
+        include={"association_id", "network_id", "partner_banks", "bank_contact", "active", "version"}))
+
+
+async def keep_bank(conn: asyncpg.Connection, b: DirectoryBankData) -> None:
+    """Whether a bank is active, unless a newer version is kept already."""
+    await keep_newest(conn, "directory_banks", "bank_id", b.model_dump(include={"bank_id", "active", "version"}))
+
+
+async def directory_terms(conn: Connection, association_id: str) -> DirectoryTerms:
+    """The association's network thresholds and its partner banks that are active (none if the association is not)."""
+    row = await conn.fetchrow(
+        "select n.min_remaining_per_unit_cents, n.max_instalment_share, array("
+        "   select p.bank_id from unnest(a.partner_banks) with ordinality p(bank_id, n)"
+        "   join directory_banks b using (bank_id) where b.active and a.active order by p.n"
+        " ) as partner_banks"
+        " from directory_associations a left join directory_networks n using (network_id) where a.association_id = $1",
+        association_id,
+    )
+    if row is None:
+        return DirectoryTerms()
+    return DirectoryTerms(row["min_remaining_per_unit_cents"], row["max_instalment_share"], tuple(row["partner_banks"]))
+
+
+async def bank_contacts(conn: Connection, association_ids: set[str]) -> dict[str, str]:
+    """The contact each association gives its partner banks (those it has)."""
+    rows = await conn.fetch(
+        "select association_id, bank_contact from directory_associations"
+        " where association_id = any($1::text[]) and bank_contact is not null",
+        list(association_ids),
+    )
+    return {r["association_id"]: r["bank_contact"] for r in rows}

@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field
 
 from services.assessment import repository
 from services.assessment.domain import access, decision, outcome, review
-from services.assessment.domain.assessment import Assessment, Change
+from services.assessment.domain.assessment import Assessment, Change, Policy
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor, Principal
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
+from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.outbox import add_to_outbox
 from shared.runtime import ServiceContext
 
@@ -39,6 +40,11 @@ async def _staff_file(conn: asyncpg.Connection, application_id: UUID, caller: Pr
     return current if current is not None and access.association_sees(caller, current) else None
 
 
+async def _policy(conn: asyncpg.Connection, settings: AssessmentSettings, association_id: str) -> Policy:
+    """The policy in force now: the directory's terms as assessment's copy holds them, with the settings."""
+    return settings.policy_for(await repository.directory_terms(conn, association_id))
+
+
 # --- intake's events ------------------------------------------------------------------------------
 
 
@@ -48,14 +54,14 @@ async def open_file(
     """A submitted application enters the review queue; opened once, whatever the event id a replay carries."""
     if await repository.get(conn, data.application_id) is not None:
         return
-    await _store(conn, review.open_file(data, settings.policy_for(data.association_id), actor, now))
+    await _store(conn, review.open_file(data, await _policy(conn, settings, data.association_id), actor, now))
 
 
 async def update_file(
     conn: asyncpg.Connection, data: ApplicationUpdatedData, *, settings: AssessmentSettings, actor: Actor, now: datetime
 ) -> None:
     """Intake's new version of a file: reviewed again while still under review (opened if assessment missed it)."""
-    policy = settings.policy_for(data.association_id)
+    policy = await _policy(conn, settings, data.association_id)
     current = await repository.get(conn, data.application_id, for_update=True)
     change = (
         review.open_file(data, policy, actor, now)
@@ -92,7 +98,7 @@ async def record_ficp(
     current = await _staff_file(conn, application_id, caller)
     if current is None:
         return None
-    policy = settings.policy_for(current.association_id)
+    policy = await _policy(conn, settings, current.association_id)
     return await _store(conn, review.record_ficp(current, record, policy, Actor.of(caller), now))
 
 
@@ -109,8 +115,26 @@ async def record_outcome(
     current = await _staff_file(conn, application_id, caller)
     if current is None:
         return None
-    policy = settings.policy_for(current.association_id)
+    policy = await _policy(conn, settings, current.association_id)
     return await _store(conn, outcome.record_outcome(current, body, policy, Actor.of(caller), now))
+
+
+# --- the directory's snapshots ------------------------------------------------------------------------
+
+
+async def keep_network(conn: asyncpg.Connection, data: DirectoryNetworkData) -> None:
+    """The directory changed a network: its thresholds assess the next files and reviews, without a restart."""
+    await repository.keep_network(conn, data)
+
+
+async def keep_association(conn: asyncpg.Connection, data: DirectoryAssociationData) -> None:
+    """The directory changed an association: its partner banks and its contact for banks, from now on."""
+    await repository.keep_association(conn, data)
+
+
+async def keep_bank(conn: asyncpg.Connection, data: DirectoryBankData) -> None:
+    """The directory changed a bank: a deactivated bank can no longer be chosen when routing."""
+    await repository.keep_bank(conn, data)
 
 
 # --- the partner banks ----------------------------------------------------------------------------

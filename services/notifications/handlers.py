@@ -10,6 +10,7 @@ import asyncpg
 
 from services.notifications.alerts import usecases as alerts
 from services.notifications.context import Notifications
+from services.notifications.email import usecases as email
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import usecases as webhooks
 from services.notifications.webhooks.domain import MINIMAL_FIELDS
@@ -23,6 +24,8 @@ from shared.events import (
     ApplicationWithdrawn,
     BankDecisionOverdue,
     DelinquencyStageChanged,
+    DirectoryAssociation,
+    DirectoryContact,
     Envelope,
     LoanApproved,
     LoanClosed,
@@ -35,6 +38,7 @@ from shared.events import (
 )
 
 GROUP_ID = "notifications"
+DIRECTORY_GROUP_ID = "notifications-directory"
 # A use case an event is handed to, in the event's transaction.
 UseCase = Callable[[asyncpg.Connection, Any, NotificationsSettings, datetime], Awaitable[object]]
 
@@ -66,7 +70,7 @@ def use_cases(event_type: type[Envelope[Any]]) -> list[UseCase]:
 
 
 def register(ctx: Notifications) -> None:
-    """Subscribe notifications to the applications and loans streams."""
+    """Subscribe notifications to the applications and loans streams, and to the directory's addresses."""
 
     def handling(steps: list[UseCase]) -> Handler:
         async def handle(conn: asyncpg.Connection, event: Any) -> None:
@@ -77,3 +81,12 @@ def register(ctx: Notifications) -> None:
         return handle
 
     ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | MINIMAL_FIELDS.keys()})
+
+
+    async def on_contact(conn: asyncpg.Connection, event: DirectoryContact) -> None:
+        await email.keep_contact(conn, event.data)
+
+    async def on_association(conn: asyncpg.Connection, event: DirectoryAssociation) -> None:
+        await email.keep_association(conn, event.data)
+
+    ctx.consume(DIRECTORY_GROUP_ID, (Topics.DIRECTORY,), {DirectoryContact: on_contact, DirectoryAssociation: on_association})

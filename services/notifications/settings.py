@@ -1,8 +1,7 @@
-"""Notifications settings, from `NOTIFICATIONS_*` environment variables (maps and lists as JSON)."""
+"""Notifications settings, from `NOTIFICATIONS_*` environment variables."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -10,32 +9,13 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
-EMAIL_PATTERN = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
-EmailAddress = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
-
 
 class NotificationsSettings(ServiceSettings):
-    """Settings of the notifications service: the address book, the timers, SMTP and webhooks."""
+    """Settings of the notifications service: the timers, SMTP and webhooks."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", frozen=True)
 
-    # --- who gets the e-mails (the address book) -----------------------------------------------------
-    counsellor_emails: dict[str, EmailAddress] = Field(
-        default_factory=dict,
-        description='Counsellor id → e-mail, e.g. {"c-lefebvre": "claire.lefebvre@secours-catholique.org"}.',
-    )
-    supervisor_emails: dict[str, list[EmailAddress]] = Field(
-        default_factory=dict,
-        description='Association id → its supervisors\' e-mails (escalations), e.g. {"secours-catholique": ["s.marchand@…"]}.',
-    )
-    association_emails: dict[str, list[EmailAddress]] = Field(
-        default_factory=dict,
-        description="Association id → its shared mailbox(es): the shared queue's alerts, and counsellors without an address.",
-    )
-    bank_contacts: dict[str, EmailAddress] = Field(
-        default_factory=dict,
-        description="Bank id → the e-mail of its technical contact, told when its webhook subscription is paused.",
-    )
+    # --- the e-mails (their addresses are the directory's, as they are when each e-mail is sent) ---------
     public_base_url: str = Field(
         "https://microcredit.example.org", description="Base URL of the counsellors' web front: links to cases in e-mails."
     )

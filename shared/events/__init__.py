@@ -9,6 +9,7 @@ from typing import Any
 from shared.events.applications import ApplicationFileData, BudgetDiagnostic, CheckResult, Household, ProjectInfo
 from shared.events.catalog import EVENT_CLASSES, EVENT_TYPES, AnyEvent, parse_event, payload_class
 from shared.events.common import Cents, FileOwnership, Rate
+from shared.events.directory import Branch, ContactRole
 from shared.events.envelope import Envelope, EnvelopeHeader, new_event
 from shared.events.loans import AdjustmentTerms
 from shared.events.topics import Topics
@@ -23,9 +24,11 @@ __all__ = [
     "AdjustmentTerms",
     "ApplicationFileData",
     "AnyEvent",
+    "Branch",
     "BudgetDiagnostic",
     "Cents",
     "CheckResult",
+    "ContactRole",
     "Envelope",
     "EnvelopeHeader",
     "FileOwnership",

@@ -18,6 +18,7 @@ from shared.events.applications import (
     LoanDeclined,
 )
 from shared.events.banks import BankDecision, BankPayment
+from shared.events.directory import DirectoryAssociation, DirectoryBank, DirectoryContact, DirectoryNetwork
 from shared.events.envelope import Envelope
 from shared.events.loans import (
     AdjustmentRefused,
@@ -57,6 +58,10 @@ EVENT_CLASSES: tuple[type[Envelope[Any]], ...] = (
     AlertAcknowledged,
     AlertEscalated,
     DeliveryFailed,
+    DirectoryNetwork,
+    DirectoryAssociation,
+    DirectoryBank,
+    DirectoryContact,
 )
 EVENT_TYPES: dict[str, type[Envelope[Any]]] = {c.event_type(): c for c in EVENT_CLASSES}
 

@@ -13,9 +13,10 @@ class Topics:
     ALERTS: Final = "microcredit.alerts.v1"
     BANK_DECISIONS: Final = "microcredit.bank-decisions.v1"
     BANK_PAYMENTS: Final = "microcredit.bank-payments.v1"
+    DIRECTORY: Final = "microcredit.directory.v1"
     DEAD_LETTER: Final = "microcredit.dead-letter.v1"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
         """Every topic the platform uses."""
-        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.BANK_DECISIONS, cls.BANK_PAYMENTS, cls.DEAD_LETTER)
+        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.BANK_DECISIONS, cls.BANK_PAYMENTS, cls.DIRECTORY, cls.DEAD_LETTER)

@@ -32,6 +32,7 @@ ROLES: dict[str, Principal] = {
     "supervisor": tokens.supervisor(),
     "bank": tokens.bank(),
     "ops": tokens.ops(),
+    "admin": tokens.admin(),
 }
 # Reproducible by default; MC_SCHEMATHESIS_SEED=random (or a number) explores further.
 SEED = os.environ.get("MC_SCHEMATHESIS_SEED", "20261130")
@@ -44,7 +45,7 @@ async def test_the_openapi_document_is_what_the_service_does(platform: RunningPl
     REPORTS.mkdir(parents=True, exist_ok=True)
     report = REPORTS / f"{service}-{role}.json"
     report.unlink(missing_ok=True)
-    [authorization] = tokens.bearer(ROLES[role]).items()
+    [authorization] = (await platform.bearer(ROLES[role])).items()
     command = [
         str(Path(sys.executable).with_name("st")), "--no-color", "--config-file", str(HERE / "schemathesis.toml"),
         "run", f"{platform.urls[service]}/openapi.json",

@@ -1,8 +1,12 @@
-"""The four services as separate OS processes on the real broker and database, plus a trace collector."""
+"""The five services as separate OS processes on the real broker and database, plus a trace collector.
+
+The directory is seeded with the local platform's seed (`deploy/directory/seed.json`) before any test runs,
+and the services that keep a copy of it have read it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,12 +18,15 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deploy.local.directory_seed import SEED, seed
 from deploy.local.platform import start_trace_sink
 from deploy.local.process import terminate_group
 from deploy.local.services import SERVICES, ServiceProcess
 from deploy.local.ports import find_free_ports
 from tests.conftest import fresh_database
-from tests.support.tokens import TEST_JWT_SECRET
+from deploy.local.identity import LocalIdentity
+from shared.auth import Principal
+from tests.support import tokens
 
 
 @dataclass
@@ -32,6 +39,11 @@ class RunningPlatform:
     spans_file: Path
     processes: dict[str, ServiceProcess]
     base_env: dict[str, str]
+    identity: LocalIdentity  # the real Keycloak the services trust
+
+    async def bearer(self, principal: Principal) -> dict[str, str]:
+        """The Authorization header of `principal`, from Keycloak."""
+        return await self.identity.headers(principal)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -87,9 +99,33 @@ async def eventually(probe: Callable[[], Any], timeout: float = 30.0, what: str 
         await asyncio.sleep(0.1)
 
 
+async def seed_directory(directory_url: str, dsn: str, identity: LocalIdentity) -> None:
+    """Seed the directory through its admin API, as the demo administrator, and wait until assessment and notifications have copied it."""
+    headers = await identity.headers(tokens.admin())
+    await asyncio.to_thread(seed, directory_url, headers)
+    seeded = json.loads(SEED.read_text(encoding="utf-8"))
+    expected = (len(seeded["banks"]), len(seeded["associations"]), len(seeded["contacts"]))
+    conn = await asyncpg.connect(dsn)
+    try:
+
+        async def copied() -> bool:
+            found = (
+                await conn.fetchval("select count(*) from assessment.directory_banks"),
+                await conn.fetchval("select count(*) from assessment.directory_associations"),
+                await conn.fetchval("select count(*) from notifications.directory_contacts"),
+            )
+            return found == expected
+
+        await eventually(copied, timeout=60, what="assessment and notifications to copy the seeded directory")
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="module")
-async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningPlatform]:
-    """Start the trace collector and the four services on a database of this module's own."""
+async def platform(
+    kafka: str, postgres: str, keycloak: LocalIdentity, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningPlatform]:
+    """Start the trace collector and the five services on a database of this module's own; seed the directory."""
     run_dir = tmp_path_factory.mktemp("platform")
     async with fresh_database(postgres) as dsn:
         sink_pid, otlp_port, spans = start_trace_sink(run_dir)
@@ -99,7 +135,7 @@ async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathF
             "DATABASE_URL": dsn,
             "OTLP_ENDPOINT": otlp,
             "OUTBOX_POLL_SECONDS": "0.5",
-            "JWT_SECRET": TEST_JWT_SECRET,
+            "OIDC_ISSUER": keycloak.issuer,
         }
         ports = find_free_ports(len(SERVICES))
         processes = {name: ServiceProcess(name, port, run_dir, env=dict(env)) for name, port in zip(SERVICES, ports)}
@@ -108,7 +144,8 @@ async def platform(kafka: str, postgres: str, tmp_path_factory: pytest.TempPathF
                 proc.start()
             for proc in processes.values():
                 await asyncio.to_thread(proc.wait_ready)
-            yield RunningPlatform(kafka, dsn, otlp, spans, processes, env)
+            await seed_directory(processes["directory"].url, dsn, keycloak)
+            yield RunningPlatform(kafka, dsn, otlp, spans, processes, env, keycloak)
         finally:
             for proc in processes.values():
                 proc.stop()

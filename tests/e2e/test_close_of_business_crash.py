@@ -18,7 +18,6 @@ from shared.events import LoanApproved, PaymentMissed, Topics, new_event, parse_
 from shared.events import LoanApprovedData
 from tests.e2e.conftest import RunningPlatform, eventually
 from tests.support import tokens
-from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -93,12 +92,12 @@ async def test_a_close_of_business_killed_after_a_chunk_finishes_on_the_next_run
             disbursed = await client.post(
                 f"{servicing.url}/loans/{loan_id}/disbursement",
                 json={"disbursed_on": date.today().isoformat(), "payee": "Auto-école du Centre, Metz"},
-                headers=bearer(tokens.bank()),
+                headers=await platform.bearer(tokens.bank()),
             )
             assert disbursed.status_code == 200, disbursed.text
 
         with pytest.raises(httpx.HTTPError):  # the process dies under the request
-            await client.post(f"{servicing.url}/close-of-business", json=cob, headers=bearer(tokens.ops()))
+            await client.post(f"{servicing.url}/close-of-business", json=cob, headers=await platform.bearer(tokens.ops()))
         killed = servicing
 
         async def died() -> bool:
@@ -111,8 +110,8 @@ async def test_a_close_of_business_killed_after_a_chunk_finishes_on_the_next_run
 
         servicing = platform.restart("servicing")
         await asyncio.to_thread(servicing.wait_ready)
-        resumed = (await client.post(f"{servicing.url}/close-of-business", json=cob, headers=bearer(tokens.ops()))).json()
-        repeated = (await client.post(f"{servicing.url}/close-of-business", json=cob, headers=bearer(tokens.ops()))).json()
+        resumed = (await client.post(f"{servicing.url}/close-of-business", json=cob, headers=await platform.bearer(tokens.ops()))).json()
+        repeated = (await client.post(f"{servicing.url}/close-of-business", json=cob, headers=await platform.bearer(tokens.ops()))).json()
 
     assert (resumed["resumed"], resumed["missed_instalments"], resumed["stage_changes"]) == (True, 2 * (LOANS - CHUNK), LOANS - CHUNK)
     assert (repeated["resumed"], repeated["missed_instalments"], repeated["stage_changes"]) == (False, 0, 0)

@@ -13,14 +13,13 @@ from deploy.local.journey import Credentials, sample_application, walk
 from deploy.local.tracesink import read_spans
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
-from tests.support.tokens import TEST_JWT_SECRET
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_an_application_goes_from_submission_to_the_counsellors_alert(platform: RunningPlatform) -> None:
     today = datetime.now(UTC).date()
-    people = Credentials(secret=TEST_JWT_SECRET, counsellor="c-girard")
+    people = await Credentials.sign_in(platform.identity, counsellor="c-girard")
     counsellor = people.as_counsellor()
     async with httpx.AsyncClient(timeout=30) as client:
         journey = await walk(client, platform.urls, today=today, credentials=people, application=sample_application(1))
@@ -76,7 +75,7 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
                 client,
                 platform.urls,
                 today=date.today(),
-                credentials=Credentials(secret=TEST_JWT_SECRET, counsellor="c-roux"),
+                credentials=await Credentials.sign_in(platform.identity, counsellor="c-roux"),
                 application=sample_application(2),
                 headers=headers,
             )

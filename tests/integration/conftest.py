@@ -19,6 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.assessment.app import DEFINITION as ASSESSMENT
+from services.directory.app import DEFINITION as DIRECTORY
 from services.intake.app import DEFINITION as INTAKE
 from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.servicing.app import DEFINITION as SERVICING
@@ -26,14 +27,17 @@ from shared.clock import FixedClock
 from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
-from tests.support.tokens import TEST_JWT_SECRET
+from tests.support import directory
+from tests.support.tokens import TEST_ISSUER, test_keys
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
-    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS)
+    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY)
 }
 # A Monday morning in Paris: business dates in the tests are relative to it.
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 TODAY = NOW.date()
+# The services that keep a copy of the directory: they are told the tests' directory when they start.
+DIRECTORY_READERS = frozenset({"assessment", "notifications"})
 # Nothing listens there: any attempt to reach a real broker fails loudly instead of hanging on one.
 UNREACHABLE_KAFKA = "127.0.0.1:1"
 
@@ -88,14 +92,21 @@ async def _parked_outbox_relay(dsn: str, schema: str) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def run_service(name: str, dsn: str, *, clock: FixedClock | None = None) -> AsyncIterator[RunningService]:
-    """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker."""
+async def run_service(
+    name: str, dsn: str, *, clock: FixedClock | None = None, issuer: str | None = None, **settings_: Any
+) -> AsyncIterator[RunningService]:
+    """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker.
+
+    It trusts the test issuer's key (tests/support/tokens.py), or with `issuer` a real provider's
+    published keys, fetched as in production.
+    """
     definition = DEFINITIONS[name]
     settings = definition.settings_cls(
-        database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=TEST_JWT_SECRET
+        database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER, **settings_
     )
     clock = clock or FixedClock(NOW)
-    app = definition.create_app(settings, clock=clock, tracer_provider=TracerProvider())
+    keys = None if issuer else test_keys(clock.now)
+    app = definition.create_app(settings, clock=clock, tracer_provider=TracerProvider(), keys=keys)
     broker: KafkaBroker = app.state.ctx.broker
     service = RunningService(name, app, broker, dsn, clock)
 
@@ -115,6 +126,9 @@ async def run_service(name: str, dsn: str, *, clock: FixedClock | None = None) -
         )
         ready = await service.http.get("/ready")
         assert ready.status_code == 200, ready.text
+        if name in DIRECTORY_READERS:
+            for snapshot in directory.snapshots():
+                await service.deliver(snapshot)
         yield service
 
 

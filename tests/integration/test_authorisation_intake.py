@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+import base64
+import hashlib
+import hmac
+import json
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
-from shared.auth import AUDIENCE, ISSUER, Principal, issue_token
-from tests.integration.conftest import RunningService, ServiceStarter
+from shared.auth import Principal
+from tests.integration.conftest import NOW, RunningService, ServiceStarter
 from tests.support import intake as files
 from tests.support import tokens
-from tests.support.tokens import TEST_JWT_SECRET, bearer
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -123,20 +131,56 @@ async def test_another_associations_member_sees_none_of_its_files(start_service:
     assert listed.json() == []
 
 
-def _signed(claims: dict[str, Any], secret: str = TEST_JWT_SECRET) -> str:
-    return "Bearer " + jwt.encode(claims, secret, algorithm="HS256")
+def _signed(claims: dict[str, Any]) -> str:
+    return "Bearer " + tokens.sign(claims)
 
 
-NOW_TS = int(datetime.now(UTC).timestamp())
-GOOD_CLAIMS = {"sub": "c-lefebvre", "role": "counsellor", "association_id": "secours-catholique", "region": "hauts-de-france",
-               "iss": ISSUER, "aud": AUDIENCE, "iat": NOW_TS, "exp": NOW_TS + 3600}
+def _unsigned(claims: dict[str, Any]) -> str:
+    """`alg: none`: a header, the claims, and no signature at all."""
+    def part(document: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+    return f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _with_public_key_as_secret(claims: dict[str, Any]) -> str:
+    """The algorithm-confusion attack: HS256 "signed" with the issuer's published RSA key as the secret."""
+    public = RSAAlgorithm.from_jwk(tokens.jwks()["keys"][0])
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": tokens.KEY_ID}).encode()).rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    signature = base64.urlsafe_b64encode(hmac.new(pem, header + b"." + body, hashlib.sha256).digest()).rstrip(b"=")
+    return "Bearer " + (header + b"." + body + b"." + signature).decode()
+
+
+def _signed_by_another_key(claims: dict[str, Any]) -> str:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return "Bearer " + jwt.encode(claims, pem, algorithm="RS256", headers={"kid": tokens.KEY_ID})
+
+
+def _altered(token: str) -> str:
+    head, body, signature = token.removeprefix("Bearer ").split(".")
+    flipped = ("A" if signature[10] != "A" else "B").join((signature[:10], signature[11:]))
+    return f"Bearer {head}.{body}.{flipped}"
+
+
+# The services under test run on the conftest's clock (NOW): tokens are issued relative to it.
+GOOD_CLAIMS = tokens.claims_of(tokens.counsellor(), now=NOW)
 BAD_AUTHORIZATION: dict[str, str | None] = {
     "no header": None,
     "not a JWT": "Bearer dossier-42",
     "another scheme": "Basic YWRtaW46YWRtaW4=",
-    "signed with another secret": _signed(GOOD_CLAIMS, secret="not-the-platform-secret-0123456789abcdef"),
-    "expired": "Bearer " + issue_token(tokens.counsellor(), TEST_JWT_SECRET, now=datetime.now(UTC) - timedelta(hours=9)),
+    "signed with another key": _signed_by_another_key(GOOD_CLAIMS),
+    "signature altered": _altered(_signed(GOOD_CLAIMS)),
+    "alg none": _unsigned(GOOD_CLAIMS),
+    "HS256 with the public key as secret": _with_public_key_as_secret(GOOD_CLAIMS),
+    "expired": _signed(tokens.claims_of(tokens.counsellor(), now=NOW - timedelta(hours=9))),
+    "not valid yet": _signed({**GOOD_CLAIMS, "nbf": int((NOW + timedelta(hours=1)).timestamp())}),
+    "from another issuer": _signed({**GOOD_CLAIMS, "iss": "https://identity.elsewhere.example/realms/microcredit"}),
     "for another audience": _signed({**GOOD_CLAIMS, "aud": "some-other-platform"}),
+    "a key the issuer does not publish": "Bearer " + tokens.sign(GOOD_CLAIMS, kid="retired-key"),
+    "no role of the platform": _signed({**GOOD_CLAIMS, "role": "offline_access"}),
     "a counsellor without an association": _signed({k: v for k, v in GOOD_CLAIMS.items() if k != "association_id"}),
 }
 ALL_ENDPOINTS = [(e.method, e.path, e.body) for e in ENDPOINTS] + [(m, p, b) for m, p, b, _, _ in NO_ID.values()]

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from services.servicing.domain import loan_id_for
-from shared.auth import Principal, issue_token
+from shared.auth import Principal
 from tests.integration.conftest import TODAY, RunningService, ServiceStarter, loan_approved
 from tests.support import notifications, tokens
 from tests.support.tokens import bearer
@@ -178,7 +178,8 @@ async def test_lists_show_only_what_the_caller_may_see(start_service: ServiceSta
 
 async def test_an_expired_token_is_refused(start_service: ServiceStarter) -> None:
     servicing = await start_service("servicing")
-    stale = issue_token(tokens.counsellor(), tokens.TEST_JWT_SECRET, now=datetime.now(UTC) - timedelta(hours=9))
+    # Nine hours before the service's clock: expired an hour plus the leeway ago, whatever the wall clock says.
+    stale = tokens.access_token(tokens.counsellor(), now=servicing.clock.now() - timedelta(hours=9))
 
     response = await servicing.http.get("/loans", params={"application_id": str(uuid4())}, headers={"Authorization": f"Bearer {stale}"})
 

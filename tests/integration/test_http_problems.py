@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     favourable_outcome,
     loan_approved,
 )
+from tests.support import directory_service
 from tests.support import notifications as notifications_support
 from tests.support import tokens
 from tests.support.intake import applicant as intake_applicant
@@ -157,6 +158,47 @@ FICP_CLEAR = {"consulted_on": TODAY.isoformat(), "result": "not_registered", "re
 UNFAVOURABLE = {"outcome": "unfavourable", "opinion": "Reste à vivre trop faible après l'échéance.",
                 "reason_codes": ["insufficient_remaining"], "orientation": "budget_coaching"}
 APPROVAL = {k: v for k, v in bank_approval().items() if k != "bank_id"}  # the bank is the caller's
+
+
+# --- the directory: admins PUT entities by id (a PUT creates, so an unknown id is no error there) -------
+
+NOT_AN_ID = "-dossier"  # an identifier starts with a letter or a digit
+DIRECTORY = {"networks": "network_id", "associations": "association_id", "banks": "bank_id", "contacts": "username"}
+DIRECTORY_BODIES = {
+    "networks": ({"name": "Caritas", "max_instalment_share": "0.75"}, "max_instalment_share", "less_than_equal"),
+    "associations": ({"name": "Croix-Rouge", "network_id": "croix-rouge-francaise", "regions": ["occitanie"]}, "network_id", "unknown_network"),
+    "banks": ({"name": ""}, "name", "string_too_short"),
+    "contacts": ({"display_name": "Claire Lefebvre", "email": "claire.lefebvre@", "role": "counsellor",
+                  "association_id": "secours-catholique"}, "email", "value_error"),
+}
+
+
+def _directory_cases(collection: str, param: str) -> list[BadRequest]:
+    one, audit, every = f"/{collection}/{{{param}}}", f"/{collection}/{{{param}}}/audit", f"/{collection}"
+    body, field, rule = DIRECTORY_BODIES[collection]
+    at = f"{collection}_entity"
+    return [
+        BadRequest("directory", "PUT", one, "a rule broken", at=at, body=body, field=field, rule=rule),
+        BadRequest("directory", "PUT", one, "malformed id", at=NOT_AN_ID, body=body, field=f"path.{param}", rule="string_pattern_mismatch"),
+        BadRequest("directory", "PUT", one, "malformed JSON", at=at, raw=MALFORMED_JSON, field="body", rule="json_invalid"),
+        BadRequest("directory", "PUT", one, "unknown field", at=at, body={**body, "deleted": True}, field="deleted", rule="extra_forbidden"),
+        BadRequest("directory", "PUT", one, "not an admin", at=at, body=body, caller=tokens.ops(), status=403, field="role", rule="forbidden_role"),
+        get("directory", one, "malformed id", at=NOT_AN_ID, field=f"path.{param}", rule="string_pattern_mismatch"),
+        unknown_id("directory", "GET", one),
+        get("directory", every, "page size 0", query={"limit": 0}, field="query.limit", rule="greater_than_equal"),
+        get("directory", audit, "malformed id", at=NOT_AN_ID, field=f"path.{param}", rule="string_pattern_mismatch"),
+        unknown_id("directory", "GET", audit),
+        get("directory", audit, "offset past the bound", at=at, query={"offset": 2**63}, field="query.offset", rule="less_than_equal"),
+    ]
+
+
+DIRECTORY_CASES = [
+    *(case for collection, param in DIRECTORY.items() for case in _directory_cases(collection, param)),
+    get("directory", "/contacts", "a role that is not one", query={"role": "banker"}, field="query.role", rule="literal_error"),
+    get("directory", "/associations", "a region that is no identifier", query={"region": "hauts de france"}, field="query.region",
+        rule="string_pattern_mismatch"),
+]
+
 
 CASES: list[BadRequest] = [
     # --- intake --------------------------------------------------------------------------------------
@@ -468,6 +510,7 @@ CASES: list[BadRequest] = [
     post("notifications", TIMERS, "unknown field", {"dry_run": True}, field="dry_run", rule="extra_forbidden"),
     post("notifications", TIMERS, "a counsellor running the timers", {}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     malformed_json("notifications", TIMERS),
+    *DIRECTORY_CASES,
 ]
 
 
@@ -527,6 +570,11 @@ async def prepare(service: RunningService) -> dict[str, str]:
         ids.update(await prepare_servicing(service, ids["active_loan"]))
     elif service.name == "notifications":
         ids.update(await notifications_support.prepare(service))
+    elif service.name == "directory":
+        await directory_service.fill(service)
+        ids.update({f"{path.partition('/')[0]}_entity": path.partition("/")[2] for path in (
+            "networks/secours-catholique-caritas", "associations/secours-catholique", "banks/credit-mutuel-nord", "contacts/c-lefebvre",
+        )})
     return ids
 
 
@@ -585,6 +633,8 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("assessment", BANK_DECISION): tokens.bank(),
     ("assessment", TIMERS): tokens.ops(),
     ("notifications", TIMERS): tokens.ops(),
+    **{("directory", route): tokens.admin() for collection, param in DIRECTORY.items()
+       for route in (f"/{collection}", f"/{collection}/{{{param}}}", f"/{collection}/{{{param}}}/audit")},
     **{("notifications", route): tokens.bank() for route in (SUBSCRIPTIONS, SUBSCRIPTION, RESUMPTION, SUBSCRIPTION_DELIVERIES, WEBHOOK_DELIVERY, RESEND)},
 }
 
@@ -628,7 +678,7 @@ async def test_a_bad_request_gets_a_problem_naming_the_field_and_the_rule(case: 
 def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
     definition = DEFINITIONS[name]
     settings_ = definition.settings_cls(
-        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=tokens.TEST_JWT_SECRET
+        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=tokens.TEST_ISSUER
     )
     app = definition.create_app(settings_, tracer_provider=TracerProvider())
     operations = {
@@ -645,7 +695,8 @@ def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
         if "requestBody" in operation:
             needed |= {"malformed JSON", "bad field"}
         if "path" in where:
-            needed |= {"malformed id", "unknown id"}
+            # A PUT by id creates what it does not find: an unknown id is no error there.
+            needed |= {"malformed id"} if method == "PUT" else {"malformed id", "unknown id"}
         if "query" in where:
             needed.add("bad field")
         missing += [f"{method} {path}: {kind}" for kind in sorted(needed - kinds)]
@@ -658,7 +709,7 @@ def _business_paths(name: str, method: str) -> list[tuple[str, str]]:
     """Every business endpoint of a service for `method`, read from its OpenAPI document (included routers too)."""
     definition = DEFINITIONS[name]
     settings_ = definition.settings_cls(
-        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, jwt_secret=tokens.TEST_JWT_SECRET
+        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=tokens.TEST_ISSUER
     )
     spec = definition.create_app(settings_, tracer_provider=TracerProvider()).openapi()
     operational = {"/health", "/ready", "/metrics"}

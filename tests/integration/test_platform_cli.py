@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,13 +10,16 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import jwt
 import pytest
 
 from deploy.local import REPO_ROOT
+from deploy.local.identity import LocalIdentity
 from deploy.local.platform import PREFERRED_PORTS, print_addresses
 from deploy.local.ports import LOOPBACK, choose_ports, find_free_ports, is_port_free
 from shared.french import day
 from shared.usury import UsuryTable
+from tests.support.infra import local_state_dir
 
 pytestmark = pytest.mark.integration
 
@@ -45,18 +49,34 @@ def test_make_token_help_lists_the_token_options(tmp_path: Path) -> None:
     done = _make("token", tmp_path, "ARGS=--help")
 
     assert done.returncode == 0, done.stderr
-    for option in ("--role", "--sub", "--association", "--region", "--bank", "--hours"):
+    for option in ("--role", "--sub", "--association", "--region", "--bank"):
         assert option in done.stdout
-    assert "counsellor,supervisor,bank,ops" in done.stdout
+    assert "counsellor,supervisor,bank,ops,admin" in done.stdout
     assert "{up,down,status" not in done.stdout, "the platform's own usage instead of the token options"
 
 
-def test_make_token_still_issues_a_token(tmp_path: Path) -> None:
-    done = _make("token", tmp_path, "ARGS=--role ops --sub ops-durand")
+def test_make_token_asks_keycloak_for_a_demo_persons_token(keycloak: LocalIdentity) -> None:
+    done = _make("token", local_state_dir(), "ARGS=--role ops --sub ops-durand")
 
     assert done.returncode == 0, done.stderr
-    header, payload, signature = done.stdout.strip().split(".")
-    assert header and payload and signature
+    claims = jwt.decode(done.stdout.strip(), options={"verify_signature": False})
+    assert (claims["iss"], claims["preferred_username"], claims["role"]) == (keycloak.issuer, "ops-durand", "ops")
+    assert jwt.get_unverified_header(done.stdout.strip())["alg"] == "RS256"
+
+
+def test_make_token_gives_a_banks_systems_their_clients_token(keycloak: LocalIdentity) -> None:
+    done = _make("token", local_state_dir(), "ARGS=--role bank --bank la-banque-postale")
+
+    assert done.returncode == 0, done.stderr
+    claims = jwt.decode(done.stdout.strip(), options={"verify_signature": False})
+    assert (claims["azp"], claims["role"], claims["bank_id"]) == ("bank-la-banque-postale", "bank", "la-banque-postale")
+
+
+def test_make_token_without_a_running_keycloak_says_so(tmp_path: Path) -> None:
+    done = _make("token", tmp_path, "ARGS=--role ops --sub ops-durand")
+
+    assert done.returncode != 0
+    assert "no token" in done.stderr and "make run" in done.stderr
 
 
 def test_make_status_with_nothing_running_says_so_and_succeeds(tmp_path: Path) -> None:
@@ -101,6 +121,7 @@ def test_the_addresses_printed_at_the_end_say_which_port_was_taken(capsys: pytes
         "spans_file": "/tmp/spans.jsonl",
         "services": {name: {"url": url} for name, url in urls.items()},
         "moved_ports": {"assessment": [8002, 41234]},
+        "keycloak": {"url": "http://127.0.0.1:8180", "issuer": "http://127.0.0.1:8180/realms/microcredit", "secrets_file": "/nonexistent"},
     }
 
     print_addresses(manifest)
@@ -108,3 +129,24 @@ def test_the_addresses_printed_at_the_end_say_which_port_was_taken(capsys: pytes
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert "http://127.0.0.1:41234" in lines["assessment"] and "(8002 was taken)" in lines["assessment"]
     assert "was taken" not in lines["intake"]
+
+
+def test_the_demo_people_are_printed_with_their_name_role_group_and_generated_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({"MC_PASSWORD_C_LEFEBVRE": "pw-claire", "MC_PASSWORD_B_PETIT": "pw-nathalie", "MC_SECRET_X": "s"}))
+    manifest: dict[str, object] = {
+        "kafka": "127.0.0.1:39092", "postgres": "postgresql://postgres@127.0.0.1:35432/postgres",
+        "otlp": "http://127.0.0.1:4318", "spans_file": "/tmp/spans.jsonl", "services": {},
+        "keycloak": {"url": "http://127.0.0.1:8180", "issuer": "http://127.0.0.1:8180/realms/microcredit", "secrets_file": str(secrets)},
+    }
+
+    print_addresses(manifest)
+
+    people = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if " — " in line}
+    assert people["c-lefebvre"].split() == [
+        "c-lefebvre", "pw-claire", "Claire", "Lefebvre", "—", "counsellor", "—", "secours-catholique", "/", "hauts-de-france"
+    ]
+    assert people["b-petit"].split() == ["b-petit", "pw-nathalie", "Nathalie", "Petit", "—", "bank", "—", "la-banque-postale"]
+    assert set(people) == {"c-lefebvre", "b-petit"}, "only the people whose password was generated"

@@ -27,7 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from deploy.local import REPO_ROOT
+from deploy.local.identity import LocalIdentity
 from deploy.local.kafka import LocalKafka
+from deploy.local.keycloak import LocalKeycloak
 from deploy.local.postgres import LocalPostgres
 from deploy.versions import pinned
 
@@ -155,3 +157,20 @@ def postgres_dsn() -> Iterator[str]:
     else:
         with _local_postgres() as dsn:
             yield dsn
+
+
+@contextmanager
+def local_keycloak(postgres_dsn: str) -> Iterator[LocalIdentity]:
+    """Start Keycloak in the test state dir (its database in the test cluster) and stop it afterwards.
+
+    The realm and the people tests create stay in the test cluster between sessions, with the
+    secrets of the same state dir; only a Docker-free local Keycloak is provided (no container).
+    """
+    with _session_lock("keycloak"):
+        keycloak = LocalKeycloak(local_state_dir())
+        keycloak.stop()  # a leftover of a killed session
+        try:
+            keycloak.start(postgres_dsn, settings={"MC_WEB_BASE_URL": "http://127.0.0.1:8000"})
+            yield LocalIdentity.of(keycloak)
+        finally:
+            keycloak.stop()

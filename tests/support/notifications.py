@@ -49,18 +49,10 @@ from tests.integration.conftest import payment_missed
 from tests.support import tokens
 
 OWNER = {"association_id": "secours-catholique", "region": "hauts-de-france", "counsellor_id": "c-lefebvre"}
-ADDRESS_BOOK = {
-    "NOTIFICATIONS_COUNSELLOR_EMAILS": {"c-lefebvre": "claire.lefebvre@secours-catholique.example", "c-roux": "martin.roux@secours-catholique.example"},
-    "NOTIFICATIONS_SUPERVISOR_EMAILS": {"secours-catholique": ["sophie.marchand@secours-catholique.example"]},
-    "NOTIFICATIONS_ASSOCIATION_EMAILS": {"secours-catholique": ["microcredit.hdf@secours-catholique.example"]},
-    "NOTIFICATIONS_BANK_CONTACTS": {"credit-mutuel-nord": "api-support@credit-mutuel-nord.example"},
-}
-
-
 def configure(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> None:
-    """Notifications' settings for the next service started: the address book, quiet background workers, and `settings`."""
+    """Notifications' settings for the next service started: quiet background workers, and `settings` (the addresses
+    are the tests' directory, delivered when the service starts)."""
     values: dict[str, Any] = {
-        **ADDRESS_BOOK,
         "NOTIFICATIONS_PUBLIC_BASE_URL": "https://alertes.microcredit.example",
         # The tests run the timers and workers themselves (POST /operations/timers), at the clock they set.
         "NOTIFICATIONS_TIMER_INTERVAL_SECONDS": 3600,

@@ -1,17 +1,76 @@
-"""Bearer tokens for tests: realistic principals signed with the test secret."""
+"""Access tokens for in-process tests: signed by a test issuer whose public key the services are given.
+
+The services verify them exactly as they verify Keycloak's (`shared/oidc.py`: RS256 signature by a
+published key, issuer, audience, expiry on the service's clock); only the key set is handed to the app
+instead of being fetched. End-to-end and contract tests use real Keycloak tokens (tests/support/keycloak.py).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
-from shared.auth import Principal, Role, issue_token
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
-TEST_JWT_SECRET = "test-secret-for-microcredit-platform-0123456789"  # ≥ 32 bytes, as HS256 wants
+from shared.auth import AUDIENCE, Principal, Role
+from shared.oidc import KeySet
+
+TEST_ISSUER = "https://identity.test.invalid/realms/microcredit"
+KEY_ID = "test-signing-key"
+
+
+@cache
+def _private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwks() -> dict[str, Any]:
+    """The test issuer's published keys (what Keycloak serves at its `jwks_uri`)."""
+    public = RSAAlgorithm.to_jwk(_private_key().public_key(), as_dict=True)
+    return {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]}
+
+
+def test_keys(now: Callable[[], datetime]) -> KeySet:
+    """The key set a service under test trusts: the test issuer's, on the service's clock."""
+    return KeySet.published(TEST_ISSUER, jwks(), now=now)
+
+
+def sign(claims: dict[str, Any], *, kid: str = KEY_ID, algorithm: str = "RS256") -> str:
+    """A token with these exact claims, signed with the test issuer's key (given as a key object: a PEM is checked at each load, 25 ms)."""
+    return jwt.encode(claims, _private_key(), algorithm=algorithm, headers={"kid": kid})
+
+
+def claims_of(principal: Principal, *, now: datetime | None = None, ttl: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+    """The claims Keycloak's realm puts in an access token for `principal`."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "iss": TEST_ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(uuid5(NAMESPACE_URL, principal.subject)),
+        "preferred_username": principal.subject,
+        "role": principal.role.value,
+        "association_id": principal.association_id,
+        "region": principal.region,
+        "bank_id": principal.bank_id,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def access_token(principal: Principal, *, now: datetime | None = None, ttl: timedelta = timedelta(hours=1)) -> str:
+    """A valid access token for `principal`, issued `now` (default: the wall clock)."""
+    return sign(claims_of(principal, now=now, ttl=ttl))
 
 
 def bearer(principal: Principal) -> dict[str, str]:
     """The Authorization header of `principal`."""
-    return {"Authorization": f"Bearer {issue_token(principal, TEST_JWT_SECRET, now=datetime.now(UTC))}"}
+    return {"Authorization": f"Bearer {access_token(principal)}"}
 
 
 def counsellor(sub: str = "c-lefebvre", association: str = "secours-catholique", region: str = "hauts-de-france") -> Principal:
@@ -32,3 +91,8 @@ def bank(bank_id: str = "credit-mutuel-nord") -> Principal:
 def ops(sub: str = "ops-durand") -> Principal:
     """Someone of the ops team."""
     return Principal(subject=sub, role=Role.OPS)
+
+
+def admin(sub: str = "adm-moreau") -> Principal:
+    """An administrator of the directory."""
+    return Principal(subject=sub, role=Role.ADMIN)

@@ -9,15 +9,15 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
-from services.assessment.domain.assessment import Assessment, Policy, Status
+from services.assessment.domain.assessment import Assessment, DirectoryTerms, Policy, Status
 from services.assessment.domain.checks import CheckName, LoanTerms, Thresholds, evaluate, usury_check, usury_table_warnings
 from services.assessment.domain.decision import BankDecisionTerms, NotRoutedToBank, raise_overdue, record_bank_decision
 from services.assessment.domain.diagnostic import consumption_units, diagnose
 from services.assessment.domain.outcome import Outcome, record_outcome
 from services.assessment.domain.review import FicpRecord, open_file, record_ficp, update_file, withdraw
-from services.assessment.settings import AssessmentSettings, ThresholdOverride
+from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, BankDecisionOverdue, LoanApproved, LoanDeclined
@@ -147,14 +147,14 @@ def test_a_purpose_outside_insertion_fails_the_purpose_check() -> None:
     assert not _check(CheckName.PURPOSE, 2_000_00, 0, purpose="debt_consolidation").passed
 
 
-def test_a_network_overrides_some_thresholds_and_keeps_the_defaults_for_the_others() -> None:
-    settings = AssessmentSettings(
-        jwt_secret=SecretStr("x" * 32),
-        thresholds_by_association={"restos-du-coeur": ThresholdOverride(min_remaining_per_unit_cents=250_00)},
-    )
+def test_a_network_sets_some_thresholds_in_the_directory_and_keeps_the_defaults_for_the_others() -> None:
+    settings = AssessmentSettings(oidc_issuer="https://identity.example/realms/microcredit")
+    restos = DirectoryTerms(min_remaining_per_unit_cents=250_00, partner_banks=("la-banque-postale",))
 
-    assert settings.thresholds_for("restos-du-coeur") == Thresholds(250_00, Decimal("0.33"))
-    assert settings.thresholds_for("secours-catholique") == Thresholds(300_00, Decimal("0.33"))
+    assert settings.policy_for(restos).thresholds == Thresholds(250_00, Decimal("0.33"))
+    assert settings.policy_for(restos).partner_banks == ("la-banque-postale",)
+    assert settings.policy_for(DirectoryTerms()).thresholds == Thresholds(300_00, Decimal("0.33"))
+    assert settings.policy_for(DirectoryTerms(max_instalment_share=Decimal("0.3"))).thresholds == Thresholds(300_00, Decimal("0.3"))
 
 
 def test_the_usury_table_warns_only_once_a_quarter_starts_without_its_caps() -> None:

@@ -36,7 +36,7 @@ KAFKA_POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 KAFKA_VERSION_NOTE = REPO_ROOT / "deploy" / "kafka" / "VERSION.md"
 README = REPO_ROOT / "README.md"
 
-HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004}
+HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
 
 
 def _compose() -> dict[str, Any]:
@@ -130,7 +130,7 @@ def _first_party_imports() -> set[str]:
 
 @pytest.mark.unit
 def test_compose_runs_exactly_the_four_services_and_the_infrastructure() -> None:
-    assert set(_compose()["services"]) == {*SERVICES, "kafka", "postgres", "jaeger"}
+    assert set(_compose()["services"]) == {*SERVICES, "kafka", "postgres", "jaeger", "keycloak"}
 
 
 @pytest.mark.unit
@@ -380,3 +380,40 @@ def test_dockerignore_drops_local_state_but_keeps_the_sources() -> None:
     assert any("__pycache__" in p for p in patterns)
     for kept in ("shared", "services", "pyproject.toml", "uv.lock"):
         assert kept not in patterns and f"{kept}/**" not in patterns, f".dockerignore must keep {kept}"
+
+
+# ---------------------------------------------------------------- identity provider
+
+
+@pytest.mark.unit
+def test_keycloak_is_the_official_image_of_the_pinned_version_importing_the_realm_file() -> None:
+    keycloak = _service("keycloak")
+    repository, tag = _image("keycloak")
+    assert (repository, tag) == ("quay.io/keycloak/keycloak", pinned("keycloak"))
+    assert "--import-realm" in _command(keycloak)
+    assert "./deploy/keycloak:/opt/keycloak/data/import:ro" in keycloak["volumes"]
+    env = _environment(keycloak)
+    assert env["KC_DB_URL"] == "jdbc:postgresql://postgres:5432/keycloak"
+    assert "create database keycloak" in (REPO_ROOT / "deploy" / "compose" / "postgres-init.sql").read_text()
+
+
+@pytest.mark.unit
+def test_compose_env_provides_every_secret_the_realm_file_asks_for() -> None:
+    from deploy.compose_env import PLACEHOLDER, lines
+    from deploy.local.keycloak import REALM_FILE
+
+    given = {line.split("=", 1)[0] for line in lines()}
+    asked = set(PLACEHOLDER.findall(REALM_FILE.read_text()))
+    assert asked and asked <= given
+    assert "MC_KEYCLOAK_ADMIN_PASSWORD" in given
+    assert not re.search(r"MC_(PASSWORD|SECRET)_[A-Z_]+=", REALM_FILE.read_text()), "no secret value in the repository"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_trusts_the_compose_keycloak(name: str) -> None:
+    env = _environment(_service(name))
+    prefix = env_prefix(name)
+    assert env[f"{prefix}OIDC_ISSUER"] == "http://localhost:8180/realms/microcredit"
+    assert urlsplit(env[f"{prefix}OIDC_JWKS_URL"]).hostname == "keycloak"
+    assert _service(name)["depends_on"]["keycloak"]["condition"] == "service_healthy"

@@ -27,6 +27,7 @@ AGGREGATE_ID = {
     Topics.BANK_DECISIONS: "application_id",
     Topics.BANK_PAYMENTS: "loan_id",
 }
+# The directory's topic holds several kinds of entity: the subject is the entity's path, `associations/<id>`.
 
 
 def type_of(event_cls: type[Envelope[Any]]) -> str:
@@ -109,7 +110,11 @@ def test_the_envelope_follows_cloudevents_1_0(event_cls: type[Envelope[Any]]) ->
     assert document["datacontenttype"] == "application/json"
     assert document["dataschema"] == f"urn:microcredit:schema:{document['type']}"
     assert event.time.utcoffset() is not None
-    assert document["subject"] == document["data"][AGGREGATE_ID[event_cls.topic]]
+    if event_cls.topic == Topics.DIRECTORY:
+        kind, _, entity = document["subject"].partition("/")
+        assert document["subject"] == event.data.subject() and entity in document["data"].values(), kind
+    else:
+        assert document["subject"] == document["data"][AGGREGATE_ID[event_cls.topic]]
 
 
 @EVENTS

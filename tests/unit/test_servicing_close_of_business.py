@@ -24,7 +24,7 @@ def test_a_business_date_at_the_start_of_the_calendar_is_no_error() -> None:
 
 
 def test_the_policy_is_the_one_the_settings_configure() -> None:
-    settings = ServicingSettings(jwt_secret="s3cret", grace_days=5, write_off_days=120, cob_chunk_size=200)
+    settings = ServicingSettings(oidc_issuer="https://identity.example/realms/microcredit", grace_days=5, write_off_days=120, cob_chunk_size=200)
 
     assert CobPolicy.of(settings) == CobPolicy(grace_days=5, write_off_days=120, chunk_size=200)
 

@@ -86,8 +86,15 @@ class BankFile(BaseModel):
         )
 
 
-def _bank_file(ctx: Context, file: Assessment) -> BankFile:
-    return BankFile.of(file, ctx.settings.association_contacts.get(file.association_id))
+async def _bank_files(ctx: Context, files: list[Assessment]) -> list[BankFile]:
+    # The association's contact as the directory says it now (assessment's copy).
+    contacts = await repository.bank_contacts(ctx.pool, {f.association_id for f in files})
+    return [BankFile.of(f, contacts.get(f.association_id)) for f in files]
+
+
+async def _bank_file(ctx: Context, file: Assessment) -> BankFile:
+    [shown] = await _bank_files(ctx, [file])
+    return shown
 
 
 @router.get("/bank/files", response_model=list[BankFile], summary="Files routed to the bank")
@@ -96,7 +103,7 @@ async def bank_files(principal: PartnerBank, ctx: Context, page: PageQuery, stat
     files = await repository.routed_to(
         ctx.pool, principal.bank_id or "", status=status, limit=page.limit, offset=page.offset
     )
-    return [_bank_file(ctx, f) for f in files]
+    return await _bank_files(ctx, files)
 
 
 @router.get("/bank/files/{application_id}", response_model=BankFile, summary="Read a routed file")
@@ -105,7 +112,7 @@ async def bank_file(application_id: UUID, principal: PartnerBank, ctx: Context) 
     file = await repository.get(ctx.pool, application_id)
     if file is None or not access.bank_sees(principal, file):
         raise not_found("file", application_id)
-    return _bank_file(ctx, file)
+    return await _bank_file(ctx, file)
 
 
 @router.post(
@@ -126,4 +133,4 @@ async def bank_decision(application_id: UUID, body: BankDecisionTerms, principal
             )
     except NotRoutedToBank:
         raise not_found("file", application_id) from None
-    return _bank_file(ctx, decided)
+    return await _bank_file(ctx, decided)

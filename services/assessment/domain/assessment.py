@@ -51,6 +51,15 @@ class AuditEntry(BaseModel):
 
 
 @dataclass(frozen=True)
+class DirectoryTerms:
+    """What the directory says of an association: its network's thresholds (None: the default) and active partner banks."""
+
+    min_remaining_per_unit_cents: int | None = None
+    max_instalment_share: Decimal | None = None
+    partner_banks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
     """What an association network decides with: diagnostic rate, thresholds, partner banks, usury caps."""
 

@@ -113,9 +113,9 @@ def _route(a: Assessment, outcome: Outcome, policy: Policy, actor: Actor, now: d
     """Favourable: a partner bank, the FICP consulted, every check passed or overridden; then routed."""
     assert outcome.bank_id and outcome.amount_cents and outcome.duration_months and outcome.annual_rate is not None
     if outcome.bank_id not in policy.partner_banks:
-        partners = ", ".join(policy.partner_banks) or "none configured"
+        partners = ", ".join(policy.partner_banks) or "none"
         raise BusinessRuleError(
-            f"{outcome.bank_id} is not a partner bank of {a.association_id} (partners: {partners})",
+            f"{outcome.bank_id} is not an active partner bank of {a.association_id} in the directory (active partners: {partners})",
             field="bank_id", rule="partner_bank", status=422,
         )
     if a.ficp is None:

@@ -1,7 +1,8 @@
-"""E-mail: who receives an alert, how a counsellor wants their e-mails, and the deliveries' ids (pure)."""
+"""E-mail: whom an alert is for and, at sending time, at which addresses; how a counsellor wants their e-mails; ids (pure)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid5
@@ -14,6 +15,7 @@ from services.notifications.settings import NotificationsSettings
 EMAIL_ID_NAMESPACE = UUID("5e1d2c3b-4a59-4f8e-a7d6-c5b4a3928170")
 DeliveryKind = Literal["alert", "reminder", "digest", "bank_contact"]
 EmailMode = Literal["immediate", "daily_digest"]
+AddresseeKind = Literal["counsellor", "association", "supervisors", "bank"]
 
 
 class EmailPreference(BaseModel):
@@ -37,24 +39,60 @@ def email_id(*parts: object) -> UUID:
     return uuid5(EMAIL_ID_NAMESPACE, ":".join(str(p) for p in parts))
 
 
-def recipients_for(alert: Alert, settings: NotificationsSettings) -> list[str]:
-    """Who receives an alert: the counsellor (else the association's mailbox), the shared mailbox, or the supervisors."""
-    shared = settings.association_emails.get(alert.association_id, [])
-    supervisors = settings.supervisor_emails.get(alert.association_id, [])
+class NoAddress(Exception):
+    """The directory gives no address for an e-mail's addressee (yet): it is retried like a temporary failure."""
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Whom an e-mail is for, not at which address: the address is the directory's at the time it is sent.
+
+    `counsellor` (id: the counsellor; else their association's shared mailbox), `association` (id: the
+    association; its shared mailbox, else its supervisors), `supervisors` (id: the association) or
+    `bank` (id: the bank; its technical contacts).
+    """
+
+    kind: AddresseeKind
+    id: str
+    association_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    """What the directory says, at sending time, of the addresses an addressee may be reached at."""
+
+    own: str | None = None
+    shared_mailbox: str | None = None
+    supervisors: tuple[str, ...] = ()
+    bank_technical: tuple[str, ...] = ()
+
+
+def addressee_for(alert: Alert) -> Addressee:
+    """Whom an alert's e-mail is for: its counsellor, the association's shared queue, or its supervisors."""
     if alert.audience == "supervisor":
-        return list(supervisors)
+        return Addressee("supervisors", alert.association_id, alert.association_id)
     if alert.audience == "association":
-        return list(shared or supervisors)
-    own = settings.counsellor_emails.get(alert.counsellor_id)
-    return [own] if own else list(shared)
+        return Addressee("association", alert.association_id, alert.association_id)
+    return Addressee("counsellor", alert.counsellor_id, alert.association_id)
 
 
-def may_wait_for_digest(alert: Alert, settings: NotificationsSettings) -> bool:
-    """Only a counsellor's own alert, not critical, sent to their own address, may wait for their daily digest."""
-    return alert.audience == "counsellor" and alert.severity != "critical" and alert.counsellor_id in settings.counsellor_emails
+def addresses(addressee: Addressee, book: AddressBook) -> list[str]:
+    """The addresses to send to now; NoAddress if the directory has none for the addressee."""
+    shared = [book.shared_mailbox] if book.shared_mailbox else []
+    found = {
+        "counsellor": [book.own] if book.own else shared,
+        "association": shared or list(book.supervisors),
+        "supervisors": list(book.supervisors),
+        "bank": list(book.bank_technical),
+    }[addressee.kind]
+    if not found:
+        raise NoAddress(f"the directory has no e-mail address for the {addressee}")
+    return found
 
 
-def digest_recipients(counsellor_id: str, association_id: str, settings: NotificationsSettings) -> list[str]:
-    """The counsellor's address, else the association's shared mailbox."""
-    own = settings.counsellor_emails.get(counsellor_id)
-    return [own] if own else list(settings.association_emails.get(association_id, []))
+def may_wait_for_digest(alert: Alert, has_own_address: bool) -> bool:
+    """Only a counsellor's own alert, not critical, for a counsellor with their own address, may wait for their daily digest."""
+    return alert.audience == "counsellor" and alert.severity != "critical" and has_own_address

@@ -7,7 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
-from services.notifications.email.domain import DeliveryKind, EmailPreference
+from services.notifications.email.domain import AddressBook, Addressee, DeliveryKind, EmailPreference
+from shared.db import keep_newest
+from shared.events import DirectoryAssociationData, DirectoryContactData
 from services.notifications.email.letters import Letter
 
 Connection = asyncpg.Connection | asyncpg.Pool
@@ -31,14 +33,15 @@ async def save_preference(conn: Connection, pref: EmailPreference) -> None:
 
 
 async def insert_delivery(
-    conn: asyncpg.Connection, *, delivery_id: UUID, kind: DeliveryKind, recipients: list[str], letter: Letter,
-    now: datetime, alert_id: UUID | None = None, association_id: str | None = None,
+    conn: asyncpg.Connection, *, delivery_id: UUID, kind: DeliveryKind, addressee: Addressee, letter: Letter,
+    now: datetime, alert_id: UUID | None = None,
 ) -> bool:
-    """Queue an e-mail in the caller's transaction; False if this delivery was already queued."""
+    """Queue an e-mail for `addressee` in the caller's transaction; False if this delivery was already queued."""
     return bool(await conn.fetchval(
-        "insert into email_deliveries (id, kind, alert_id, association_id, recipients, subject, body, status, next_attempt_at, created_at)"
-        " values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) on conflict (id) do nothing returning true",
-        delivery_id, kind, alert_id, association_id, recipients, letter.subject, letter.body, now,
+        "insert into email_deliveries (id, kind, alert_id, association_id, addressee_kind, addressee_id, subject, body, status,"
+        " next_attempt_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) on conflict (id) do nothing"
+        " returning true",
+        delivery_id, kind, alert_id, addressee.association_id, addressee.kind, addressee.id, letter.subject, letter.body, now,
     ))
 
 
@@ -85,11 +88,11 @@ async def next_due(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | 
     )
 
 
-async def mark_sent(conn: asyncpg.Connection, delivery_id: UUID, attempts: int, now: datetime) -> None:
-    """The relay accepted the e-mail."""
+async def mark_sent(conn: asyncpg.Connection, delivery_id: UUID, attempts: int, now: datetime, recipients: list[str]) -> None:
+    """The relay accepted the e-mail, for these addresses."""
     await conn.execute(
-        "update email_deliveries set status = 'sent', attempts = $2, sent_at = $3, last_error = null where id = $1",
-        delivery_id, attempts, now,
+        "update email_deliveries set status = 'sent', attempts = $2, sent_at = $3, last_error = null, recipients = $4 where id = $1",
+        delivery_id, attempts, now, recipients,
     )
 
 
@@ -105,3 +108,42 @@ async def mark_failed(conn: asyncpg.Connection, delivery_id: UUID, attempts: int
     await conn.execute(
         "update email_deliveries set status = 'failed', attempts = $2, last_error = $3 where id = $1", delivery_id, attempts, error
     )
+
+
+# --- the copy of the directory: the newest version of each entity wins --------------------------------
+
+
+async def keep_contact(conn: asyncpg.Connection, c: DirectoryContactData) -> None:
+    """A person's (or a bank's technical) contact, unless a newer version is kept already."""
+    await keep_newest(conn, "directory_contacts", "username", c.model_dump(
+        include={"username", "email", "role", "association_id", "bank_id", "active", "version"}))
+
+
+async def keep_association(conn: asyncpg.Connection, a: DirectoryAssociationData) -> None:
+    """An association's shared mailbox, unless a newer version is kept already."""
+    await keep_newest(conn, "directory_associations", "association_id", a.model_dump(
+        include={"association_id", "shared_mailbox", "active", "version"}))
+
+
+
+async def own_address(conn: Connection, username: str) -> str | None:
+    """The person's e-mail, if the directory has them and they are active."""
+    return await conn.fetchval("select email from directory_contacts where username = $1 and active", username)
+
+
+async def address_book(conn: Connection, addressee: Addressee) -> AddressBook:
+    """What the directory's copy says now of the addresses `addressee` may be reached at."""
+    association = addressee.association_id
+    own = await own_address(conn, addressee.id) if addressee.kind == "counsellor" else None
+    shared = await conn.fetchval(
+        "select shared_mailbox from directory_associations where association_id = $1 and active", association
+    ) if association else None
+    supervisors = await conn.fetch(
+        "select email from directory_contacts where association_id = $1 and role = 'supervisor' and active order by username",
+        association,
+    ) if association else []
+    technical = await conn.fetch(
+        "select email from directory_contacts where bank_id = $1 and role = 'bank_technical' and active order by username",
+        addressee.id,
+    ) if addressee.kind == "bank" else []
+    return AddressBook(own, shared, tuple(r["email"] for r in supervisors), tuple(r["email"] for r in technical))

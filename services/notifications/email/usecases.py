@@ -22,16 +22,18 @@ from services.notifications.alerts.domain import SOURCE, Alert
 from services.notifications.context import Notifications
 from services.notifications.email import letters, repository, smtp
 from services.notifications.email.domain import (
+    Addressee,
     EmailMode,
     EmailPreference,
+    NoAddress,
+    addressee_for,
+    addresses,
     default_preference,
-    digest_recipients,
     email_id,
     may_wait_for_digest,
-    recipients_for,
 )
 from services.notifications.settings import NotificationsSettings
-from shared.events import DeliveryFailed, DeliveryFailedData, new_event
+from shared.events import DeliveryFailed, DeliveryFailedData, DirectoryAssociationData, DirectoryContactData, new_event
 from shared.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
@@ -83,51 +85,58 @@ async def _borrower(conn: asyncpg.Connection, alert: Alert) -> str | None:
 
 
 async def queue_alert(conn: asyncpg.Connection, alert: Alert, settings: NotificationsSettings, now: datetime) -> None:
-    """In the alert's transaction: its e-mail now, or a line in the next digest if the counsellor asked for one."""
-    recipients = recipients_for(alert, settings)
-    if not recipients:
-        log.warning("no e-mail address for alert %s (%s of %s): inbox only", alert.id, alert.audience, alert.association_id)
-        return
-    if may_wait_for_digest(alert, settings) and (await preference(conn, alert.counsellor_id, settings)).mode == "daily_digest":
+    """In the alert's transaction: its e-mail now, or a line in the next digest if the counsellor asked for one.
+
+    The e-mail is written for its addressee; the mailer looks the address up in the directory when it sends it.
+    """
+    has_own_address = await repository.own_address(conn, alert.counsellor_id) is not None
+    if may_wait_for_digest(alert, has_own_address) and (await preference(conn, alert.counsellor_id, settings)).mode == "daily_digest":
         await repository.add_to_digest(conn, alert.counsellor_id, alert.id, now)
         return
     letter = letters.alert_letter(alert, borrower=await _borrower(conn, alert), base_url=settings.public_base_url, zone=settings.zone)
     await repository.insert_delivery(
-        conn, delivery_id=email_id("alert", alert.id), kind="alert", recipients=recipients, letter=letter, now=now,
-        alert_id=alert.id, association_id=alert.association_id,
+        conn, delivery_id=email_id("alert", alert.id), kind="alert", addressee=addressee_for(alert), letter=letter, now=now,
+        alert_id=alert.id,
     )
 
 
 async def queue_reminder(conn: asyncpg.Connection, alert: Alert, woke_from: datetime, settings: NotificationsSettings, now: datetime) -> None:
     """A snoozed alert is back: remind its addressees (always at once)."""
-    recipients = recipients_for(alert, settings)
-    if not recipients:
-        return
     letter = letters.alert_letter(
         alert, borrower=await _borrower(conn, alert), base_url=settings.public_base_url, zone=settings.zone, reminder=True
     )
     await repository.insert_delivery(
-        conn, delivery_id=email_id("reminder", alert.id, woke_from.isoformat()), kind="reminder", recipients=recipients,
-        letter=letter, now=now, alert_id=alert.id, association_id=alert.association_id,
+        conn, delivery_id=email_id("reminder", alert.id, woke_from.isoformat()), kind="reminder",
+        addressee=addressee_for(alert), letter=letter, now=now, alert_id=alert.id,
     )
 
 
 async def tell_bank_contact(
     conn: asyncpg.Connection, *, bank_id: str, subscription_id: UUID, url: str, failures: int, error: str, incident: UUID,
     settings: NotificationsSettings, now: datetime,
-) -> bool:
-    """In the pause's transaction: the bank's technical contact hears that its webhook subscription stopped; False if none is known."""
-    contact = settings.bank_contacts.get(bank_id)
-    if not contact:
-        return False
+) -> None:
+    """In the pause's transaction: the bank's technical contacts (as the directory says when it is sent) hear that its
+    webhook subscription stopped."""
     letter = letters.paused_subscription_letter(
         bank_id=bank_id, subscription_id=subscription_id, url=url, failures=failures, last_error=error, paused_at=now, zone=settings.zone,
     )
     await repository.insert_delivery(
-        conn, delivery_id=email_id("paused", subscription_id, now.isoformat()), kind="bank_contact", recipients=[contact],
-        letter=letter, now=now, alert_id=incident,
+        conn, delivery_id=email_id("paused", subscription_id, now.isoformat()), kind="bank_contact",
+        addressee=Addressee("bank", bank_id), letter=letter, now=now, alert_id=incident,
     )
-    return True
+
+
+# --- the directory's snapshots: the addresses, as they are when an e-mail is sent ---------------------
+
+
+async def keep_contact(conn: asyncpg.Connection, data: DirectoryContactData) -> None:
+    """The directory changed a person's contact: the e-mails sent from now on go to the new address."""
+    await repository.keep_contact(conn, data)
+
+
+async def keep_association(conn: asyncpg.Connection, data: DirectoryAssociationData) -> None:
+    """The directory changed an association: its shared mailbox, from now on."""
+    await repository.keep_association(conn, data)
 
 
 # --- the digest timer --------------------------------------------------------------------------------
@@ -160,11 +169,10 @@ async def _digest(conn: asyncpg.Connection, counsellor_id: str, settings: Notifi
         [(a, names.get(a.application_id) if a.application_id else None) for a in waiting],
         day=day, base_url=settings.public_base_url, zone=settings.zone,
     )
-    association_id = waiting[0].association_id
-    if recipients := digest_recipients(counsellor_id, association_id, settings):
-        await repository.insert_delivery(
-            conn, delivery_id=delivery_id, kind="digest", recipients=recipients, letter=letter, now=now, association_id=association_id,
-        )
+    await repository.insert_delivery(
+        conn, delivery_id=delivery_id, kind="digest", addressee=Addressee("counsellor", counsellor_id, waiting[0].association_id),
+        letter=letter, now=now,
+    )
     await repository.remove_digest_items(conn, counsellor_id, ids)
     return 1
 
@@ -184,18 +192,27 @@ async def send_due_emails(ctx: Notifications) -> Emails:
     return run
 
 
+async def _recipients(conn: asyncpg.Connection, row: asyncpg.Record) -> list[str]:
+    """The addresses of the e-mail's addressee, as the directory's copy says now (rows from before: the ones they kept)."""
+    if row["addressee_kind"] is None:
+        return list(row["recipients"])
+    addressee = Addressee(row["addressee_kind"], row["addressee_id"], row["association_id"])
+    return addresses(addressee, await repository.address_book(conn, addressee))
+
+
 async def _attempt(conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notifications, run: Emails) -> None:
     settings = ctx.settings
     letter = letters.Letter(row["subject"], row["body"])
-    message = letters.mime(letter, sender=settings.email_sender, recipients=list(row["recipients"]), delivery_id=row["id"], created_at=row["created_at"])
     attempts = row["attempts"] + 1
     try:
+        recipients = await _recipients(conn, row)
+        message = letters.mime(letter, sender=settings.email_sender, recipients=recipients, delivery_id=row["id"], created_at=row["created_at"])
         await smtp.send(message, settings)
     except smtp.PermanentFailure as exc:
         await _give_up(conn, row, attempts, f"refused: {exc}", ctx)
         run.emails_failed += 1
         return
-    except smtp.TEMPORARY as exc:
+    except (*smtp.TEMPORARY, NoAddress) as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if attempts >= settings.email_max_attempts:
             await _give_up(conn, row, attempts, error, ctx)
@@ -206,7 +223,7 @@ async def _attempt(conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notificat
         log.warning("e-mail %s not sent (attempt %d), retry in %s: %s", row["id"], attempts, delay, error)
         run.emails_retried += 1
         return
-    await repository.mark_sent(conn, row["id"], attempts, ctx.clock.now())
+    await repository.mark_sent(conn, row["id"], attempts, ctx.clock.now(), recipients)
     run.emails_sent += 1
 
 

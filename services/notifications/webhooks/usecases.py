@@ -142,12 +142,10 @@ async def _pause(conn: asyncpg.Connection, row: asyncpg.Record, attempts: int, f
     if not await repository.pause(conn, row["subscription_id"], now):
         return False
     incident = uuid5(ALERT_ID_NAMESPACE, f"paused:{row['subscription_id']}:{now.isoformat()}")
-    told = await email.tell_bank_contact(
+    await email.tell_bank_contact(
         conn, bank_id=row["bank_id"], subscription_id=row["subscription_id"], url=row["url"], failures=failures, error=error,
         incident=incident, settings=ctx.settings, now=now,
     )
-    if not told:
-        log.warning("no contact e-mail for bank %s: its paused subscription is told by event only", row["bank_id"])
     event = new_event(
         DeliveryFailed, source=SOURCE, subject=str(incident), time=now,
         data=DeliveryFailedData(

@@ -1,0 +1,25 @@
+"""`python -m deploy.compose_env > .env`: the secrets docker-compose.yml needs, generated for this machine.
+
+Every `${MC_PASSWORD_…}` and `${MC_SECRET_…}` placeholder of the realm file, and Keycloak's administrator
+password; `.env` is git-ignored, so nothing in the repository lets anyone sign in to a deployment.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+
+from deploy.local.keycloak import REALM_FILE
+
+PLACEHOLDER = re.compile(r"\$\{(MC_(?:PASSWORD|SECRET)_[A-Z0-9_]+)\}")
+
+
+def lines() -> list[str]:
+    """`NAME=value` for every secret the compose platform reads."""
+    names = sorted({*PLACEHOLDER.findall(REALM_FILE.read_text()), "MC_KEYCLOAK_ADMIN_PASSWORD"})
+    return [f"{name}={secrets.token_urlsafe(18)}" for name in names] + ["MC_WEB_BASE_URL=http://localhost:8000"]
+
+
+if __name__ == "__main__":
+    sys.stdout.write("\n".join(lines()) + "\n")

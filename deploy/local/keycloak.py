@@ -1,0 +1,221 @@
+"""Keycloak (the OpenID Connect provider) on this machine, without Docker.
+
+Its distribution comes from Maven Central and is built once (`deploy/local/keycloak_dist.py`); it is
+started in production mode (`kc.sh start --optimized`) on loopback with its own database in the local
+Postgres. Each state dir (the platform's, the tests') gets its own Keycloak home, a hard-linked copy of
+the built distribution, so its `data/` is its own. The realm file of `deploy/keycloak/` is imported at
+the first start; its passwords and client secrets are `${MC_PASSWORD_…}`/`${MC_SECRET_…}` placeholders
+that Keycloak fills from the environment, generated once per state dir and kept there (mode 600), so
+nothing in the repository lets anyone sign in anywhere. Readiness is the realm's OpenID Connect
+discovery document answering, never a sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from deploy.local import REPO_ROOT
+from deploy.local.keycloak_dist import Distribution, KeycloakError, find_java_home
+from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, read_port_pair
+from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
+from deploy.versions import pinned
+
+KEYCLOAK_DEPLOY_DIR = REPO_ROOT / "deploy" / "keycloak"
+REALM_FILE = KEYCLOAK_DEPLOY_DIR / "realm-microcredit.json"
+REALM = "microcredit"
+DEFAULT_START_TIMEOUT = 180.0
+# Placeholders of the realm file this launcher generates: passwords and client secrets.
+_SECRET_PLACEHOLDER = re.compile(r"\$\{(MC_(?:PASSWORD|SECRET)_[A-Z0-9_]+)\}")
+
+
+@dataclass(frozen=True)
+class KeycloakStatus:
+    """Is the Keycloak process alive, its pid and the realm's issuer URL."""
+
+    running: bool
+    pid: int | None
+    issuer: str | None
+
+
+def _create_database(dsn: str, name: str) -> None:
+    """Create database `name` on the server of `dsn` unless it exists (Keycloak's own tables live there)."""
+
+    async def create() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            if not await conn.fetchval("select true from pg_database where datname = $1", name):
+                await conn.execute(f'create database "{name}"')
+        finally:
+            await conn.close()
+
+    run_blocking(create())
+
+
+class LocalKeycloak:
+    """A Keycloak server whose home, secrets and logs live under `state_dir/keycloak`."""
+
+    def __init__(
+        self, state_dir: Path, *, port: int | None = None, start_timeout: float = DEFAULT_START_TIMEOUT
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.base = self.state_dir / "keycloak"
+        self.home = self.base / "home"
+        self.secrets_file = self.base / "secrets.json"
+        self.ports_file = self.base / "ports.json"
+        self.pid_file = self.base / "keycloak.pid"
+        self.log_file = self.base / "keycloak.log"
+        self.distribution = Distribution(pinned("keycloak"))
+        self.requested_port = port
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # ------------------------------------------------------------------ secrets
+
+    def secrets(self) -> dict[str, str]:
+        """Every `${MC_...}` value of the realm file, plus the bootstrap admin's password: made once, kept."""
+        stored: dict[str, str] = {}
+        if self.secrets_file.is_file():
+            stored = json.loads(self.secrets_file.read_text())
+        wanted = set(_SECRET_PLACEHOLDER.findall(REALM_FILE.read_text())) | {"MC_KEYCLOAK_ADMIN_PASSWORD"}
+        missing = wanted - stored.keys()
+        if missing:
+            for name in missing:
+                stored[name] = secrets.token_urlsafe(18)
+            self.base.mkdir(parents=True, exist_ok=True)
+            self.secrets_file.write_text(json.dumps(stored, indent=2, sort_keys=True))
+            self.secrets_file.chmod(0o600)
+        return stored
+
+    # -------------------------------------------------------------------- ports
+
+    def _read_ports(self) -> tuple[int, int] | None:
+        return read_port_pair(self.ports_file, "management_port")
+
+    def _choose_ports(self) -> tuple[int, int]:
+        try:
+            return choose_port_pair(self._read_ports(), self.requested_port)
+        except PortInUse as taken:
+            raise KeycloakError(f"port {taken.port} requested for Keycloak is already in use") from taken
+
+    @property
+    def url(self) -> str | None:
+        """Keycloak's base URL, once a port was chosen."""
+        saved = self._read_ports()
+        return f"http://{LOOPBACK}:{saved[0]}" if saved else None
+
+    @property
+    def issuer(self) -> str | None:
+        """The realm's issuer URL (what every access token's `iss` says)."""
+        return f"{self.url}/realms/{REALM}" if self.url else None
+
+    # ------------------------------------------------------------------ process
+
+    def _live_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not pid_alive(pid) or not any(str(self.home) in part for part in cmdline(pid)):
+            return None
+        return pid
+
+    def _prepare_home(self, java_home: Path) -> None:
+        """This state dir's home: the built distribution hard-linked, its own data/ and the realm to import."""
+        built = self.distribution.ensure(java_home)
+        stamp = self.home / ".from"
+        if not (stamp.is_file() and stamp.read_text() == self.distribution.fingerprint()):
+            shutil.rmtree(self.home, ignore_errors=True)
+            shutil.copytree(built, self.home, copy_function=os.link, ignore=shutil.ignore_patterns("data", ".built"))
+            stamp.write_text(self.distribution.fingerprint())
+        imports = self.home / "data" / "import"
+        imports.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REALM_FILE, imports / REALM_FILE.name)
+
+    def _ready(self, issuer: str) -> bool:
+        try:
+            return httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self, postgres_dsn: str, *, settings: dict[str, str] | None = None) -> str:
+        """Start Keycloak (or reuse the running one) and return the realm's issuer URL once it answers."""
+        deadline = time.monotonic() + self.start_timeout
+        pid = self._live_pid()
+        if pid is not None and self.issuer is not None:
+            self._wait(pid, self.issuer, deadline)
+            return self.issuer
+        java_home = find_java_home()
+        self._prepare_home(java_home)
+        server, _, _ = postgres_dsn.rpartition("/")
+        _create_database(postgres_dsn, "keycloak")
+        port, management = self._choose_ports()
+        self.ports_file.write_text(json.dumps({"port": port, "management_port": management}))
+        host, _, pg_port = server.rpartition("@")[2].partition(":")
+        url = f"http://{LOOPBACK}:{port}"
+        values = self.secrets()
+        env = {
+            **os.environ,
+            **values,
+            **(settings or {}),  # the realm's other placeholders, e.g. MC_WEB_BASE_URL
+            "JAVA_HOME": str(java_home),
+            "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx512m",
+            "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": values["MC_KEYCLOAK_ADMIN_PASSWORD"],
+        }
+        command = [
+            str(self.home / "bin" / "kc.sh"), "start", "--optimized", "--import-realm",
+            "--http-enabled=true", f"--http-host={LOOPBACK}", f"--http-port={port}", f"--hostname={url}",
+            f"--http-management-port={management}",
+            f"--db-url=jdbc:postgresql://{host}:{pg_port}/keycloak", "--db-username=postgres", "--db-password=local",
+        ]
+        if self.log_file.exists():
+            self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
+        with self.log_file.open("wb") as log:
+            self._proc = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.home, start_new_session=True, close_fds=True,
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+        issuer = f"{url}/realms/{REALM}"
+        try:
+            self._wait(self._proc.pid, issuer, deadline)
+        except KeycloakError:
+            self.stop()
+            raise
+        return issuer
+
+    def _wait(self, pid: int, issuer: str, deadline: float) -> None:
+        while not self._ready(issuer):
+            if not pid_alive(pid):
+                raise KeycloakError(f"Keycloak (pid {pid}) exited during start-up:\n{tail(self.log_file, 30)}")
+            if time.monotonic() > deadline:
+                raise KeycloakError(f"Keycloak did not answer {issuer} within {self.start_timeout:g} s:\n{tail(self.log_file, 30)}")
+            time.sleep(0.5)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop Keycloak's whole process group; no-op when it is down."""
+        pid = self._live_pid()
+        if pid is not None:
+            terminate_group(pid, timeout)
+        if self._proc is not None:
+            self._proc.wait()
+            self._proc = None
+        elif pid is not None:
+            reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> KeycloakStatus:
+        """Whether the process is alive, its pid and the issuer."""
+        pid = self._live_pid()
+        return KeycloakStatus(running=pid is not None, pid=pid, issuer=self.issuer)
