@@ -25,7 +25,8 @@ trace: ## print the last demo's trace as a tree (or TRACE=<id>)
 token: ## a bearer token for the local platform: make token ARGS="--role counsellor --sub c-lefebvre --association secours-catholique --region hauts-de-france"
 	@$(PLATFORM) token $(ARGS)
 
-test: install ## every test: unit, integration and end-to-end on a real broker and database
+test: install ## every test: unit, integration, end-to-end on a real broker and database, the web workspace in Chromium
+	@./deploy/browser.sh > /dev/null
 	@$(PY) -m pytest
 
 bench: ## push APPLICATIONS through the running platform and print throughput, latency, memory

@@ -25,3 +25,11 @@ if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "
   .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 .tools/bin/uv sync --frozen --python "$PYTHON" --quiet
+
+# The web workspace's front-end assets (htmx; axe-core for the browser tests) from the npm registry, by its
+# lock file, into services/web/node_modules (git-ignored); the web service serves them itself (no CDN).
+if ! cmp -s services/web/package-lock.json services/web/node_modules/.installed-lock.json 2>/dev/null; then
+  need npm "npm installs the web workspace's front-end assets"
+  npm ci --prefix services/web --no-audit --no-fund --silent
+  cp services/web/package-lock.json services/web/node_modules/.installed-lock.json
+fi

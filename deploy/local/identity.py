@@ -24,6 +24,7 @@ from deploy.local.keycloak import REALM, REALM_FILE, LocalKeycloak
 from shared.auth import Principal, Role
 
 SCRIPTS_CLIENT = "microcredit-scripts"
+WEB_CLIENT = "microcredit-web"
 _RENEW_BEFORE_SECONDS = 60
 
 
@@ -183,6 +184,23 @@ class LocalIdentity:
                 raise IdentityError(f"Keycloak refused to create group {'/'.join(names)}: {created.text}")
             parent = (await http.get(f"{base}/group-by-path/{'/'.join(names)}", headers=admin)).json()["id"]
         return "/" + "/".join(names)
+
+    async def register_web(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
+        """Point the workspace's client at `base_url`: its sign-in callback, origin and sign-out return (idempotent)."""
+        async with _client(client) as http:
+            admin = await self.admin_headers(http)
+            base = f"{self.url}/admin/realms/{self.realm}/clients"
+            [web] = (await http.get(base, params={"clientId": WEB_CLIENT}, headers=admin)).json()
+            web["redirectUris"] = [f"{base_url}/auth/callback"]
+            web["webOrigins"] = [base_url]
+            web["attributes"] = {**web.get("attributes", {}), "post.logout.redirect.uris": f"{base_url}/*"}
+            answer = await http.put(f"{base}/{web['id']}", json=web, headers=admin)
+            if answer.status_code != 204:
+                raise IdentityError(f"Keycloak refused the workspace's address {base_url}: {answer.status_code} {answer.text}")
+
+    def web_client_secret(self) -> str:
+        """The workspace's client secret (generated at the first `make run`)."""
+        return self.secrets["MC_SECRET_WEB"]
 
     async def admin_headers(self, http: httpx.AsyncClient) -> dict[str, str]:
         """The `Authorization` header of Keycloak's own administrator (the admin REST API)."""

@@ -19,15 +19,15 @@ from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.ports import choose_ports, is_port_open
 from deploy.local.process import pid_alive, tail, terminate_group
-from deploy.local.services import SERVICES, ServiceProcess, read_manifest, write_manifest
+from deploy.local.services import SERVICES, WEB, ServiceProcess, read_manifest, web_env, write_manifest
 from deploy.local.status import KEYCLOAK, TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
 from shared.auth import Principal, Role
 
-PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
+PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, WEB: 8000}
 PREFERRED_OTLP_PORT = 4318
 PREFERRED_KEYCLOAK_PORT = 8180
-# Where the web workspace will answer: the realm's browser client sends people back there after sign-in.
+# Where the web workspace answers by default (the realm's first import); `up` registers the port it really got.
 WEB_BASE_URL = "http://127.0.0.1:8000"
 # The realm's demo administrator puts the demo directory in place, as any administrator would.
 DEMO_ADMIN = "adm-moreau"
@@ -61,7 +61,7 @@ def start_trace_sink(state_dir: Path, port: int | None = None) -> tuple[int, int
 def up(state_dir: Path) -> dict[str, object]:
     """Provision Kafka and Postgres, start the trace sink and the four services; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
-    if manifest and all(ServiceProcess(s, 0, state_dir / "run").pid() for s in SERVICES):
+    if manifest and all(ServiceProcess(s, 0, state_dir / "run").pid() for s in (*SERVICES, WEB)):
         print("platform already running")
         return manifest
     print("starting Postgres and Kafka…", flush=True)
@@ -96,6 +96,14 @@ def up(state_dir: Path) -> dict[str, object]:
     identity = LocalIdentity.of(keycloak)
     admin = asyncio.run(identity.headers(Principal(subject=DEMO_ADMIN, role=Role.ADMIN)))
     seed_directory(next(p.url for p in processes if p.name == "directory"), admin)
+    web = ServiceProcess(WEB, choice.ports[WEB], state_dir / "run", env={
+        **web_env({p.name: p.url for p in processes}, issuer=issuer, client_secret=identity.web_client_secret(), dsn=dsn, otlp=otlp),
+        "PUBLIC_URL": f"http://127.0.0.1:{choice.ports[WEB]}",
+    })
+    asyncio.run(identity.register_web(web.url))
+    web.start()
+    web.wait_ready()
+    processes.append(web)
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,
@@ -113,7 +121,7 @@ def up(state_dir: Path) -> dict[str, object]:
 def down(state_dir: Path) -> None:
     """Stop the services, the trace sink, Kafka and Postgres; no process is left behind."""
     manifest = read_manifest(_manifest_path(state_dir))
-    for name in SERVICES:
+    for name in (WEB, *SERVICES):
         ServiceProcess(name, 0, state_dir / "run").stop()
     sink = manifest.get("tracesink_pid")
     if isinstance(sink, int) and pid_alive(sink):
@@ -141,7 +149,8 @@ def print_addresses(manifest: dict[str, object]) -> None:
     """What `make run` prints once everything answers: where each piece listens, and which ports were taken."""
     print("\nThe platform is up:")
     for name, info in manifest["services"].items():  # type: ignore[union-attr]
-        print(f"  {name:<14} {info['url']}   (OpenAPI: {info['url']}/docs){_moved_note(manifest, name)}")
+        what = "the workspace: open it in a browser, sign in as a demo person below" if name == WEB else f"OpenAPI: {info['url']}/docs"
+        print(f"  {name:<14} {info['url']}   ({what}){_moved_note(manifest, name)}")
     print(f"  kafka          {manifest['kafka']}")
     print(f"  postgres       {manifest['postgres']}")
     print(f"  {TRACES}  {manifest['otlp']}  → {manifest['spans_file']}{_moved_note(manifest, TRACES)}")
@@ -178,7 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "up":
-        print_addresses(up(state_dir))
+        try:
+            manifest = up(state_dir)
+        except BaseException:
+            # Nothing half-started is left behind: a failed `make run` stops what it started.
+            print("make run failed: stopping what was started", file=sys.stderr)
+            down(state_dir)
+            raise
+        print_addresses(manifest)
     elif args.command == "down":
         down(state_dir)
         print("platform stopped")

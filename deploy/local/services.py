@@ -16,6 +16,17 @@ from deploy.local import REPO_ROOT
 from deploy.local.process import pid_alive, tail, terminate_group
 
 SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory")
+# The web workspace: pages for people, calling the services above with each person's token.
+WEB = "web"
+
+
+def web_env(urls: dict[str, str], *, issuer: str, client_secret: str, dsn: str, otlp: str | None) -> dict[str, str]:
+    """The workspace's settings: where the services and the provider are, its client secret, its sessions' database."""
+    env = {"OIDC_ISSUER": issuer, "OIDC_CLIENT_SECRET": client_secret, "DATABASE_URL": dsn}
+    env.update({f"{name.upper()}_URL": url for name, url in urls.items() if name in SERVICES})
+    if otlp:
+        env["OTLP_ENDPOINT"] = otlp
+    return env
 
 
 def env_prefix(service: str) -> str:

@@ -11,7 +11,7 @@ from deploy.local import REPO_ROOT
 from deploy.local.infra import infra_status
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.process import cmdline, pid_alive
-from deploy.local.services import SERVICES, ServiceProcess
+from deploy.local.services import SERVICES, WEB, ServiceProcess
 from shared.french import day
 from shared.usury import DEFAULT_PATH as USURY_CAPS_FILE
 from shared.usury import UsuryTable, UsuryTableError
@@ -37,7 +37,7 @@ def _trace_sink_running(manifest: Mapping[str, object]) -> bool:
 
 
 def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
-    """Kafka, Postgres, the four services and the trace sink, in the order `make run` starts them."""
+    """Kafka, Postgres, Keycloak, the five services, the workspace and the trace sink, in the order `make run` starts them."""
     kafka, postgres = infra_status(state_dir)
     keycloak = LocalKeycloak(state_dir).status()
     services = manifest.get("services")
@@ -46,7 +46,7 @@ def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Pie
         Piece("kafka", kafka.running, kafka.address or ""),
         Piece("postgres", postgres.running, postgres.dsn or ""),
         Piece(KEYCLOAK, keycloak.running, keycloak.issuer or ""),
-        *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in SERVICES),
+        *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in (*SERVICES, WEB)),
         Piece(TRACES, _trace_sink_running(manifest), str(manifest.get("otlp", ""))),
     ]
 

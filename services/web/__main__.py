@@ -1,0 +1,12 @@
+"""Run the web workspace: `python -m services.web`."""
+
+import uvicorn
+
+from services.web.app import create_app
+from services.web.settings import WebSettings
+from shared.telemetry import configure_logging
+
+if __name__ == "__main__":
+    settings = WebSettings()  # type: ignore[call-arg]
+    configure_logging("web")
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

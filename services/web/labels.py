@@ -1,0 +1,50 @@
+"""What people read: the services' codes in plain French, and the French formats as template filters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from shared import french
+
+PARIS = ZoneInfo("Europe/Paris")
+
+FILE_STATUS = {
+    "draft": "Brouillon", "submitted": "En cours d'instruction", "favourable": "Avis favorable",
+    "unfavourable": "Avis défavorable", "returned_incomplete": "À compléter", "routed": "Transmis à la banque",
+    "approved": "Prêt accordé", "declined": "Refusé par la banque", "withdrawn": "Abandonné",
+}
+ALERT_STATUS = {"open": "À traiter", "acknowledged": "Pris en compte", "snoozed": "Reporté", "resolved": "Résolu"}
+SEVERITY = {"info": "Information", "warning": "Attention", "critical": "Urgent"}
+ROLE = {
+    "counsellor": "Conseillère ou conseiller", "supervisor": "Responsable d'association", "bank": "Chargé·e de clientèle (banque)",
+    "ops": "Exploitation", "admin": "Administration de l'annuaire",
+}
+PURPOSE = {
+    "vehicle": "Véhicule", "driving_licence": "Permis de conduire", "housing": "Logement", "training": "Formation",
+    "health": "Santé", "family_event": "Événement familial",
+}
+
+
+def euros(cents: int | None) -> str:
+    """`1 234,56 €`; a dash when unknown."""
+    return "—" if cents is None else french.euros(int(cents))
+
+
+def day(value: str | date | None) -> str:
+    """`30/11/2026`; a dash when unknown."""
+    if value is None:
+        return "—"
+    parsed = value if isinstance(value, date) else datetime.fromisoformat(value)
+    return french.day(parsed.astimezone(PARIS).date() if isinstance(parsed, datetime) else parsed)
+
+
+def moment(value: str | datetime | None) -> str:
+    """`30/11/2026 à 09:15`, Paris time; a dash when unknown."""
+    if value is None:
+        return "—"
+    return french.moment(value if isinstance(value, datetime) else datetime.fromisoformat(value), PARIS)
+
+
+FILTERS = {"euros": euros, "day": day, "moment": moment}
+LABELS = {"file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE}

@@ -1,0 +1,196 @@
+"""The web workspace in a real browser (Debian's Chromium driven by Playwright), signed in on the real Keycloak page.
+
+A counsellor follows a loan whose first instalment was missed: she signs in, finds the file and the alert on
+her home page, acknowledges the alert in her inbox without the page reloading; a counsellor of another
+association gets the very page an unknown file gets; signing out ends Keycloak's session too. axe-core runs
+on every page the counsellor sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from deploy.local import REPO_ROOT
+from deploy.local.journey import Credentials, Journey, sample_application, walk
+from deploy.local.ports import find_free_ports
+from deploy.local.services import WEB, ServiceProcess, web_env
+from tests.e2e.conftest import RunningPlatform
+from tests.support import tokens
+
+pytestmark = pytest.mark.e2e
+
+AXE = (REPO_ROOT / "services" / "web" / "node_modules" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
+# Where the screenshots the README shows are written (copied into docs/screens/ when they change).
+SCREENS = REPO_ROOT / ".local" / "test" / "screens"
+NARROW_NBSP = "\u202f"
+
+
+@pytest.fixture(scope="module")
+async def workspace(platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The web workspace as its own process, registered at Keycloak as the realm's browser client."""
+    [port] = find_free_ports(1)
+    identity = platform.identity
+    web = ServiceProcess(WEB, port, tmp_path_factory.mktemp("web"), env={
+        **web_env(platform.urls, issuer=identity.issuer, client_secret=identity.web_client_secret(), dsn=platform.dsn, otlp=platform.otlp),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    })
+    await identity.register_web(web.url)
+    web.start()
+    try:
+        await asyncio.to_thread(web.wait_ready)
+        yield web.url
+    finally:
+        web.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium (installed by deploy/browser.sh when missing), headless, one for the whole run."""
+    path = subprocess.run([str(REPO_ROOT / "deploy" / "browser.sh")], capture_output=True, text=True, check=True).stdout.strip()
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture(scope="module")
+async def followed_loan(platform: RunningPlatform) -> Journey:
+    """Claire Lefebvre's file, from submission to the alert of a missed first instalment (through the APIs)."""
+    credentials = await Credentials.sign_in(platform.identity)
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await walk(client, platform.urls, today=date.today(), credentials=credentials, application=sample_application(7))
+
+
+async def sign_in(browser: Browser, workspace: str, username: str, password: str) -> tuple[BrowserContext, Page, list[str]]:
+    """A fresh browser whose person signs in on Keycloak's own page; the console messages it logs."""
+    context = await browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    await page.goto(f"{workspace}/")
+    assert "/realms/microcredit/protocol/openid-connect/auth" in page.url, "not sent to Keycloak's sign-in page"
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#kc-login")
+    await page.wait_for_url(f"{workspace}/**")
+    return context, page, console
+
+
+async def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations of WCAG 2.1 A/AA on the page as it is now."""
+    await page.evaluate(AXE)
+    found = await page.evaluate(
+        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}))"
+        ".violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+async def test_a_counsellor_sees_her_file_and_acknowledges_its_alert_without_the_page_reloading(
+    platform: RunningPlatform, workspace: str, browser: Browser, followed_loan: Journey
+) -> None:
+    context, page, console = await sign_in(browser, workspace, "c-lefebvre", platform.identity.password("c-lefebvre"))
+    applicant = sample_application(7)["applicant"]
+
+    assert (await page.inner_text("h1")) == "Bonjour Claire Lefebvre"
+    home = await page.inner_text("main")
+    assert f"{applicant['first_name']} {applicant['last_name']}" in home
+    assert f"3{NARROW_NBSP}000,00 €" in home and "Prêt accordé" in home
+    assert "impayée" in home, "the missed instalment is among the alerts to handle"
+    assert await serious_violations(page) == []
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "accueil-conseillere.png"), full_page=True)
+
+    await page.goto(f"{workspace}/alertes?statut=open")
+    row = page.locator(f"#alerte-{followed_loan.alert_id}")
+    assert "À traiter" in await row.inner_text()
+    assert await serious_violations(page) == []
+    await page.evaluate("window.samePage = true")
+    await row.get_by_role("button", name="Prendre en compte").click()
+    await page.locator(f"#alerte-{followed_loan.alert_id} .etat").filter(has_text="Pris en compte").wait_for()
+    assert await page.evaluate("window.samePage === true"), "the page was reloaded"
+    assert "par c-lefebvre" in await page.locator(f"#alerte-{followed_loan.alert_id}").inner_text()
+
+    async with httpx.AsyncClient(base_url=platform.urls["notifications"], timeout=30) as api:
+        alert = (await api.get(f"/alerts/{followed_loan.alert_id}", headers=await platform.bearer(tokens.counsellor()))).json()
+    assert (alert["status"], alert["acknowledged_by"]) == ("acknowledged", "c-lefebvre")
+
+    await page.goto(f"{workspace}/dossiers/{followed_loan.application_id}")
+    assert (await page.inner_text("h1")) == f"Dossier de {applicant['first_name']} {applicant['last_name']}"
+    assert await serious_violations(page) == []
+    assert not [m for m in console if "Content Security Policy" in m or m.startswith("error")], console
+    await context.close()
+
+
+async def test_another_associations_counsellor_gets_the_page_an_unknown_file_gets(
+    platform: RunningPlatform, workspace: str, browser: Browser, followed_loan: Journey
+) -> None:
+    context, page, _ = await sign_in(browser, workspace, "c-garcia", platform.identity.password("c-garcia"))
+
+    other = await page.goto(f"{workspace}/dossiers/{followed_loan.application_id}")
+    other_text = await page.inner_text("main")
+    unknown = await page.goto(f"{workspace}/dossiers/{uuid4()}")
+    unknown_text = await page.inner_text("main")
+
+    assert other is not None and unknown is not None
+    assert (other.status, unknown.status) == (404, 404)
+    assert other_text == unknown_text and "Page introuvable" in other_text
+    assert "Claire" not in await page.content()
+    await context.close()
+
+
+async def test_a_form_without_the_sessions_csrf_token_is_refused(
+    platform: RunningPlatform, workspace: str, browser: Browser, followed_loan: Journey
+) -> None:
+    context, page, _ = await sign_in(browser, workspace, "s-marchand", platform.identity.password("s-marchand"))
+    cookies = {c["name"]: c["value"] for c in await context.cookies(workspace)}
+
+    async with httpx.AsyncClient(base_url=workspace, cookies=cookies, timeout=30) as forged:
+        refused = await forged.post(f"/alertes/{uuid4()}/prise-en-compte", data={"csrf": "forged"})
+
+    assert refused.status_code == 403 and "Formulaire expiré" in refused.text
+    await context.close()
+
+
+async def test_signing_out_ends_the_keycloak_session_too(platform: RunningPlatform, workspace: str, browser: Browser) -> None:
+    context, page, _ = await sign_in(browser, workspace, "c-lefebvre", platform.identity.password("c-lefebvre"))
+
+    await page.get_by_role("button", name="Se déconnecter").click()
+    await page.wait_for_load_state()
+    await page.goto(f"{workspace}/")
+
+    assert "/realms/microcredit/protocol/openid-connect/auth" in page.url
+    assert await page.locator("#username").is_visible(), "Keycloak signed her in again without asking"
+    await context.close()
+
+
+
+async def test_the_sign_in_round_trip_uses_pkce_and_a_cookie_scripts_cannot_read(workspace: str) -> None:
+    async with httpx.AsyncClient(base_url=workspace, timeout=30) as anonymous:
+        home = await anonymous.get("/")
+        start = await anonymous.get("/connexion", params={"retour": "https://elsewhere.example/"})
+
+    assert (home.status_code, home.headers["location"]) == (303, "/connexion")
+    query = dict(httpx.URL(start.headers["location"]).params)
+    assert (query["response_type"], query["client_id"], query["code_challenge_method"]) == ("code", "microcredit-web", "S256")
+    assert len(query["code_challenge"]) == 43 and query["state"] and query["nonce"]
+    cookie = start.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    csp = home.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+
+
+async def test_a_sign_in_callback_without_its_round_trip_is_refused_in_french(workspace: str) -> None:
+    async with httpx.AsyncClient(base_url=workspace, timeout=30) as stranger:
+        answer = await stranger.get("/auth/callback", params={"code": "stolen", "state": "guessed"})
+
+    assert answer.status_code == 400 and "Connexion interrompue" in answer.text
