@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1
-# One image for the four services; the command picks the service:
-#   docker run <image> python -m services.intake   (or assessment, servicing, notifications)
+# One image for the five services and the web workspace; the command picks which:
+#   docker run <image> python -m services.intake   (or assessment, servicing, notifications, directory, web)
 # Settings come from the environment with the service's prefix (INTAKE_HTTP_PORT, ...), see shared/settings.py.
+# The workspace's front-end assets from the npm registry, by its lock file (no CDN at run time).
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY services/web/package.json services/web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ARG UV_VERSION=0.13.9
@@ -25,6 +31,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The code the services run: the shared package and the services (with their SQL migrations).
 COPY shared/ ./shared/
 COPY services/ ./services/
+COPY --from=assets /assets/node_modules/ ./services/web/node_modules/
 RUN /app/.venv/bin/python -m compileall -q shared services
 
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app

@@ -59,7 +59,7 @@ def create_app(
         pool = await create_pool(settings.database_url.get_secret_value(), SCHEMA, max_size=5)
         await migrate(pool, SCHEMA, [HERE / "migrations"])
         http = httpx.AsyncClient(timeout=30)
-        keyset = keys or KeySet(settings.oidc_issuer, now=clock.now)
+        keyset = keys or KeySet(settings.oidc_issuer, now=clock.now, jwks_url=settings.oidc_jwks_url)
         verifier = TokenVerifier(keyset, audience=settings.oidc_audience, leeway_seconds=30.0, now=clock.now)
         id_verifier = TokenVerifier(keyset, audience=settings.oidc_client_id, leeway_seconds=30.0, now=clock.now)
         backends = Backends(settings, transport)

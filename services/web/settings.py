@@ -21,6 +21,10 @@ class WebSettings(BaseSettings):
     )
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP collector base URL; no export if unset.")
     oidc_issuer: str = Field(description="The identity provider's issuer URL (Keycloak: `…/realms/microcredit`).")
+    oidc_discovery_url: str | None = Field(
+        None, description="Where the workspace reads the provider's discovery document, when not at the issuer (a container network)."
+    )
+    oidc_jwks_url: str | None = Field(None, description="Where the provider's signing keys are fetched, when not where discovery says.")
     oidc_client_id: str = Field("microcredit-web", description="The workspace's client at the provider.")
     oidc_client_secret: SecretStr = Field(description="That client's secret (confidential client; PKCE as well).")
     oidc_audience: str = Field("microcredit-platform", description="The audience the services' access tokens carry.")

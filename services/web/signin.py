@@ -43,7 +43,9 @@ class Provider:
     async def metadata(self) -> dict[str, Any]:
         """The provider's discovery document (fetched once)."""
         if self._metadata is None:
-            answer = await self._http.get(f"{self._settings.oidc_issuer}/.well-known/openid-configuration")
+            answer = await self._http.get(
+                self._settings.oidc_discovery_url or f"{self._settings.oidc_issuer}/.well-known/openid-configuration"
+            )
             answer.raise_for_status()
             self._metadata = answer.json()
         return self._metadata

@@ -22,7 +22,8 @@ import yaml
 from pydantic import SecretStr
 
 from deploy.local.kafka import LocalKafka
-from deploy.local.services import SERVICES, env_prefix
+from deploy.local.services import SERVICES, WEB, env_prefix
+from services.web.settings import WebSettings
 from deploy.local.topics import DEFAULT_PARTITIONS
 from deploy.versions import pinned
 from tests.support import infra as test_infra
@@ -125,12 +126,12 @@ def _first_party_imports() -> set[str]:
     return found
 
 
-# ---------------------------------------------------------------- the four services
+# ---------------------------------------------------------------- the five services
 
 
 @pytest.mark.unit
-def test_compose_runs_exactly_the_four_services_and_the_infrastructure() -> None:
-    assert set(_compose()["services"]) == {*SERVICES, "kafka", "postgres", "jaeger", "keycloak"}
+def test_compose_runs_exactly_the_five_services_the_workspace_and_the_infrastructure() -> None:
+    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "postgres", "jaeger", "keycloak"}
 
 
 @pytest.mark.unit
@@ -327,7 +328,9 @@ def test_dockerfile_installs_the_lock_and_copies_what_the_services_import() -> N
     instructions = _dockerfile_instructions()
     keywords = [k for k, _ in instructions]
     froms = [args for k, args in instructions if k == "FROM"]
-    assert froms == ["python:3.11-slim"], froms
+    assert froms == ["node:20-slim AS assets", "python:3.11-slim"], froms
+    assert any(k == "RUN" and a.startswith("npm ci") for k, a in instructions), "the assets come from the npm lock file"
+    assert ("COPY", "--from=assets /assets/node_modules/ ./services/web/node_modules/") in instructions
 
     # uv from PyPI at a pinned version (literal, or an ARG with a default).
     arg_defaults = dict(a.split("=", 1) for k, a in instructions if k == "ARG" and "=" in a)
@@ -417,3 +420,26 @@ def test_service_trusts_the_compose_keycloak(name: str) -> None:
     assert env[f"{prefix}OIDC_ISSUER"] == "http://localhost:8180/realms/microcredit"
     assert urlsplit(env[f"{prefix}OIDC_JWKS_URL"]).hostname == "keycloak"
     assert _service(name)["depends_on"]["keycloak"]["condition"] == "service_healthy"
+
+
+@pytest.mark.unit
+def test_the_workspace_in_compose_reaches_the_services_and_keycloak_inside_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    web = _service(WEB)
+    env = _environment(web)
+    for key in list(os.environ):
+        if key.startswith("WEB_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MC_SECRET_WEB", "from-dot-env")
+
+    settings = WebSettings(oidc_client_secret=SecretStr("from-dot-env"))
+
+    assert _command(web) == ["python", "-m", "services.web"] and [str(p) for p in web["ports"]] == ["8000:8000"]
+    assert all(key[len("WEB_"):].lower() in WebSettings.model_fields for key in env)
+    assert {name: urlsplit(getattr(settings, f"{name}_url")).hostname for name in SERVICES} == {name: name for name in SERVICES}
+    assert settings.oidc_issuer == "http://localhost:8180/realms/microcredit"
+    assert urlsplit(settings.oidc_discovery_url or "").hostname == urlsplit(settings.oidc_jwks_url or "").hostname == "keycloak"
+    assert settings.public_url == "http://localhost:8000" and env["WEB_OIDC_CLIENT_SECRET"].startswith("${MC_SECRET_WEB")
+    assert "--hostname-backchannel-dynamic=true" in _command(_service("keycloak"))
+    assert web["depends_on"]["keycloak"]["condition"] == "service_healthy"
