@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.web import labels
 from services.web.backends import BackendError, Backends
 from services.web.context import CsrfRefused, SignInRequired, WebContext
-from services.web.pages import alerts, files, home, signin
+from services.web.pages import alerts, files, home, loans, signin
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.signin import Provider
@@ -143,6 +143,6 @@ def create_app(
         return FileResponse(VENDOR / "htmx.org" / "dist" / "htmx.min.js", media_type="text/javascript")
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (signin, home, alerts, files):
+    for module in (signin, home, alerts, files, loans):
         app.include_router(module.router)
     return app

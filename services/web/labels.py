@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shared import french
@@ -46,5 +47,16 @@ def moment(value: str | datetime | None) -> str:
     return french.moment(value if isinstance(value, datetime) else datetime.fromisoformat(value), PARIS)
 
 
-FILTERS = {"euros": euros, "day": day, "moment": moment}
-LABELS = {"file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE}
+def rate(value: str | None) -> str:
+    """"0.035" → `3,5 %`, as an offer writes it; a dash when unknown."""
+    return "—" if value is None else french.rate(Decimal(str(value)))
+
+
+def stage(value: str) -> str:
+    """A delinquency stage in words."""
+    return french.stage(value)
+
+
+LOAN_STATUS = {"pending_disbursement": "En attente de décaissement", "active": "En cours", "closed": "Soldé", "written_off": "Passé en perte"}
+FILTERS = {"euros": euros, "day": day, "moment": moment, "rate": rate, "stage": stage}
+LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE}

@@ -39,8 +39,14 @@ SEED = os.environ.get("MC_SCHEMATHESIS_SEED", "20261130")
 MAX_EXAMPLES = os.environ.get("MC_SCHEMATHESIS_EXAMPLES", "12")
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("service", SERVICES)
+# Each service with every role that acts on it and the others it refuses (their 403s are in the document too);
+# the directory's readers all read alike, so one of them stands for the four, beside its administrators.
+RUNS = [(service, role) for service in SERVICES if service != "directory" for role in ROLES if role != "admin"] + [
+    ("directory", "admin"), ("directory", "counsellor"),
+]
+
+
+@pytest.mark.parametrize(("service", "role"), RUNS)
 async def test_the_openapi_document_is_what_the_service_does(platform: RunningPlatform, service: str, role: str) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     report = REPORTS / f"{service}-{role}.json"

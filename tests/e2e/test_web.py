@@ -127,6 +127,14 @@ async def test_a_counsellor_sees_her_file_and_acknowledges_its_alert_without_the
     await page.goto(f"{workspace}/dossiers/{followed_loan.application_id}")
     assert (await page.inner_text("h1")) == f"Dossier de {applicant['first_name']} {applicant['last_name']}"
     assert await serious_violations(page) == []
+
+    await page.get_by_role("link", name=f"Prêt de 3{NARROW_NBSP}000,00 € sur 36 mois").click()
+    await page.wait_for_url(f"{workspace}/prets/{followed_loan.loan_id}")
+    assert "1 échéance impayée" in await page.inner_text("#resume-graphique")
+    assert await page.locator("svg.graphique rect.du-impaye").count() == 1
+    assert await page.locator("tbody tr").count() == 36
+    assert await serious_violations(page) == []
+    await page.screenshot(path=str(SCREENS / "pret-et-graphique.png"), full_page=True)
     assert not [m for m in console if "Content Security Policy" in m or m.startswith("error")], console
     await context.close()
 
@@ -136,15 +144,15 @@ async def test_another_associations_counsellor_gets_the_page_an_unknown_file_get
 ) -> None:
     context, page, _ = await sign_in(browser, workspace, "c-garcia", platform.identity.password("c-garcia"))
 
-    other = await page.goto(f"{workspace}/dossiers/{followed_loan.application_id}")
-    other_text = await page.inner_text("main")
-    unknown = await page.goto(f"{workspace}/dossiers/{uuid4()}")
-    unknown_text = await page.inner_text("main")
+    for page_of, theirs in (("dossiers", followed_loan.application_id), ("prets", followed_loan.loan_id)):
+        other = await page.goto(f"{workspace}/{page_of}/{theirs}")
+        other_text = await page.inner_text("main")
+        unknown = await page.goto(f"{workspace}/{page_of}/{uuid4()}")
+        unknown_text = await page.inner_text("main")
 
-    assert other is not None and unknown is not None
-    assert (other.status, unknown.status) == (404, 404)
-    assert other_text == unknown_text and "Page introuvable" in other_text
-    assert "Claire" not in await page.content()
+        assert other is not None and unknown is not None
+        assert (other.status, unknown.status) == (404, 404)
+        assert other_text == unknown_text and "Page introuvable" in other_text
     await context.close()
 
 

