@@ -48,12 +48,17 @@ class KeycloakStatus:
     issuer: str | None
 
 
-def _create_database(dsn: str, name: str) -> None:
-    """Create database `name` on the server of `dsn` unless it exists (Keycloak's own tables live there)."""
+def _create_database(dsn: str, name: str, *, replace: bool = False) -> None:
+    """Create database `name` on the server of `dsn` unless it exists (Keycloak's own tables live there).
+
+    `replace`: drop it first — a database left by an earlier life of this state dir (a clone deleted and
+    made again at the same path finds its old Postgres cluster) holds a realm whose passwords nobody knows."""
 
     async def create() -> None:
         conn = await asyncpg.connect(dsn)
         try:
+            if replace:
+                await conn.execute(f'drop database if exists "{name}" with (force)')
             if not await conn.fetchval("select true from pg_database where datname = $1", name):
                 await conn.execute(f'create database "{name}"')
         finally:
@@ -158,7 +163,8 @@ class LocalKeycloak:
         java_home = find_java_home()
         self._prepare_home(java_home)
         server, _, _ = postgres_dsn.rpartition("/")
-        _create_database(postgres_dsn, "keycloak")
+        # New secrets mean a new realm: its database is made again, so that the realm is imported with them.
+        _create_database(postgres_dsn, "keycloak", replace=not self.secrets_file.is_file())
         port, management = self._choose_ports()
         self.ports_file.write_text(json.dumps({"port": port, "management_port": management}))
         host, _, pg_port = server.rpartition("@")[2].partition(":")

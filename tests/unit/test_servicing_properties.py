@@ -333,5 +333,6 @@ def test_the_lives_drawn_are_mostly_applied_so_the_properties_above_prove_someth
     # Three in four applied at least: the same draws land around four in five, a little either side from run to run.
     assert applied >= 3 * refused and applied >= outcomes["nothing to do"], outcomes
     for kind in kinds:
-        assert outcomes[f"{kind} applied"] >= max(20, outcomes[f"{kind} refused"]), (kind, outcomes)
+        # A lower instalment is refused about as often as applied (it must stay above the interest due).
+        assert outcomes[f"{kind} applied"] >= 20, (kind, outcomes)
 
