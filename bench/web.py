@@ -41,7 +41,13 @@ async def signed_in_client(web: str, username: str, password: str) -> httpx.Asyn
     found = LOGIN_FORM.search(login.text)
     if found is None:
         raise RuntimeError(f"no Keycloak login form at {login.url}")
-    home = await client.post(html.unescape(found.group(1)), data={"username": username, "password": password, "credentialId": ""})
+    # Keycloak marks its cookies Secure; browsers send them to 127.0.0.1 anyway, httpx does not: we do.
+    keycloak_cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.path.startswith("/realms/"))
+    signed = await client.post(
+        html.unescape(found.group(1)), data={"username": username, "password": password, "credentialId": ""},
+        headers={"Cookie": keycloak_cookies}, follow_redirects=False,
+    )
+    home = await client.get(signed.headers.get("location", str(signed.url)))
     if not str(home.url).startswith(web) or home.status_code != 200:
         raise RuntimeError(f"{username} could not sign in: {home.status_code} at {home.url}")
     return client
