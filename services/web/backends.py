@@ -21,11 +21,6 @@ class BackendError(Exception):
         self.status = status
         self.problem = problem or {}
 
-    @property
-    def field_errors(self) -> dict[str, str]:
-        """The problem's errors by field (the last segment of the field's path)."""
-        return {str(e.get("field", "")).split(".")[-1]: str(e.get("message", "")) for e in self.problem.get("errors", [])}
-
 
 class Backends:
     """One HTTP client per service."""

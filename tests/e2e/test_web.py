@@ -202,3 +202,36 @@ async def test_a_sign_in_callback_without_its_round_trip_is_refused_in_french(wo
         answer = await stranger.get("/auth/callback", params={"code": "stolen", "state": "guessed"})
 
     assert answer.status_code == 400 and "Connexion interrompue" in answer.text
+
+
+async def test_a_refused_value_shows_next_to_its_field_keeps_what_was_typed_and_saves_nothing(
+    platform: RunningPlatform, workspace: str, browser: Browser, followed_loan: Journey
+) -> None:
+    context, page, _ = await sign_in(browser, workspace, "c-lefebvre", platform.identity.password("c-lefebvre"))
+    await page.goto(f"{workspace}/alertes")
+    row = page.locator("tr", has_text="Prêt décaissé")
+    alert_id = (await row.get_attribute("id") or "").removeprefix("alerte-")
+    await page.evaluate("window.samePage = true")
+
+    await row.get_by_label("Reporter jusqu'au").fill("2020-01-15")
+    await row.get_by_role("button", name="Reporter").click()
+    problem = page.locator(f"#report-{alert_id}-probleme")
+    await problem.wait_for()
+    assert await problem.inner_text() == "Choisissez un jour après aujourd'hui."
+    assert await page.locator(f"#report-{alert_id}").input_value() == "2020-01-15"
+    assert await page.locator(f"#report-{alert_id}").get_attribute("aria-invalid") == "true"
+    async with httpx.AsyncClient(base_url=platform.urls["notifications"], timeout=30) as api:
+        unchanged = (await api.get(f"/alerts/{alert_id}", headers=await platform.bearer(tokens.counsellor()))).json()
+    assert unchanged["status"] == "open" and unchanged["snoozed_until"] is None
+
+    await page.locator(f"#alerte-{alert_id}").get_by_role("button", name="Résoudre").click()
+    await page.locator(f"#note-{alert_id}-probleme").wait_for()
+    assert await page.locator(f"#note-{alert_id}-probleme").inner_text() == "Écrivez au moins quelques mots."
+    assert await serious_violations(page) == []
+
+    await page.locator(f"#note-{alert_id}").fill("Appelée : le véhicule est livré, première échéance notée.")
+    await page.locator(f"#alerte-{alert_id}").get_by_role("button", name="Résoudre").click()
+    await page.locator(f"#alerte-{alert_id} .etat").filter(has_text="Résolu").wait_for()
+    assert "« Appelée : le véhicule est livré, première échéance notée. »" in await page.locator(f"#alerte-{alert_id} .etat").inner_text()
+    assert await page.evaluate("window.samePage === true"), "the page was reloaded"
+    await context.close()
