@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web import labels
@@ -142,6 +143,8 @@ def create_app(
     async def htmx() -> FileResponse:
         return FileResponse(VENDOR / "htmx.org" / "dist" / "htmx.min.js", media_type="text/javascript")
 
+    # Each page is a span; the services' calls carry its context (backends.py), so one trace follows a click.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,static,favicon.ico", exclude_spans=["receive", "send"])
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (signin, home, alerts, files, loans):
         app.include_router(module.router)

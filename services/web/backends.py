@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from opentelemetry import propagate
 
 from services.web.settings import WebSettings
 
@@ -36,10 +37,10 @@ class Backends:
         self, service: str, method: str, path: str, token: str, *, params: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
         """The JSON answer of `method path` on `service` as the person; a `BackendError` for any 4xx/5xx."""
+        headers = {"Authorization": f"Bearer {token}"}
+        propagate.inject(headers)  # the page's trace continues in the service
         try:
-            answer = await self._clients[service].request(
-                method, path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
-            )
+            answer = await self._clients[service].request(method, path, params=params, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise BackendError(503, {"detail": f"{service} ne répond pas ({type(exc).__name__})"}) from exc
         if answer.status_code >= 400:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 from uuid import uuid4
@@ -23,6 +23,7 @@ from deploy.local import REPO_ROOT
 from deploy.local.journey import Credentials, Journey, sample_application, walk
 from deploy.local.ports import find_free_ports
 from deploy.local.services import WEB, ServiceProcess, web_env
+from deploy.local.tracesink import read_spans
 from tests.e2e.conftest import RunningPlatform
 from tests.support import tokens
 
@@ -235,3 +236,28 @@ async def test_a_refused_value_shows_next_to_its_field_keeps_what_was_typed_and_
     assert "« Appelée : le véhicule est livré, première échéance notée. »" in await page.locator(f"#alerte-{alert_id} .etat").inner_text()
     assert await page.evaluate("window.samePage === true"), "the page was reloaded"
     await context.close()
+
+
+async def test_a_page_and_the_service_calls_it_makes_are_one_trace(platform: RunningPlatform, workspace: str, browser: Browser) -> None:
+    context, page, _ = await sign_in(browser, workspace, "s-marchand", platform.identity.password("s-marchand"))
+    await page.goto(f"{workspace}/alertes")
+
+    def page_trace() -> set[tuple[str, str]] | None:
+        pages = [s for s in read_spans(platform.spans_file) if s["service"] == "web" and s["name"] == "GET /alertes"]
+        if not pages:
+            return None
+        joined = {(s["service"], s["name"]) for s in read_spans(platform.spans_file, pages[-1]["trace_id"]) if s["kind"] == "SERVER"}
+        return joined if ("notifications", "GET /alerts") in joined else None
+
+    spans = await eventually_value(page_trace)
+    assert {("web", "GET /alertes"), ("notifications", "GET /alerts")} <= spans
+    await context.close()
+
+
+async def eventually_value(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """The probe's first truthy answer (the services export their spans in batches)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (found := probe()) is None:
+        assert asyncio.get_running_loop().time() < deadline, "no trace joined the page and the service"
+        await asyncio.sleep(0.5)
+    return found
