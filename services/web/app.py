@@ -128,7 +128,7 @@ def create_app(
     async def ready(request: Request) -> Response:
         ctx: WebContext = request.app.state.ctx
         try:
-            await ctx.sessions.purge()
+            await ctx.sessions.alive()
             await ctx.provider.metadata()
         except Exception as exc:  # the database or the provider does not answer yet
             log.info("not ready: %s", exc)

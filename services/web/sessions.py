@@ -83,6 +83,10 @@ class SessionStore:
         """End the session."""
         await self._pool.execute("delete from sessions where id_hash = $1", _hash(raw_id))
 
+    async def alive(self) -> None:
+        """Raise unless the sessions' database answers."""
+        await self._pool.fetchval("select 1")
+
     async def purge(self) -> int:
         """Forget the sessions past their end; how many."""
         done = await self._pool.execute("delete from sessions where expires_at <= $1", self._clock.now())

@@ -22,6 +22,7 @@ def safe_return(path: str | None) -> str:
 async def start_sign_in(ctx: Context, retour: str | None = None) -> Response:
     """Send the browser to the provider's sign-in page; the round trip's secrets stay in the session."""
     url, round_trip = await ctx.provider.start()
+    await ctx.sessions.purge()  # each new session sweeps the ended ones away
     session = await ctx.sessions.create({"round_trip": {**round_trip, "back_to": safe_return(retour)}}, ctx.session_ttl)
     response = RedirectResponse(url, status_code=303)
     ctx.set_cookie(response, session)  # type: ignore[arg-type]
