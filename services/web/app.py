@@ -52,7 +52,7 @@ def create_app(
     clock = clock or SystemClock()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(labels.FILTERS)
-    templates.env.globals.update(labels.LABELS)
+    templates.env.globals.update(labels.LABELS, trace_id=labels.trace_id, trace_url=settings.trace_url)
     csp = content_security_policy(settings)
 
     @asynccontextmanager

@@ -6,6 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from opentelemetry import trace
+
 from shared import french
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -57,6 +59,20 @@ def stage(value: str) -> str:
     return french.stage(value)
 
 
+# The menu of each role: where a person of that role goes from any page.
+NAV = {
+    "counsellor": [("/", "Accueil"), ("/premiers-contacts", "Premier contact"), ("/dossiers/nouveau", "Nouveau dossier"), ("/alertes", "Alertes")],
+    "supervisor": [("/", "Accueil"), ("/pilotage", "Pilotage"), ("/alertes", "Alertes"), ("/premiers-contacts", "Premier contact"), ("/dossiers/nouveau", "Nouveau dossier")],
+    "bank": [("/", "Accueil"), ("/banque/abonnements", "Abonnements")],
+    "ops": [("/", "Accueil"), ("/exploitation/cloture", "Clôture du jour")],
+    "admin": [("/", "Accueil"), ("/annuaire", "Annuaire")],
+}
+def trace_id() -> str | None:
+    """The id of the trace the page is rendered in (its spans in the tracing UI); None when nothing is traced."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 LOAN_STATUS = {"pending_disbursement": "En attente de décaissement", "active": "En cours", "closed": "Soldé", "written_off": "Passé en perte"}
 FILTERS = {"euros": euros, "day": day, "moment": moment, "rate": rate, "stage": stage}
-LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE}
+LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE, "nav": NAV}

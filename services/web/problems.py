@@ -9,19 +9,62 @@ SENTENCES = {
     "missing": "Ce champ est à remplir.",
     "string_too_short": "Écrivez au moins quelques mots.",
     "string_too_long": "Ce texte est trop long.",
+    "string_pattern_mismatch": "Cette valeur n'a pas la bonne forme.",
     "date_from_datetime_parsing": "Indiquez une date, par exemple 30/11/2026.",
     "date_parsing": "Indiquez une date, par exemple 30/11/2026.",
     "date_type": "Indiquez une date, par exemple 30/11/2026.",
     "future_date": "Choisissez un jour après aujourd'hui.",
     "too_far": "Ce report est trop long : choisissez une date plus proche.",
     "control_characters": "Ce texte contient des caractères invisibles : retapez-le.",
+    "greater_than_equal": "Cette valeur est trop petite.",
+    "less_than_equal": "Cette valeur est trop grande.",
+    "greater_than": "Cette valeur est trop petite.",
+    "less_than": "Cette valeur est trop grande.",
+    "enum": "Choisissez une des valeurs proposées.",
+    "literal_error": "Choisissez une des valeurs proposées.",
+    "int_type": "Indiquez un nombre entier.",
+    "everyday_consumption_excluded": "Un microcrédit personnel ne finance pas la consommation courante : le projet doit servir l'insertion.",
+    "debt_repayment_excluded": "Un microcrédit personnel ne rembourse pas d'autres dettes : orientez vers la procédure de surendettement.",
+    "required_for_kind": "Ce champ est à remplir pour ce type d'aménagement.",
+    "not_for_kind": "Ce champ ne s'applique pas à ce type d'aménagement : laissez-le vide.",
+    "required_for_outcome": "Ce champ est à remplir pour cet avis.",
+    "not_for_outcome": "Ce champ ne s'applique pas à cet avis : laissez-le vide.",
 }
+# Sizes a service states in its own words (amounts, durations): said plainly.
+FIELD_SENTENCES = {
+    ("amount_cents", "greater_than_equal"): "Le montant va de 300 € à 8 000 €.",
+    ("amount_cents", "less_than_equal"): "Le montant va de 300 € à 8 000 €.",
+    ("duration_months", "greater_than_equal"): "La durée va de 6 à 84 mois.",
+    ("duration_months", "less_than_equal"): "La durée va de 6 à 84 mois.",
+}
+
+
+def sentence(field: str, rule: str) -> str:
+    """A rule broken on a field, as a person reads it."""
+    last = field.split(".")[-1]
+    return FIELD_SENTENCES.get((last, rule)) or SENTENCES.get(rule, "Cette valeur n'est pas acceptée.")
 
 
 def field_errors(refused: BackendError) -> dict[str, str]:
     """The problem's errors by field (the last part of its path), each as a French sentence."""
     errors: dict[str, str] = {}
     for error in refused.problem.get("errors", []):
-        field = str(error.get("field", "")).split(".")[-1]
-        errors.setdefault(field, SENTENCES.get(str(error.get("rule", "")), "Cette valeur n'est pas acceptée."))
+        field = str(error.get("field", ""))
+        errors.setdefault(field.split(".")[-1], sentence(field, str(error.get("rule", ""))))
+    return errors
+
+
+def path_errors(refused: BackendError, renames: dict[str, str] | None = None) -> dict[str, str]:
+    """The problem's errors by the field's whole path without `body.` (`applicant.first_name`), or as `renames` names it.
+
+    An error no field of the form shows is kept under `""`, so the page says it above the form."""
+    errors: dict[str, str] = {}
+    for error in refused.problem.get("errors", []):
+        field = str(error.get("field", "")).removeprefix("body.")
+        shown = (renames or {}).get(field, field)
+        errors.setdefault(shown, sentence(field, str(error.get("rule", ""))))
+    if not errors and refused.status == 409:
+        errors[""] = "L'état du dossier ne permet plus cette action : rechargez la page pour voir où il en est."
+    elif not errors:
+        errors[""] = "Cette demande n'a pas pu être enregistrée : vérifiez les valeurs saisies."
     return errors

@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,12 +122,9 @@ async def seed_directory(directory_url: str, dsn: str, identity: LocalIdentity) 
         await conn.close()
 
 
-@pytest.fixture(scope="module")
-async def platform(
-    kafka: str, postgres: str, keycloak: LocalIdentity, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[RunningPlatform]:
-    """Start the trace collector and the five services on a database of this module's own; seed the directory."""
-    run_dir = tmp_path_factory.mktemp("platform")
+@asynccontextmanager
+async def running_platform(kafka: str, postgres: str, keycloak: LocalIdentity, run_dir: Path) -> AsyncIterator[RunningPlatform]:
+    """The trace collector and the five services on a database of their own, the directory seeded; all stopped after."""
     async with fresh_database(postgres) as dsn:
         sink_pid, otlp_port, spans = start_trace_sink(run_dir)
         otlp = f"http://127.0.0.1:{otlp_port}"
@@ -150,6 +148,15 @@ async def platform(
             for proc in processes.values():
                 proc.stop()
             terminate_group(sink_pid, 10.0)
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    kafka: str, postgres: str, keycloak: LocalIdentity, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningPlatform]:
+    """The platform of one test module (tests/e2e/web/ shares one across its modules instead)."""
+    async with running_platform(kafka, postgres, keycloak, tmp_path_factory.mktemp("platform")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -8,59 +8,20 @@ on every page the counsellor sees.
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-from collections.abc import AsyncIterator, Callable
 from datetime import date
-from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser
 
-from deploy.local import REPO_ROOT
 from deploy.local.journey import Credentials, Journey, sample_application, walk
-from deploy.local.ports import find_free_ports
-from deploy.local.services import WEB, ServiceProcess, web_env
 from deploy.local.tracesink import read_spans
 from tests.e2e.conftest import RunningPlatform
+from tests.e2e.web.support import NARROW_NBSP, SCREENS, csp_errors, eventually_value, serious_violations, sign_in
 from tests.support import tokens
 
 pytestmark = pytest.mark.e2e
-
-AXE = (REPO_ROOT / "services" / "web" / "node_modules" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
-# Where the screenshots the README shows are written (copied into docs/screens/ when they change).
-SCREENS = REPO_ROOT / ".local" / "test" / "screens"
-NARROW_NBSP = "\u202f"
-
-
-@pytest.fixture(scope="module")
-async def workspace(platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The web workspace as its own process, registered at Keycloak as the realm's browser client."""
-    [port] = find_free_ports(1)
-    identity = platform.identity
-    web = ServiceProcess(WEB, port, tmp_path_factory.mktemp("web"), env={
-        **web_env(platform.urls, issuer=identity.issuer, client_secret=identity.web_client_secret(), dsn=platform.dsn, otlp=platform.otlp),
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-    })
-    await identity.register_web(web.url)
-    web.start()
-    try:
-        await asyncio.to_thread(web.wait_ready)
-        yield web.url
-    finally:
-        web.stop()
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium (installed by deploy/browser.sh when missing), headless, one for the whole run."""
-    path = subprocess.run([str(REPO_ROOT / "deploy" / "browser.sh")], capture_output=True, text=True, check=True).stdout.strip()
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,31 +30,6 @@ async def followed_loan(platform: RunningPlatform) -> Journey:
     credentials = await Credentials.sign_in(platform.identity)
     async with httpx.AsyncClient(timeout=30) as client:
         return await walk(client, platform.urls, today=date.today(), credentials=credentials, application=sample_application(7))
-
-
-async def sign_in(browser: Browser, workspace: str, username: str, password: str) -> tuple[BrowserContext, Page, list[str]]:
-    """A fresh browser whose person signs in on Keycloak's own page; the console messages it logs."""
-    context = await browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    await page.goto(f"{workspace}/")
-    assert "/realms/microcredit/protocol/openid-connect/auth" in page.url, "not sent to Keycloak's sign-in page"
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#kc-login")
-    await page.wait_for_url(f"{workspace}/**")
-    return context, page, console
-
-
-async def serious_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations of WCAG 2.1 A/AA on the page as it is now."""
-    await page.evaluate(AXE)
-    found = await page.evaluate(
-        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}))"
-        ".violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
-    )
-    return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
 async def test_a_counsellor_sees_her_file_and_acknowledges_its_alert_without_the_page_reloading(
@@ -136,7 +72,7 @@ async def test_a_counsellor_sees_her_file_and_acknowledges_its_alert_without_the
     assert await page.locator("tbody tr").count() == 36
     assert await serious_violations(page) == []
     await page.screenshot(path=str(SCREENS / "pret-et-graphique.png"), full_page=True)
-    assert not [m for m in console if "Content Security Policy" in m or m.startswith("error")], console
+    assert not csp_errors(console), console
     await context.close()
 
 
@@ -249,15 +185,6 @@ async def test_a_page_and_the_service_calls_it_makes_are_one_trace(platform: Run
         joined = {(s["service"], s["name"]) for s in read_spans(platform.spans_file, pages[-1]["trace_id"]) if s["kind"] == "SERVER"}
         return joined if ("notifications", "GET /alerts") in joined else None
 
-    spans = await eventually_value(page_trace)
+    spans = await eventually_value(page_trace, what="a trace joining the page and the service")
     assert {("web", "GET /alertes"), ("notifications", "GET /alerts")} <= spans
     await context.close()
-
-
-async def eventually_value(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """The probe's first truthy answer (the services export their spans in batches)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (found := probe()) is None:
-        assert asyncio.get_running_loop().time() < deadline, "no trace joined the page and the service"
-        await asyncio.sleep(0.5)
-    return found
