@@ -1,4 +1,4 @@
-"""SQL for intake's own tables: files, their audit trail and the funnel's milestones."""
+"""SQL for intake's own tables: first contacts, files, their audit trail and the funnel's milestones."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.intake.domain import STAGES, Application, AuditEntry, FunnelRow, Milestone, Status
+from services.intake.domain import STAGES, Application, AuditEntry, FirstContact, FunnelRow, Milestone, Status
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -75,6 +75,31 @@ async def list_files(
         association_id, counsellor_id, status.value if status else None, limit, offset,
     )
     return [_application(r) for r in rows]
+
+
+_CONTACT_COLUMNS = tuple(FirstContact.model_fields)
+_CONTACT_SELECT = f"select {', '.join(_CONTACT_COLUMNS)} from contacts"
+
+
+async def add_contact(conn: asyncpg.Connection, contact: FirstContact) -> None:
+    """Store a first contact."""
+    # Enums as their text, dates and instants as they are.
+    values = {**contact.model_dump(), **contact.model_dump(mode="json", include={"referral_source", "outcome", "reason"})}
+    await conn.execute(
+        f"insert into contacts ({', '.join(_CONTACT_COLUMNS)})"
+        f" values ({', '.join(f'${i}' for i in range(1, len(_CONTACT_COLUMNS) + 1))})",
+        *(values[c] for c in _CONTACT_COLUMNS),
+    )
+
+
+async def list_contacts(conn: Connection, *, association_id: str, limit: int, offset: int) -> tuple[list[FirstContact], int]:
+    """An association's first contacts, newest first, and how many it has in all."""
+    rows = await conn.fetch(
+        f"{_CONTACT_SELECT} where association_id = $1 order by created_at desc, id limit $2 offset $3",
+        association_id, limit, offset,
+    )
+    total = await conn.fetchval("select count(*) from contacts where association_id = $1", association_id)
+    return [FirstContact.model_validate(dict(r)) for r in rows], total
 
 
 async def add_audit(conn: asyncpg.Connection, application_id: UUID, entry: AuditEntry) -> None:
