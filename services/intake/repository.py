@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.intake.domain import STAGES, Application, AuditEntry, FirstContact, FunnelRow, Milestone, Status
+from services.intake.domain import CONTACT_COUNTS, STAGES, Application, AuditEntry, FirstContact, FunnelRow, Milestone, Status
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -131,16 +131,29 @@ async def add_milestone(
     )
 
 
+# Both sources of the funnel, each counted by (UTC) day in the period, joined so that a pair with only one of them has a row.
+_IN_PERIOD = "{at} >= ($1::date)::timestamp at time zone 'UTC' and {at} < ($2::date + 1)::timestamp at time zone 'UTC'"
+_OWNER = " and ($3::text is null or association_id = $3) and ($4::text is null or region = $4)"
+_MILESTONE_COUNTS = ", ".join(f"count(*) filter (where milestone = '{s.value}') as {s.value}" for s in STAGES)
+_CONTACT_COUNTS = ", ".join(
+    f"count(*) filter (where {'true' if outcome is None else f'outcome = {outcome.value!r}'}) as {name}"
+    for name, outcome in CONTACT_COUNTS.items()
+)
+_FUNNEL = (
+    f"with m as (select association_id, region, {_MILESTONE_COUNTS} from milestones"
+    f" where {_IN_PERIOD.format(at='at')}{_OWNER} group by association_id, region),"
+    f" c as (select association_id, region, {_CONTACT_COUNTS} from contacts"
+    f" where {_IN_PERIOD.format(at='created_at')}{_OWNER} group by association_id, region)"
+    " select coalesce(m.association_id, c.association_id) as association_id, coalesce(m.region, c.region) as region, "
+    + ", ".join(f"coalesce(c.{n}, 0) as {n}" for n in CONTACT_COUNTS) + ", "
+    + ", ".join(f"coalesce(m.{s.value}, 0) as {s.value}" for s in STAGES)
+    + " from m full join c on m.association_id = c.association_id and m.region = c.region order by 1, 2"
+)
+
+
 async def funnel_rows(
     conn: Connection, start: date, end: date, *, association_id: str | None, region: str | None
 ) -> list[FunnelRow]:
-    """Milestones reached from `start` to `end` (UTC days, included), per association and region."""
-    counts = ", ".join(f"count(*) filter (where milestone = '{s.value}') as {s.value}" for s in STAGES)
-    rows = await conn.fetch(
-        f"select association_id, region, {counts} from milestones"
-        " where at >= ($1::date)::timestamp at time zone 'UTC' and at < ($2::date + 1)::timestamp at time zone 'UTC'"
-        " and ($3::text is null or association_id = $3) and ($4::text is null or region = $4)"
-        " group by association_id, region order by association_id, region",
-        start, end, association_id, region,
-    )
+    """First contacts logged and milestones reached from `start` to `end` (UTC days, included), per association and region."""
+    rows = await conn.fetch(_FUNNEL, start, end, association_id, region)
     return [FunnelRow(**dict(r)) for r in rows]

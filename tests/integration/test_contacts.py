@@ -1,4 +1,4 @@
-"""First contacts in process: a counsellor logs who called and what came of it; the association lists them."""
+"""First contacts in process: a counsellor logs who called and what came of it; the list and the funnel read them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import NOW, RunningService, ServiceStarter
+from tests.support import intake as files
 from tests.support.tokens import bearer, counsellor, ops, supervisor
 
 pytestmark = pytest.mark.integration
@@ -118,3 +119,42 @@ async def test_no_name_is_taken_and_only_association_staff_log_contacts(start_se
     assert (named.status_code, problem_of(named)) == (422, [("applicant_name", "extra_forbidden")])
     assert (by_ops.status_code, problem_of(by_ops)) == (403, [("role", "forbidden_role")])
     assert (read_by_ops.status_code, problem_of(read_by_ops)) == (403, [("role", "forbidden_role")])
+
+
+async def test_the_funnel_counts_first_contacts_per_association_and_region_on_the_day_they_were_logged(
+    start_service: ServiceStarter,
+) -> None:
+    intake = await start_service("intake")
+    # 1 March, the day before the period: not counted.
+    intake.clock.instant = NOW - timedelta(days=1)
+    await log(intake, APPOINTMENT)
+    # 2 March: Lens logs three contacts and opens one file; Paris and the Restos du Cœur log contacts only.
+    intake.clock.instant = NOW
+    await log(intake, APPOINTMENT)
+    await log(intake, {**APPOINTMENT, "appointment_on": None})
+    await log(intake, NOT_ELIGIBLE)
+    response = await intake.http.post("/applications", json=files.first_appointment(), headers=LENS)
+    assert response.status_code == 201, response.text
+    await log(intake, ORIENTED, PARIS)
+    await log(intake, APPOINTMENT, RESTOS)
+    # 3 March, after the period.
+    intake.clock.instant = NOW + timedelta(days=1)
+    await log(intake, ORIENTED)
+
+    day = {"from": "2026-03-02", "to": "2026-03-02"}
+    everyone = (await intake.http.get("/funnel", params=day, headers=bearer(ops()))).json()
+    secours = (await intake.http.get("/funnel", params=day, headers=LENS)).json()
+
+    counts = ("first_contacts", "appointments", "oriented", "not_eligible", "opened")
+    rows = {(r["association_id"], r["region"]): tuple(r[c] for c in counts) for r in everyone["rows"]}
+    assert rows == {
+        ("restos-du-coeur", "hauts-de-france"): (1, 1, 0, 0, 0),
+        ("secours-catholique", "hauts-de-france"): (3, 2, 0, 1, 1),
+        ("secours-catholique", "ile-de-france"): (1, 0, 1, 0, 0),
+    }
+    assert tuple(everyone["total"][c] for c in counts) == (5, 3, 1, 1, 1)
+    assert {(r["association_id"], r["region"]) for r in secours["rows"]} == {
+        ("secours-catholique", "hauts-de-france"), ("secours-catholique", "ile-de-france")
+    }
+    march = (await intake.http.get("/funnel", params={"from": "2026-03-01", "to": "2026-03-31"}, headers=LENS)).json()
+    assert (march["total"]["first_contacts"], march["total"]["appointments"], march["total"]["oriented"]) == (6, 3, 2)

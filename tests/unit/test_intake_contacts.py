@@ -1,4 +1,4 @@
-"""First contacts' pure rules: each outcome takes its own fields and only those."""
+"""First contacts' pure rules: each outcome takes its own fields and only those; the funnel adds them up."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pydantic import ValidationError
 from services.intake.domain import (
     ContactOutcome,
     FirstContact,
+    FunnelRow,
     NewFirstContact,
     NotEligibleReason,
+    funnel,
     log_contact,
 )
 from shared.auth import Actor
@@ -123,3 +125,16 @@ def test_nothing_says_who_the_person_is() -> None:
         "id", "association_id", "branch_id", "region", "referral_source", "outcome", "appointment_on", "oriented_to",
         "reason", "note", "counsellor_id", "created_at",
     }
+
+
+def test_the_funnel_total_adds_up_first_contacts_and_files() -> None:
+    rows = [
+        FunnelRow(association_id="restos-du-coeur", region="hauts-de-france", first_contacts=3, appointments=1, not_eligible=2),
+        FunnelRow(association_id="secours-catholique", region="hauts-de-france", first_contacts=16, appointments=4, oriented=5,
+                  not_eligible=7, opened=2, submitted=1),
+    ]
+
+    total = funnel(date(2026, 3, 1), date(2026, 3, 31), rows).total
+
+    assert (total.first_contacts, total.appointments, total.oriented, total.not_eligible) == (19, 5, 5, 9)
+    assert (total.opened, total.submitted, total.routed) == (2, 1, 0)

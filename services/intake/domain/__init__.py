@@ -29,7 +29,7 @@ from services.intake.domain.contacts import (
     log_contact,
 )
 from services.intake.domain.contract import SOURCE, file_data
-from services.intake.domain.funnel import STAGES, Funnel, FunnelCounts, FunnelRow, check_period, funnel
+from services.intake.domain.funnel import CONTACT_COUNTS, STAGES, Funnel, FunnelCounts, FunnelRow, check_period, funnel
 from services.intake.domain.lifecycle import (
     Submission,
     Withdrawal,
@@ -44,6 +44,7 @@ from services.intake.domain.progress import ASSESSED, Progress, record_progress
 
 __all__ = [
     "ASSESSED",
+    "CONTACT_COUNTS",
     "SOURCE",
     "STAGES",
     "Address",
