@@ -12,7 +12,7 @@ from shared.runtime import ServiceDefinition
 DEFINITION = ServiceDefinition(
     name="intake",
     title="Microcredit intake",
-    description="Counsellors build microcredit files (drafts, documents checklist, submission, withdrawal); the funnel.",
+    description="Counsellors log first contacts and build microcredit files (drafts, documents checklist, submission, withdrawal); the funnel.",
     schema="intake",
     migrations=Path(__file__).parent / "migrations",
     router=router,

@@ -1,4 +1,4 @@
-"""SQL for intake's own tables: files, their audit trail and the funnel's milestones."""
+"""SQL for intake's own tables: first contacts, files, their audit trail and the funnel's milestones."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.intake.domain import STAGES, Application, AuditEntry, FunnelRow, Milestone, Status
+from services.intake.domain import CONTACT_COUNTS, STAGES, Application, AuditEntry, FirstContact, FunnelRow, Milestone, Status
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -77,6 +77,31 @@ async def list_files(
     return [_application(r) for r in rows]
 
 
+_CONTACT_COLUMNS = tuple(FirstContact.model_fields)
+_CONTACT_SELECT = f"select {', '.join(_CONTACT_COLUMNS)} from contacts"
+
+
+async def add_contact(conn: asyncpg.Connection, contact: FirstContact) -> None:
+    """Store a first contact."""
+    # Enums as their text, dates and instants as they are.
+    values = {**contact.model_dump(), **contact.model_dump(mode="json", include={"referral_source", "outcome", "reason"})}
+    await conn.execute(
+        f"insert into contacts ({', '.join(_CONTACT_COLUMNS)})"
+        f" values ({', '.join(f'${i}' for i in range(1, len(_CONTACT_COLUMNS) + 1))})",
+        *(values[c] for c in _CONTACT_COLUMNS),
+    )
+
+
+async def list_contacts(conn: Connection, *, association_id: str, limit: int, offset: int) -> tuple[list[FirstContact], int]:
+    """An association's first contacts, newest first, and how many it has in all."""
+    rows = await conn.fetch(
+        f"{_CONTACT_SELECT} where association_id = $1 order by created_at desc, id limit $2 offset $3",
+        association_id, limit, offset,
+    )
+    total = await conn.fetchval("select count(*) from contacts where association_id = $1", association_id)
+    return [FirstContact.model_validate(dict(r)) for r in rows], total
+
+
 async def add_audit(conn: asyncpg.Connection, application_id: UUID, entry: AuditEntry) -> None:
     """Append one line to a file's audit trail."""
     await conn.execute(
@@ -106,16 +131,29 @@ async def add_milestone(
     )
 
 
+# Both sources of the funnel, each counted by (UTC) day in the period, joined so that a pair with only one of them has a row.
+_IN_PERIOD = "{at} >= ($1::date)::timestamp at time zone 'UTC' and {at} < ($2::date + 1)::timestamp at time zone 'UTC'"
+_OWNER = " and ($3::text is null or association_id = $3) and ($4::text is null or region = $4)"
+_MILESTONE_COUNTS = ", ".join(f"count(*) filter (where milestone = '{s.value}') as {s.value}" for s in STAGES)
+_CONTACT_COUNTS = ", ".join(
+    f"count(*) filter (where {'true' if outcome is None else f'outcome = {outcome.value!r}'}) as {name}"
+    for name, outcome in CONTACT_COUNTS.items()
+)
+_FUNNEL = (
+    f"with m as (select association_id, region, {_MILESTONE_COUNTS} from milestones"
+    f" where {_IN_PERIOD.format(at='at')}{_OWNER} group by association_id, region),"
+    f" c as (select association_id, region, {_CONTACT_COUNTS} from contacts"
+    f" where {_IN_PERIOD.format(at='created_at')}{_OWNER} group by association_id, region)"
+    " select coalesce(m.association_id, c.association_id) as association_id, coalesce(m.region, c.region) as region, "
+    + ", ".join(f"coalesce(c.{n}, 0) as {n}" for n in CONTACT_COUNTS) + ", "
+    + ", ".join(f"coalesce(m.{s.value}, 0) as {s.value}" for s in STAGES)
+    + " from m full join c on m.association_id = c.association_id and m.region = c.region order by 1, 2"
+)
+
+
 async def funnel_rows(
     conn: Connection, start: date, end: date, *, association_id: str | None, region: str | None
 ) -> list[FunnelRow]:
-    """Milestones reached from `start` to `end` (UTC days, included), per association and region."""
-    counts = ", ".join(f"count(*) filter (where milestone = '{s.value}') as {s.value}" for s in STAGES)
-    rows = await conn.fetch(
-        f"select association_id, region, {counts} from milestones"
-        " where at >= ($1::date)::timestamp at time zone 'UTC' and at < ($2::date + 1)::timestamp at time zone 'UTC'"
-        " and ($3::text is null or association_id = $3) and ($4::text is null or region = $4)"
-        " group by association_id, region order by association_id, region",
-        start, end, association_id, region,
-    )
+    """First contacts logged and milestones reached from `start` to `end` (UTC days, included), per association and region."""
+    rows = await conn.fetch(_FUNNEL, start, end, association_id, region)
     return [FunnelRow(**dict(r)) for r in rows]

@@ -48,6 +48,24 @@ async def _change(
     return current if change is None else await _store(conn, change)
 
 
+async def log_contact(
+    conn: asyncpg.Connection,
+    contact: domain.NewFirstContact,
+    *,
+    contact_id: UUID,
+    association_id: str,
+    region: str,
+    actor: Actor,
+    now: datetime,
+) -> domain.FirstContact:
+    """Log a first contact in the actor's association and region (no event: it only feeds the funnel)."""
+    logged = domain.log_contact(
+        contact, contact_id=contact_id, association_id=association_id, region=region, actor=actor, now=now
+    )
+    await repository.add_contact(conn, logged)
+    return logged
+
+
 async def open_file(
     conn: asyncpg.Connection,
     content: domain.FileContent,

@@ -105,6 +105,8 @@ async def test_each_role_reaches_only_its_associations_files(endpoint: Endpoint,
 NO_ID = {
     "open a file": ("POST", "/applications", files.complete_file(), None, {**expect(201, other=201)}),
     "list files": ("GET", "/applications", None, None, expect(200, other=200)),
+    "log a first contact": ("POST", "/contacts", {"referral_source": "ccas", "outcome": "appointment"}, None, expect(201, other=201)),
+    "list first contacts": ("GET", "/contacts", None, None, expect(200, other=200)),
     "the funnel": ("GET", "/funnel", None, {"from": "2026-03-01", "to": "2026-03-31"}, {**expect(200, other=200), "ops": 200}),
 }
 

@@ -107,6 +107,7 @@ SUBMISSION = "/applications/{application_id}/submission"
 WITHDRAWAL = "/applications/{application_id}/withdrawal"
 AUDIT = "/applications/{application_id}/audit"
 FUNNEL = "/funnel"
+CONTACTS = "/contacts"
 ASSESSMENTS = "/assessments"
 ASSESSMENT = "/assessments/{application_id}"
 ASSESSMENT_AUDIT = "/assessments/{application_id}/audit"
@@ -265,6 +266,16 @@ CASES: list[BadRequest] = [
     unknown_id("intake", "POST", WITHDRAWAL, body={"reason": "Prêt familial."}),
     malformed_id("intake", "GET", AUDIT, "application_id"),
     unknown_id("intake", "GET", AUDIT),
+    post("intake", CONTACTS, "not eligible without a reason", {"referral_source": "ccas", "outcome": "not_eligible"}, field="reason", rule="required_for_outcome"),
+    post("intake", CONTACTS, "oriented without the aid", {"referral_source": "ccas", "outcome": "oriented"}, field="oriented_to", rule="required_for_outcome"),
+    post("intake", CONTACTS, "an appointment with a reason", {"referral_source": "ccas", "outcome": "appointment", "reason": "other"}, field="reason", rule="not_for_outcome"),
+    post("intake", CONTACTS, "an appointment yesterday", {"referral_source": "ccas", "outcome": "appointment", "appointment_on": (TODAY - timedelta(days=1)).isoformat()}, field="appointment_on", rule="not_past"),
+    post("intake", CONTACTS, "an outcome outside the list", {"referral_source": "ccas", "outcome": "callback"}, field="outcome", rule="enum"),
+    post("intake", CONTACTS, "the person's name", {"referral_source": "ccas", "outcome": "appointment", "applicant_name": "Nadia Benali"}, field="applicant_name", rule="extra_forbidden"),
+    post("intake", CONTACTS, "ops logging a contact", {"referral_source": "ccas", "outcome": "appointment"}, caller=tokens.ops(), status=403, field="role", rule="forbidden_role"),
+    malformed_json("intake", CONTACTS),
+    get("intake", CONTACTS, "page size 501", query={"limit": 501}, field="query.limit", rule="less_than_equal"),
+    get("intake", CONTACTS, "a bank reading contacts", caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
     get("intake", FUNNEL, "a period that ends before it starts", query={"from": "2026-03-31", "to": "2026-03-01"}, field="query.from", rule="from_after_to"),
     get("intake", FUNNEL, "no period", query={}, field="query.from", rule="missing"),
     get("intake", FUNNEL, "a month in words", query={**MARCH, "to": "fin mars"}, field="query.to", rule="date_from_datetime_parsing"),

@@ -420,7 +420,8 @@ async def test_the_funnel_counts_each_step_on_the_day_it_happened(start_service:
     secours = (await intake.http.get("/funnel", params=period, headers=bearer(supervisor()))).json()
     north = (await intake.http.get("/funnel", params={**period, "region": "hauts-de-france"}, headers=bearer(ops()))).json()
 
-    zero = dict.fromkeys(("opened", "submitted", "assessed_favourable", "routed", "approved", "declined", "withdrawn"), 0)
+    zero = dict.fromkeys(("first_contacts", "appointments", "oriented", "not_eligible", "opened", "submitted",
+                          "assessed_favourable", "routed", "approved", "declined", "withdrawn"), 0)  # no first contact logged here
     rows = {(r.pop("association_id"), r.pop("region")): r for r in everyone["rows"]}
     assert rows == {
         ("restos-du-coeur", "hauts-de-france"): {**zero, "opened": 1, "submitted": 1, "assessed_favourable": 1, "routed": 1},

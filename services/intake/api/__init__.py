@@ -1,9 +1,10 @@
-"""Intake HTTP API: counsellors and supervisors build their association's files; the funnel for them and ops."""
+"""Intake HTTP API: counsellors and supervisors log first contacts and build their association's files; the funnel for them and ops."""
 
 from fastapi import APIRouter
 
-from services.intake.api import applications, funnel
+from services.intake.api import applications, contacts, funnel
 
 router = APIRouter()
+router.include_router(contacts.router)
 router.include_router(applications.router)
 router.include_router(funnel.router)

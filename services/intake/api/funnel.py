@@ -1,4 +1,4 @@
-"""The funnel: how many files reached each step, per association and region, for staff and ops (counts only)."""
+"""The funnel: how many first contacts were logged and files reached each step, per association and region, for staff and ops (counts only)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ async def get_funnel(
     association_id: str | None = Query(None, min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN),
     region: str | None = Query(None, min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN),
 ) -> domain.Funnel:
-    """Files opened, submitted, assessed favourable, routed, approved, declined, withdrawn, by the day each happened.
+    """First contacts (and their appointments, orientations, people not eligible), then files opened, submitted,
+    assessed favourable, routed, approved, declined, withdrawn, by the day each happened.
 
     Counsellors and supervisors see their association; ops every association (counts only, no personal data).
     """

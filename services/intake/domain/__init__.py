@@ -1,4 +1,4 @@
-"""Intake domain: the file a counsellor builds, its checklist, its life and the funnel (pure, no I/O)."""
+"""Intake domain: first contacts, the file a counsellor builds, its checklist, its life and the funnel (pure, no I/O)."""
 
 from services.intake.domain.documents import (
     ChecklistItem,
@@ -20,8 +20,16 @@ from services.intake.domain.file import (
     Status,
 )
 from services.intake.domain.change import AuditEntry, Change, Milestone
+from services.intake.domain.contacts import (
+    ContactOutcome,
+    FirstContact,
+    NewFirstContact,
+    NotEligibleReason,
+    check_contact,
+    log_contact,
+)
 from services.intake.domain.contract import SOURCE, file_data
-from services.intake.domain.funnel import STAGES, Funnel, FunnelCounts, FunnelRow, check_period, funnel
+from services.intake.domain.funnel import CONTACT_COUNTS, STAGES, Funnel, FunnelCounts, FunnelRow, check_period, funnel
 from services.intake.domain.lifecycle import (
     Submission,
     Withdrawal,
@@ -36,6 +44,7 @@ from services.intake.domain.progress import ASSESSED, Progress, record_progress
 
 __all__ = [
     "ASSESSED",
+    "CONTACT_COUNTS",
     "SOURCE",
     "STAGES",
     "Address",
@@ -45,27 +54,33 @@ __all__ = [
     "Change",
     "ChecklistItem",
     "Contact",
+    "ContactOutcome",
     "DocumentKind",
     "DocumentRecord",
     "DocumentState",
     "DocumentStatus",
     "FileChanges",
     "FileContent",
+    "FirstContact",
     "Funnel",
     "FunnelCounts",
     "FunnelRow",
     "Household",
     "Milestone",
+    "NewFirstContact",
+    "NotEligibleReason",
     "Progress",
     "Project",
     "Status",
     "Submission",
     "Withdrawal",
+    "check_contact",
     "check_dates",
     "check_period",
     "edit_file",
     "file_data",
     "funnel",
+    "log_contact",
     "missing_for_submission",
     "open_file",
     "record_progress",

@@ -1,4 +1,5 @@
-"""The funnel: files opened, submitted, assessed, routed, decided and withdrawn over a period (no personal data)."""
+"""The funnel: first contacts and what came of them, then files opened, submitted, assessed, routed, decided and
+withdrawn over a period (no personal data)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.domain.change import Milestone
+from services.intake.domain.contacts import ContactOutcome
 from shared.errors import BusinessRuleError
 
 # The stages the funnel shows, in the order a file goes through them.
@@ -19,13 +21,25 @@ STAGES: tuple[Milestone, ...] = (
     Milestone.DECLINED,
     Milestone.WITHDRAWN,
 )
+# What the first contacts logged in the period came to, counted on the day each was logged (before any file):
+# each count and the outcome it counts (None: every first contact).
+CONTACT_COUNTS: dict[str, ContactOutcome | None] = {
+    "first_contacts": None,
+    "appointments": ContactOutcome.APPOINTMENT,
+    "oriented": ContactOutcome.ORIENTED,
+    "not_eligible": ContactOutcome.NOT_ELIGIBLE,
+}
 
 
 class FunnelCounts(BaseModel):
-    """How many files reached each stage during the period (each counted on the day it happened)."""
+    """How many first contacts were logged and files reached each stage during the period (each counted on the day it happened)."""
 
     model_config = ConfigDict(frozen=True)
 
+    first_contacts: int = Field(0, description="First contacts logged (`POST /contacts`), whatever came of them.")
+    appointments: int = Field(0, description="First contacts that led to an appointment.")
+    oriented: int = Field(0, description="First contacts oriented to another aid.")
+    not_eligible: int = Field(0, description="First contacts for whom a microcredit was not the answer.")
     opened: int = Field(0, description="Drafts created.")
     submitted: int = 0
     assessed_favourable: int = 0
@@ -63,5 +77,5 @@ def check_period(start: date, end: date) -> None:
 
 def funnel(start: date, end: date, rows: list[FunnelRow]) -> Funnel:
     """Rows and their total."""
-    total = FunnelCounts(**{stage.value: sum(getattr(r, stage.value) for r in rows) for stage in STAGES})
+    total = FunnelCounts(**{name: sum(getattr(r, name) for r in rows) for name in FunnelCounts.model_fields})
     return Funnel(from_=start, to=end, rows=rows, total=total)
