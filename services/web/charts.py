@@ -60,3 +60,50 @@ def loan_chart(schedule: list[dict[str, Any]], today: date, euros: Any) -> LoanC
         + (f"{missed} échéance{'s' if missed > 1 else ''} impayée{'s' if missed > 1 else ''}." if missed else "aucune échéance impayée.")
     )
     return LoanChart(bars, WIDTH, HEIGHT, summary)
+
+
+# The associations' funnel, step by step: each step's field in intake's funnel and its name on screen.
+FUNNEL_STEPS = (
+    ("first_contacts", "Premiers contacts"), ("appointments", "Rendez-vous fixés"), ("opened", "Dossiers ouverts"),
+    ("submitted", "Dossiers transmis"), ("routed", "Transmis à une banque"), ("approved", "Prêts accordés"),
+)
+FUNNEL_WIDTH, FUNNEL_ROW, FUNNEL_LABEL = 720, 34, 210
+
+
+@dataclass(frozen=True)
+class FunnelBar:
+    """One step of the funnel: its bar, its count, and its share of the first step."""
+
+    y: float
+    width: float
+    label: str
+    count: int
+    share: str
+
+
+@dataclass(frozen=True)
+class FunnelChart:
+    """The horizontal bars, and the sentence a screen reader reads instead."""
+
+    bars: list[FunnelBar]
+    width: int
+    height: int
+    label_width: int
+    summary: str
+
+
+def funnel_chart(counts: dict[str, Any]) -> FunnelChart:
+    """A bar per step, as long as its count against the largest step."""
+    values = [(label, int(counts.get(field, 0) or 0)) for field, label in FUNNEL_STEPS]
+    largest = max((count for _, count in values), default=0) or 1
+    first = values[0][1]
+    usable = FUNNEL_WIDTH - FUNNEL_LABEL - 60
+    bars = [
+        FunnelBar(
+            y=i * FUNNEL_ROW + 4, width=round(usable * count / largest, 1), label=label, count=count,
+            share=f"{round(100 * count / first)} %" if first else "—",
+        )
+        for i, (label, count) in enumerate(values)
+    ]
+    summary = " ; ".join(f"{label} : {count}" for label, count in values) + "."
+    return FunnelChart(bars, FUNNEL_WIDTH, len(values) * FUNNEL_ROW + 8, FUNNEL_LABEL, summary)

@@ -59,6 +59,41 @@ def stage(value: str) -> str:
     return french.stage(value)
 
 
+RESOURCE = {
+    "salary": "Salaire", "unemployment_benefit": "Allocation chômage", "rsa": "RSA", "family_allowances": "Allocations familiales",
+    "pension": "Retraite ou pension", "disability_allowance": "Allocation adulte handicapé", "other": "Autres ressources",
+}
+CHARGE = {
+    "rent": "Loyer", "energy": "Énergie (électricité, gaz)", "water": "Eau", "insurance": "Assurances", "telephone": "Téléphone et internet",
+    "transport": "Transports", "child_care": "Garde d'enfants", "loan_repayments": "Crédits en cours", "other": "Autres charges",
+}
+REFERRAL = {
+    "banque_de_france": "Banque de France", "point_conseil_budget": "Point conseil budget", "ccas": "CCAS",
+    "social_worker": "Travailleur social", "self": "La personne elle-même", "other": "Autre",
+}
+DOCUMENT = {
+    "identity": "Pièce d'identité", "tax_notice": "Avis d'imposition ou de non-imposition", "proof_of_address": "Justificatif de domicile",
+    "bank_statements": "Relevés bancaires des 3 derniers mois", "proof_of_resources": "Justificatifs de ressources",
+    "proof_of_charges": "Justificatifs de charges", "quote": "Devis", "driving_licence": "Permis de conduire",
+    "insurance_quote": "Devis d'assurance", "over_indebtedness_plan": "Plan de surendettement (Banque de France)",
+}
+DOCUMENT_STATUS = {"missing": "Manquant", "received": "Reçu", "verified": "Vérifié", "expired": "Périmé"}
+CHECK = {
+    "remaining_per_unit": "Reste à vivre par unité de consommation", "instalment_share": "Part de la mensualité dans les ressources",
+    "usury_cap": "Taux d'usure", "ficp": "Consultation du FICP", "purpose": "Projet d'insertion",
+}
+UNFAVOURABLE = {
+    "insufficient_remaining": "Reste à vivre insuffisant", "excessive_instalment": "Mensualité trop lourde",
+    "over_indebtedness": "Surendettement", "unstable_resources": "Ressources instables", "project_not_eligible": "Projet non éligible",
+    "project_not_viable": "Projet non viable", "ficp_registered": "Inscription au FICP", "applicant_not_ready": "Personne pas prête",
+}
+ORIENTATION = {"social_aid": "Aide sociale", "budget_coaching": "Accompagnement budgétaire", "over_indebtedness_file": "Dossier de surendettement"}
+ASSESSMENT_STATUS = {
+    "pending_review": "À instruire", "incomplete": "Incomplet", "unfavourable": "Avis défavorable", "routed": "Transmis à la banque",
+    "approved": "Prêt accordé", "declined": "Refusé par la banque", "withdrawn": "Abandonné",
+}
+
+
 # The menu of each role: where a person of that role goes from any page.
 NAV = {
     "counsellor": [("/", "Accueil"), ("/premiers-contacts", "Premier contact"), ("/dossiers/nouveau", "Nouveau dossier"), ("/alertes", "Alertes")],
@@ -75,4 +110,7 @@ def trace_id() -> str | None:
 
 LOAN_STATUS = {"pending_disbursement": "En attente de décaissement", "active": "En cours", "closed": "Soldé", "written_off": "Passé en perte"}
 FILTERS = {"euros": euros, "day": day, "moment": moment, "rate": rate, "stage": stage}
-LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE, "nav": NAV}
+LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE, "nav": NAV,
+    "resource": RESOURCE, "charge": CHARGE, "referral": REFERRAL, "document": DOCUMENT, "document_status": DOCUMENT_STATUS,
+    "check": CHECK, "unfavourable": UNFAVOURABLE, "orientation": ORIENTATION, "assessment_status": ASSESSMENT_STATUS,
+}

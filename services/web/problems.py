@@ -27,8 +27,16 @@ SENTENCES = {
     "debt_repayment_excluded": "Un microcrédit personnel ne rembourse pas d'autres dettes : orientez vers la procédure de surendettement.",
     "required_for_kind": "Ce champ est à remplir pour ce type d'aménagement.",
     "not_for_kind": "Ce champ ne s'applique pas à ce type d'aménagement : laissez-le vide.",
-    "required_for_outcome": "Ce champ est à remplir pour cet avis.",
-    "not_for_outcome": "Ce champ ne s'applique pas à cet avis : laissez-le vide.",
+    "checklist_incomplete": "Des pièces demandées manquent : enregistrez-les, ou expliquez ici pourquoi le dossier part sans elles.",
+    "value_error": "Cette valeur n'est pas acceptée.",
+    "not_future": "Cette date ne peut pas être dans le futur.",
+    "partner_bank": "Choisissez une banque partenaire de votre association.",
+    "ficp_required": "Enregistrez d'abord la consultation du FICP, ci-dessus.",
+    "check_failed": "Ce contrôle n'est pas satisfait : justifiez la dérogation ici, ou changez les conditions du prêt.",
+    "blank": "Ce champ est à remplir.",
+    "not_past": "Choisissez aujourd'hui ou un jour à venir.",
+    "required_for_outcome": "Ce champ est à remplir pour ce choix.",
+    "not_for_outcome": "Ce champ ne s'applique pas à ce choix : laissez-le vide.",
 }
 # Sizes a service states in its own words (amounts, durations): said plainly.
 FIELD_SENTENCES = {
@@ -36,6 +44,14 @@ FIELD_SENTENCES = {
     ("amount_cents", "less_than_equal"): "Le montant va de 300 € à 8 000 €.",
     ("duration_months", "greater_than_equal"): "La durée va de 6 à 84 mois.",
     ("duration_months", "less_than_equal"): "La durée va de 6 à 84 mois.",
+}
+
+
+# What a file still lacks before it can be submitted, named as the counsellor knows it.
+MISSING_PART = {
+    "applicant.birth_date": "la date de naissance", "applicant.contact": "un téléphone ou un courriel", "applicant.address": "l'adresse",
+    "household": "la composition du foyer", "resources": "les ressources", "charges": "les charges", "project": "le projet",
+    "amount_cents": "le montant demandé", "duration_months": "la durée", "referral_source": "qui a orienté la personne",
 }
 
 

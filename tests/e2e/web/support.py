@@ -42,8 +42,8 @@ async def serious_violations(page: Page) -> list[dict[str, Any]]:
 
 
 def csp_errors(console: list[str]) -> list[str]:
-    """Console lines a Content-Security-Policy refusal or a script error wrote."""
-    return [m for m in console if "Content Security Policy" in m or m.startswith("error")]
+    """Console lines a Content-Security-Policy refusal or a script error wrote (a page answered 4xx on purpose is neither)."""
+    return [m for m in console if "Content Security Policy" in m or (m.startswith("error") and "Failed to load resource" not in m)]
 
 
 async def eventually_value(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
