@@ -108,9 +108,35 @@ def trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+# The directory: its kinds of entries, what a change did, the roles of its contacts.
+CONTACT_ROLE = {
+    "counsellor": "Conseillère ou conseiller", "supervisor": "Responsable d'association", "bank_officer": "Chargé·e de clientèle (banque)",
+    "bank_technical": "Contact technique (banque)",
+}
+AUDIT_ACTION = {"created": "Création", "changed": "Modification", "deactivated": "Mise hors service", "reactivated": "Remise en service"}
+# A bank's webhooks: the events it may receive, where a subscription and a delivery stand.
+EVENT_TYPE = {
+    "fr.microcredit.application.routed.v1": "Dossier transmis à la banque",
+    "fr.microcredit.loan.approved.v1": "Prêt accordé",
+    "fr.microcredit.loan.declined.v1": "Prêt refusé",
+    "fr.microcredit.loan.disbursed.v1": "Prêt décaissé",
+    "fr.microcredit.payment.received.v1": "Paiement reçu",
+    "fr.microcredit.payment.reversed.v1": "Paiement annulé",
+    "fr.microcredit.payment.missed.v1": "Échéance impayée",
+    "fr.microcredit.loan.delinquency.changed.v1": "Changement de stade d'impayé",
+    "fr.microcredit.loan.adjustment.requested.v1": "Aménagement demandé",
+    "fr.microcredit.loan.adjustment.refused.v1": "Aménagement refusé",
+    "fr.microcredit.loan.rescheduled.v1": "Prêt rééchelonné",
+    "fr.microcredit.loan.written_off.v1": "Prêt passé en perte",
+    "fr.microcredit.loan.closed.v1": "Prêt soldé",
+}
+SUBSCRIPTION_STATUS = {"active": "Actif", "paused": "En pause (trop d'échecs)"}
+DELIVERY_STATUS = {"pending": "À envoyer", "delivered": "Livré", "failed": "Abandonné"}
 LOAN_STATUS = {"pending_disbursement": "En attente de décaissement", "active": "En cours", "closed": "Soldé", "written_off": "Passé en perte"}
 FILTERS = {"euros": euros, "day": day, "moment": moment, "rate": rate, "stage": stage}
 LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE, "nav": NAV,
     "resource": RESOURCE, "charge": CHARGE, "referral": REFERRAL, "document": DOCUMENT, "document_status": DOCUMENT_STATUS,
     "check": CHECK, "unfavourable": UNFAVOURABLE, "orientation": ORIENTATION, "assessment_status": ASSESSMENT_STATUS,
+    "contact_role": CONTACT_ROLE, "audit_action": AUDIT_ACTION, "event_type": EVENT_TYPE, "subscription_status": SUBSCRIPTION_STATUS,
+    "delivery_status": DELIVERY_STATUS,
 }

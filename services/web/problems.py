@@ -37,6 +37,20 @@ SENTENCES = {
     "not_past": "Choisissez aujourd'hui ou un jour à venir.",
     "required_for_outcome": "Ce champ est à remplir pour ce choix.",
     "not_for_outcome": "Ce champ ne s'applique pas à ce choix : laissez-le vide.",
+    # The directory's rules.
+    "unknown_network": "Ce réseau n'existe pas dans l'annuaire.",
+    "unknown_bank": "Cette banque n'existe pas dans l'annuaire.",
+    "unknown_association": "Cette association n'existe pas dans l'annuaire.",
+    "inactive_network": "Ce réseau est hors service : une association en service ne peut pas en faire partie.",
+    "region_not_listed": "Une antenne est dans une région que l'association ne liste plus : gardez cette région.",
+    "duplicate_branch": "Une antenne figure deux fois.",
+    "not_for_role": "Ce champ ne s'applique pas à ce rôle : laissez-le vide.",
+    "required_for_role": "Ce champ est à remplir pour ce rôle.",
+    "files_awaiting_decision": "Des dossiers attendent encore la décision de cette banque : elle reste en service tant qu'ils ne sont pas décidés ou retirés.",
+    "network_in_use": "Des associations en service font partie de ce réseau : mettez-les hors service ou changez-les de réseau d'abord.",
+    "too_short": "Choisissez-en au moins un.",
+    "too_long": "Vous en avez choisi trop.",
+    "https_required": "L'adresse doit commencer par https://.",
 }
 # Sizes a service states in its own words (amounts, durations): said plainly.
 FIELD_SENTENCES = {
@@ -44,6 +58,18 @@ FIELD_SENTENCES = {
     ("amount_cents", "less_than_equal"): "Le montant va de 300 € à 8 000 €.",
     ("duration_months", "greater_than_equal"): "La durée va de 6 à 84 mois.",
     ("duration_months", "less_than_equal"): "La durée va de 6 à 84 mois.",
+    ("max_instalment_share", "greater_than_equal"): "La part des ressources va de 5 % à 50 %.",
+    ("max_instalment_share", "less_than_equal"): "La part des ressources va de 5 % à 50 %.",
+    ("max_instalment_share", "string_pattern_mismatch"): "La part des ressources va de 5 % à 50 %, avec deux décimales au plus (33,5).",
+    ("max_instalment_share", "decimal_max_places"): "La part des ressources s'écrit avec deux décimales au plus (33,5).",
+    ("min_remaining_per_unit_cents", "less_than_equal"): "Le reste à vivre minimal va de 0 € à 2 000 € par unité de consommation.",
+    ("email", "value_error"): "Indiquez une adresse e-mail, par exemple prenom.nom@exemple.fr.",
+    ("bank_contact", "value_error"): "Indiquez une adresse e-mail, par exemple microcredit@exemple.fr.",
+    ("shared_mailbox", "value_error"): "Indiquez une adresse e-mail, par exemple microcredit@exemple.fr.",
+    ("url", "string_pattern_mismatch"): "Indiquez une adresse web complète, par exemple https://banque.exemple/webhooks.",
+    ("url", "string_too_short"): "Indiquez une adresse web complète, par exemple https://banque.exemple/webhooks.",
+    ("url", "value_error"): "Indiquez une adresse web complète, par exemple https://banque.exemple/webhooks.",
+    ("event_types", "too_short"): "Choisissez au moins un événement.",
 }
 
 

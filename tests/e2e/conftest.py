@@ -123,8 +123,12 @@ async def seed_directory(directory_url: str, dsn: str, identity: LocalIdentity) 
 
 
 @asynccontextmanager
-async def running_platform(kafka: str, postgres: str, keycloak: LocalIdentity, run_dir: Path) -> AsyncIterator[RunningPlatform]:
-    """The trace collector and the five services on a database of their own, the directory seeded; all stopped after."""
+async def running_platform(
+    kafka: str, postgres: str, keycloak: LocalIdentity, run_dir: Path, settings: dict[str, dict[str, str]] | None = None
+) -> AsyncIterator[RunningPlatform]:
+    """The trace collector and the five services on a database of their own, the directory seeded; all stopped after.
+
+    `settings`: more settings of one service (`{"notifications": {"WEBHOOK_ALLOW_INSECURE_URLS": "true"}}`)."""
     async with fresh_database(postgres) as dsn:
         sink_pid, otlp_port, spans = start_trace_sink(run_dir)
         otlp = f"http://127.0.0.1:{otlp_port}"
@@ -136,7 +140,9 @@ async def running_platform(kafka: str, postgres: str, keycloak: LocalIdentity, r
             "OIDC_ISSUER": keycloak.issuer,
         }
         ports = find_free_ports(len(SERVICES))
-        processes = {name: ServiceProcess(name, port, run_dir, env=dict(env)) for name, port in zip(SERVICES, ports)}
+        processes = {
+            name: ServiceProcess(name, port, run_dir, env={**env, **(settings or {}).get(name, {})}) for name, port in zip(SERVICES, ports)
+        }
         try:
             for proc in processes.values():
                 proc.start()

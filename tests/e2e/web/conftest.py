@@ -20,8 +20,11 @@ from tests.e2e.conftest import RunningPlatform, running_platform
 async def platform(
     kafka: str, postgres: str, keycloak: LocalIdentity, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningPlatform]:
-    """The five services, shared by the browser tests (each test works on files of its own)."""
-    async with running_platform(kafka, postgres, keycloak, tmp_path_factory.mktemp("web-platform")) as running:
+    """The five services, shared by the browser tests (each test works on files of its own).
+
+    Webhooks may go to a test's own http:// receiver; a failed one waits for a resend rather than a retry."""
+    notifications = {"WEBHOOK_ALLOW_INSECURE_URLS": "true", "WEBHOOK_RETRY_BASE_SECONDS": "600", "DELIVERY_INTERVAL_SECONDS": "1"}
+    async with running_platform(kafka, postgres, keycloak, tmp_path_factory.mktemp("web-platform"), {"notifications": notifications}) as running:
         yield running
 
 
