@@ -178,7 +178,7 @@ async def close_business_day(
         while ids := await cob.next_chunk(conn, resume_after, policy.chunk_size):
             async with conn.transaction():
                 done = await _close_chunk(conn, business_date, ids, policy=policy, stamp=stamp, now=now)
-                chunk_no = await cob.record_progress(conn, business_date, ids[-1], done)
+                chunk_no = await cob.record_progress(conn, business_date, ids, done)
             total, chunks = total + done, chunks + 1
             if failpoints is not None:
                 failpoints.hit(COB_FAILPOINT, str(chunk_no))
