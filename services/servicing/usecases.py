@@ -157,6 +157,14 @@ async def answer_adjustment(
     return answered.adjustment
 
 
+async def recorded_run(pool: asyncpg.Pool, business_date: date) -> domain.RecordedRun:
+    """The close of business of `business_date` as recorded so far; 404 if it was never started."""
+    run = await repository.cob_run(pool, business_date)
+    if run is None:
+        raise Problem(404, "close of business not found", f"no close of business was run for {business_date.isoformat()}")
+    return run
+
+
 async def close_business_day(
     pool: asyncpg.Pool,
     business_date: date,

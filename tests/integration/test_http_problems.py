@@ -125,6 +125,7 @@ ADJUSTMENTS = "/loans/{loan_id}/adjustments"
 ANSWER = "/loans/{loan_id}/adjustments/{adjustment_id}/answer"
 SCHEDULE_VERSIONS = "/loans/{loan_id}/schedule-versions"
 CLOSE_OF_BUSINESS = "/close-of-business"
+CLOSE_OF_BUSINESS_RUN = "/close-of-business/{business_date}"
 ALERTS = "/alerts"
 ALERT = "/alerts/{alert_id}"
 ACKNOWLEDGEMENT = "/alerts/{alert_id}/acknowledgement"
@@ -374,6 +375,10 @@ CASES: list[BadRequest] = [
     post("servicing", CLOSE_OF_BUSINESS, "business date as a number", {"business_date": 0}, field="business_date", rule="date_type"),
     malformed_json("servicing", CLOSE_OF_BUSINESS),
     post("servicing", CLOSE_OF_BUSINESS, "a counsellor cannot run the close of business", {"business_date": TODAY.isoformat()}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    get("servicing", CLOSE_OF_BUSINESS, "a page too large", query={"limit": 501}, field="query.limit", rule="less_than_equal"),
+    get("servicing", CLOSE_OF_BUSINESS, "a counsellor cannot see the runs", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    get("servicing", CLOSE_OF_BUSINESS_RUN, "30 February", at="2026-02-30", field="path.business_date", rule="date_from_datetime_parsing"),
+    get("servicing", CLOSE_OF_BUSINESS_RUN, "a date never run", at="2026-03-01", status=404),
     post("servicing", PAYMENTS, "a payment for another bank's loan", FIRST_PAYMENT, at="active_loan", caller=tokens.bank("la-banque-postale"), status=404),
     get("servicing", LOAN, "another association's loan", at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
     malformed_id("servicing", "GET", PAYMENTS, "loan_id"),
@@ -627,7 +632,8 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("servicing", "/loans/{loan_id}/payments"): tokens.bank(),
     ("servicing", REVERSAL): tokens.bank(),
     ("servicing", ANSWER): tokens.bank(),
-    ("servicing", "/close-of-business"): tokens.ops(),
+    ("servicing", CLOSE_OF_BUSINESS): tokens.ops(),
+    ("servicing", CLOSE_OF_BUSINESS_RUN): tokens.ops(),
     ("assessment", BANK_FILES): tokens.bank(),
     ("assessment", BANK_FILE): tokens.bank(),
     ("assessment", BANK_DECISION): tokens.bank(),

@@ -8,7 +8,7 @@ from services.servicing.domain.adjustments import (
     answer_adjustment,
     request_adjustment,
 )
-from services.servicing.domain.close_of_business import ChunkDone, CloseOfBusinessRun, CobPolicy
+from services.servicing.domain.close_of_business import ChunkDone, CloseOfBusinessRun, CobPolicy, RecordedRun
 from services.servicing.domain.ledger import (
     LedgerChange,
     allocate,
@@ -58,6 +58,7 @@ __all__ = [
     "NewPayment",
     "Payment",
     "Preview",
+    "RecordedRun",
     "Reversal",
     "Terms",
     "allocate",
