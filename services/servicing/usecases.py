@@ -131,6 +131,15 @@ async def request_adjustment(
     return adjustment, figures
 
 
+async def preview_adjustment(
+    conn: asyncpg.Connection | asyncpg.Pool, caller: Principal, loan_id: UUID, terms: domain.Terms, *, today: date
+) -> tuple[domain.Preview, tuple[domain.Instalment, ...]]:
+    """What `terms` would come to if the bank accepted them today, and the whole schedule they would make; changes nothing."""
+    loan = await visible_loan(conn, caller, loan_id)
+    new_plan = domain.plan(loan, await repository.instalments(conn, loan.id), terms, today)
+    return domain.preview(new_plan), new_plan.instalments
+
+
 async def answer_adjustment(
     conn: asyncpg.Connection,
     caller: Principal,

@@ -122,6 +122,7 @@ DISBURSEMENT = "/loans/{loan_id}/disbursement"
 PAYMENTS = "/loans/{loan_id}/payments"
 REVERSAL = "/loans/{loan_id}/payments/{payment_id}/reversal"
 ADJUSTMENTS = "/loans/{loan_id}/adjustments"
+ADJUSTMENT_PREVIEW = "/loans/{loan_id}/adjustment-preview"
 ANSWER = "/loans/{loan_id}/adjustments/{adjustment_id}/answer"
 SCHEDULE_VERSIONS = "/loans/{loan_id}/schedule-versions"
 CLOSE_OF_BUSINESS = "/close-of-business"
@@ -416,6 +417,16 @@ CASES: list[BadRequest] = [
     malformed_json("servicing", ADJUSTMENTS, at="active_loan"),
     malformed_id("servicing", "POST", ADJUSTMENTS, "loan_id", body=PAUSE),
     unknown_id("servicing", "POST", ADJUSTMENTS, body=PAUSE),
+    post("servicing", ADJUSTMENT_PREVIEW, "a pause without saying whether interest runs", {"terms": {"kind": "pause", "months": 2}}, at="active_loan", field="terms.with_interest", rule="required_for_kind"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a pause of 13 months", {"terms": {**PAUSE["terms"], "months": 13}}, at="active_loan", field="terms.months", rule="pause_too_long"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a reason, as if asking", PAUSE, at="active_loan", field="reason", rule="extra_forbidden"),
+    post("servicing", ADJUSTMENT_PREVIEW, "no terms", {}, at="active_loan", field="terms", rule="missing"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a loan not disbursed yet", {"terms": PAUSE["terms"]}, at="pending_loan", status=409, field="terms", rule="state"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a bank previewing", {"terms": PAUSE["terms"]}, at="active_loan", caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
+    post("servicing", ADJUSTMENT_PREVIEW, "another association's loan", {"terms": PAUSE["terms"]}, at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
+    malformed_json("servicing", ADJUSTMENT_PREVIEW, at="active_loan"),
+    malformed_id("servicing", "POST", ADJUSTMENT_PREVIEW, "loan_id", body={"terms": PAUSE["terms"]}),
+    unknown_id("servicing", "POST", ADJUSTMENT_PREVIEW, body={"terms": PAUSE["terms"]}),
     post("servicing", ANSWER, "no answer", {}, at="adjusted_loan/open_adjustment", field="accept", rule="missing"),
     post("servicing", ANSWER, "an answer in words", {"accept": "oui"}, at="adjusted_loan/open_adjustment", field="accept", rule="bool_type"),
     post("servicing", ANSWER, "an answer as a number", {"accept": 1}, at="adjusted_loan/open_adjustment", field="accept", rule="bool_type"),

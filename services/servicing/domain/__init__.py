@@ -38,7 +38,7 @@ from services.servicing.domain.payments import (
     is_repeated_reversal,
     payment_id_for,
 )
-from services.servicing.domain.rescheduling import Preview, Terms, plan
+from services.servicing.domain.rescheduling import Preview, Terms, plan, preview
 from services.servicing.domain.writeoff import write_off
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "payment_id_for",
     "payoff_cents",
     "plan",
+    "preview",
     "receive_payment",
     "request_adjustment",
     "reverse_payment",
