@@ -131,6 +131,15 @@ async def request_adjustment(
     return adjustment, figures
 
 
+async def preview_adjustment(
+    conn: asyncpg.Connection | asyncpg.Pool, caller: Principal, loan_id: UUID, terms: domain.Terms, *, today: date
+) -> tuple[domain.Preview, tuple[domain.Instalment, ...]]:
+    """What `terms` would come to if the bank accepted them today, and the whole schedule they would make; changes nothing."""
+    loan = await visible_loan(conn, caller, loan_id)
+    new_plan = domain.plan(loan, await repository.instalments(conn, loan.id), terms, today)
+    return domain.preview(new_plan), new_plan.instalments
+
+
 async def answer_adjustment(
     conn: asyncpg.Connection,
     caller: Principal,
@@ -157,6 +166,14 @@ async def answer_adjustment(
     return answered.adjustment
 
 
+async def recorded_run(pool: asyncpg.Pool, business_date: date) -> domain.RecordedRun:
+    """The close of business of `business_date` as recorded so far; 404 if it was never started."""
+    run = await repository.cob_run(pool, business_date)
+    if run is None:
+        raise Problem(404, "close of business not found", f"no close of business was run for {business_date.isoformat()}")
+    return run
+
+
 async def close_business_day(
     pool: asyncpg.Pool,
     business_date: date,
@@ -178,7 +195,7 @@ async def close_business_day(
         while ids := await cob.next_chunk(conn, resume_after, policy.chunk_size):
             async with conn.transaction():
                 done = await _close_chunk(conn, business_date, ids, policy=policy, stamp=stamp, now=now)
-                chunk_no = await cob.record_progress(conn, business_date, ids[-1], done)
+                chunk_no = await cob.record_progress(conn, business_date, ids, done)
             total, chunks = total + done, chunks + 1
             if failpoints is not None:
                 failpoints.hit(COB_FAILPOINT, str(chunk_no))

@@ -79,6 +79,8 @@ ENDPOINTS = [
     Endpoint("servicing", "GET", "/loans/{loan}/adjustments", READ),
     Endpoint("servicing", "POST", "/loans/{loan}/adjustments", ADVISER,
              body={"terms": {"kind": "extension", "months": 6}, "reason": "Passage à temps partiel subi."}),
+    Endpoint("servicing", "POST", "/loans/{loan}/adjustment-preview", {**ADVISER, **{c: 200 for c, s in ADVISER.items() if s == 201}},
+             body={"terms": {"kind": "extension", "months": 6}}),
     Endpoint("servicing", "POST", "/loans/{adjusted_loan}/adjustments/{adjustment}/answer", BANK_ONLY, body={"accept": True}),
     Endpoint("servicing", "GET", "/loans/{loan}/schedule-versions", READ),
     Endpoint("notifications", "GET", "/alerts/{alert}", ALERT),

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import pytest
 
 from services.servicing import domain, usecases
@@ -289,6 +291,25 @@ async def test_an_interrupted_run_resumes_where_it_stopped_without_doubling_anyt
     assert (run["missed"], run["stage_changes"], run["resume_after"]) == (14, 7, None) and run["finished_at"] is not None
 
 
+async def test_an_interrupted_run_reads_as_running_where_it_stopped_until_it_is_resumed(servicing: RunningService) -> None:
+    for _ in range(7):
+        await open_loan(servicing)
+    policy = domain.CobPolicy(chunk_size=2)
+    day, now = date(2026, 5, 6), datetime(2026, 5, 6, 22, tzinfo=UTC)
+    pool = servicing.app.state.ctx.pool
+
+    with pytest.raises(RuntimeError, match="after chunk 2"):
+        await usecases.close_business_day(pool, day, policy=policy, now=now, failpoints=StopAfter(2))  # type: ignore[arg-type]
+    stopped = await run_of(servicing, day)
+    await usecases.close_business_day(pool, day, policy=policy, now=now)
+    resumed = await run_of(servicing, day)
+
+    assert (stopped["status"], stopped["loans_to_visit"], stopped["loans_visited"], stopped["chunks"]) == ("running", 7, 4, 2)
+    assert (stopped["missed_instalments"], stopped["finished_at"]) == (8, None)
+    assert (resumed["status"], resumed["loans_to_visit"], resumed["loans_visited"], resumed["chunks"]) == ("finished", 7, 7, 4)
+    assert (resumed["missed_instalments"], resumed["stage_changes"], resumed["passes"]) == (14, 7, 1)
+
+
 async def test_the_events_built_in_sql_are_the_events_the_domain_would_build(servicing: RunningService) -> None:
     loan_id = await open_loan(servicing, association_id="restos-du-coeur", region="île-de-france", counsellor_id="c-lefèvre-o'brien")
     await close(servicing, date(2026, 5, 6))
@@ -315,3 +336,120 @@ async def test_the_events_built_in_sql_are_the_events_the_domain_would_build(ser
     assert (stage.data.previous_stage, stage.data.stage, stage.data.days_past_due, stage.data.arrears_cents) == (
         "current", "31-60", 31, 2 * INSTALMENT,
     )
+
+
+async def run_of(service: RunningService, business_date: date) -> dict[str, Any]:
+    """The run of a business date, as ops read it."""
+    response = await service.http.get(f"/close-of-business/{business_date.isoformat()}", headers=OPS)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@asynccontextmanager
+async def loan_held(service: RunningService, loan_id: UUID) -> AsyncIterator[None]:
+    """Hold a loan's row as a payment being recorded does: a run's chunk with this loan waits until the block ends."""
+    conn = await asyncpg.connect(service.dsn, server_settings={"search_path": service.app.state.ctx.schema})
+    try:
+        async with conn.transaction():
+            await conn.execute("select id from loans where id = $1 for update", loan_id)
+            yield
+    finally:
+        await conn.close()
+
+
+async def first_chunk_committed(service: RunningService, business_date: date) -> dict[str, Any]:
+    """The run as another request reads it once its first chunk has committed."""
+    for _ in range(500):
+        response = await service.http.get(f"/close-of-business/{business_date.isoformat()}", headers=OPS)
+        if response.status_code == 200 and response.json()["chunks"] >= 1:
+            return response.json()
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no chunk of the close of business of {business_date} was committed")
+
+
+async def test_ops_follow_a_run_under_way_from_another_request(servicing: RunningService) -> None:
+    loans = sorted([await open_loan(servicing) for _ in range(5)])  # chunks of 2, 2 and 1, in loan-id order
+    day = date(2026, 5, 6)
+    servicing.clock.instant = datetime(2026, 5, 6, 22, tzinfo=UTC)
+
+    async with loan_held(servicing, loans[2]):  # the second chunk waits for it
+        run = asyncio.create_task(servicing.http.post("/close-of-business", json={"business_date": day.isoformat()}, headers=OPS))
+        under_way = await first_chunk_committed(servicing, day)
+        listed = await servicing.http.get("/close-of-business", headers=OPS)
+        assert not run.done()
+    answer = await run
+    finished = await run_of(servicing, day)
+
+    assert under_way == {
+        "business_date": "2026-05-06", "status": "running", "started_at": "2026-05-06T22:00:00Z", "finished_at": None,
+        "loans_to_visit": 5, "loans_visited": 2, "chunks": 1,
+        "missed_instalments": 4, "stage_changes": 2, "written_off": 0, "passes": 1,
+    }
+    assert listed.json() == [under_way] and listed.headers["X-Total-Count"] == "1"
+    assert answer.status_code == 200, answer.text
+    assert {k: finished[k] for k in ("status", "loans_to_visit", "loans_visited", "chunks", "missed_instalments", "stage_changes")} == {
+        "status": "finished", "loans_to_visit": 5, "loans_visited": 5, "chunks": 3, "missed_instalments": 10, "stage_changes": 5,
+    }
+    assert finished["finished_at"] == "2026-05-06T22:00:00Z"
+    assert {k: answer.json()[k] for k in ("loans_visited", "chunks", "missed_instalments")} == {
+        "loans_visited": 5, "chunks": 3, "missed_instalments": 10,
+    }
+
+
+async def test_a_loan_repaid_while_the_run_waits_is_taken_off_what_the_run_has_to_visit(servicing: RunningService) -> None:
+    loans = sorted([await open_loan(servicing) for _ in range(5)])
+    day = date(2026, 5, 6)
+    servicing.clock.instant = datetime(2026, 5, 6, 22, tzinfo=UTC)
+
+    async with loan_held(servicing, loans[2]):
+        run = asyncio.create_task(servicing.http.post("/close-of-business", json={"business_date": day.isoformat()}, headers=OPS))
+        under_way = await first_chunk_committed(servicing, day)
+        # Meanwhile the borrower of the last chunk's loan repays everything: the loan is closed before the run reaches it.
+        payoff = (await servicing.http.get(f"/loans/{loans[4]}", headers=BANK)).json()["payoff_cents"]
+        await pay(servicing, loans[4], payoff, day, "VIR-2026-05-06-0042")
+    answer = await run
+    finished = await run_of(servicing, day)
+
+    assert (await loan_row(servicing, loans[4]))["status"] == "closed"
+    assert (under_way["loans_to_visit"], under_way["loans_visited"]) == (5, 2)
+    assert (finished["status"], finished["loans_to_visit"], finished["loans_visited"], finished["chunks"]) == ("finished", 4, 4, 3)
+    assert answer.json()["loans_visited"] == 4
+
+
+async def test_ops_list_the_runs_newest_business_date_first_in_pages(servicing: RunningService) -> None:
+    await open_loan(servicing)
+    for day in (date(2026, 4, 6), date(2026, 5, 6), APRIL_5, date(2026, 5, 6)):
+        await close(servicing, day)
+
+    everything = await servicing.http.get("/close-of-business", headers=OPS)
+    page = await servicing.http.get("/close-of-business", params={"limit": 2, "offset": 1}, headers=OPS)
+    beyond = await servicing.http.get("/close-of-business", params={"offset": 3}, headers=OPS)
+
+    assert [(r["business_date"], r["status"], r["passes"]) for r in everything.json()] == [
+        ("2026-05-06", "finished", 2), ("2026-04-06", "finished", 1), ("2026-04-05", "finished", 1),
+    ]
+    assert page.json() == everything.json()[1:] and beyond.json() == []
+    assert {r.headers["X-Total-Count"] for r in (everything, page, beyond)} == {"3"}
+    for listed in everything.json():
+        assert await run_of(servicing, date.fromisoformat(listed["business_date"])) == listed
+    # Two passes over May 6th: the second found nothing more to do, and the counts are of both.
+    may = everything.json()[0]
+    assert (may["missed_instalments"], may["loans_to_visit"], may["loans_visited"], may["chunks"]) == (1, 1, 1, 1)
+
+
+async def test_a_date_never_run_is_not_found_and_only_ops_read_the_runs(servicing: RunningService) -> None:
+    await open_loan(servicing)
+    await close(servicing, APRIL_5)
+
+    unknown = await servicing.http.get("/close-of-business/2026-04-04", headers=OPS)
+    invalid = await servicing.http.get("/close-of-business/2026-04-31", headers=OPS)
+
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+    assert (unknown.json()["title"], unknown.json()["detail"]) == (
+        "close of business not found", "no close of business was run for 2026-04-04",
+    )
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "path.business_date"
+    for principal in (tokens.counsellor(), tokens.supervisor(), tokens.bank()):
+        for path in ("/close-of-business", "/close-of-business/2026-04-05"):
+            refused = await servicing.http.get(path, headers=bearer(principal))
+            assert refused.status_code == 403, (path, refused.text)

@@ -123,9 +123,11 @@ DISBURSEMENT = "/loans/{loan_id}/disbursement"
 PAYMENTS = "/loans/{loan_id}/payments"
 REVERSAL = "/loans/{loan_id}/payments/{payment_id}/reversal"
 ADJUSTMENTS = "/loans/{loan_id}/adjustments"
+ADJUSTMENT_PREVIEW = "/loans/{loan_id}/adjustment-preview"
 ANSWER = "/loans/{loan_id}/adjustments/{adjustment_id}/answer"
 SCHEDULE_VERSIONS = "/loans/{loan_id}/schedule-versions"
 CLOSE_OF_BUSINESS = "/close-of-business"
+CLOSE_OF_BUSINESS_RUN = "/close-of-business/{business_date}"
 ALERTS = "/alerts"
 ALERT = "/alerts/{alert_id}"
 ACKNOWLEDGEMENT = "/alerts/{alert_id}/acknowledgement"
@@ -385,6 +387,10 @@ CASES: list[BadRequest] = [
     post("servicing", CLOSE_OF_BUSINESS, "business date as a number", {"business_date": 0}, field="business_date", rule="date_type"),
     malformed_json("servicing", CLOSE_OF_BUSINESS),
     post("servicing", CLOSE_OF_BUSINESS, "a counsellor cannot run the close of business", {"business_date": TODAY.isoformat()}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    get("servicing", CLOSE_OF_BUSINESS, "a page too large", query={"limit": 501}, field="query.limit", rule="less_than_equal"),
+    get("servicing", CLOSE_OF_BUSINESS, "a counsellor cannot see the runs", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    get("servicing", CLOSE_OF_BUSINESS_RUN, "30 February", at="2026-02-30", field="path.business_date", rule="date_from_datetime_parsing"),
+    get("servicing", CLOSE_OF_BUSINESS_RUN, "a date never run", at="2026-03-01", status=404),
     post("servicing", PAYMENTS, "a payment for another bank's loan", FIRST_PAYMENT, at="active_loan", caller=tokens.bank("la-banque-postale"), status=404),
     get("servicing", LOAN, "another association's loan", at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
     malformed_id("servicing", "GET", PAYMENTS, "loan_id"),
@@ -422,6 +428,16 @@ CASES: list[BadRequest] = [
     malformed_json("servicing", ADJUSTMENTS, at="active_loan"),
     malformed_id("servicing", "POST", ADJUSTMENTS, "loan_id", body=PAUSE),
     unknown_id("servicing", "POST", ADJUSTMENTS, body=PAUSE),
+    post("servicing", ADJUSTMENT_PREVIEW, "a pause without saying whether interest runs", {"terms": {"kind": "pause", "months": 2}}, at="active_loan", field="terms.with_interest", rule="required_for_kind"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a pause of 13 months", {"terms": {**PAUSE["terms"], "months": 13}}, at="active_loan", field="terms.months", rule="pause_too_long"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a reason, as if asking", PAUSE, at="active_loan", field="reason", rule="extra_forbidden"),
+    post("servicing", ADJUSTMENT_PREVIEW, "no terms", {}, at="active_loan", field="terms", rule="missing"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a loan not disbursed yet", {"terms": PAUSE["terms"]}, at="pending_loan", status=409, field="terms", rule="state"),
+    post("servicing", ADJUSTMENT_PREVIEW, "a bank previewing", {"terms": PAUSE["terms"]}, at="active_loan", caller=tokens.bank(), status=403, field="role", rule="forbidden_role"),
+    post("servicing", ADJUSTMENT_PREVIEW, "another association's loan", {"terms": PAUSE["terms"]}, at="active_loan", caller=tokens.counsellor(association="restos-du-coeur"), status=404),
+    malformed_json("servicing", ADJUSTMENT_PREVIEW, at="active_loan"),
+    malformed_id("servicing", "POST", ADJUSTMENT_PREVIEW, "loan_id", body={"terms": PAUSE["terms"]}),
+    unknown_id("servicing", "POST", ADJUSTMENT_PREVIEW, body={"terms": PAUSE["terms"]}),
     post("servicing", ANSWER, "no answer", {}, at="adjusted_loan/open_adjustment", field="accept", rule="missing"),
     post("servicing", ANSWER, "an answer in words", {"accept": "oui"}, at="adjusted_loan/open_adjustment", field="accept", rule="bool_type"),
     post("servicing", ANSWER, "an answer as a number", {"accept": 1}, at="adjusted_loan/open_adjustment", field="accept", rule="bool_type"),
@@ -638,7 +654,8 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("servicing", "/loans/{loan_id}/payments"): tokens.bank(),
     ("servicing", REVERSAL): tokens.bank(),
     ("servicing", ANSWER): tokens.bank(),
-    ("servicing", "/close-of-business"): tokens.ops(),
+    ("servicing", CLOSE_OF_BUSINESS): tokens.ops(),
+    ("servicing", CLOSE_OF_BUSINESS_RUN): tokens.ops(),
     ("assessment", BANK_FILES): tokens.bank(),
     ("assessment", BANK_FILE): tokens.bank(),
     ("assessment", BANK_DECISION): tokens.bank(),

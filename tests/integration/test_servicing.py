@@ -1,4 +1,4 @@
-"""Servicing end to end in one process: payments over HTTP and Kafka, reversals, early repayment, adjustments.
+"""Servicing end to end in one process: payments over HTTP and Kafka, reversals, early repayment, adjustments and their preview.
 
 Nadia Benali's loan: 3,000 € at 3.5 % over 36 months from 5 April 2026, 87.91 € a month, disbursed on
 2 March 2026 by Crédit Mutuel Nord to the Garage Dupont.
@@ -345,3 +345,120 @@ async def test_a_refused_adjustment_leaves_the_schedule_as_it_was(start_service:
     assert refusal.data.reason.startswith("Reste à vivre")
     listed = (await servicing.http.get(f"/loans/{loan_id}/adjustments", headers=COUNSELLOR)).json()
     assert [(a["kind"], a["status"], a["requested_by"]) for a in listed] == [("lower_instalment", "refused", "s-marchand")]
+
+
+TERMS = [
+    {"kind": "pause", "months": 2, "with_interest": True},
+    {"kind": "extension", "months": 6},
+    {"kind": "lower_instalment", "instalment_cents": 6_000},
+]
+
+
+async def outbox_and_adjustments(servicing: RunningService) -> tuple[list[Any], list[Any]]:
+    """Every event the service wrote and every adjustment it recorded."""
+    return (
+        [dict(r) for r in await servicing.fetch("select * from outbox order by id")],
+        [dict(r) for r in await servicing.fetch("select * from adjustments order by requested_at")],
+    )
+
+
+@pytest.mark.parametrize("terms", TERMS, ids=lambda t: t["kind"])
+async def test_the_preview_is_the_schedule_the_bank_s_acceptance_then_makes(
+    terms: dict[str, Any], start_service: ServiceStarter
+) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await months_later_with_may_missed(servicing)
+    before = await outbox_and_adjustments(servicing)
+
+    previewed = await servicing.http.post(f"/loans/{loan_id}/adjustment-preview", json={"terms": terms}, headers=COUNSELLOR)
+
+    assert previewed.status_code == 200, previewed.text
+    assert await outbox_and_adjustments(servicing) == before  # nothing recorded, nothing to publish
+    assert (await servicing.http.get(f"/loans/{loan_id}/adjustments", headers=COUNSELLOR)).json() == []
+    assert (await loan(servicing, loan_id))["schedule_version"] == 1
+    request = {"terms": terms, "reason": "Arrêt maladie de six semaines."}
+    asked = await servicing.http.post(f"/loans/{loan_id}/adjustments", json=request, headers=COUNSELLOR)
+    assert asked.status_code == 201, asked.text
+    accepted = await servicing.http.post(
+        f"/loans/{loan_id}/adjustments/{asked.json()['id']}/answer", json={"accept": True}, headers=BANK
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert previewed.json()["preview"] == asked.json()["preview"]
+    assert previewed.json()["lines"] == (await loan(servicing, loan_id))["schedule"]
+    [rescheduled] = await events(servicing, "fr.microcredit.loan.rescheduled.v1")
+    figures = previewed.json()["preview"]
+    assert (rescheduled.data.instalment_cents, rescheduled.data.remaining_instalments, rescheduled.data.next_due_date.isoformat()) == (
+        figures["instalment_cents"], figures["remaining_instalments"], figures["next_due_date"],
+    )
+
+
+async def test_a_pause_previewed_shows_the_paused_months_and_may_rolled_into_the_new_lines(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await months_later_with_may_missed(servicing)
+
+    previewed = await servicing.http.post(
+        f"/loans/{loan_id}/adjustment-preview", json={"terms": TERMS[0]}, headers=bearer(tokens.supervisor())
+    )
+
+    figures, lines = previewed.json()["preview"], previewed.json()["lines"]
+    assert (figures["next_due_date"], figures["remaining_instalments"]) == ("2026-08-05", 34)  # June and July paused
+    assert figures["principal_outstanding_cents"] == 300_000 - 7_916
+    assert [line["number"] for line in lines[:2]] == [1, 37]  # April as paid, then the new lines numbered after the old
+    assert lines[0]["paid_cents"] == INSTALMENT and len(lines) == 1 + 34
+    assert sum(line["principal_cents"] for line in lines[1:]) == figures["principal_outstanding_cents"]
+
+
+@pytest.mark.parametrize(
+    ("terms", "field", "rule"),
+    [
+        ({"kind": "pause", "months": 2}, "terms.with_interest", "required_for_kind"),
+        ({"kind": "extension", "months": 6, "instalment_cents": 6_000}, "terms.instalment_cents", "not_for_kind"),
+        ({"kind": "pause", "months": 13, "with_interest": False}, "terms.months", "pause_too_long"),
+        ({"kind": "lower_instalment", "instalment_cents": 500}, "terms.instalment_cents", "below_monthly_interest"),
+        ({"kind": "lower_instalment", "instalment_cents": 10_000}, "terms.instalment_cents", "not_lower"),
+        ({"kind": "extension", "months": "6"}, "terms.months", "int_type"),
+    ],
+)
+async def test_terms_a_request_would_refuse_are_refused_by_the_preview_alike(
+    terms: dict[str, Any], field: str, rule: str, start_service: ServiceStarter
+) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await months_later_with_may_missed(servicing)
+
+    previewed = await servicing.http.post(f"/loans/{loan_id}/adjustment-preview", json={"terms": terms}, headers=COUNSELLOR)
+    asked = await servicing.http.post(
+        f"/loans/{loan_id}/adjustments", json={"terms": terms, "reason": "Fin de CDD."}, headers=COUNSELLOR
+    )
+
+    assert previewed.status_code == asked.status_code == 422, previewed.text
+    assert [(e["field"], e["rule"]) for e in previewed.json()["errors"]] == [(field, rule)]
+    assert previewed.json()["errors"] == asked.json()["errors"]
+
+
+async def test_a_preview_takes_only_terms_and_shows_another_association_s_loan_to_no_one(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    loan_id = await active_loan(servicing)
+    url = f"/loans/{loan_id}/adjustment-preview"
+
+    with_reason = await servicing.http.post(url, json={"terms": TERMS[1], "reason": "Fin de CDD."}, headers=COUNSELLOR)
+    theirs = await servicing.http.post(url, json={"terms": TERMS[1]}, headers=bearer(tokens.counsellor(sub="c-petit", association="restos-du-coeur")))
+    unknown = await servicing.http.post(f"/loans/{uuid4()}/adjustment-preview", json={"terms": TERMS[1]}, headers=COUNSELLOR)
+
+    assert with_reason.status_code == 422
+    assert [(e["field"], e["rule"]) for e in with_reason.json()["errors"]] == [("reason", "extra_forbidden")]
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.json()["title"] == unknown.json()["title"] == "loan not found"
+    assert (await servicing.http.post(url, json={"terms": TERMS[1]}, headers=BANK)).status_code == 403
+
+
+async def test_a_loan_not_yet_disbursed_has_no_adjustment_to_preview(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    approval = loan_approved()
+    await servicing.deliver(approval)
+
+    previewed = await servicing.http.post(
+        f"/loans/{loan_id_for(approval.data.application_id)}/adjustment-preview", json={"terms": TERMS[1]}, headers=COUNSELLOR
+    )
+
+    assert previewed.status_code == 409
+    assert [(e["field"], e["rule"]) for e in previewed.json()["errors"]] == [("terms", "state")]

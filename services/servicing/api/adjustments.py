@@ -1,4 +1,4 @@
-"""Servicing HTTP API, adjustments: counsellors ask, the lending bank answers; the schedule's versions."""
+"""Servicing HTTP API, adjustments: counsellors preview and ask, the lending bank answers; the schedule's versions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.servicing import domain, repository, usecases
 from services.servicing.api.common import Context
@@ -22,6 +22,23 @@ class AdjustmentView(domain.Adjustment):
     """An adjustment; on its request, what it would come to if the bank accepted it that day."""
 
     preview: domain.Preview | None = None
+
+
+class PreviewRequest(BaseModel):
+    """The terms a counsellor considers asking for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    terms: domain.Terms
+
+
+class AdjustmentPreview(BaseModel):
+    """What an adjustment would come to if the bank accepted it today, and the schedule it would make."""
+
+    preview: domain.Preview
+    lines: list[domain.Instalment] = Field(
+        description="The whole new schedule, oldest first: the lines already paid (a partly paid one cut down to what it received), then the new ones."
+    )
 
 
 class ScheduleVersionView(BaseModel):
@@ -65,6 +82,22 @@ async def request_adjustment(
             conn, principal, loan_id, body, adjustment_id=uuid4(), today=ctx.clock.today(), now=ctx.clock.now()
         )
     return AdjustmentView(**adjustment.model_dump(), preview=figures)
+
+
+@router.post(
+    "/loans/{loan_id}/adjustment-preview",
+    response_model=AdjustmentPreview,
+    summary="Preview an adjustment",
+    responses=problems(409),
+)
+async def preview_adjustment(
+    loan_id: UUID, body: PreviewRequest, principal: AssociationStaff, ctx: Context
+) -> AdjustmentPreview:
+    """The figures and the new schedule the terms would make if the bank accepted them today, before asking:
+    nothing is recorded, no event is published. Terms the loan cannot take are refused as a request would be."""
+    async with ctx.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        figures, lines = await usecases.preview_adjustment(conn, principal, loan_id, body.terms, today=ctx.clock.today())
+    return AdjustmentPreview(preview=figures, lines=list(lines))
 
 
 @router.post(

@@ -8,7 +8,7 @@ from services.servicing.domain.adjustments import (
     answer_adjustment,
     request_adjustment,
 )
-from services.servicing.domain.close_of_business import ChunkDone, CloseOfBusinessRun, CobPolicy
+from services.servicing.domain.close_of_business import ChunkDone, CloseOfBusinessRun, CobPolicy, RecordedRun
 from services.servicing.domain.ledger import (
     LedgerChange,
     allocate,
@@ -38,7 +38,7 @@ from services.servicing.domain.payments import (
     is_repeated_reversal,
     payment_id_for,
 )
-from services.servicing.domain.rescheduling import Preview, Terms, plan
+from services.servicing.domain.rescheduling import Preview, Terms, plan, preview
 from services.servicing.domain.writeoff import write_off
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "NewPayment",
     "Payment",
     "Preview",
+    "RecordedRun",
     "Reversal",
     "Terms",
     "allocate",
@@ -72,6 +73,7 @@ __all__ = [
     "payment_id_for",
     "payoff_cents",
     "plan",
+    "preview",
     "receive_payment",
     "request_adjustment",
     "reverse_payment",

@@ -1,4 +1,4 @@
-"""The close of business's rules and report: grace days, the write-off threshold, chunks, and what a run did (pure).
+"""The close of business's rules and reports: grace days, the write-off threshold, chunks, what a run did (pure).
 
 Which stage a loan is in follows from its days past due (`shared.events.vocabulary.DelinquencyStage`);
 the run applies these rules set-based in SQL (`repository.close_of_business`).
@@ -7,10 +7,10 @@ the run applies these rules set-based in SQL (`repository.close_of_business`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from services.servicing.settings import ServicingSettings
@@ -68,3 +68,23 @@ class CloseOfBusinessRun(BaseModel):
             business_date=business_date, missed_instalments=done.missed, stage_changes=done.stage_changes,
             written_off=done.written_off, loans_visited=done.loans, chunks=chunks, resumed=resumed,
         )
+
+
+class RecordedRun(BaseModel):
+    """A business date's close of business as recorded, readable while it runs: its last pass, and what all its passes changed."""
+
+    business_date: date
+    status: Literal["running", "finished"] = Field(
+        description="`running` until the pass under way finishes (also a pass interrupted, until a new request resumes it)."
+    )
+    started_at: datetime = Field(description="When the last pass started.")
+    finished_at: datetime | None = Field(description="When the last pass finished; null while it runs.")
+    loans_to_visit: int | None = Field(
+        description="Loans the last pass visits in all (null until it has counted them); a finished pass visited them all."
+    )
+    loans_visited: int = Field(description="Loans the last pass has visited so far, in committed chunks.")
+    chunks: int = Field(description="Chunks the last pass has committed so far.")
+    missed_instalments: int = Field(description="Instalments found missed on this date, by all its passes.")
+    stage_changes: int = Field(description="Delinquency stage changes on this date, by all its passes.")
+    written_off: int = Field(description="Loans written off on this date, by all its passes.")
+    passes: int = Field(description="How many times the close of business of this date was started (a resumed pass counts once).")

@@ -1,4 +1,4 @@
-"""SQL for servicing's own tables: loans and schedules, payments, adjustments and schedule history.
+"""SQL for servicing's own tables: loans and schedules, payments, adjustments and schedule history, the recorded runs.
 
 The close of business's statements are in `repository.close_of_business`.
 """
@@ -13,6 +13,7 @@ from services.servicing.repository.adjustments import (
     save_answer,
     schedule_versions,
 )
+from services.servicing.repository.cob_runs import cob_run, cob_runs
 from services.servicing.repository.loans import (
     find_loans,
     get_loan,
@@ -33,6 +34,8 @@ from services.servicing.repository.payments import (
 __all__ = [
     "adjustments",
     "archive_version",
+    "cob_run",
+    "cob_runs",
     "current_version_origin",
     "find_loans",
     "get_adjustment",

@@ -6,7 +6,8 @@ arrears (to bring them back to `current`). It walks them in loan-id order, a chu
 transaction: the chunk locks its loans (a payment waits at most one chunk), marks missed instalments,
 updates the loans' days past due, arrears and stage, writes off the loans past the threshold, writes the
 events of all of that to the outbox (built set-based in SQL, in the same statements) and records its
-progress in `cob_runs`, all in one commit. Every change is conditional (`missed_on is null`, a stage
+progress in `cob_runs`, all in one commit (how many loans the pass visits is counted when it takes its scope, so
+another request can follow a run under way). Every change is conditional (`missed_on is null`, a stage
 that differs, a loan still active), so a run interrupted at any point resumes after its last committed
 chunk, and a second run for the same date changes and publishes nothing more. The run itself:
 `usecases.close_business_day`.
@@ -122,10 +123,12 @@ select {_LOAN_COLUMNS} from loans l
 _INSTALMENTS = f"select loan_id, {_INSTALMENT_COLUMNS} from instalments where loan_id = any($1::uuid[]) order by loan_id, number"
 _WRITE_OFF = "update loans set status = $2, written_off_on = $3, principal_outstanding_cents = $4 where id = $1"
 
+# $7: the loans of the chunk no longer active (not visited): the pass has that many fewer to visit.
 _PROGRESS = """
 update cob_runs
    set resume_after = $2, chunks = chunks + 1, loans_visited = loans_visited + $3,
-       missed = missed + $4, stage_changes = stage_changes + $5, written_off = written_off + $6
+       missed = missed + $4, stage_changes = stage_changes + $5, written_off = written_off + $6,
+       loans_to_visit = loans_to_visit - $7
  where business_date = $1
 returning chunks
 """
@@ -178,7 +181,7 @@ async def begin(conn: asyncpg.Connection, business_date: date, now: datetime) ->
         # already done (it only catches up loans that appeared since, e.g. disbursed after the first pass).
         await conn.execute(
             "update cob_runs set passes = passes + 1, started_at = $2, finished_at = null, resume_after = null,"
-            " chunks = 0, loans_visited = 0 where business_date = $1",
+            " chunks = 0, loans_visited = 0, loans_to_visit = null where business_date = $1",
             business_date, now,
         )
         return None, False
@@ -205,7 +208,8 @@ async def exclusive_run(conn: asyncpg.Connection) -> AsyncIterator[None]:
 
 
 async def take_scope(conn: asyncpg.Connection, business_date: date, resume_after: UUID | None) -> None:
-    """Gather what the run may change (after `resume_after`) in the session's `cob_scope` table."""
+    """Gather what the run may change (after `resume_after`) in the session's `cob_scope` table, and count its loans
+    as the pass's `loans_to_visit` (with those a resumed pass has already visited)."""
     await conn.execute("drop table if exists cob_scope")
     async with conn.transaction():
         await conn.execute(
@@ -214,6 +218,11 @@ async def take_scope(conn: asyncpg.Connection, business_date: date, resume_after
                 instalment_after=_after("i.loan_id", resume_after),
                 loan_after=_after("id", resume_after),
             )
+        )
+        await conn.execute(
+            "update cob_runs set loans_to_visit = loans_visited + (select count(distinct loan_id) from cob_scope)"
+            " where business_date = $1",
+            business_date,
         )
 
 
@@ -255,10 +264,13 @@ async def save_write_offs(conn: asyncpg.Connection, loans: Sequence[Loan]) -> No
         )
 
 
-async def record_progress(conn: asyncpg.Connection, business_date: date, last_id: UUID, done: ChunkDone) -> int:
-    """Count a chunk in the run's progress, in its transaction (a resumed run starts after `last_id`); its number."""
+async def record_progress(conn: asyncpg.Connection, business_date: date, ids: list[UUID], done: ChunkDone) -> int:
+    """Count a chunk of loans `ids` in the run's progress, in its transaction (a resumed run starts after the last); its number."""
+    skipped = len(ids) - done.loans
     return int(
-        await conn.fetchval(_PROGRESS, business_date, last_id, done.loans, done.missed, done.stage_changes, done.written_off)
+        await conn.fetchval(
+            _PROGRESS, business_date, ids[-1], done.loans, done.missed, done.stage_changes, done.written_off, skipped
+        )
     )
 
 
