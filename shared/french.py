@@ -19,6 +19,13 @@ STAGES: dict[DelinquencyStage, str] = {
 }
 
 
+# The projects a personal microcredit funds, as people name them.
+PURPOSES = {
+    "vehicle": "Véhicule", "driving_licence": "Permis de conduire", "housing": "Logement", "training": "Formation",
+    "health": "Santé", "family_event": "Événement familial",
+}
+
+
 def euros(cents: int) -> str:
     """1234567 → "12 345,67 €" (narrow no-break space between thousands, decimal comma, − for a debt)."""
     sign = "−" if cents < 0 else ""

@@ -23,10 +23,7 @@ ROLE = {
     "counsellor": "Conseillère ou conseiller", "supervisor": "Responsable d'association", "bank": "Chargé·e de clientèle (banque)",
     "ops": "Exploitation", "admin": "Administration de l'annuaire",
 }
-PURPOSE = {
-    "vehicle": "Véhicule", "driving_licence": "Permis de conduire", "housing": "Logement", "training": "Formation",
-    "health": "Santé", "family_event": "Événement familial",
-}
+PURPOSE = french.PURPOSES
 
 
 def euros(cents: int | None) -> str:

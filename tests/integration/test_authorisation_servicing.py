@@ -178,6 +178,27 @@ async def test_lists_show_only_what_the_caller_may_see(start_service: ServiceSta
     assert theirs.json() == [] and other_bank.json() == []
 
 
+async def test_without_an_application_each_caller_lists_the_loans_they_follow(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    hers = loan_approved()
+    colleagues = loan_approved(counsellor_id="c-martin")
+    elsewhere = loan_approved(association_id="restos-du-coeur", region="occitanie", counsellor_id="c-garcia", bank_id="la-banque-postale")
+    for approval in (hers, colleagues, elsewhere):
+        await servicing.deliver(approval)
+
+    async def listed(principal: Principal) -> tuple[set[str], str]:
+        answer = await servicing.http.get("/loans", headers=bearer(principal))
+        assert answer.status_code == 200, answer.text
+        return {loan["application_id"] for loan in answer.json()}, answer.headers["X-Total-Count"]
+
+    ids = {name: str(a.data.application_id) for name, a in (("hers", hers), ("colleague", colleagues), ("elsewhere", elsewhere))}
+    assert await listed(tokens.counsellor()) == ({ids["hers"]}, "1")
+    assert await listed(tokens.supervisor()) == ({ids["hers"], ids["colleague"]}, "2")
+    assert await listed(tokens.bank("credit-mutuel-nord")) == ({ids["hers"], ids["colleague"]}, "2")
+    assert await listed(tokens.bank("la-banque-postale")) == ({ids["elsewhere"]}, "1")
+    assert (await servicing.http.get("/loans", headers=bearer(tokens.ops()))).status_code == 403
+
+
 async def test_an_expired_token_is_refused(start_service: ServiceStarter) -> None:
     servicing = await start_service("servicing")
     # Nine hours before the service's clock: expired an hour plus the leeway ago, whatever the wall clock says.

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.errors import BusinessRuleError
 from shared.events import BudgetDiagnostic, CheckResult
 from shared.events.vocabulary import Purpose
-from shared.french import day, euros, percent
+from shared.french import PURPOSES, day, euros, percent
 from shared.loanmath import add_months, taeg_of_loan
 from shared.usury import BAND_3000_TO_6000, BAND_OVER_6000, BAND_UP_TO_3000, Freshness, NoUsuryCapError, UsuryTable
 
@@ -162,9 +162,9 @@ def _ficp(consultation: FicpConsultation | None) -> CheckResult:
 def _purpose(purpose: str) -> CheckResult:
     eligible = purpose in set(Purpose)
     reason = (
-        f"Objet « {purpose} » : insertion sociale ou professionnelle."
+        f"Projet « {PURPOSES.get(purpose, purpose)} » : insertion sociale ou professionnelle."
         if eligible
-        else f"Objet « {purpose} » : ni consommation courante ni rachat de dettes ne sont financés."
+        else f"Projet « {purpose} » : ni consommation courante ni rachat de dettes ne sont financés."
     )
     return CheckResult(name=CheckName.PURPOSE, passed=eligible, reason=reason)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from services.servicing import domain, repository, usecases
 from services.servicing.api.common import Context
-from shared.auth import AssociationStaffOrBank, PartnerBank
+from shared.auth import AssociationStaffOrBank, PartnerBank, Role
 from shared.fields import ShownRate
-from shared.http import PageQuery
+from shared.http import PAGED, TOTAL_COUNT, PageQuery
 from shared.openapi import problems
 
 router = APIRouter(tags=["loans"])
@@ -26,18 +26,34 @@ class LoanView(domain.Loan):
 
 
 async def _view(ctx: Context, loan: domain.Loan) -> LoanView:
-    lines = await repository.instalments(ctx.pool, loan.id)
+    return _view_of(ctx, loan, await repository.instalments(ctx.pool, loan.id))
+
+
+def _view_of(ctx: Context, loan: domain.Loan, lines: list[domain.Instalment]) -> LoanView:
     payoff = domain.payoff_cents(lines, ctx.clock.today()) if loan.status is domain.LoanStatus.ACTIVE else 0
     return LoanView(**loan.model_dump(), taeg=domain.taeg(loan), payoff_cents=payoff, schedule=lines)
 
 
-@router.get("/loans", response_model=list[LoanView], summary="Find loans by application")
+@router.get("/loans", response_model=list[LoanView], summary="Find loans by application, or the loans the caller follows", responses=PAGED)
 async def find_loans(
-    principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, application_id: UUID = Query(...)
+    principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, response: Response,
+    application_id: UUID | None = Query(None, description="The loan of this application, if the caller may see it."),
 ) -> list[LoanView]:
-    """The loan created from an application's approval, if any (and if the caller may see it)."""
-    loans = await repository.find_loans(ctx.pool, application_id, limit=page.limit, offset=page.offset)
-    return [await _view(ctx, loan) for loan in loans if domain.visible(principal, loan)]
+    """With `application_id`: the loan created from its approval, if any (and if the caller may see it). Without: the
+    loans the caller follows (a counsellor's own, a supervisor's association's, a bank's), those in arrears first."""
+    if application_id is not None:
+        found = [loan for loan in await repository.find_loans(ctx.pool, application_id, limit=1, offset=0) if domain.visible(principal, loan)]
+        loans, total = found[page.offset:page.offset + page.limit], len(found)
+    else:
+        bank = principal.role is Role.BANK
+        loans, total = await repository.followed_loans(
+            ctx.pool, association_id=None if bank else principal.association_id or "",
+            counsellor_id=principal.subject if principal.role is Role.COUNSELLOR else None,
+            bank_id=principal.bank_id or "" if bank else None, limit=page.limit, offset=page.offset,
+        )
+    response.headers[TOTAL_COUNT] = str(total)
+    lines = await repository.schedules(ctx.pool, [loan.id for loan in loans])
+    return [_view_of(ctx, loan, lines[loan.id]) for loan in loans]
 
 
 @router.get("/loans/{loan_id}", response_model=LoanView, summary="Read a loan and its schedule")

@@ -16,11 +16,13 @@ from services.servicing.repository.adjustments import (
 from services.servicing.repository.cob_runs import cob_run, cob_runs
 from services.servicing.repository.loans import (
     find_loans,
+    followed_loans,
     get_loan,
     insert_loan,
     instalments,
     save_instalments,
     save_loan,
+    schedules,
     set_status,
 )
 from services.servicing.repository.payments import (

@@ -50,6 +50,33 @@ async def find_loans(conn: asyncpg.Pool, application_id: UUID, *, limit: int, of
     return [Loan(**dict(r)) for r in rows]
 
 
+async def followed_loans(
+    conn: asyncpg.Pool, *, association_id: str | None, counsellor_id: str | None, bank_id: str | None, limit: int, offset: int
+) -> tuple[list[Loan], int]:
+    """A page of the loans an association (or one counsellor of it), or a bank, follows: those in arrears first,
+    the most days past due first, then the newest; and how many there are in all."""
+    where = "($1::text is null or association_id = $1) and ($2::text is null or counsellor_id = $2) and ($3::text is null or bank_id = $3)"
+    rows = await conn.fetch(
+        f"select {', '.join(_LOAN_FIELDS)}, count(*) over () as total from loans where {where}"
+        " order by status = 'active' desc, days_past_due desc, created_at desc, id limit $4 offset $5",
+        association_id, counsellor_id, bank_id, limit, offset,
+    )
+    total = rows[0]["total"] if rows else await conn.fetchval(f"select count(*) from loans where {where}", association_id, counsellor_id, bank_id)
+    return [Loan(**{k: r[k] for k in _LOAN_FIELDS}) for r in rows], int(total)
+
+
+async def schedules(conn: asyncpg.Pool, loan_ids: Sequence[UUID]) -> dict[UUID, list[Instalment]]:
+    """The current schedules of several loans in one query, each oldest first."""
+    rows = await conn.fetch(
+        f"select loan_id, {', '.join(_INSTALMENT_FIELDS)} from instalments where loan_id = any($1::uuid[]) order by loan_id, due_date, number",
+        list(loan_ids),
+    )
+    found: dict[UUID, list[Instalment]] = {loan_id: [] for loan_id in loan_ids}
+    for r in rows:
+        found[r["loan_id"]].append(Instalment(**{k: r[k] for k in _INSTALMENT_FIELDS}))
+    return found
+
+
 async def set_status(conn: asyncpg.Connection, loan: Loan) -> None:
     """Persist a loan's status and disbursement fields."""
     await conn.execute(

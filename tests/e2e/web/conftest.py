@@ -51,6 +51,6 @@ async def browser() -> AsyncIterator[Browser]:
     """Debian's Chromium (installed by deploy/browser.sh when missing), headless, one for the whole run."""
     path = subprocess.run([str(REPO_ROOT / "deploy" / "browser.sh")], capture_output=True, text=True, check=True).stdout.strip()
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        chromium = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--lang=fr-FR"])
         yield chromium
         await chromium.close()

@@ -74,7 +74,7 @@ async def test_an_admin_raises_a_networks_threshold_from_its_association_and_a_r
     platform: RunningPlatform, workspace: str, browser: Browser
 ) -> None:
     context, page, console = await sign_in(browser, workspace, "adm-moreau", platform.identity.password("adm-moreau"))
-    await page.get_by_role("link", name="Annuaire").click()
+    await page.get_by_role("link", name="Annuaire", exact=True).click()
     await page.wait_for_url(f"{workspace}/annuaire")
     assert (await page.inner_text("h1")) == "Annuaire"
     assert await serious_violations(page) == []

@@ -43,6 +43,8 @@ async def test_a_counsellor_sees_her_file_and_acknowledges_its_alert_without_the
     assert f"{applicant['first_name']} {applicant['last_name']}" in home
     assert f"3{NARROW_NBSP}000,00 €" in home and "Prêt accordé" in home
     assert "impayée" in home, "the missed instalment is among the alerts to handle"
+    followed = page.locator(f"#titre-prets ~ table a[href='/prets/{followed_loan.loan_id}']")
+    assert await followed.inner_text() == f"3{NARROW_NBSP}000,00 € sur 36 mois", "the loan is among those she follows"
     assert await serious_violations(page) == []
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENS / "accueil-conseillere.png"), full_page=True)

@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.e2e.conftest import RunningPlatform
-from tests.e2e.web.support import NARROW_NBSP, csp_errors, serious_violations, sign_in
+from tests.e2e.web.support import NARROW_NBSP, SCREENS, csp_errors, serious_violations, sign_in
 from tests.support import tokens
 
 pytestmark = pytest.mark.e2e
@@ -112,6 +112,8 @@ async def test_a_loan_from_the_first_form_to_the_missed_instalment_alert_in_the_
     await page.get_by_role("button", name="Enregistrer la consultation du FICP").click()
     await page.wait_for_url(f"{workspace}/dossiers/{application_id}/instruction*")
     assert "Conforme" in await page.inner_text("#controle-ficp")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "diagnostic-et-avis.png"), full_page=True)
     await page.get_by_label("Favorable : le dossier part à la banque", exact=True).check()
     await page.get_by_label("Votre opinion écrite (obligatoire)", exact=True).fill("Projet d'insertion solide : le véhicule permet de tenir le CDI.")
     await page.get_by_label("Banque partenaire", exact=True).select_option(label="Crédit Mutuel Nord Europe")
@@ -151,6 +153,7 @@ async def test_a_loan_from_the_first_form_to_the_missed_instalment_alert_in_the_
     await ops_page.locator(".cloture-terminee").wait_for(timeout=60_000)
     assert "1 échéance impayée" in await ops_page.inner_text(".cloture-terminee")
     assert await ops_page.locator("progress").get_attribute("value") == await ops_page.locator("progress").get_attribute("max")
+    await ops_page.screenshot(path=str(SCREENS / "cloture-du-jour.png"), full_page=True)
     await accessible(ops_page)
     await ops.close()
 

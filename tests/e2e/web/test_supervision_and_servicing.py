@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page
 
 from deploy.local.journey import Credentials, Journey, sample_application, walk
 from tests.e2e.conftest import RunningPlatform
-from tests.e2e.web.support import serious_violations, sign_in
+from tests.e2e.web.support import SCREENS, serious_violations, sign_in
 from tests.support import tokens
 
 pytestmark = pytest.mark.e2e
@@ -72,6 +72,8 @@ async def test_a_first_contact_is_logged_with_the_keyboard_alone_and_starts_the_
     first_contacts = int(summary.split("Premiers contacts : ")[1].split(" ;")[0])
     assert first_contacts >= 1 and "Rendez-vous fixés : " in summary and "Prêts accordés : " in summary
     assert await page.locator("svg.entonnoir rect").count() == 6
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "pilotage-entonnoir.png"), full_page=True)
     assert await serious_violations(page) == []
 
     await page.get_by_label("Du", exact=True).fill("2020-02-01")
