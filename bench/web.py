@@ -93,8 +93,8 @@ async def run(state_dir: Path, people: int, rounds: int) -> None:
         for client in clients:
             await client.aclose()
     print(f"{people} counsellors signed in at once, {rounds} rounds (load {os.getloadavg()[0]:.2f}):")
-    print(f"  home page (alerts + files: 2 service calls)      {_figures(home)}")
-    print(f"  loan page (schedule of 36 lines, chart)           {_figures(loan)}")
+    print(f"  home page (alerts, files, loans: 3 calls at once) {_figures(home)}")
+    print(f"  loan page (loan, payments, adjustments at once)   {_figures(loan)}")
     print(f"  ceiling: /health (no session, no service called)  {_figures(ceiling)}")
 
 

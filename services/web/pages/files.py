@@ -6,6 +6,7 @@ from intake lands next to the field it names.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -149,8 +150,10 @@ async def _file_page(
     request: Request, person: Person, ctx: WebContext, application_id: UUID, *, typed: dict[str, str], errors: dict[str, str],
     status_code: int = 200,
 ) -> HTMLResponse:
-    file = await ctx.backends.call("intake", "GET", f"/applications/{application_id}", person.token)
-    loans = await ctx.backends.call("servicing", "GET", "/loans", person.token, params={"application_id": str(application_id)})
+    file, loans = await asyncio.gather(
+        ctx.backends.call("intake", "GET", f"/applications/{application_id}", person.token),
+        ctx.backends.call("servicing", "GET", "/loans", person.token, params={"application_id": str(application_id)}),
+    )
     return ctx.render(request, "file.html", person, status_code=status_code, file=file, loans=loans, typed=typed, errors=errors)
 
 

@@ -6,6 +6,7 @@ records the disbursement and the payments, and answers the adjustments.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -26,9 +27,11 @@ KINDS = {"pause": "Une pause de quelques mois", "extension": "Allonger la durée
 
 async def _page(request: Request, person: Person, ctx: WebContext, loan_id: UUID, *, typed: dict[str, str] | None = None,
                 errors: dict[str, str] | None = None, preview: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
-    loan = await ctx.backends.call("servicing", "GET", f"/loans/{loan_id}", person.token)
-    payments = await ctx.backends.call("servicing", "GET", f"/loans/{loan_id}/payments", person.token, params={"limit": 500})
-    adjustments = await ctx.backends.call("servicing", "GET", f"/loans/{loan_id}/adjustments", person.token, params={"limit": 100})
+    loan, payments, adjustments = await asyncio.gather(
+        ctx.backends.call("servicing", "GET", f"/loans/{loan_id}", person.token),
+        ctx.backends.call("servicing", "GET", f"/loans/{loan_id}/payments", person.token, params={"limit": 500}),
+        ctx.backends.call("servicing", "GET", f"/loans/{loan_id}/adjustments", person.token, params={"limit": 100}),
+    )
     today = ctx.clock.now().astimezone(labels.PARIS).date()
     return ctx.render(
         request, "loan.html", person, status_code=status_code, loan=loan, payments=payments, adjustments=adjustments,

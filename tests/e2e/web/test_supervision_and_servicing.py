@@ -3,6 +3,7 @@ adjustment previewed, asked for and answered; a payment recorded by the bank —
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import httpx
@@ -127,3 +128,43 @@ async def test_an_adjustment_is_previewed_asked_for_and_answered_and_a_payment_r
     assert "Version 2 de l'échéancier" in await page.inner_text("#titre-echeancier + table caption")
     assert await serious_violations(page) == []
     await bank.close()
+
+
+async def test_a_failed_check_is_overridden_only_with_a_written_justification(
+    platform: RunningPlatform, workspace: str, browser: Browser
+) -> None:
+    # A household whose rent leaves 50 € a month: the reste à vivre check fails.
+    application = sample_application(12) | {"charges": {"rent": 130_000}}
+    async with httpx.AsyncClient(base_url=platform.urls["intake"], timeout=30) as intake:
+        counsellor_api = await platform.bearer(tokens.counsellor())
+        draft = (await intake.post("/applications", json=application, headers=counsellor_api)).json()
+        assert (await intake.post(f"/applications/{draft['id']}/submission", json={}, headers=counsellor_api)).status_code == 200
+    context, page, _ = await sign_in(browser, workspace, "c-lefebvre", platform.identity.password("c-lefebvre"))
+    await page.goto(f"{workspace}/dossiers/{draft['id']}/instruction")
+    deadline = asyncio.get_running_loop().time() + 45
+    while not await page.locator("#controle-remaining_per_unit").count():
+        assert asyncio.get_running_loop().time() < deadline, "assessment never received the file"
+        await asyncio.sleep(0.5)
+        await page.reload()
+    assert "Non conforme" in await page.inner_text("#controle-remaining_per_unit")
+
+    await page.get_by_label("Résultat (obligatoire)", exact=True).select_option("not_registered")
+    await page.get_by_role("button", name="Enregistrer la consultation du FICP").click()
+    await page.get_by_label("Favorable : le dossier part à la banque", exact=True).check()
+    await page.get_by_label("Votre opinion écrite (obligatoire)", exact=True).fill("Loyer bientôt pris en charge par l'APL : budget tenable.")
+    await page.get_by_label("Banque partenaire", exact=True).select_option("credit-mutuel-nord")
+    await page.get_by_role("button", name="Enregistrer l'avis").click()
+
+    problem = page.locator("#overrides-remaining_per_unit-probleme")
+    assert await problem.inner_text() == "Ce contrôle n'est pas satisfait : justifiez la dérogation ici, ou changez les conditions du prêt."
+    assert await page.get_by_label("Votre opinion écrite (obligatoire)", exact=True).input_value() == "Loyer bientôt pris en charge par l'APL : budget tenable."
+    assert "À instruire" in await page.inner_text(".statut"), "nothing was recorded"
+    assert await serious_violations(page) == []
+
+    justification = page.get_by_label("Justifier la dérogation : Reste à vivre par unité de consommation", exact=True)
+    await justification.fill("L'APL de 420 € est notifiée, versée dès le mois prochain : le reste à vivre remonte à 470 €.")
+    await page.get_by_role("button", name="Enregistrer l'avis").click()
+    await page.wait_for_url(f"{workspace}/dossiers/{draft['id']}/instruction")
+    assert "Transmis à la banque" in await page.inner_text(".statut")
+    assert "Dérogation" in await page.inner_text("#controle-remaining_per_unit")
+    await context.close()
