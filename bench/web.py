@@ -7,7 +7,8 @@ missing, who signs in through Keycloak's own login form (no browser: the same HT
 is walked from submission to its missed-payment alert first; every person then asks for their home page
 and that loan's page, `--rounds` times, all people at once. Printed: p50/p95/max per page, beside the raw
 ceiling measured in the same run — the workspace's `/health` (no session, no service called) at the
-same concurrency.
+same concurrency — and the loan page's three calls sent straight to servicing with each person's token
+(what the services cost, without the workspace).
 """
 
 from __future__ import annotations
@@ -80,12 +81,24 @@ async def run(state_dir: Path, people: int, rounds: int) -> None:
                 Principal(subject=name, role=Role.COUNSELLOR, association_id="secours-catholique", region="hauts-de-france"), api
             )
     clients = [await signed_in_client(web, name, identity.password(name)) for name in names]
+    async with httpx.AsyncClient(timeout=60) as api:
+        bearers = [await identity.headers(Principal(subject=name, role=Role.COUNSELLOR, association_id="secours-catholique",
+                                                    region="hauts-de-france"), api) for name in names]
+    servicing = urls["servicing"]
+    loan_path = f"/loans/{journey.loan_id}"
+
+    async def services_alone(client: httpx.AsyncClient, bearer: dict[str, str]) -> httpx.Response:
+        answers = await asyncio.gather(*(client.get(f"{servicing}{loan_path}{tail}", headers=bearer) for tail in ("", "/payments", "/adjustments")))
+        return max(answers, key=lambda answer: answer.status_code)
+
     home: list[float] = []
     loan: list[float] = []
     ceiling: list[float] = []
+    backend: list[float] = []
     try:
         for _ in range(rounds):
             await asyncio.gather(*(_timed(lambda c=c: c.get(f"{web}/health"), ceiling) for c in clients))
+            await asyncio.gather(*(_timed(lambda c=c, b=b: services_alone(c, b), backend) for c, b in zip(clients, bearers)))
         for _ in range(rounds):
             await asyncio.gather(*(_timed(lambda c=c: c.get(f"{web}/"), home) for c in clients))
             await asyncio.gather(*(_timed(lambda c=c: c.get(f"{web}/prets/{journey.loan_id}"), loan) for c in clients))
@@ -95,6 +108,7 @@ async def run(state_dir: Path, people: int, rounds: int) -> None:
     print(f"{people} counsellors signed in at once, {rounds} rounds (load {os.getloadavg()[0]:.2f}):")
     print(f"  home page (alerts, files, loans: 3 calls at once) {_figures(home)}")
     print(f"  loan page (loan, payments, adjustments at once)   {_figures(loan)}")
+    print(f"  the loan page's 3 calls, straight to servicing    {_figures(backend)}")
     print(f"  ceiling: /health (no session, no service called)  {_figures(ceiling)}")
 
 
