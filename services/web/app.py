@@ -77,6 +77,7 @@ def create_app(
             await pool.close()
 
     app = FastAPI(title="Espace de travail du microcrédit", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.close_runs = operations.Runs()  # the closes of business this process sent and still waits for
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -126,17 +126,18 @@ async def edit_form(application_id: UUID, request: Request, person: SignedIn, ct
 @router.post("/dossiers/{application_id}/modifier")
 async def edit_file(application_id: UUID, request: Request, person: SignedIn, form: CheckedForm, ctx: Context) -> Response:
     """Save the changes in one request: all of them or none."""
-    file = await ctx.backends.call("intake", "GET", f"/applications/{application_id}", person.token)
     reading = Reading(form)
     body = file_body(reading, with_documents=True)
-    if reading.errors:
+    if not reading.errors:
+        try:
+            await ctx.backends.call("intake", "PATCH", f"/applications/{application_id}", person.token, body=body)
+        except BackendError as refused:
+            if refused.status not in (409, 422):
+                raise
+            reading.errors.update(path_errors(refused))
+    if reading.errors:  # the form again, around what was typed (the file for its checklist)
+        file = await ctx.backends.call("intake", "GET", f"/applications/{application_id}", person.token)
         return _form(request, person, ctx, file=file, typed=form, errors=reading.errors, status_code=422)
-    try:
-        await ctx.backends.call("intake", "PATCH", f"/applications/{application_id}", person.token, body=body)
-    except BackendError as refused:
-        if refused.status not in (409, 422):
-            raise
-        return _form(request, person, ctx, file=file, typed=form, errors=path_errors(refused), status_code=422)
     return RedirectResponse(f"/dossiers/{application_id}", status_code=303)
 
 

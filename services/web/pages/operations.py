@@ -33,7 +33,8 @@ class Runs:
 
     def start(self, ctx: WebContext, person: Person, day: date) -> None:
         """Send the run in the background (one at a time per day)."""
-        if day in self.running and not self.running[day].done():
+        self.running = {d: task for d, task in self.running.items() if not task.done()}
+        if day in self.running:
             return
         self.failed.pop(day, None)
         self.running[day] = asyncio.create_task(self._run(ctx, person.token, day))
@@ -50,8 +51,6 @@ class Runs:
 
 
 def _runs(request: Request) -> Runs:
-    if not hasattr(request.app.state, "close_runs"):
-        request.app.state.close_runs = Runs()
     return request.app.state.close_runs  # type: ignore[no-any-return]
 
 
