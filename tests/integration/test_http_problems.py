@@ -355,7 +355,7 @@ CASES: list[BadRequest] = [
     post("assessment", TIMERS, "a counsellor running the timers", {}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     malformed_json("assessment", TIMERS),
     # --- servicing -----------------------------------------------------------------------------------
-    get("servicing", LOANS, "no application id", query={}, field="query.application_id", rule="missing"),
+    get("servicing", LOANS, "page size 0", query={"limit": 0}, field="query.limit", rule="greater_than_equal"),
     get("servicing", LOANS, "application id not a UUID", query={"application_id": MALFORMED_ID}, field="query.application_id", rule="uuid_parsing"),
     malformed_id("servicing", "GET", LOAN, "loan_id"),
     unknown_id("servicing", "GET", LOAN),
