@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.local.platform
 
-.PHONY: install run down status demo trace token test bench
+.PHONY: install run down status demo trace logs token test bench
 
 install: ## install the pinned toolchain and the locked Python environment
 	@./deploy/bootstrap.sh
@@ -19,8 +19,11 @@ status: ## what runs and what is down (exit 0 when all or nothing runs), and whe
 demo: ## walk one application to the counsellor's alert on the running platform
 	@$(PLATFORM) demo
 
-trace: ## print the last demo's trace as a tree (or TRACE=<id>)
+trace: ## print the last demo's trace as a tree, from Zipkin, with its page in Zipkin's UI (or TRACE=<id>)
 	@$(PLATFORM) trace $(TRACE)
+
+logs: ## every log line of one trace across the services, in time order (TRACE=<id>; default: the last demo's)
+	@$(PLATFORM) logs $(TRACE)
 
 token: ## a bearer token for the local platform: make token ARGS="--role counsellor --sub c-lefebvre --association secours-catholique --region hauts-de-france"
 	@$(PLATFORM) token $(ARGS)

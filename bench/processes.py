@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.local.infra import infra_status
+from deploy.local.zipkin import LocalZipkin
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -45,10 +46,11 @@ def _children(parent: int) -> list[int]:
 
 
 def process_groups(manifest: Mapping[str, Any], state_dir: Path) -> dict[str, list[int]]:
-    """Label -> pids for every platform process (services, trace sink, Kafka, Postgres) and this client."""
+    """Label -> pids for every platform process (services, Zipkin, Kafka, Postgres) and this client."""
     groups = {name: [int(info["pid"])] for name, info in manifest["services"].items() if info.get("pid")}
-    if isinstance(manifest.get("tracesink_pid"), int):
-        groups["trace sink"] = [manifest["tracesink_pid"]]
+    zipkin = LocalZipkin(state_dir)._live_pid()
+    if zipkin:
+        groups["zipkin"] = [zipkin]
     kafka, postgres = infra_status(state_dir)
     if kafka.pid:
         groups["kafka broker"] = [kafka.pid]

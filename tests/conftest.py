@@ -13,7 +13,8 @@ import pytest
 from deploy.local.topics import ensure_topics
 from deploy.local.identity import LocalIdentity
 from tests.support.infra import kafka_bootstrap as _kafka_bootstrap
-from tests.support.infra import local_keycloak
+from tests.support.infra import local_keycloak, local_state_dir
+from deploy.local.zipkin import LocalZipkin
 from tests.support.infra import postgres_dsn as _postgres_dsn
 
 
@@ -30,6 +31,17 @@ def postgres() -> Iterator[str]:
     """DSN of a real Postgres server (its `postgres` database)."""
     with _postgres_dsn() as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def zipkin() -> Iterator[str]:
+    """A real Zipkin server (the trace UI ops use), its base URL; the end-to-end platforms export their spans to it."""
+    server = LocalZipkin(local_state_dir())
+    server.start()
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

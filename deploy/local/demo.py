@@ -11,6 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import propagate
 
+from deploy.local.services import tracing_env
 from deploy.local.journey import Credentials, Identity, JourneyError, sample_application, walk
 from shared.events import Topics
 from shared.events.envelope import EnvelopeHeader
@@ -49,9 +50,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def _demo(manifest: dict[str, Any], today: date, identity: Identity) -> int:
+async def _demo(manifest: dict[str, Any], today: date, identity: Identity, run_dir: Path) -> int:
     urls = {name: info["url"] for name, info in manifest["services"].items()}
-    provider = create_tracer_provider("demo-client", manifest.get("otlp"))
+    provider = create_tracer_provider("demo-client", environ=tracing_env(manifest.get("zipkin")))
     tracer = provider.get_tracer("demo")
     with tracer.start_as_current_span("demo: one application, submission to counsellor alert") as span:
         trace_id = format(span.get_span_context().trace_id, "032x")
@@ -76,15 +77,15 @@ async def _demo(manifest: dict[str, Any], today: date, identity: Identity) -> in
     print("\nevent timeline (from Kafka):")
     for when, source, event_type, subject in timeline:
         print(f"  {when}  {source:<26} {event_type:<42} {subject}")
-    state = Path(manifest["spans_file"]).parents[1] / "run"
-    (state / "last-trace-id").write_text(trace_id)
-    print(f"\ntrace id {trace_id}\nsee it: make trace   (or: .venv/bin/python -m deploy.local.platform trace {trace_id})")
+    (run_dir / "last-trace-id").write_text(trace_id)
+    print(f"\ntrace id {trace_id}\nsee it in Zipkin: {manifest['zipkin']}/zipkin/traces/{trace_id}")
+    print(f"or as a tree: make trace   (its logs: make logs TRACE={trace_id})")
     return 0
 
 
-def run_demo(manifest: dict[str, Any], *, today: date, identity: Identity) -> int:
+def run_demo(manifest: dict[str, Any], *, today: date, identity: Identity, run_dir: Path) -> int:
     """Run the demo against the platform described by `manifest`; exit status."""
     if not manifest:
         print("the platform is not running: start it with `make run`")
         return 1
-    return asyncio.run(_demo(manifest, today, identity))
+    return asyncio.run(_demo(manifest, today, identity, run_dir))

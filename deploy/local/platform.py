@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -17,15 +15,16 @@ from deploy.local.directory_seed import seed as seed_directory
 from deploy.local.identity import LocalIdentity, describe
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.keycloak import LocalKeycloak
-from deploy.local.ports import choose_ports, is_port_open
-from deploy.local.process import pid_alive, tail, terminate_group
-from deploy.local.services import SERVICES, WEB, ServiceProcess, read_manifest, web_env, write_manifest
+from deploy.local.ports import choose_ports
+from deploy.local.services import SERVICES, WEB, ServiceProcess, read_manifest, tracing_env, web_env, write_manifest
+from deploy.local.trace_view import render_trace
+from deploy.local.zipkin import LocalZipkin, fetch_trace, zipkin_records
 from deploy.local.status import KEYCLOAK, TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.topics import ensure_topics
 from shared.auth import Principal, Role
 
 PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, WEB: 8000}
-PREFERRED_OTLP_PORT = 4318
+PREFERRED_ZIPKIN_PORT = 9411
 PREFERRED_KEYCLOAK_PORT = 8180
 # Where the web workspace answers by default (the realm's first import); `up` registers the port it really got.
 WEB_BASE_URL = "http://127.0.0.1:8000"
@@ -37,29 +36,8 @@ def _manifest_path(state_dir: Path) -> Path:
     return state_dir / "run" / "platform.json"
 
 
-def start_trace_sink(state_dir: Path, port: int | None = None) -> tuple[int, int, Path]:
-    """Start the local OTLP collector that stores spans for `trace` (pid, port, spans file)."""
-    run = state_dir / "run"
-    run.mkdir(parents=True, exist_ok=True)
-    spans = state_dir / "traces" / "spans.jsonl"
-    spans.parent.mkdir(parents=True, exist_ok=True)
-    if port is None:
-        port = choose_ports({TRACES: PREFERRED_OTLP_PORT}).ports[TRACES]
-    with (run / "tracesink.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "deploy.local.tracesink", "serve", "--port", str(port), "--file", str(spans)],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    deadline = time.monotonic() + 20
-    while not is_port_open(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"trace sink did not start:\n{tail(run / 'tracesink.log')}")
-        time.sleep(0.1)
-    return proc.pid, port, spans
-
-
 def up(state_dir: Path) -> dict[str, object]:
-    """Provision Kafka and Postgres, start the trace sink and the four services; return the manifest."""
+    """Provision Kafka and Postgres, start Zipkin, Keycloak, the five services and the workspace; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
     if manifest and all(ServiceProcess(s, 0, state_dir / "run").pid() for s in (*SERVICES, WEB)):
         print("platform already running")
@@ -67,14 +45,16 @@ def up(state_dir: Path) -> dict[str, object]:
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
     asyncio.run(ensure_topics(bootstrap))
-    choice = choose_ports({**PREFERRED_PORTS, TRACES: PREFERRED_OTLP_PORT, KEYCLOAK: PREFERRED_KEYCLOAK_PORT})
+    choice = choose_ports({**PREFERRED_PORTS, TRACES: PREFERRED_ZIPKIN_PORT, KEYCLOAK: PREFERRED_KEYCLOAK_PORT})
     for message in choice.messages():
         print(message, flush=True)
-    print("starting Keycloak (the first time: fetched and built, a minute or two)…", flush=True)
+    # Zipkin starts while Keycloak does: both are Java servers that take seconds to answer.
+    print("starting Zipkin and Keycloak (the first time: fetched, and Keycloak built, a minute or two)…", flush=True)
+    zipkin_server = LocalZipkin(state_dir, port=choice.ports[TRACES])
+    zipkin_server.start()
     keycloak = LocalKeycloak(state_dir, port=choice.ports[KEYCLOAK])
     issuer = keycloak.start(dsn, settings={"MC_WEB_BASE_URL": WEB_BASE_URL})
-    sink_pid, otlp_port, spans = start_trace_sink(state_dir, choice.ports[TRACES])
-    otlp = f"http://127.0.0.1:{otlp_port}"
+    zipkin = zipkin_server.wait_ready()
     processes = []
     for name in SERVICES:
         proc = ServiceProcess(
@@ -84,8 +64,8 @@ def up(state_dir: Path) -> dict[str, object]:
             env={
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "DATABASE_URL": dsn,
-                "OTLP_ENDPOINT": otlp,
                 "OIDC_ISSUER": issuer,
+                **tracing_env(zipkin),
             },
         )
         proc.start()
@@ -97,7 +77,7 @@ def up(state_dir: Path) -> dict[str, object]:
     admin = asyncio.run(identity.headers(Principal(subject=DEMO_ADMIN, role=Role.ADMIN)))
     seed_directory(next(p.url for p in processes if p.name == "directory"), admin)
     web = ServiceProcess(WEB, choice.ports[WEB], state_dir / "run", env={
-        **web_env({p.name: p.url for p in processes}, issuer=issuer, client_secret=identity.web_client_secret(), dsn=dsn, otlp=otlp),
+        **web_env({p.name: p.url for p in processes}, issuer=issuer, client_secret=identity.web_client_secret(), dsn=dsn, zipkin=zipkin),
         "PUBLIC_URL": f"http://127.0.0.1:{choice.ports[WEB]}",
     })
     asyncio.run(identity.register_web(web.url))
@@ -107,9 +87,7 @@ def up(state_dir: Path) -> dict[str, object]:
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,
-        "otlp": otlp,
-        "tracesink_pid": sink_pid,
-        "spans_file": str(spans),
+        "zipkin": zipkin,
         "keycloak": {"url": keycloak.url, "issuer": issuer, "secrets_file": str(keycloak.secrets_file)},
         "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
         "moved_ports": {name: list(ports) for name, ports in choice.moved.items()},
@@ -119,13 +97,11 @@ def up(state_dir: Path) -> dict[str, object]:
 
 
 def down(state_dir: Path) -> None:
-    """Stop the services, the trace sink, Kafka and Postgres; no process is left behind."""
+    """Stop the services, Zipkin, Keycloak, Kafka and Postgres; no process is left behind."""
     manifest = read_manifest(_manifest_path(state_dir))
     for name in (WEB, *SERVICES):
         ServiceProcess(name, 0, state_dir / "run").stop()
-    sink = manifest.get("tracesink_pid")
-    if isinstance(sink, int) and pid_alive(sink):
-        terminate_group(sink, 10.0)
+    LocalZipkin(state_dir).stop()
     LocalKeycloak(state_dir).stop()  # before Postgres, which holds its database
     stop_infra(state_dir)
     _manifest_path(state_dir).unlink(missing_ok=True)
@@ -153,7 +129,7 @@ def print_addresses(manifest: dict[str, object]) -> None:
         print(f"  {name:<14} {info['url']}   ({what}){_moved_note(manifest, name)}")
     print(f"  kafka          {manifest['kafka']}")
     print(f"  postgres       {manifest['postgres']}")
-    print(f"  {TRACES}  {manifest['otlp']}  → {manifest['spans_file']}{_moved_note(manifest, TRACES)}")
+    print(f"  {TRACES:<14} {manifest['zipkin']}/zipkin/   (the traces: make demo, then make trace){_moved_note(manifest, TRACES)}")
     keycloak = manifest["keycloak"]
     print(f"  {KEYCLOAK:<14} {keycloak['url']}   (issuer {keycloak['issuer']}){_moved_note(manifest, KEYCLOAK)}")  # type: ignore[index]
     secrets_file = Path(str(keycloak["secrets_file"]))  # type: ignore[index]
@@ -164,13 +140,36 @@ def print_addresses(manifest: dict[str, object]) -> None:
     print("\nNext: `make demo` walks one application to the counsellor's alert; `make down` stops everything.")
 
 
+def _last_trace(state_dir: Path) -> str | None:
+    last = state_dir / "run" / "last-trace-id"
+    return last.read_text().strip() if last.is_file() else None
+
+
+def show_trace(manifest: dict[str, object], trace_id: str | None) -> int:
+    """Print a trace as a tree, from Zipkin, and its page in Zipkin's UI."""
+    if not manifest.get("zipkin"):
+        print("the platform is not running: start it with `make run`")
+        return 1
+    if not trace_id:
+        print("no trace yet: `make demo` makes one (or give one: make trace TRACE=<id>)")
+        return 1
+    base = str(manifest["zipkin"])
+    records = zipkin_records(fetch_trace(base, trace_id))
+    if not records:
+        print(f"Zipkin has no trace {trace_id} (yet: spans leave the services within a second)")
+        return 1
+    print(render_trace(records))
+    print(f"\nin Zipkin: {base}/zipkin/traces/{trace_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     # No automatic -h: `token --help` must reach the token issuer's own parser, which lists its options.
     parser = argparse.ArgumentParser(prog="python -m deploy.local.platform", description=__doc__, add_help=False)
     parser.add_argument("-h", "--help", action="store_true", help="show this help message and exit")
-    parser.add_argument("command", nargs="?", choices=["up", "down", "status", "demo", "trace", "token"])
-    parser.add_argument("trace_id", nargs="?", help="for `trace`: the trace id to show (default: the last demo's)")
+    parser.add_argument("command", nargs="?", choices=["up", "down", "status", "demo", "trace", "logs", "token"])
+    parser.add_argument("trace_id", nargs="?", help="for `trace` and `logs`: the trace id to show (default: the last demo's)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
     args, rest = parser.parse_known_args(argv)
     state_dir: Path = args.state_dir.resolve()
@@ -183,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     if args.command is None:
-        parser.error("a command is required: up, down, status, demo, trace or token")
+        parser.error("a command is required: up, down, status, demo, trace, logs or token")
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "up":
@@ -203,13 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "demo":
         from deploy.local.demo import run_demo
 
-        return run_demo(read_manifest(_manifest_path(state_dir)), today=date.today(), identity=LocalIdentity.of_state_dir(state_dir))
+        return run_demo(
+            read_manifest(_manifest_path(state_dir)), today=date.today(), identity=LocalIdentity.of_state_dir(state_dir),
+            run_dir=state_dir / "run",
+        )
     elif args.command == "trace":
-        from deploy.local.tracesink import main as tracesink_main
+        return show_trace(read_manifest(_manifest_path(state_dir)), args.trace_id or _last_trace(state_dir))
+    elif args.command == "logs":
+        from deploy.local.logs import show
 
-        manifest = read_manifest(_manifest_path(state_dir))
-        trace_id = args.trace_id or (state_dir / "run" / "last-trace-id").read_text().strip()
-        return tracesink_main(["show", trace_id, "--file", str(manifest.get("spans_file", state_dir / "traces" / "spans.jsonl"))])
+        return show(state_dir / "run", args.trace_id or _last_trace(state_dir))
     return 0
 
 

@@ -20,12 +20,20 @@ SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications
 WEB = "web"
 
 
-def web_env(urls: dict[str, str], *, issuer: str, client_secret: str, dsn: str, otlp: str | None) -> dict[str, str]:
-    """The workspace's settings: where the services and the provider are, its client secret, its sessions' database."""
-    env = {"OIDC_ISSUER": issuer, "OIDC_CLIENT_SECRET": client_secret, "DATABASE_URL": dsn}
+def tracing_env(zipkin: str | None) -> dict[str, str]:
+    """OpenTelemetry's standard variables that send a process's spans to the Zipkin server at `zipkin`."""
+    if not zipkin:
+        return {"OTEL_TRACES_EXPORTER": "none"}
+    return {"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin}/api/v2/spans"}
+
+
+def web_env(urls: dict[str, str], *, issuer: str, client_secret: str, dsn: str, zipkin: str | None) -> dict[str, str]:
+    """The workspace's settings: where the services and the provider are, its client secret, its sessions' database,
+    where its spans go and where a page's trace is seen."""
+    env = {"OIDC_ISSUER": issuer, "OIDC_CLIENT_SECRET": client_secret, "DATABASE_URL": dsn, **tracing_env(zipkin)}
     env.update({f"{name.upper()}_URL": url for name, url in urls.items() if name in SERVICES})
-    if otlp:
-        env["OTLP_ENDPOINT"] = otlp
+    if zipkin:
+        env["TRACE_URL"] = f"{zipkin}/zipkin/traces/{{trace_id}}"
     return env
 
 
@@ -71,7 +79,8 @@ class ServiceProcess:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         prefix = env_prefix(self.name)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", f"{prefix}HTTP_PORT": str(self.port)}
-        env.update({k if k.startswith(prefix) else prefix + k: v for k, v in self.env.items()})
+        # OpenTelemetry's standard variables (OTEL_*) go as they are; the service's own settings take its prefix.
+        env.update({k if k.startswith((prefix, "OTEL_")) else prefix + k: v for k, v in self.env.items()})
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.name}"],

@@ -10,13 +10,13 @@ from pathlib import Path
 from deploy.local import REPO_ROOT
 from deploy.local.infra import infra_status
 from deploy.local.keycloak import LocalKeycloak
-from deploy.local.process import cmdline, pid_alive
 from deploy.local.services import SERVICES, WEB, ServiceProcess
+from deploy.local.zipkin import LocalZipkin
 from shared.french import day
 from shared.usury import DEFAULT_PATH as USURY_CAPS_FILE
 from shared.usury import UsuryTable, UsuryTableError
 
-TRACES = "traces (OTLP)"
+TRACES = "zipkin"
 KEYCLOAK = "keycloak"
 NOTHING_RUNNING = "nothing is running (`make run` starts the platform)"
 
@@ -30,14 +30,8 @@ class Piece:
     address: str = ""
 
 
-def _trace_sink_running(manifest: Mapping[str, object]) -> bool:
-    """Whether the trace sink the manifest names is alive (and is still the trace sink, not a reused pid)."""
-    pid = manifest.get("tracesink_pid")
-    return isinstance(pid, int) and pid_alive(pid) and "deploy.local.tracesink" in cmdline(pid)
-
-
 def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
-    """Kafka, Postgres, Keycloak, the five services, the workspace and the trace sink, in the order `make run` starts them."""
+    """Kafka, Postgres, Keycloak, the five services, the workspace and Zipkin."""
     kafka, postgres = infra_status(state_dir)
     keycloak = LocalKeycloak(state_dir).status()
     services = manifest.get("services")
@@ -47,7 +41,7 @@ def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Pie
         Piece("postgres", postgres.running, postgres.dsn or ""),
         Piece(KEYCLOAK, keycloak.running, keycloak.issuer or ""),
         *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in (*SERVICES, WEB)),
-        Piece(TRACES, _trace_sink_running(manifest), str(manifest.get("otlp", ""))),
+        Piece(TRACES, LocalZipkin(state_dir).running(), f"{manifest['zipkin']}/zipkin/" if manifest.get("zipkin") else ""),
     ]
 
 

@@ -1,11 +1,15 @@
-"""The trace viewer: one trace as an indented tree of spans, or a table of the latest traces."""
+"""`make trace`: one trace as an indented tree of spans (read from Zipkin), or a table of traces."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from deploy.local.span_store import UNKNOWN_SERVICE, SpanRecord
+SpanRecord = dict[str, Any]
+"""One span: ids, parent, name, service, kind, start and end in ns, status (`zipkin.zipkin_records` makes them)."""
+
+UNKNOWN_SERVICE = "unknown_service"
 
 
 def _start(span: SpanRecord) -> int:

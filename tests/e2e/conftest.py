@@ -20,9 +20,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local.directory_seed import SEED, seed
-from deploy.local.platform import start_trace_sink
-from deploy.local.process import terminate_group
-from deploy.local.services import SERVICES, ServiceProcess
+from deploy.local.services import SERVICES, ServiceProcess, tracing_env
 from deploy.local.ports import find_free_ports
 from tests.conftest import fresh_database
 from deploy.local.identity import LocalIdentity
@@ -32,12 +30,11 @@ from tests.support import tokens
 
 @dataclass
 class RunningPlatform:
-    """Handles on the running services, their database and the trace collector."""
+    """Handles on the running services, their database and the trace UI they export to."""
 
     kafka: str
     dsn: str
-    otlp: str
-    spans_file: Path
+    zipkin: str  # Zipkin's base URL: every service's spans go there
     processes: dict[str, ServiceProcess]
     base_env: dict[str, str]
     identity: LocalIdentity  # the real Keycloak the services trust
@@ -124,20 +121,18 @@ async def seed_directory(directory_url: str, dsn: str, identity: LocalIdentity) 
 
 @asynccontextmanager
 async def running_platform(
-    kafka: str, postgres: str, keycloak: LocalIdentity, run_dir: Path, settings: dict[str, dict[str, str]] | None = None
+    kafka: str, postgres: str, keycloak: LocalIdentity, zipkin: str, run_dir: Path, settings: dict[str, dict[str, str]] | None = None
 ) -> AsyncIterator[RunningPlatform]:
-    """The trace collector and the five services on a database of their own, the directory seeded; all stopped after.
+    """The five services on a database of their own, exporting to Zipkin, the directory seeded; all stopped after.
 
     `settings`: more settings of one service (`{"notifications": {"WEBHOOK_ALLOW_INSECURE_URLS": "true"}}`)."""
     async with fresh_database(postgres) as dsn:
-        sink_pid, otlp_port, spans = start_trace_sink(run_dir)
-        otlp = f"http://127.0.0.1:{otlp_port}"
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "DATABASE_URL": dsn,
-            "OTLP_ENDPOINT": otlp,
             "OUTBOX_POLL_SECONDS": "0.5",
             "OIDC_ISSUER": keycloak.issuer,
+            **tracing_env(zipkin),
         }
         ports = find_free_ports(len(SERVICES))
         processes = {
@@ -149,19 +144,18 @@ async def running_platform(
             for proc in processes.values():
                 await asyncio.to_thread(proc.wait_ready)
             await seed_directory(processes["directory"].url, dsn, keycloak)
-            yield RunningPlatform(kafka, dsn, otlp, spans, processes, env, keycloak)
+            yield RunningPlatform(kafka, dsn, zipkin, processes, env, keycloak)
         finally:
             for proc in processes.values():
                 proc.stop()
-            terminate_group(sink_pid, 10.0)
 
 
 @pytest.fixture(scope="module")
 async def platform(
-    kafka: str, postgres: str, keycloak: LocalIdentity, tmp_path_factory: pytest.TempPathFactory
+    kafka: str, postgres: str, keycloak: LocalIdentity, zipkin: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningPlatform]:
     """The platform of one test module (tests/e2e/web/ shares one across its modules instead)."""
-    async with running_platform(kafka, postgres, keycloak, tmp_path_factory.mktemp("platform")) as running:
+    async with running_platform(kafka, postgres, keycloak, zipkin, tmp_path_factory.mktemp("platform")) as running:
         yield running
 
 

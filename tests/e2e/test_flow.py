@@ -10,7 +10,8 @@ import pytest
 from opentelemetry import propagate
 
 from deploy.local.journey import Credentials, sample_application, walk
-from deploy.local.tracesink import read_spans
+from deploy.local.services import tracing_env
+from deploy.local.zipkin import fetch_trace, zipkin_records
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
 
@@ -65,7 +66,7 @@ async def test_an_application_goes_from_submission_to_the_counsellors_alert(plat
 
 
 async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(platform: RunningPlatform) -> None:
-    provider = create_tracer_provider("e2e-client", platform.otlp)
+    provider = create_tracer_provider("e2e-client", environ=tracing_env(platform.zipkin))
     with provider.get_tracer("e2e").start_as_current_span("counsellor journey") as root:
         trace_id = format(root.get_span_context().trace_id, "032x")
         headers: dict[str, str] = {}
@@ -82,14 +83,15 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
     provider.shutdown()
 
     def hops() -> set[tuple[str, str, str]]:
+        # Asked of Zipkin's own query API (it keeps names in lower case).
         return {
             (s["service"], s["kind"], s["name"])
-            for s in read_spans(platform.spans_file, trace_id)
+            for s in zipkin_records(fetch_trace(platform.zipkin, trace_id))
             if s["kind"] in ("SERVER", "PRODUCER", "CONSUMER")
         }
 
     expected = {
-        ("intake", "SERVER", "POST /applications/{application_id}/submission"),
+        ("intake", "SERVER", "post /applications/{application_id}/submission"),
         ("intake", "PRODUCER", "microcredit.applications.v1 publish"),
         ("assessment", "CONSUMER", "microcredit.applications.v1 process"),
         ("assessment", "PRODUCER", "microcredit.applications.v1 publish"),
@@ -102,9 +104,9 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
     async def all_hops_exported() -> bool:
         return expected <= hops()
 
-    await eventually(all_hops_exported, what=f"every hop of trace {trace_id} in the collector")
+    await eventually(all_hops_exported, what=f"every hop of trace {trace_id} in Zipkin")
     alert_publish = [
-        s for s in read_spans(platform.spans_file, trace_id)
+        s for s in zipkin_records(fetch_trace(platform.zipkin, trace_id))
         if s["service"] == "notifications" and s["name"] == "microcredit.alerts.v1 publish"
     ]
     # The relay makes one producer span per topic and trace for each batch it sends: the three alerts

@@ -104,7 +104,7 @@ def test_a_taken_port_is_replaced_by_a_free_one_and_said(listening: socket.socke
 
 
 def test_free_preferred_ports_are_kept_and_nothing_is_said() -> None:
-    preferred = dict(zip(("intake", "traces (OTLP)"), find_free_ports(2), strict=True))
+    preferred = dict(zip(("intake", "zipkin"), find_free_ports(2), strict=True))
 
     choice = choose_ports(preferred)
 
@@ -117,8 +117,7 @@ def test_the_addresses_printed_at_the_end_say_which_port_was_taken(capsys: pytes
     manifest: dict[str, object] = {
         "kafka": "127.0.0.1:39092",
         "postgres": "postgresql://postgres@127.0.0.1:35432/postgres",
-        "otlp": "http://127.0.0.1:4318",
-        "spans_file": "/tmp/spans.jsonl",
+        "zipkin": "http://127.0.0.1:9411",
         "services": {name: {"url": url} for name, url in urls.items()},
         "moved_ports": {"assessment": [8002, 41234]},
         "keycloak": {"url": "http://127.0.0.1:8180", "issuer": "http://127.0.0.1:8180/realms/microcredit", "secrets_file": "/nonexistent"},
@@ -129,6 +128,7 @@ def test_the_addresses_printed_at_the_end_say_which_port_was_taken(capsys: pytes
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert "http://127.0.0.1:41234" in lines["assessment"] and "(8002 was taken)" in lines["assessment"]
     assert "was taken" not in lines["intake"]
+    assert lines["zipkin"].split()[1] == "http://127.0.0.1:9411/zipkin/"
 
 
 def test_the_demo_people_are_printed_with_their_name_role_group_and_generated_password(
@@ -138,7 +138,7 @@ def test_the_demo_people_are_printed_with_their_name_role_group_and_generated_pa
     secrets.write_text(json.dumps({"MC_PASSWORD_C_LEFEBVRE": "pw-claire", "MC_PASSWORD_B_PETIT": "pw-nathalie", "MC_SECRET_X": "s"}))
     manifest: dict[str, object] = {
         "kafka": "127.0.0.1:39092", "postgres": "postgresql://postgres@127.0.0.1:35432/postgres",
-        "otlp": "http://127.0.0.1:4318", "spans_file": "/tmp/spans.jsonl", "services": {},
+        "zipkin": "http://127.0.0.1:9411", "services": {},
         "keycloak": {"url": "http://127.0.0.1:8180", "issuer": "http://127.0.0.1:8180/realms/microcredit", "secrets_file": str(secrets)},
     }
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser
 
 from deploy.local.journey import Credentials, Journey, sample_application, walk
-from deploy.local.tracesink import read_spans
+from deploy.local.zipkin import fetch_trace, zipkin_records
 from tests.e2e.conftest import RunningPlatform
 from tests.e2e.web.support import NARROW_NBSP, SCREENS, csp_errors, eventually_value, serious_violations, sign_in
 from tests.support import tokens
@@ -176,17 +176,25 @@ async def test_a_refused_value_shows_next_to_its_field_keeps_what_was_typed_and_
     await context.close()
 
 
-async def test_a_page_and_the_service_calls_it_makes_are_one_trace(platform: RunningPlatform, workspace: str, browser: Browser) -> None:
+async def test_a_page_links_to_its_trace_in_zipkin_which_holds_the_service_calls_it_made(
+    platform: RunningPlatform, workspace: str, browser: Browser
+) -> None:
     context, page, _ = await sign_in(browser, workspace, "s-marchand", platform.identity.password("s-marchand"))
     await page.goto(f"{workspace}/alertes")
+    link = page.locator("footer.pied a")
+    trace_id = await link.inner_text()
+    assert await link.get_attribute("href") == f"{platform.zipkin}/zipkin/traces/{trace_id}"
 
     def page_trace() -> set[tuple[str, str]] | None:
-        pages = [s for s in read_spans(platform.spans_file) if s["service"] == "web" and s["name"] == "GET /alertes"]
-        if not pages:
-            return None
-        joined = {(s["service"], s["name"]) for s in read_spans(platform.spans_file, pages[-1]["trace_id"]) if s["kind"] == "SERVER"}
-        return joined if ("notifications", "GET /alerts") in joined else None
+        # Asked of Zipkin's own query API (it keeps names in lower case).
+        joined = {(s["service"], s["name"]) for s in zipkin_records(fetch_trace(platform.zipkin, trace_id)) if s["kind"] == "SERVER"}
+        return joined if ("notifications", "get /alerts") in joined else None
 
-    spans = await eventually_value(page_trace, what="a trace joining the page and the service")
-    assert {("web", "GET /alertes"), ("notifications", "GET /alerts")} <= spans
+    spans = await eventually_value(page_trace, what="the page's trace, with the service it called, in Zipkin")
+    assert {("web", "get /alertes"), ("notifications", "get /alerts")} <= spans
+
+    await link.click()  # ops follow the link: Zipkin's own UI shows the trace
+    await page.get_by_text("notifications", exact=False).first.wait_for()
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "zipkin-trace-page.png"), full_page=True)
     await context.close()
