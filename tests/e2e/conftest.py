@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,9 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from playwright.async_api import Browser, async_playwright
 
+from deploy.local import REPO_ROOT
 from deploy.local.directory_seed import SEED, seed
 from deploy.local.services import SERVICES, ServiceProcess, tracing_env
 from deploy.local.ports import find_free_ports
@@ -167,3 +170,13 @@ async def db(platform: RunningPlatform) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium (installed by deploy/browser.sh when missing), headless, one for the whole run."""
+    path = subprocess.run([str(REPO_ROOT / "deploy" / "browser.sh")], capture_output=True, text=True, check=True).stdout.strip()
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--lang=fr-FR"])
+        yield chromium
+        await chromium.close()

@@ -8,12 +8,14 @@ from decimal import Decimal
 import httpx
 import pytest
 from opentelemetry import propagate
+from playwright.async_api import Browser
 
 from deploy.local.journey import Credentials, sample_application, walk
 from deploy.local.services import tracing_env
 from deploy.local.zipkin import fetch_trace, zipkin_records
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
+from tests.e2e.web.support import SCREENS
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +67,7 @@ async def test_an_application_goes_from_submission_to_the_counsellors_alert(plat
         assert len(alerts) == 1
 
 
-async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(platform: RunningPlatform) -> None:
+async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(platform: RunningPlatform, browser: Browser) -> None:
     provider = create_tracer_provider("e2e-client", environ=tracing_env(platform.zipkin))
     with provider.get_tracer("e2e").start_as_current_span("counsellor journey") as root:
         trace_id = format(root.get_span_context().trace_id, "032x")
@@ -112,3 +114,13 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
     # The relay makes one producer span per topic and trace for each batch it sends: the three alerts
     # of the journey (approval, disbursement, missed payment) take one to three publish spans.
     assert 1 <= len(alert_publish) <= 3
+
+    # What ops see in Zipkin's own UI: the journey, service after service.
+    context = await browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    await page.goto(f"{platform.zipkin}/zipkin/traces/{trace_id}")
+    await page.get_by_text("notifications", exact=False).first.wait_for()
+    assert "counsellor journey" in await page.inner_text("body")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "zipkin-trace-parcours.png"))
+    await context.close()

@@ -1,15 +1,12 @@
-"""One platform, one web workspace and one Chromium for every browser test of this directory."""
+"""One platform and one web workspace for every browser test of this directory (Chromium: tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
 
-from deploy.local import REPO_ROOT
 from deploy.local.identity import LocalIdentity
 from deploy.local.ports import find_free_ports
 from deploy.local.services import WEB, ServiceProcess, web_env
@@ -44,13 +41,3 @@ async def workspace(platform: RunningPlatform, tmp_path_factory: pytest.TempPath
         yield web.url
     finally:
         web.stop()
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium (installed by deploy/browser.sh when missing), headless, one for the whole run."""
-    path = subprocess.run([str(REPO_ROOT / "deploy" / "browser.sh")], capture_output=True, text=True, check=True).stdout.strip()
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--lang=fr-FR"])
-        yield chromium
-        await chromium.close()
