@@ -12,12 +12,14 @@ from deploy.local.infra import infra_status
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.process import cmdline, pid_alive
 from deploy.local.services import SERVICES, WEB, ServiceProcess
+from deploy.local.victoria import LocalVictoria
 from shared.french import day
 from shared.usury import DEFAULT_PATH as USURY_CAPS_FILE
 from shared.usury import UsuryTable, UsuryTableError
 
 TRACES = "traces (OTLP)"
 KEYCLOAK = "keycloak"
+METRICS = "victoriametrics"
 NOTHING_RUNNING = "nothing is running (`make run` starts the platform)"
 
 
@@ -37,9 +39,10 @@ def _trace_sink_running(manifest: Mapping[str, object]) -> bool:
 
 
 def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
-    """Kafka, Postgres, Keycloak, the five services, the workspace and the trace sink, in the order `make run` starts them."""
+    """Kafka, Postgres, Keycloak, the five services, the workspace, the trace sink and VictoriaMetrics, in the order `make run` starts them."""
     kafka, postgres = infra_status(state_dir)
     keycloak = LocalKeycloak(state_dir).status()
+    victoria = LocalVictoria(state_dir).status()
     services = manifest.get("services")
     urls = {name: str(info.get("url", "")) for name, info in services.items()} if isinstance(services, dict) else {}
     return [
@@ -48,6 +51,7 @@ def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Pie
         Piece(KEYCLOAK, keycloak.running, keycloak.issuer or ""),
         *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in (*SERVICES, WEB)),
         Piece(TRACES, _trace_sink_running(manifest), str(manifest.get("otlp", ""))),
+        Piece(METRICS, victoria.running, f"{victoria.url}/vmui/" if victoria.url else ""),
     ]
 
 
