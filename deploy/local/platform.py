@@ -110,7 +110,8 @@ def up(state_dir: Path) -> dict[str, object]:
     processes.append(web)
     print("starting VictoriaMetrics, scraping each service's /metrics (the first time: built with Go, about a minute)…", flush=True)
     victoria = LocalVictoria(state_dir)
-    metrics_url = victoria.start({p.name: p.url for p in processes}, port=choice.ports[METRICS])
+    # The five services expose /metrics; the web workspace does not.
+    metrics_url = victoria.start({p.name: p.url for p in processes if p.name in SERVICES}, port=choice.ports[METRICS])
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,
