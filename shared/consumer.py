@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from shared.clock import Clock
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
-from shared.metrics import PlumbingMetrics
+from shared.metrics import OperationsMetrics, PlumbingMetrics
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class EventConsumer:
     clock: Clock
     failpoints: Failpoints
     metrics: PlumbingMetrics | None = None
+    operations: OperationsMetrics | None = None
     retry: RetryPolicy = RetryPolicy()
 
     async def on_message(self, message: KafkaMessage) -> None:
@@ -112,7 +114,10 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                await self.apply(handler, event)
+                if await self.apply(handler, event) and self.operations is not None:
+                    # Envelope time to commit, on the wall clock (the service clock may be a test's fixed one).
+                    latency = time.time() - event.time.timestamp()
+                    self.operations.events_applied.labels(self.group_id, event.type).observe(max(0.0, latency))
                 return
             except EventRejected as exc:
                 await self.dead_letter(message, f"rejected {event.type}: {exc}")
@@ -178,13 +183,14 @@ def register_consumer(
     clock: Clock,
     failpoints: Failpoints,
     metrics: PlumbingMetrics | None = None,
+    operations: OperationsMetrics | None = None,
 ) -> EventConsumer:
     """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once."""
     unknown = {cls.__name__ for cls in handlers if EVENT_TYPES.get(cls.event_type()) is not cls}
     if unknown:
         raise ValueError(f"handlers for event classes outside the catalogue: {sorted(unknown)}")
     by_type = {cls.event_type(): handler for cls, handler in handlers.items()}
-    consumer = EventConsumer(broker, pools, group_id, by_type, clock, failpoints, metrics)
+    consumer = EventConsumer(broker, pools, group_id, by_type, clock, failpoints, metrics, operations)
     broker.subscriber(
         *topics,
         group_id=group_id,

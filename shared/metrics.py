@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass(frozen=True)
@@ -27,5 +27,74 @@ class PlumbingMetrics:
             ),
             dead_letters=Counter(
                 "microcredit_dead_letters", "Messages sent to the dead-letter topic.", ["group", "topic"], registry=registry
+            ),
+        )
+
+
+# --- Operations: the figures ops dashboards and alerts read (deploy/metrics/) -------------------------
+# Refreshed by a background task of each service (shared/metrics_refresh.py), never at scrape time:
+# a scrape costs no Kafka or Postgres round trip. Event flow figures are counted as events are applied.
+
+# Buckets of the end-to-end latency: a fact's envelope time to the moment a consumer applied it.
+FLOW_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+HTTP_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class OperationsMetrics:
+    """Consumer lag, topic sizes, the outbox's oldest row, Postgres figures, event flow and HTTP requests."""
+
+    consumer_lag: Gauge
+    topic_end_offset: Gauge
+    dead_letter_topic_size: Gauge
+    outbox_oldest_age: Gauge
+    postgres_connections: Gauge
+    postgres_database_size: Gauge
+    events_applied: Histogram
+    http_requests: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> OperationsMetrics:
+        """Register the metrics in `registry`."""
+        return cls(
+            consumer_lag=Gauge(
+                "microcredit_consumer_lag",
+                "Records of a partition not yet committed by a consumer group (partition end offset minus committed offset).",
+                ["group", "topic", "partition"], registry=registry,
+            ),
+            topic_end_offset=Gauge(
+                "microcredit_kafka_topic_end_offset",
+                "End offset of each partition of the platform's topics, as the broker reports it.",
+                ["topic", "partition"], registry=registry,
+            ),
+            dead_letter_topic_size=Gauge(
+                "microcredit_dead_letter_topic_size",
+                "Records ever written to the dead-letter topic (sum of its partitions' end offsets).",
+                registry=registry,
+            ),
+            outbox_oldest_age=Gauge(
+                "microcredit_outbox_oldest_age_seconds",
+                "Age of the oldest outbox row not yet published (0 when the outbox is empty).",
+                registry=registry,
+            ),
+            postgres_connections=Gauge(
+                "microcredit_postgres_connections",
+                "Connections to the platform's database by state (pg_stat_activity; one service reports it).",
+                ["state"], registry=registry,
+            ),
+            postgres_database_size=Gauge(
+                "microcredit_postgres_database_size_bytes",
+                "Size of the platform's database on disk (pg_database_size; one service reports it).",
+                registry=registry,
+            ),
+            events_applied=Histogram(
+                "microcredit_event_latency_seconds",
+                "From an event's envelope time to the commit of its consumer's transaction, per group and type.",
+                ["group", "type"], buckets=FLOW_LATENCY_BUCKETS, registry=registry,
+            ),
+            http_requests=Histogram(
+                "microcredit_http_request_duration_seconds",
+                "HTTP requests served, per route template, method and status code.",
+                ["route", "method", "status"], buckets=HTTP_LATENCY_BUCKETS, registry=registry,
             ),
         )

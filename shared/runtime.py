@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from shared.events.envelope import Envelope
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
-from shared.metrics import PlumbingMetrics
+from shared.metrics import OperationsMetrics, PlumbingMetrics
+from shared.metrics_refresh import OperationsGauges
 from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
 from shared.outbox import OutboxRelay
@@ -36,6 +38,9 @@ from shared.telemetry import create_tracer_provider
 from shared.timers import Timer, periodic, timers_router
 
 log = logging.getLogger(__name__)
+
+# Probes and scrapes: counted by whoever calls them, not as the service's traffic.
+_UNCOUNTED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -53,7 +58,9 @@ class ServiceContext(Generic[SettingsT]):
     metrics: PlumbingMetrics
     registry: CollectorRegistry  # the service's /metrics: a service registers its own gauges here
     verifier: TokenVerifier  # checks the identity provider's access tokens (never signs one)
+    operations: OperationsMetrics | None = None  # lag, topic sizes, outbox age, event latency, HTTP requests
     pools: PoolHolder = field(default_factory=PoolHolder)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # consumer group → its topics (for the lag gauge)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -62,6 +69,7 @@ class ServiceContext(Generic[SettingsT]):
 
     def consume(self, group_id: str, topics: tuple[str, ...], handlers: Mapping[type[Envelope[Any]], Handler]) -> None:
         """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction."""
+        self.groups[group_id] = tuple(sorted({*self.groups.get(group_id, ()), *topics}))
         register_consumer(
             self.broker,
             pools=self.pools,
@@ -71,6 +79,7 @@ class ServiceContext(Generic[SettingsT]):
             clock=self.clock,
             failpoints=self.failpoints,
             metrics=self.metrics,
+            operations=self.operations,
         )
 
 
@@ -87,6 +96,8 @@ class ServiceDefinition(Generic[SettingsT]):
     settings_cls: type[SettingsT]
     register_consumers: Callable[[ServiceContext[SettingsT]], None] = lambda _ctx: None
     timers: tuple[Timer[SettingsT], ...] = ()
+    # Postgres' own figures (connections, database size) are the same for every service: one reports them.
+    postgres_statistics: bool = False
 
     def create_app(
         self,
@@ -136,6 +147,7 @@ def create_service_app(
         broker=broker,
         failpoints=Failpoints(settings.failpoints),
         metrics=PlumbingMetrics.create(registry),
+        operations=OperationsMetrics.create(registry),
         registry=registry,
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
     )
@@ -155,11 +167,23 @@ def create_service_app(
             metrics=ctx.metrics,
         )
         tasks: list[asyncio.Task[None]] = []
+        gauges: OperationsGauges | None = None
         try:
             await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
             ctx.pools.pool = pool
             await broker.start()
             relay.start()
+            if settings.metrics_refresh_seconds > 0 and ctx.operations is not None:
+                gauges = OperationsGauges(
+                    ctx.operations,
+                    bootstrap_servers=settings.kafka_bootstrap_servers,
+                    client_id=definition.name,
+                    groups=ctx.groups,
+                    pool=pool,
+                    postgres_statistics=definition.postgres_statistics,
+                    interval=settings.metrics_refresh_seconds,
+                )
+                gauges.start()
             tasks = [
                 asyncio.create_task(periodic(timer)(ctx), name=f"{definition.name}-{timer.name}") for timer in definition.timers
             ]
@@ -169,6 +193,8 @@ def create_service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if gauges is not None:
+                await gauges.stop()
             await relay.stop()
             await broker.stop()
             await pool.close()
@@ -180,6 +206,23 @@ def create_service_app(
     app.include_router(definition.router)
     if definition.timers:
         app.include_router(timers_router(definition.name, definition.timers, service_context))
+
+    http_requests = ctx.operations.http_requests if ctx.operations is not None else None
+
+    @app.middleware("http")
+    async def count_request(request: Request, call_next: Callable) -> Response:
+        # Per route template (`/loans/{loan_id}`), never per raw path: a bounded set of series.
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", None)
+            if http_requests is not None and path not in _UNCOUNTED_PATHS:
+                http_requests.labels(path or "unmatched", request.method, str(status)).observe(time.perf_counter() - started)
 
     @app.middleware("http")
     async def trace_response(request: Request, call_next: Callable) -> Response:

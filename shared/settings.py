@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         1.0, gt=0, description="Relay poll period when no NOTIFY wakes it up earlier."
     )
+    metrics_refresh_seconds: float = Field(
+        15.0, ge=0, description="Period of the consumer lag, topic size and outbox age gauges (0: not refreshed)."
+    )
     failpoints: str = Field(
         "",
         description=(

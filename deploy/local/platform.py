@@ -19,13 +19,15 @@ from deploy.local.ports import choose_ports
 from deploy.local.services import SERVICES, WEB, ServiceProcess, read_manifest, tracing_env, web_env, write_manifest
 from deploy.local.trace_view import render_trace
 from deploy.local.zipkin import LocalZipkin, fetch_trace, zipkin_records
-from deploy.local.status import KEYCLOAK, TRACES, platform_pieces, render_status, usury_caps_line
+from deploy.local.status import KEYCLOAK, METRICS, TRACES, platform_pieces, render_status, usury_caps_line
+from deploy.local.victoria import LocalVictoria
 from deploy.local.topics import ensure_topics
 from shared.auth import Principal, Role
 
 PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, WEB: 8000}
 PREFERRED_ZIPKIN_PORT = 9411
 PREFERRED_KEYCLOAK_PORT = 8180
+PREFERRED_METRICS_PORT = 8428  # VictoriaMetrics' own default
 # Where the web workspace answers by default (the realm's first import); `up` registers the port it really got.
 WEB_BASE_URL = "http://127.0.0.1:8000"
 # The realm's demo administrator puts the demo directory in place, as any administrator would.
@@ -45,7 +47,9 @@ def up(state_dir: Path) -> dict[str, object]:
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
     asyncio.run(ensure_topics(bootstrap))
-    choice = choose_ports({**PREFERRED_PORTS, TRACES: PREFERRED_ZIPKIN_PORT, KEYCLOAK: PREFERRED_KEYCLOAK_PORT})
+    choice = choose_ports(
+        {**PREFERRED_PORTS, TRACES: PREFERRED_ZIPKIN_PORT, KEYCLOAK: PREFERRED_KEYCLOAK_PORT, METRICS: PREFERRED_METRICS_PORT}
+    )
     for message in choice.messages():
         print(message, flush=True)
     # Zipkin starts while Keycloak does: both are Java servers that take seconds to answer.
@@ -84,12 +88,17 @@ def up(state_dir: Path) -> dict[str, object]:
     web.start()
     web.wait_ready()
     processes.append(web)
+    print("starting VictoriaMetrics, scraping each service's /metrics (the first time: built with Go, about a minute)…", flush=True)
+    victoria = LocalVictoria(state_dir)
+    # The five services expose /metrics; the web workspace does not.
+    metrics_url = victoria.start({p.name: p.url for p in processes if p.name in SERVICES}, port=choice.ports[METRICS])
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,
         "zipkin": zipkin,
         "keycloak": {"url": keycloak.url, "issuer": issuer, "secrets_file": str(keycloak.secrets_file)},
         "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
+        "metrics": {"url": metrics_url, "ui": f"{metrics_url}/vmui/", "scrape_file": str(victoria.scrape_file)},
         "moved_ports": {name: list(ports) for name, ports in choice.moved.items()},
     }
     write_manifest(_manifest_path(state_dir), manifest)
@@ -97,8 +106,9 @@ def up(state_dir: Path) -> dict[str, object]:
 
 
 def down(state_dir: Path) -> None:
-    """Stop the services, Zipkin, Keycloak, Kafka and Postgres; no process is left behind."""
+    """Stop VictoriaMetrics, the services, Zipkin, Keycloak, Kafka and Postgres; no process is left behind."""
     manifest = read_manifest(_manifest_path(state_dir))
+    LocalVictoria(state_dir).stop()
     for name in (WEB, *SERVICES):
         ServiceProcess(name, 0, state_dir / "run").stop()
     LocalZipkin(state_dir).stop()
@@ -132,6 +142,11 @@ def print_addresses(manifest: dict[str, object]) -> None:
     print(f"  {TRACES:<14} {manifest['zipkin']}/zipkin/   (the traces: make demo, then make trace){_moved_note(manifest, TRACES)}")
     keycloak = manifest["keycloak"]
     print(f"  {KEYCLOAK:<14} {keycloak['url']}   (issuer {keycloak['issuer']}){_moved_note(manifest, KEYCLOAK)}")  # type: ignore[index]
+    metrics = manifest.get("metrics")
+    if isinstance(metrics, dict):
+        print(
+            f"  {METRICS:<14} {metrics['ui']}   (vmui: the Dashboards tab; the services scraped every 10 s){_moved_note(manifest, METRICS)}"
+        )
     secrets_file = Path(str(keycloak["secrets_file"]))  # type: ignore[index]
     if secrets_file.is_file():
         print(f"\nThe demo people and their passwords (generated for this machine, kept in {secrets_file}):")

@@ -12,12 +12,14 @@ from deploy.local.infra import infra_status
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.services import SERVICES, WEB, ServiceProcess
 from deploy.local.zipkin import LocalZipkin
+from deploy.local.victoria import LocalVictoria
 from shared.french import day
 from shared.usury import DEFAULT_PATH as USURY_CAPS_FILE
 from shared.usury import UsuryTable, UsuryTableError
 
 TRACES = "zipkin"
 KEYCLOAK = "keycloak"
+METRICS = "victoriametrics"
 NOTHING_RUNNING = "nothing is running (`make run` starts the platform)"
 
 
@@ -31,9 +33,10 @@ class Piece:
 
 
 def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
-    """Kafka, Postgres, Keycloak, the five services, the workspace and Zipkin."""
+    """Kafka, Postgres, Keycloak, the five services, the workspace, Zipkin and VictoriaMetrics."""
     kafka, postgres = infra_status(state_dir)
     keycloak = LocalKeycloak(state_dir).status()
+    victoria = LocalVictoria(state_dir).status()
     services = manifest.get("services")
     urls = {name: str(info.get("url", "")) for name, info in services.items()} if isinstance(services, dict) else {}
     return [
@@ -42,6 +45,7 @@ def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Pie
         Piece(KEYCLOAK, keycloak.running, keycloak.issuer or ""),
         *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in (*SERVICES, WEB)),
         Piece(TRACES, LocalZipkin(state_dir).running(), f"{manifest['zipkin']}/zipkin/" if manifest.get("zipkin") else ""),
+        Piece(METRICS, victoria.running, f"{victoria.url}/vmui/" if victoria.url else ""),
     ]
 
 

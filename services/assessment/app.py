@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
@@ -17,6 +18,12 @@ from shared.timers import Timer
 from shared.usury import UsuryTable
 
 USURY_GAUGE = "microcredit_usury_table_out_of_date"
+NEWEST_QUARTER_GAUGE = "microcredit_usury_newest_quarter"
+
+
+def quarter_number(day: date) -> float:
+    """The quarter `day` is in as one number, year plus quarter tenths: 2026-10-01 → 2026.4."""
+    return day.year + ((day.month - 1) // 3 + 1) / 10
 
 
 class UsuryTableFreshness(Collector):
@@ -30,14 +37,19 @@ class UsuryTableFreshness(Collector):
         self._table, self._clock = table, clock
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
-        """The gauge's name and help, without reading the clock."""
+        """The gauges' names and help, without reading the clock."""
         yield GaugeMetricFamily(USURY_GAUGE, self._help())
+        yield GaugeMetricFamily(NEWEST_QUARTER_GAUGE, self._newest_help())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The gauge's value now."""
-        yield GaugeMetricFamily(
-            USURY_GAUGE, self._help(), value=int(self._table.freshness(self._clock.today()).out_of_date)
-        )
+        """The gauges' values now."""
+        freshness = self._table.freshness(self._clock.today())
+        yield GaugeMetricFamily(USURY_GAUGE, self._help(), value=int(freshness.out_of_date))
+        yield GaugeMetricFamily(NEWEST_QUARTER_GAUGE, self._newest_help(), value=quarter_number(freshness.newest))
+
+    @staticmethod
+    def _newest_help() -> str:
+        return "The newest quarter of usury caps recorded (in force until a newer one is added), e.g. 2026.4."
 
     @staticmethod
     def _help() -> str:

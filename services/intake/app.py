@@ -18,6 +18,7 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=IntakeSettings,
     register_consumers=register,
+    postgres_statistics=True,  # the database's connections and size, for every service (one reports them)
 )
 
 create_app = DEFINITION.create_app

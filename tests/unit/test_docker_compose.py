@@ -131,7 +131,25 @@ def _first_party_imports() -> set[str]:
 
 @pytest.mark.unit
 def test_compose_runs_exactly_the_five_services_the_workspace_and_the_infrastructure() -> None:
-    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "postgres", "jaeger", "keycloak"}
+    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "postgres", "jaeger", "keycloak", "prometheus"}
+
+
+@pytest.mark.unit
+def test_prometheus_scrapes_the_services_as_the_local_victoria_metrics_does() -> None:
+    from deploy.local.victoria import ALERT_RULES, METRICS_DIR, SCRAPE_JOB, scrape_config
+
+    repository, tag = _image("prometheus")
+    assert (repository, tag) == ("prom/prometheus", f"v{pinned('prometheus')}")
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in _service("prometheus")["volumes"]}
+    assert mounts["/etc/prometheus/alerts.yml"] == "./" + str(ALERT_RULES.relative_to(REPO_ROOT))
+    config = yaml.safe_load((METRICS_DIR / "prometheus.yml").read_text())
+    assert mounts["/etc/prometheus/prometheus.yml"] == "./" + str((METRICS_DIR / "prometheus.yml").relative_to(REPO_ROOT))
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    local = yaml.safe_load(scrape_config({name: f"http://{name}:8000" for name in SERVICES}))
+    [job] = config["scrape_configs"]
+    [local_job] = local["scrape_configs"]
+    assert job["job_name"] == local_job["job_name"] == SCRAPE_JOB
+    assert job["static_configs"] == local_job["static_configs"], "compose scrapes what make run scrapes"
 
 
 @pytest.mark.unit
