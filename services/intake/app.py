@@ -7,6 +7,7 @@ from pathlib import Path
 from services.intake.api import router
 from services.intake.handlers import register
 from services.intake.settings import IntakeSettings
+from shared import events
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -18,6 +19,7 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=IntakeSettings,
     register_consumers=register,
+    publishes=(events.ApplicationSubmitted, events.ApplicationUpdated, events.ApplicationWithdrawn),
 )
 
 create_app = DEFINITION.create_app
