@@ -7,6 +7,9 @@ FROM node:20-slim AS assets
 WORKDIR /assets
 COPY services/web/package.json services/web/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
+# Swagger UI for each service's /docs (shared/docs.py).
+COPY shared/docs_ui/package.json shared/docs_ui/package-lock.json ./docs_ui/
+RUN npm ci --prefix docs_ui --omit=dev --no-audit --no-fund --ignore-scripts
 
 FROM python:3.11-slim
 
@@ -32,6 +35,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY shared/ ./shared/
 COPY services/ ./services/
 COPY --from=assets /assets/node_modules/ ./services/web/node_modules/
+COPY --from=assets /assets/docs_ui/node_modules/ ./shared/docs_ui/node_modules/
 RUN /app/.venv/bin/python -m compileall -q shared services
 
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app

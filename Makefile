@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.local.platform
 
-.PHONY: install run down status demo trace logs token test bench
+.PHONY: install run down status demo trace logs token test bench kafka-read
 
 install: ## install the pinned toolchain and the locked Python environment
 	@./deploy/bootstrap.sh
@@ -34,3 +34,6 @@ test: install ## every test: unit, integration, end-to-end on a real broker and 
 
 bench: ## push APPLICATIONS through the running platform and print throughput, latency, memory
 	@$(PY) -m bench.flow --applications $(or $(APPLICATIONS),200) --concurrency $(or $(CONCURRENCY),16)
+
+kafka-read: ## print a topic of the running local broker with Kafka's console consumer: make kafka-read TOPIC=microcredit.loans.v1
+	@$(PY) -m deploy.local.kafka_tools console-consumer --topic $(or $(TOPIC),microcredit.applications.v1) --from-beginning --formatter-property print.key=true $(ARGS)

@@ -28,8 +28,16 @@ fi
 
 # The web workspace's front-end assets (htmx; axe-core for the browser tests) from the npm registry, by its
 # lock file, into services/web/node_modules (git-ignored); the web service serves them itself (no CDN).
-if ! cmp -s services/web/package-lock.json services/web/node_modules/.installed-lock.json 2>/dev/null; then
-  need npm "npm installs the web workspace's front-end assets"
-  npm ci --prefix services/web --no-audit --no-fund --silent
-  cp services/web/package-lock.json services/web/node_modules/.installed-lock.json
-fi
+npm_ci() {  # npm_ci DIR WHAT: install DIR's locked npm packages unless that lock is already installed
+  if ! cmp -s "$1/package-lock.json" "$1/node_modules/.installed-lock.json" 2>/dev/null; then
+    need npm "npm installs $2"
+    # --ignore-scripts: none of these packages needs an install script (swagger-ui-dist's only reports usage).
+    npm ci --prefix "$1" --no-audit --no-fund --silent --ignore-scripts
+    cp "$1/package-lock.json" "$1/node_modules/.installed-lock.json"
+  fi
+}
+npm_ci services/web "the web workspace's front-end assets"
+# Swagger UI for each service's /docs, served by the service itself (no CDN).
+npm_ci shared/docs_ui "Swagger UI's assets for the services' /docs"
+# The official AsyncAPI parser, with which the tests validate docs/asyncapi/*.yaml.
+npm_ci tests/support/asyncapi "the AsyncAPI parser the tests use"

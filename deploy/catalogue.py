@@ -1,49 +1,93 @@
-"""Print the README's event catalogue from the contracts and the golden samples: `python -m deploy.catalogue`."""
+"""Print the README's event catalogue: `python -m deploy.catalogue` (`--write README.md`).
+
+Who writes and who reads each type comes from the services' AsyncAPI documents (`docs/asyncapi/`, written by
+`python -m deploy.asyncapi` from the code: the outbox declarations and the Kafka subscribers); the descriptions
+from the payload models, the examples from the golden samples of `tests/golden/`.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
 
 from shared.events import EVENT_CLASSES
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 
-# Who writes and who reads each type (the code's subscriptions; kept here for the reader).
-FLOWS = {
-    "fr.microcredit.application.submitted.v1": ("intake", "assessment, notifications (applicant name for e-mails)"),
-    "fr.microcredit.application.updated.v1": ("intake", "assessment, notifications (incomplete-file timer)"),
-    "fr.microcredit.application.withdrawn.v1": ("intake", "assessment, notifications, directory (files waiting for a bank)"),
-    "fr.microcredit.application.assessed.v1": ("assessment", "intake (funnel), notifications (incomplete-file timer)"),
-    "fr.microcredit.application.routed.v1": (
-        "assessment", "intake (funnel), notifications (bank webhooks), directory (files waiting for a bank)"
-    ),
-    "fr.microcredit.bank.decision.v1": ("partner banks", "assessment"),
-    "fr.microcredit.bank.decision.overdue.v1": ("assessment", "notifications"),
-    "fr.microcredit.loan.approved.v1": ("assessment", "servicing, intake, notifications (alert, bank webhooks), directory"),
-    "fr.microcredit.loan.declined.v1": ("assessment", "intake, notifications (alert, bank webhooks), directory"),
-    "fr.microcredit.loan.disbursed.v1": ("servicing", "notifications (alert, bank webhooks)"),
-    "fr.microcredit.payment.received.v1": ("servicing", "notifications (bank webhooks)"),
-    "fr.microcredit.payment.missed.v1": ("servicing", "notifications (alert, bank webhooks)"),
-    "fr.microcredit.payment.reversed.v1": ("servicing", "notifications (bank webhooks)"),
-    "fr.microcredit.loan.delinquency.changed.v1": ("servicing", "notifications (supervisors' alert, bank webhooks)"),
-    "fr.microcredit.loan.adjustment.requested.v1": ("servicing", "notifications (bank webhooks)"),
-    "fr.microcredit.loan.adjustment.refused.v1": ("servicing", "notifications (alert, bank webhooks)"),
-    "fr.microcredit.loan.rescheduled.v1": ("servicing", "notifications (alert, bank webhooks)"),
-    "fr.microcredit.loan.written_off.v1": ("servicing", "notifications (bank webhooks)"),
-    "fr.microcredit.loan.closed.v1": ("servicing", "notifications (bank webhooks)"),
-    "fr.microcredit.bank.payment.v1": ("partner banks", "servicing"),
-    "fr.microcredit.alert.raised.v1": ("notifications", "—"),
-    "fr.microcredit.alert.acknowledged.v1": ("notifications", "—"),
-    "fr.microcredit.alert.escalated.v1": ("notifications", "—"),
-    "fr.microcredit.delivery.failed.v1": ("notifications", "—"),
-    "fr.microcredit.directory.network.v1": ("directory", "assessment (affordability thresholds)"),
-    "fr.microcredit.directory.association.v1": (
-        "directory", "assessment (partner banks, contact for banks), notifications (shared mailbox)"
-    ),
-    "fr.microcredit.directory.bank.v1": ("directory", "assessment (active banks)"),
-    "fr.microcredit.directory.contact.v1": ("directory", "notifications (e-mail addresses)"),
+ASYNCAPI_DIR = Path(__file__).resolve().parents[1] / "docs" / "asyncapi"
+# The writers and readers, in this order: the services' documents, then the partner banks' (`python -m deploy.asyncapi`).
+PARTIES = ("intake", "assessment", "servicing", "notifications", "directory", "partner-banks")
+
+# Why a reader reads a type, where the table says it (the code says who reads what; this only explains).
+WHY: dict[tuple[str, str], str] = {
+    ("fr.microcredit.application.submitted.v1", "notifications"): "applicant name for e-mails",
+    ("fr.microcredit.application.updated.v1", "notifications"): "incomplete-file timer",
+    ("fr.microcredit.application.withdrawn.v1", "directory"): "files waiting for a bank",
+    ("fr.microcredit.application.assessed.v1", "intake"): "funnel",
+    ("fr.microcredit.application.assessed.v1", "notifications"): "incomplete-file timer",
+    ("fr.microcredit.application.routed.v1", "intake"): "funnel",
+    ("fr.microcredit.application.routed.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.application.routed.v1", "directory"): "files waiting for a bank",
+    ("fr.microcredit.loan.approved.v1", "notifications"): "alert, bank webhooks",
+    ("fr.microcredit.loan.declined.v1", "notifications"): "alert, bank webhooks",
+    ("fr.microcredit.loan.disbursed.v1", "notifications"): "alert, bank webhooks",
+    ("fr.microcredit.payment.received.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.payment.reversed.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.payment.missed.v1", "notifications"): "alert, bank webhooks",
+    ("fr.microcredit.loan.delinquency.changed.v1", "notifications"): "supervisors' alert, bank webhooks",
+    ("fr.microcredit.loan.adjustment.requested.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.loan.adjustment.refused.v1", "notifications"): "alert, bank webhooks",
+    ("fr.microcredit.loan.rescheduled.v1", "notifications"): "alert, bank webhooks",
+    ("fr.microcredit.loan.written_off.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.loan.closed.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.directory.network.v1", "assessment"): "affordability thresholds",
+    ("fr.microcredit.directory.association.v1", "assessment"): "partner banks, contact for banks",
+    ("fr.microcredit.directory.association.v1", "notifications"): "shared mailbox",
+    ("fr.microcredit.directory.bank.v1", "assessment"): "active banks",
+    ("fr.microcredit.directory.contact.v1", "notifications"): "e-mail addresses",
 }
+
+
+def _event_types(document: dict[str, Any], operation: dict[str, Any]) -> list[str]:
+    """The event types an operation's messages carry: the `type` constant of each payload schema."""
+    schemas = document["components"]["schemas"]
+    found = []
+    for message_ref in operation["messages"]:
+        channel_name, _, message_name = _pointer(message_ref["$ref"]).removeprefix("channels/").rpartition("/messages/")
+        channel_message = document["channels"][channel_name]["messages"][message_name]
+        message = document["components"]["messages"][_pointer(channel_message["$ref"]).removeprefix("components/messages/")]
+        payload = message["payload"]
+        for ref in payload.get("oneOf", [payload]):
+            schema = schemas[_pointer(ref["$ref"]).removeprefix("components/schemas/")]
+            found.append(schema["properties"]["type"]["const"])
+    return found
+
+
+def _pointer(ref: str) -> str:
+    return unquote(ref.removeprefix("#/")).replace("~1", "/").replace("~0", "~")
+
+
+def flows(directory: Path = ASYNCAPI_DIR) -> dict[str, tuple[list[str], list[str]]]:
+    """Event type → (who writes it, who reads it), from the `send` and `receive` operations of the AsyncAPI documents."""
+    out: dict[str, tuple[list[str], list[str]]] = {cls.event_type(): ([], []) for cls in EVENT_CLASSES}
+    for party in PARTIES:
+        document = yaml.safe_load((directory / f"{party}.yaml").read_text())
+        for operation in document["operations"].values():
+            writers_or_readers = 0 if operation["action"] == "send" else 1
+            for event_type in _event_types(document, operation):
+                names = out.setdefault(event_type, ([], []))[writers_or_readers]
+                if party not in names:
+                    names.append(party)
+    return out
+
+
+def _who(event_type: str, parties: list[str]) -> str:
+    shown = [p.replace("-", " ") + (f" ({WHY[event_type, p]})" if (event_type, p) in WHY else "") for p in parties]
+    return ", ".join(shown) or "—"
 
 
 START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"
@@ -51,14 +95,17 @@ START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"
 
 def render() -> str:
     """The catalogue as Markdown: a table, then one entry per event type with its example."""
+    who = flows()
     out = ["| type | topic | written by | read by |", "|---|---|---|---|"]
     for cls in EVENT_CLASSES:
-        producer, consumers = FLOWS.get(cls.event_type(), ("?", "?"))
+        writers, readers = who[cls.event_type()]
+        producer, consumers = _who(cls.event_type(), writers), _who(cls.event_type(), readers)
         out.append(f"| `{cls.event_type()}` | `{cls.topic}` | {producer} | {consumers} |")
     out.append("")
     for cls in EVENT_CLASSES:
         event_type = cls.event_type()
-        producer, consumers = FLOWS.get(event_type, ("?", "?"))
+        writers, readers = who[event_type]
+        producer, consumers = _who(event_type, writers), _who(event_type, readers)
         payload = cls.model_fields["data"].annotation
         doc = (payload.__doc__ or cls.__doc__ or "").strip().splitlines()[0]
         example = json.loads((GOLDEN / f"{event_type}.json").read_text())

@@ -18,6 +18,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from shared import inbox
+from shared.asyncapi import document_subscriber
 from shared.clock import Clock
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
@@ -184,6 +185,7 @@ def register_consumer(
     failpoints: Failpoints,
     metrics: PlumbingMetrics | None = None,
     operations: OperationsMetrics | None = None,
+    description: str | None = None,
 ) -> EventConsumer:
     """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once."""
     unknown = {cls.__name__ for cls in handlers if EVENT_TYPES.get(cls.event_type()) is not cls}
@@ -191,12 +193,21 @@ def register_consumer(
         raise ValueError(f"handlers for event classes outside the catalogue: {sorted(unknown)}")
     by_type = {cls.event_type(): handler for cls, handler in handlers.items()}
     consumer = EventConsumer(broker, pools, group_id, by_type, clock, failpoints, metrics, operations)
-    broker.subscriber(
+    description = description or (
+        f"Consumer group `{group_id}`: each event applied at least once, in one transaction with its inbox claim; "
+        f"an event it refuses goes to `{Topics.DEAD_LETTER}` with the reason."
+    )
+    subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
         # Commit the offset only after the handler's transaction committed (never ack-first).
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        title=f"{group_id}:{','.join(topics)}",
-    )(consumer.on_message)
+        # The AsyncAPI channels' names: `<group>:<topic>` (FastStream suffixes each topic when there are several).
+        title=group_id if len(topics) > 1 else f"{group_id}:{topics[0]}",
+        description=description,
+    )
+    subscriber(consumer.on_message)
+    # The handler takes the raw record; the AsyncAPI document shows the events it applies.
+    document_subscriber(subscriber, handlers)
     return consumer

@@ -22,10 +22,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.broker import create_broker
+from shared import asyncapi
+from shared.asyncapi import declare_publishers
 from shared.clock import Clock, SystemClock
 from shared.consumer import Handler, PoolHolder, register_consumer
 from shared.events.envelope import Envelope
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
+from shared.docs import docs_router
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
 from shared.metrics import OperationsMetrics, PlumbingMetrics
@@ -98,6 +101,8 @@ class ServiceDefinition(Generic[SettingsT]):
     timers: tuple[Timer[SettingsT], ...] = ()
     # Postgres' own figures (connections, database size) are the same for every service: one reports them.
     postgres_statistics: bool = False
+    # What the service writes through its outbox: the `send` operations of its AsyncAPI document.
+    publishes: tuple[type[Envelope[Any]], ...] = ()
 
     def create_app(
         self,
@@ -152,6 +157,7 @@ def create_service_app(
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
     )
     definition.register_consumers(ctx)
+    declare_publishers(broker, definition.name, definition.publishes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -200,7 +206,14 @@ def create_service_app(
             await pool.close()
             tracer_provider.force_flush()
 
-    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,  # served by shared.docs with local assets
+        redoc_url=None,  # ReDoc's page loads its script from a CDN
+    )
     app.state.ctx = ctx
     install_problem_handlers(app)
     app.include_router(definition.router)
@@ -234,6 +247,14 @@ def create_service_app(
         return response
 
     install_openapi(app, service_context)
+    app.include_router(
+        docs_router(
+            app,
+            lambda: asyncapi.specification(
+                broker, service=definition.name, title=definition.title, description=definition.description
+            ),
+        )
+    )
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

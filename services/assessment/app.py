@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from services.assessment import handlers, usecases
 from services.assessment.api import router
 from services.assessment.settings import AssessmentSettings
+from shared import events
 from shared.clock import Clock
 from shared.runtime import ServiceContext, ServiceDefinition
 from shared.timers import Timer
@@ -71,6 +72,13 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=AssessmentSettings,
     register_consumers=_start,
+    publishes=(
+        events.ApplicationAssessed,
+        events.ApplicationRouted,
+        events.BankDecisionOverdue,
+        events.LoanApproved,
+        events.LoanDeclined,
+    ),
     timers=(
         Timer(
             name="bank_decision_overdue",

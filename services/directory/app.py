@@ -7,6 +7,7 @@ from pathlib import Path
 from services.directory.api import router
 from services.directory.handlers import register
 from services.directory.settings import DirectorySettings
+from shared import events
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -21,6 +22,12 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=DirectorySettings,
     register_consumers=register,
+    publishes=(
+        events.DirectoryNetwork,
+        events.DirectoryAssociation,
+        events.DirectoryBank,
+        events.DirectoryContact,
+    ),
 )
 
 create_app = DEFINITION.create_app

@@ -7,6 +7,7 @@ from pathlib import Path
 from services.intake.api import router
 from services.intake.handlers import register
 from services.intake.settings import IntakeSettings
+from shared import events
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -19,6 +20,7 @@ DEFINITION = ServiceDefinition(
     settings_cls=IntakeSettings,
     register_consumers=register,
     postgres_statistics=True,  # the database's connections and size, for every service (one reports them)
+    publishes=(events.ApplicationSubmitted, events.ApplicationUpdated, events.ApplicationWithdrawn),
 )
 
 create_app = DEFINITION.create_app

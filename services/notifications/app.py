@@ -14,6 +14,7 @@ from services.notifications.handlers import register
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import api as webhooks_api
 from services.notifications.webhooks import usecases as webhooks
+from shared import events
 from shared.runtime import ServiceDefinition
 from shared.timers import Timer
 
@@ -54,6 +55,12 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=NotificationsSettings,
     register_consumers=register,
+    publishes=(
+        events.CounsellorAlertRaised,
+        events.AlertAcknowledged,
+        events.AlertEscalated,
+        events.DeliveryFailed,
+    ),
     timers=TIMERS,
 )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from services.servicing.api import router
 from services.servicing.handlers import register
 from services.servicing.settings import ServicingSettings
+from shared import events
 from shared.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -18,6 +19,18 @@ DEFINITION = ServiceDefinition(
     router=router,
     settings_cls=ServicingSettings,
     register_consumers=register,
+    publishes=(
+        events.LoanDisbursed,
+        events.PaymentReceived,
+        events.PaymentReversed,
+        events.PaymentMissed,
+        events.DelinquencyStageChanged,
+        events.AdjustmentRequested,
+        events.AdjustmentRefused,
+        events.LoanRescheduled,
+        events.LoanWrittenOff,
+        events.LoanClosed,
+    ),
 )
 
 create_app = DEFINITION.create_app

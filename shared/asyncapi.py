@@ -1,0 +1,150 @@
+"""Each service's AsyncAPI 3 document, made by FastStream's own generator from the service's broker.
+
+- `receive`: the broker's real subscribers (`shared.consumer.register_consumer`). Their handler takes the raw
+  Kafka message (the consumer parses and dead-letters itself), so FastStream would see no payload: each
+  subscriber's specification is given the event classes its handlers take, one channel per topic with
+  the classes of that topic.
+- `send`: services publish through their transactional outbox (`shared.outbox`), never through a FastStream
+  publisher. What a service writes is declared once in its `ServiceDefinition.publishes`, and becomes one
+  FastStream publisher per event class on the broker, for the document only: it is never called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.specification import KafkaSubscriberSpecification
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.message import get_model_schema
+from faststream.specification.asyncapi.utils import resolve_payloads
+from faststream.specification.base import Specification
+from faststream.specification.schema import Message, Operation, SubscriberSpec
+from faststream.specification.schema.bindings import ChannelBinding, kafka
+from pydantic import create_model
+
+from shared.events.catalog import EVENT_CLASSES
+from shared.events.envelope import Envelope
+
+ASYNCAPI_VERSION = "3.0.0"
+# Written on the partner banks' own topics, by the banks (`shared.events.banks`): their document is made here too.
+PARTNER_BANKS = "partner-banks"
+
+
+def _order(event_cls: type[Envelope[Any]]) -> int:
+    return EVENT_CLASSES.index(event_cls)
+
+
+def _event_schema(event_cls: type[Envelope[Any]], prefix: str) -> dict[str, Any]:
+    """The envelope's JSON schema as FastStream builds a publisher's `schema=` (title: the class name)."""
+    body = get_model_schema(create_model("", response__=(event_cls, ...)), prefix=prefix)
+    assert body is not None
+    return body
+
+
+class EventsSubscriberSpecification(KafkaSubscriberSpecification):
+    """A Kafka subscriber's specification whose messages are the event classes its handlers take."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, base: KafkaSubscriberSpecification, events: Iterable[type[Envelope[Any]]]) -> None:
+        super().__init__(base._outer_config, base.config, base.calls)
+        self.events = tuple(sorted(set(events), key=_order))
+
+    def get_schema(self) -> dict[str, SubscriberSpec]:
+        topics = self.topics
+        split = len(topics) > 1
+        channels = {}
+        for topic in topics:
+            key = self._channel_key(topic, split=split)
+            payloads = [(_event_schema(cls, f"{key}:Message"), cls.__name__) for cls in self.events if cls.topic == topic]
+            channels[key] = SubscriberSpec(
+                address=topic,
+                description=self.description,
+                operation=Operation(
+                    message=Message(title=f"{key}:Message", payload=resolve_payloads(payloads)),
+                    bindings=None,
+                ),
+                bindings=ChannelBinding(kafka=kafka.ChannelBinding(topic=topic, partitions=None, replicas=None)),
+            )
+        return channels
+
+
+def document_subscriber(subscriber: Any, events: Iterable[type[Envelope[Any]]]) -> None:
+    """Let `subscriber`'s `receive` operations carry the payload schemas of `events`."""
+    subscriber.specification = EventsSubscriberSpecification(subscriber.specification, events)
+
+
+def publisher_title(service: str, event_cls: type[Envelope[Any]]) -> str:
+    """The `send` operation's (and its channel's) name: `<service>:<event type>`."""
+    return f"{service}:{event_cls.event_type()}"
+
+
+def declare_publishers(broker: KafkaBroker, service: str, events: Sequence[type[Envelope[Any]]]) -> None:
+    """One documentation-only publisher per event class `service` writes through its outbox (never called)."""
+    for event_cls in sorted(events, key=_order):
+        payload_cls = event_cls.model_fields["data"].annotation
+        doc = ((payload_cls.__doc__ if payload_cls else None) or event_cls.__doc__ or "").strip().splitlines()[0]
+        broker.publisher(
+            event_cls.topic,
+            title=publisher_title(service, event_cls),
+            description=f"{doc} Key: the envelope's `subject`; content type `application/cloudevents+json`; "
+            "published through the service's transactional outbox.",
+            schema=event_cls,
+        )
+
+
+def specification(broker: KafkaBroker, *, service: str, title: str, description: str) -> Specification:
+    """The service's AsyncAPI 3 document (FastStream's generator), in a stable order.
+
+    The broker keeps its endpoints in sets: the document lists the `receive` operations by name, then the
+    `send` operations in the catalogue's order (`shared.events.catalog`), and its components by name.
+    """
+    document: Any = AsyncAPI(
+        broker,
+        title=title,
+        version="1.0.0",
+        description=description,
+        identifier=f"urn:microcredit:service:{service}",
+        schema_version=ASYNCAPI_VERSION,
+    ).to_specification()
+    types = [cls.event_type() for cls in EVENT_CLASSES]
+
+    def rank(name: str) -> tuple[int, int, str]:
+        operation = document.operations[name]
+        if operation.action == "receive":
+            return (0, 0, name)
+        event_type = name.partition(":")[2]
+        return (1, types.index(event_type) if event_type in types else len(types), name)
+
+    names = sorted(document.operations, key=rank)
+    document.operations = {name: document.operations[name] for name in names}
+    channels = [_channel_key(document.operations[name]) for name in names]
+    document.channels = {
+        key: document.channels[key] for key in [*channels, *sorted(set(document.channels) - set(channels))]
+    }
+    document.components.messages = dict(sorted((document.components.messages or {}).items()))
+    document.components.schemas = dict(sorted((document.components.schemas or {}).items()))
+    return document
+
+
+def _channel_key(operation: Any) -> str:
+    return unquote(operation.channel.ref.removeprefix("#/channels/"))
+
+
+def to_yaml(document: Specification) -> str:
+    """The document as YAML, its French text as it is (FastStream's `to_yaml` escapes every accent)."""
+    return yaml.safe_dump(document.to_jsonable(), sort_keys=False, allow_unicode=True, width=120)
+
+
+def partner_banks_broker(bootstrap_servers: str) -> KafkaBroker:
+    """What the partner banks write on their own topics, as a broker never started (documentation only)."""
+    from shared.events.banks import BankDecision, BankPayment
+
+    broker = KafkaBroker(bootstrap_servers, client_id=PARTNER_BANKS)
+    declare_publishers(broker, PARTNER_BANKS, (BankDecision, BankPayment))
+    return broker
