@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from playwright.async_api import Browser
 
 from deploy.local.journey import Credentials, sample_application, walk
 from deploy.local.services import tracing_env
+from deploy.local.victoria import LocalVictoria
 from deploy.local.zipkin import fetch_trace, zipkin_records
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
@@ -20,7 +22,17 @@ from tests.e2e.web.support import SCREENS
 pytestmark = pytest.mark.e2e
 
 
-async def test_an_application_goes_from_submission_to_the_counsellors_alert(platform: RunningPlatform) -> None:
+@pytest.fixture(scope="module")
+def victoria(platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """VictoriaMetrics scraping the five services every second while the journeys of this module run; its URL."""
+    server = LocalVictoria(tmp_path_factory.mktemp("victoria"))
+    try:
+        yield server.start(platform.urls, scrape_interval="1s")
+    finally:
+        server.stop()
+
+
+async def test_an_application_goes_from_submission_to_the_counsellors_alert(platform: RunningPlatform, victoria: str) -> None:
     today = datetime.now(UTC).date()
     people = await Credentials.sign_in(platform.identity, counsellor="c-girard")
     counsellor = people.as_counsellor()
@@ -123,4 +135,24 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
     assert "counsellor journey" in await page.inner_text("body")
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENS / "zipkin-trace-parcours.png"))
+    await context.close()
+
+
+async def test_the_flow_dashboard_draws_the_events_of_the_journeys(platform: RunningPlatform, victoria: str, browser: Browser) -> None:
+    async def applied() -> bool:
+        async with httpx.AsyncClient(base_url=victoria, timeout=5) as api:
+            query = {"query": 'sum(rate(microcredit_event_latency_seconds_count{type="fr.microcredit.application.submitted.v1"}[1m]))'}
+            result = (await api.get("/api/v1/query", params=query)).json()["data"]["result"]
+        return bool(result) and float(result[0]["value"][1]) > 0
+
+    await eventually(applied, what="the journeys' events in VictoriaMetrics")
+    context = await browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1100})
+    page = await context.new_page()
+    await page.goto(f"{victoria}/vmui/#/dashboards?g0.range_input=2m&g0.relative_time=last_2m")
+    await page.get_by_text("Events applied per second, per type").first.wait_for()
+    # Drawn: the legend names the event types the journeys applied, and no panel is still loading.
+    await page.get_by_text("fr.microcredit.application.submitted.v1").first.wait_for()
+    await page.locator(".vm-spinner").first.wait_for(state="detached")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "tableau-de-bord-flux.png"), full_page=True)
     await context.close()
