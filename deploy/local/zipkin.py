@@ -105,11 +105,12 @@ class LocalZipkin:
             raise ZipkinError("no `java` on PATH to run Zipkin")
         if self.log_file.exists():
             self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
-        env = {**os.environ, "QUERY_PORT": str(port), "STORAGE_TYPE": "mem", "MEM_MAX_SPANS": "200000", "SELF_TRACING_ENABLED": "false"}
+        env = {**os.environ, "STORAGE_TYPE": "mem", "MEM_MAX_SPANS": "200000", "SELF_TRACING_ENABLED": "false"}
         with self.log_file.open("wb") as log:
             self._proc = subprocess.Popen(
+                # Loopback only, like every other server of the local platform.
                 [java, "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar),
-                 f"--server.address={LOOPBACK}"],
+                 f"--armeria.ports[0].port={port}", f"--armeria.ports[0].ip={LOOPBACK}", "--armeria.ports[0].protocols=http"],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
             )
         self.pid_file.write_text(f"{self._proc.pid}\n")
