@@ -1,4 +1,4 @@
-"""Notifications service assembly: the definition, the timers declared once, the routes of the three groups."""
+"""Notifications service assembly: the definition, the timers declared once, the routes of the three groups, the delivery metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from services.notifications.alerts import api as alerts_api
 from services.notifications.alerts import usecases as alerts
 from services.notifications.email import api as email_api
 from services.notifications.email import usecases as email
+from services.notifications.context import Notifications
 from services.notifications.handlers import register
+from services.notifications.metrics import DeliveryMetrics
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import api as webhooks_api
 from services.notifications.webhooks import usecases as webhooks
@@ -37,6 +39,11 @@ TIMERS: tuple[Timer[NotificationsSettings], ...] = (
     Timer("webhooks", _deliveries_every, webhooks.send_due_webhooks, webhooks.Webhooks),
 )
 
+def _start(ctx: Notifications) -> None:
+    DeliveryMetrics.register(ctx.registry)
+    register(ctx)
+
+
 # The routes themselves, not included sub-routers: whatever walks `router.routes` (OpenAPI checks,
 # the HTTP sweeps of the tests) sees every endpoint.
 router = APIRouter()
@@ -54,7 +61,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     router=router,
     settings_cls=NotificationsSettings,
-    register_consumers=register,
+    register_consumers=_start,
     publishes=(
         events.CounsellorAlertRaised,
         events.AlertAcknowledged,

@@ -1,4 +1,4 @@
-"""Servicing service assembly."""
+"""Servicing service assembly: its routes, its consumers and its close-of-business metrics."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ from pathlib import Path
 
 from services.servicing.api import router
 from services.servicing.handlers import register
+from services.servicing.metrics import CloseOfBusinessMetrics
 from services.servicing.settings import ServicingSettings
 from shared import events
-from shared.runtime import ServiceDefinition
+from shared.runtime import ServiceContext, ServiceDefinition
+
+
+def _start(ctx: ServiceContext[ServicingSettings]) -> None:
+    CloseOfBusinessMetrics.register(ctx.registry)
+    register(ctx)
+
 
 DEFINITION = ServiceDefinition(
     name="servicing",
@@ -18,7 +25,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     router=router,
     settings_cls=ServicingSettings,
-    register_consumers=register,
+    register_consumers=_start,
     publishes=(
         events.LoanDisbursed,
         events.PaymentReceived,

@@ -8,7 +8,9 @@ with its inbox record. A loan the caller may not see answers exactly like an unk
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+import time
+from datetime import date, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 import asyncpg
@@ -25,6 +27,16 @@ from shared.outbox import add_to_outbox, notify_relay
 log = logging.getLogger(__name__)
 
 COB_FAILPOINT = "cob_after_chunk"
+
+
+class CobObserver(Protocol):
+    """Who hears what a close of business does (servicing's metrics, `services.servicing.metrics`)."""
+
+    def chunk_committed(self, done: domain.ChunkDone) -> None:
+        """A chunk's transaction committed, with what it changed."""
+
+    def run_finished(self, run: domain.CloseOfBusinessRun, *, seconds: float, finished_at: datetime) -> None:
+        """A pass finished: its report, how long it took, when it ended on the service clock."""
 
 
 async def visible_loan(
@@ -181,11 +193,14 @@ async def close_business_day(
     policy: domain.CobPolicy,
     now: datetime,
     failpoints: Failpoints | None = None,
+    observer: CobObserver | None = None,
 ) -> domain.CloseOfBusinessRun:
     """Run (or resume, or repeat without effect) the close of business of `business_date`, a chunk per transaction.
 
     Runs are serialised: a second request waits for the first to end, then finds nothing left to do.
+    `observer` hears each committed chunk and the finished pass (not a pass interrupted).
     """
+    started = time.perf_counter()
     stamp = Stamp.of(now)
     total = domain.ChunkDone()
     chunks = 0
@@ -197,6 +212,8 @@ async def close_business_day(
                 done = await _close_chunk(conn, business_date, ids, policy=policy, stamp=stamp, now=now)
                 chunk_no = await cob.record_progress(conn, business_date, ids, done)
             total, chunks = total + done, chunks + 1
+            if observer is not None:
+                observer.chunk_committed(done)
             if failpoints is not None:
                 failpoints.hit(COB_FAILPOINT, str(chunk_no))
             resume_after = ids[-1]
@@ -205,7 +222,11 @@ async def close_business_day(
         "close of business %s: %d chunks, %d loans visited, %d missed, %d stage changes, %d written off%s",
         business_date, chunks, total.loans, total.missed, total.stage_changes, total.written_off, " (resumed)" if resumed else "",
     )
-    return domain.CloseOfBusinessRun.of(business_date, total, chunks=chunks, resumed=resumed)
+    run = domain.CloseOfBusinessRun.of(business_date, total, chunks=chunks, resumed=resumed)
+    if observer is not None:
+        seconds = time.perf_counter() - started
+        observer.run_finished(run, seconds=seconds, finished_at=now + timedelta(seconds=seconds))
+    return run
 
 
 async def _close_chunk(

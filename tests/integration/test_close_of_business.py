@@ -16,9 +16,12 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.servicing import domain, usecases
 from services.servicing.domain import loan_id_for
+from services.servicing.metrics import CloseOfBusinessMetrics, day_timestamp
 from services.servicing.repository.close_of_business import STAGE_CASE
 from shared.events import DelinquencyStageChanged, LoanWrittenOff, PaymentMissed, Topics, parse_event
 from shared.events.envelope import Envelope
@@ -453,3 +456,58 @@ async def test_a_date_never_run_is_not_found_and_only_ops_read_the_runs(servicin
         for path in ("/close-of-business", "/close-of-business/2026-04-05"):
             refused = await servicing.http.get(path, headers=bearer(principal))
             assert refused.status_code == 403, (path, refused.text)
+
+
+async def cob_metrics(service: RunningService) -> dict[str, float]:
+    """The close-of-business samples of the service's /metrics, as a scrape reads them."""
+    scraped = await service.http.get("/metrics")
+    assert scraped.status_code == 200
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name.startswith("microcredit_cob_") and not sample.name.endswith("_created")
+    }
+
+
+async def test_a_run_moves_the_close_of_business_metrics_and_a_repeat_only_counts_as_a_run(servicing: RunningService) -> None:
+    for _ in range(3):
+        await open_loan(servicing)
+    assert (await cob_metrics(servicing))["microcredit_cob_runs_total"] == 0
+
+    await close(servicing, date(2026, 5, 6))
+    first = await cob_metrics(servicing)
+    await close(servicing, date(2026, 5, 6))
+    second = await cob_metrics(servicing)
+
+    counted = ("runs", "loans_visited", "missed_instalments", "stage_changes", "write_offs")
+    assert [first[f"microcredit_cob_{name}_total"] for name in counted] == [1, 3, 6, 3, 0]
+    assert [second[f"microcredit_cob_{name}_total"] for name in counted] == [2, 6, 6, 3, 0]  # it looked again, changed nothing
+    assert second["microcredit_cob_last_business_date_timestamp_seconds"] == day_timestamp(date(2026, 5, 6)) == 1_778_025_600
+    assert second["microcredit_cob_last_run_loans_visited"] == 3
+    # The service clock stands at 22:00 that day; the gauge adds the pass's own length to it.
+    finished_at = second["microcredit_cob_last_run_finished_timestamp_seconds"]
+    assert 0 < second["microcredit_cob_last_run_duration_seconds"] < 30
+    assert finished_at == pytest.approx(
+        datetime(2026, 5, 6, 22, tzinfo=UTC).timestamp() + second["microcredit_cob_last_run_duration_seconds"], abs=0.01
+    )
+
+
+async def test_an_interrupted_run_counts_its_committed_chunks_and_its_resumption_only_the_rest(servicing: RunningService) -> None:
+    for _ in range(5):
+        await open_loan(servicing)
+    registry = CollectorRegistry()
+    metrics = CloseOfBusinessMetrics.register(registry)
+    pool, day, now = servicing.app.state.ctx.pool, date(2026, 5, 6), datetime(2026, 5, 6, 22, tzinfo=UTC)
+    policy = domain.CobPolicy(chunk_size=2)
+
+    with pytest.raises(RuntimeError, match="after chunk 1"):
+        await usecases.close_business_day(pool, day, policy=policy, now=now, failpoints=StopAfter(1), observer=metrics)  # type: ignore[arg-type]
+    interrupted = [registry.get_sample_value(n) for n in ("microcredit_cob_runs_total", "microcredit_cob_missed_instalments_total")]
+    await usecases.close_business_day(pool, day, policy=policy, now=now, observer=metrics)
+
+    assert interrupted == [0, 4]  # one chunk of 2 loans × 2 instalments, no run finished
+    assert registry.get_sample_value("microcredit_cob_runs_total") == 1
+    assert registry.get_sample_value("microcredit_cob_missed_instalments_total") == 10
+    assert registry.get_sample_value("microcredit_cob_loans_visited_total") == 5
+    assert registry.get_sample_value("microcredit_cob_last_run_loans_visited") == 3  # the resumed pass visited the rest

@@ -30,6 +30,13 @@ async def run(service: RunningService, *names: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
+def attempts(service: RunningService, outcome: str, reason: str = "") -> float | None:
+    """The e-mail attempts counter of the service's /metrics registry."""
+    return service.app.state.ctx.registry.get_sample_value(  # type: ignore[no-any-return]
+        "microcredit_email_attempts_total", {"outcome": outcome, "reason": reason}
+    )
+
+
 async def deliveries(service: RunningService) -> list[dict[str, Any]]:
     """The e-mail outbox."""
     return [dict(r) for r in await service.fetch("select id, kind, status, attempts, recipients, alert_id from email_deliveries order by created_at, id")]
@@ -97,6 +104,8 @@ async def test_a_server_refusing_the_first_attempts_gets_the_email_once_after_ba
     assert (smtp.attempts, len(smtp.received)) == (3, 1)
     [row] = await deliveries(notifications)
     assert (row["status"], row["attempts"]) == ("sent", 3)
+    assert (attempts(notifications, "failed", "smtp_4xx"), attempts(notifications, "sent")) == (2, 1)
+    assert notifications.app.state.ctx.registry.get_sample_value("microcredit_email_deliveries_pending") == 0
 
 
 async def test_a_permanent_refusal_is_given_up_and_said(monkeypatch: pytest.MonkeyPatch, start_service: ServiceStarter) -> None:
@@ -108,6 +117,7 @@ async def test_a_permanent_refusal_is_given_up_and_said(monkeypatch: pytest.Monk
         result = await run(notifications)
 
     assert (result["emails_failed"], smtp.received) == (1, [])
+    assert (attempts(notifications, "dead", "smtp_5xx"), attempts(notifications, "sent")) == (1, None)
     [row] = await deliveries(notifications)
     assert row["status"] == "failed"
     [outbox] = await notifications.fetch("select payload from outbox where event_type = 'fr.microcredit.delivery.failed.v1'")

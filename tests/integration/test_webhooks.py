@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.events import parse_event
 from tests.integration.conftest import RunningService, ServiceStarter, loan_approved, payment_missed
@@ -112,6 +113,73 @@ async def test_an_endpoint_failing_at_first_is_retried_with_backoff_and_gets_the
     assert [a["status_code"] for a in delivery["attempt_log"]] == [503, 503, 204]
     # The endpoint answers 150 ms after reading each request: every attempt logs at least that long.
     assert [a["latency_ms"] >= 150 for a in delivery["attempt_log"]] == [True, True, True]
+
+
+async def delivery_metrics(service: RunningService) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The webhook samples of the service's /metrics, as a scrape reads them: (name, labels) → value."""
+    scraped = await service.http.get("/metrics")
+    assert scraped.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name.startswith("microcredit_webhook_") and not sample.name.endswith("_created")
+    }
+
+
+def attempts(bank: str, outcome: str, reason: str = "") -> tuple[str, tuple[tuple[str, str], ...]]:
+    return "microcredit_webhook_attempts_total", (("bank", bank), ("outcome", outcome), ("reason", reason))
+
+
+PENDING = "microcredit_webhook_deliveries_pending"
+
+
+async def test_a_failed_then_delivered_webhook_moves_the_attempt_counters_and_the_pending_gauge(
+    monkeypatch: pytest.MonkeyPatch, start_service: ServiceStarter
+) -> None:
+    support.configure(monkeypatch, webhook_allow_insecure_urls=True, webhook_retry_base_seconds=30)
+    notifications = await start_service("notifications")
+    with support.bank_endpoint(notifications.clock.now, fail_first=1) as endpoint:
+        await subscribe(notifications, endpoint, ROUTED)
+        await notifications.deliver(support.application_routed(uuid4()))
+
+        await deliver_webhooks(notifications)  # 503: retry in 30 s
+        after_failure = await delivery_metrics(notifications)
+        notifications.clock.advance(timedelta(seconds=31))
+        await deliver_webhooks(notifications)  # 204
+        after_delivery = await delivery_metrics(notifications)
+
+    bank = "credit-mutuel-nord"
+    assert after_failure[attempts(bank, "failed", "status_5xx")] == 1
+    assert attempts(bank, "delivered") not in after_failure
+    assert (after_failure[PENDING, (("subscription", "active"),)], after_failure[PENDING, (("subscription", "paused"),)]) == (1, 0)
+    assert after_delivery[attempts(bank, "failed", "status_5xx")] == 1
+    assert after_delivery[attempts(bank, "delivered")] == 1
+    assert after_delivery[PENDING, (("subscription", "active"),)] == 0
+
+
+async def test_an_unreachable_endpoint_is_given_up_and_its_subscription_paused_in_the_metrics(
+    monkeypatch: pytest.MonkeyPatch, start_service: ServiceStarter
+) -> None:
+    with support.smtp_server() as smtp:
+        support.configure(
+            monkeypatch, smtp_port=smtp.port, webhook_allow_insecure_urls=True, webhook_max_attempts=1, webhook_pause_after_failures=1
+        )
+        notifications = await start_service("notifications")
+        with support.bank_endpoint(notifications.clock.now) as endpoint:
+            pass  # stopped: its port now refuses connections
+        await subscribe(notifications, endpoint, ROUTED)
+        await notifications.deliver(support.application_routed(uuid4()))
+        await notifications.deliver(support.application_routed(uuid4()))
+
+        run = await deliver_webhooks(notifications)
+        scraped = await delivery_metrics(notifications)
+
+    assert (run["webhooks_failed"], run["subscriptions_paused"]) == (1, 1)
+    assert scraped[attempts("credit-mutuel-nord", "dead", "unreachable")] == 1
+    assert scraped["microcredit_webhook_subscriptions_paused_total", (("bank", "credit-mutuel-nord"),)] == 1
+    # The second event's delivery waits for the bank to resume its subscription.
+    assert (scraped[PENDING, (("subscription", "active"),)], scraped[PENDING, (("subscription", "paused"),)]) == (0, 1)
 
 
 async def test_a_subscription_that_keeps_failing_is_paused_its_bank_told_and_nothing_lost(

@@ -14,7 +14,9 @@ import yaml
 from deploy.local.victoria import ALERT_RULES, METRICS_DIR, ensure_binaries
 
 ALERT_TESTS = METRICS_DIR / "alerts_test.yml"
-EXPECTED_ALERTS = {"ConsumerLagGrowing", "DeadLetter", "OutboxStale", "ServiceNotReady", "UsuryTableOutOfDate"}
+EXPECTED_ALERTS = {
+    "ConsumerLagGrowing", "DeadLetter", "OutboxStale", "ServiceNotReady", "UsuryTableOutOfDate", "WebhookDeliveriesFailing",
+}
 
 
 def test_every_alert_has_a_unit_test() -> None:

@@ -88,6 +88,11 @@ async def next_due(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | 
     )
 
 
+async def pending(conn: Connection) -> int:
+    """E-mails waiting to be sent (the `pending` partial index)."""
+    return int(await conn.fetchval("select count(*) from email_deliveries where status = 'pending'"))
+
+
 async def mark_sent(conn: asyncpg.Connection, delivery_id: UUID, attempts: int, now: datetime, recipients: list[str]) -> None:
     """The relay accepted the e-mail, for these addresses."""
     await conn.execute(

@@ -38,3 +38,19 @@ async def send(message: EmailMessage, settings: NotificationsSettings) -> None:
         if exc.code >= 500:
             raise PermanentFailure(f"{exc.code} {exc.message}") from exc
         raise
+
+
+def failure_class(exc: BaseException) -> str:
+    """A short class of a failed send, for the metrics: `smtp_5xx` (refused for good), `smtp_4xx`, `timeout`,
+    `unreachable` (no connection to the relay) or `error`."""
+    if isinstance(exc, PermanentFailure):
+        return "smtp_5xx"
+    if isinstance(exc, (aiosmtplib.SMTPTimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError)):
+        return "unreachable"
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and 400 <= exc.code < 500:
+        return "smtp_4xx"
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "smtp_4xx"  # some recipients refused for now
+    return "error"

@@ -32,6 +32,7 @@ from services.notifications.email.domain import (
     email_id,
     may_wait_for_digest,
 )
+from services.notifications.metrics import DeliveryMetrics
 from services.notifications.settings import NotificationsSettings
 from shared.events import DeliveryFailed, DeliveryFailedData, DirectoryAssociationData, DirectoryContactData, new_event
 from shared.outbox import add_to_outbox
@@ -181,14 +182,17 @@ async def _digest(conn: asyncpg.Connection, counsellor_id: str, settings: Notifi
 
 
 async def send_due_emails(ctx: Notifications) -> Emails:
-    """Send the e-mails due now (at most `delivery_batch_size`), one locked row at a time."""
+    """Send the e-mails due now (at most `delivery_batch_size`), one locked row at a time; then count what still waits."""
     run = Emails()
+    metrics = DeliveryMetrics.of(ctx.registry)
     for _ in range(ctx.settings.delivery_batch_size):
         async with ctx.pool.acquire() as conn, conn.transaction():
             row = await repository.next_due(conn, ctx.clock.now())
             if row is None:
                 break
-            await _attempt(conn, row, ctx, run)
+            await _attempt(conn, row, ctx, run, metrics)
+    if metrics is not None:
+        metrics.emails_pending.set(await repository.pending(ctx.pool))
     return run
 
 
@@ -200,7 +204,9 @@ async def _recipients(conn: asyncpg.Connection, row: asyncpg.Record) -> list[str
     return addresses(addressee, await repository.address_book(conn, addressee))
 
 
-async def _attempt(conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notifications, run: Emails) -> None:
+async def _attempt(
+    conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notifications, run: Emails, metrics: DeliveryMetrics | None
+) -> None:
     settings = ctx.settings
     letter = letters.Letter(row["subject"], row["body"])
     attempts = row["attempts"] + 1
@@ -211,20 +217,29 @@ async def _attempt(conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notificat
     except smtp.PermanentFailure as exc:
         await _give_up(conn, row, attempts, f"refused: {exc}", ctx)
         run.emails_failed += 1
+        if metrics is not None:
+            metrics.email_attempt("dead", smtp.failure_class(exc))
         return
     except (*smtp.TEMPORARY, NoAddress) as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000]
+        reason = "no_address" if isinstance(exc, NoAddress) else smtp.failure_class(exc)
         if attempts >= settings.email_max_attempts:
             await _give_up(conn, row, attempts, error, ctx)
             run.emails_failed += 1
+            if metrics is not None:
+                metrics.email_attempt("dead", reason)
             return
         delay = backoff.retry_delay(attempts, base_seconds=settings.email_retry_base_seconds, max_seconds=settings.email_retry_max_seconds)
         await repository.retry_later(conn, row["id"], attempts, error, ctx.clock.now() + delay)
         log.warning("e-mail %s not sent (attempt %d), retry in %s: %s", row["id"], attempts, delay, error)
         run.emails_retried += 1
+        if metrics is not None:
+            metrics.email_attempt("failed", reason)
         return
     await repository.mark_sent(conn, row["id"], attempts, ctx.clock.now(), recipients)
     run.emails_sent += 1
+    if metrics is not None:
+        metrics.email_attempt("sent")
 
 
 async def _give_up(conn: asyncpg.Connection, row: asyncpg.Record, attempts: int, error: str, ctx: Notifications) -> None:

@@ -152,6 +152,15 @@ async def next_due(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | 
     )
 
 
+async def pending_by_subscription_status(conn: Connection) -> dict[str, int]:
+    """Deliveries waiting, per their subscription's status (the `pending` partial index)."""
+    rows = await conn.fetch(
+        "select s.status, count(*) as n from webhook_deliveries d join webhook_subscriptions s on s.id = d.subscription_id"
+        " where d.status = 'pending' group by s.status"
+    )
+    return {row["status"]: row["n"] for row in rows}
+
+
 async def log_attempt(
     conn: asyncpg.Connection, delivery: UUID, now: datetime, status_code: int | None, error: str | None, latency_ms: int
 ) -> None:

@@ -22,6 +22,7 @@ from services.notifications.alerts import repository as alerts
 from services.notifications.alerts.domain import ALERT_ID_NAMESPACE, SOURCE
 from services.notifications.context import Notifications
 from services.notifications.email import usecases as email
+from services.notifications.metrics import DeliveryMetrics
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import client, domain, repository
 from services.notifications.webhooks.domain import CreatedSubscription
@@ -98,20 +99,26 @@ async def fan_out(conn: asyncpg.Connection, event: Envelope[Any], settings: Noti
 
 
 async def send_due_webhooks(ctx: Notifications) -> Webhooks:
-    """Deliver what is due now to active subscriptions (at most `delivery_batch_size`)."""
+    """Deliver what is due now to active subscriptions (at most `delivery_batch_size`); then count what still waits."""
     settings = ctx.settings
     run = Webhooks()
+    metrics = DeliveryMetrics.of(ctx.registry)
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as http:
         for _ in range(settings.delivery_batch_size):
             async with ctx.pool.acquire() as conn, conn.transaction():
                 row = await repository.next_due(conn, ctx.clock.now())
                 if row is None:
                     break
-                await _attempt(conn, http, row, ctx, run)
+                await _attempt(conn, http, row, ctx, run, metrics)
+    if metrics is not None:
+        metrics.webhooks_waiting(await repository.pending_by_subscription_status(ctx.pool))
     return run
 
 
-async def _attempt(conn: asyncpg.Connection, http: httpx.AsyncClient, row: asyncpg.Record, ctx: Notifications, run: Webhooks) -> None:
+async def _attempt(
+    conn: asyncpg.Connection, http: httpx.AsyncClient, row: asyncpg.Record, ctx: Notifications, run: Webhooks,
+    metrics: DeliveryMetrics | None,
+) -> None:
     settings = ctx.settings
     body = bytes(row["body"])
     headers = domain.signed_headers(secret=row["secret"], body=body, delivery=row["id"], event_type=row["event_type"], at=ctx.clock.now())
@@ -122,6 +129,8 @@ async def _attempt(conn: asyncpg.Connection, http: httpx.AsyncClient, row: async
     if answer.error is None:
         await repository.mark_delivered(conn, row["id"], row["subscription_id"], attempts, answer.status_code, now)
         run.webhooks_delivered += 1
+        if metrics is not None:
+            metrics.webhook_attempt(row["bank_id"], "delivered")
         return
     gave_up = attempts >= settings.webhook_max_attempts
     delay = backoff.retry_delay(attempts, base_seconds=settings.webhook_retry_base_seconds, max_seconds=settings.webhook_retry_max_seconds)
@@ -131,9 +140,13 @@ async def _attempt(conn: asyncpg.Connection, http: httpx.AsyncClient, row: async
     )
     run.webhooks_failed += gave_up
     run.webhooks_retried += not gave_up
+    if metrics is not None:
+        metrics.webhook_attempt(row["bank_id"], "dead" if gave_up else "failed", answer.failure or "error")
     log.warning("webhook %s to %s failed (attempt %d, %d in a row): %s", row["id"], row["bank_id"], attempts, failures, answer.error)
     if failures >= settings.webhook_pause_after_failures and await _pause(conn, row, attempts, failures, answer.error, ctx):
         run.subscriptions_paused += 1
+        if metrics is not None:
+            metrics.webhook_subscriptions_paused.labels(row["bank_id"]).inc()
 
 
 async def _pause(conn: asyncpg.Connection, row: asyncpg.Record, attempts: int, failures: int, error: str, ctx: Notifications) -> bool:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.servicing import domain, repository, usecases
 from services.servicing.api.common import Context
+from services.servicing.metrics import CloseOfBusinessMetrics
 from shared.auth import Ops
 from shared.fields import Day
 from shared.http import PAGED, TOTAL_COUNT, PageQuery
@@ -26,7 +27,8 @@ class CloseOfBusiness(BaseModel):
 async def close_of_business(body: CloseOfBusiness, _ops: Ops, ctx: Context) -> domain.CloseOfBusinessRun:
     """Missed instalments, delinquency stages and write-offs of `business_date`, in chunks: run twice or resumed, no second effect."""
     return await usecases.close_business_day(
-        ctx.pool, body.business_date, policy=domain.CobPolicy.of(ctx.settings), now=ctx.clock.now(), failpoints=ctx.failpoints
+        ctx.pool, body.business_date, policy=domain.CobPolicy.of(ctx.settings), now=ctx.clock.now(), failpoints=ctx.failpoints,
+        observer=CloseOfBusinessMetrics.of(ctx.registry),
     )
 
 
