@@ -23,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from shared.broker import create_broker
 from shared.clock import Clock, SystemClock
 from shared.consumer import Handler, PoolHolder, register_consumer
+from shared.deadletters import keep_dead_letters, refresh_pending
+from shared.deadletters_api import dead_letters_router
 from shared.events.envelope import Envelope
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.failpoints import Failpoints
@@ -54,6 +56,7 @@ class ServiceContext(Generic[SettingsT]):
     registry: CollectorRegistry  # the service's /metrics: a service registers its own gauges here
     verifier: TokenVerifier  # checks the identity provider's access tokens (never signs one)
     pools: PoolHolder = field(default_factory=PoolHolder)
+    groups: list[str] = field(default_factory=list)  # the service's consumer groups: it keeps their dead letters
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -62,6 +65,7 @@ class ServiceContext(Generic[SettingsT]):
 
     def consume(self, group_id: str, topics: tuple[str, ...], handlers: Mapping[type[Envelope[Any]], Handler]) -> None:
         """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction."""
+        self.groups.append(group_id)
         register_consumer(
             self.broker,
             pools=self.pools,
@@ -140,6 +144,7 @@ def create_service_app(
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
     )
     definition.register_consumers(ctx)
+    keep_dead_letters(ctx)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -158,6 +163,7 @@ def create_service_app(
         try:
             await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
             ctx.pools.pool = pool
+            await refresh_pending(ctx)
             await broker.start()
             relay.start()
             tasks = [
@@ -180,6 +186,7 @@ def create_service_app(
     app.include_router(definition.router)
     if definition.timers:
         app.include_router(timers_router(definition.name, definition.timers, service_context))
+    app.include_router(dead_letters_router(service_context))
 
     @app.middleware("http")
     async def trace_response(request: Request, call_next: Callable) -> Response:
