@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, urls: dict[str, str], http: httpx.Client) -> s
             body, service = {"ids": args.ids}, services.pop()
         if args.note:
             body["note"] = args.note
-        replayed = _answer(http.post(f"{urls[service]}{ROUTE}/replay", json=body))
+        replayed = _answer(http.post(f"{urls[service]}/operations/dead-letter-replays", json=body))
         rows = list_rows(service, replayed)
         return (table(rows, ["SERVICE", "ID", "STATUS", "GROUP", "ORIGINAL", "EVENT TYPE", "AT", "REASON"]) + "\n" if rows else "") + \
             f"{len(replayed)} replayed"

@@ -1,5 +1,9 @@
 """`/operations/dead-letters`: what ops see of a service's dead letters, and the replay and discard they decide (ops only).
 
+Replaying a selection is `POST /operations/dead-letter-replays`, not `POST /operations/dead-letters/replay`: that
+path would also be `GET /operations/dead-letters/{dead_letter_id}` with the id `replay`, a GET the document
+does not declare and that would not answer 405.
+
 Mounted by `shared/runtime.py` in every service; the store and the actions are in `shared/deadletters.py`.
 """
 
@@ -146,9 +150,9 @@ async def _read(pool: asyncpg.Pool, dead_letter_id: UUID) -> DeadLetter:
 
 def dead_letters_router(context: Callable[..., Any]) -> APIRouter:
     """The dead-letter routes of a service whose context the dependency `context` gives."""
-    router = APIRouter(prefix="/operations/dead-letters", tags=["operations"])
+    router = APIRouter(prefix="/operations", tags=["operations"])
 
-    @router.get("", response_model=list[DeadLetterSummary], summary="List the dead letters", responses=PAGED)
+    @router.get("/dead-letters", response_model=list[DeadLetterSummary], summary="List the dead letters", responses=PAGED)
     async def list_dead_letters(
         _ops: Ops,
         page: PageQuery,
@@ -170,12 +174,12 @@ def dead_letters_router(context: Callable[..., Any]) -> APIRouter:
         response.headers[TOTAL_COUNT] = str(total)
         return [DeadLetterSummary(**dict(r)) for r in rows]
 
-    @router.get("/{dead_letter_id}", response_model=DeadLetter, summary="Read a dead letter")
+    @router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetter, summary="Read a dead letter")
     async def read_dead_letter(dead_letter_id: UUID, _ops: Ops, ctx: Any = Depends(context)) -> DeadLetter:
         """The dead letter, its original record and its audit."""
         return await _read(ctx.pool, dead_letter_id)
 
-    @router.post("/replay", response_model=list[DeadLetterSummary], summary="Replay dead letters", responses=problems(404, 409))
+    @router.post("/dead-letter-replays", response_model=list[DeadLetterSummary], summary="Replay dead letters", responses=problems(404, 409))
     async def replay_dead_letters(body: ReplaySelection, ops: Ops, ctx: Any = Depends(context)) -> list[DeadLetterSummary]:
         """Replay the dead letters named (all or none: an unknown one 404, one not pending 409), or every
         pending one whose reason is exactly `reason`; what was replayed, in the order it was sent."""
@@ -184,7 +188,7 @@ def dead_letters_router(context: Callable[..., Any]) -> APIRouter:
         by_id = {r["id"]: DeadLetterSummary(**dict(r)) for r in rows}
         return [by_id[i] for i in replayed]
 
-    @router.post("/{dead_letter_id}/replay", response_model=DeadLetter, summary="Replay a dead letter", responses=problems(409))
+    @router.post("/dead-letters/{dead_letter_id}/replay", response_model=DeadLetter, summary="Replay a dead letter", responses=problems(409))
     async def replay_dead_letter(
         dead_letter_id: UUID, ops: Ops, ctx: Any = Depends(context), body: ReplayNote = ReplayNote()
     ) -> DeadLetter:
@@ -192,7 +196,7 @@ def dead_letters_router(context: Callable[..., Any]) -> APIRouter:
         await deadletters.replay(ctx, ctx.clock, ops, ids=[dead_letter_id], why=body.note)
         return await _read(ctx.pool, dead_letter_id)
 
-    @router.post("/{dead_letter_id}/discard", response_model=DeadLetter, summary="Discard a dead letter", responses=problems(409))
+    @router.post("/dead-letters/{dead_letter_id}/discard", response_model=DeadLetter, summary="Discard a dead letter", responses=problems(409))
     async def discard_dead_letter(dead_letter_id: UUID, body: Discard, ops: Ops, ctx: Any = Depends(context)) -> DeadLetter:
         """Set it aside for good, with the written reason (409 unless pending)."""
         await deadletters.discard(ctx, ctx.clock, ops, dead_letter_id, body.reason)

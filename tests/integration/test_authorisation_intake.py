@@ -109,7 +109,7 @@ NO_ID = {
     "list first contacts": ("GET", "/contacts", None, None, expect(200, other=200)),
     "the funnel": ("GET", "/funnel", None, {"from": "2026-03-01", "to": "2026-03-31"}, {**expect(200, other=200), "ops": 200}),
     "list dead letters": ("GET", "/operations/dead-letters", None, None, {**expect(403, other=403), "ops": 200}),
-    "replay dead letters": ("POST", "/operations/dead-letters/replay", {"reason": "rejected"}, None, {**expect(403, other=403), "ops": 200}),
+    "replay dead letters": ("POST", "/operations/dead-letter-replays", {"reason": "rejected"}, None, {**expect(403, other=403), "ops": 200}),
 }
 
 

@@ -28,6 +28,7 @@ BANK = tokens.bearer(tokens.bank())
 COUNSELLOR = tokens.bearer(tokens.counsellor())
 GROUP = "servicing-bank-payments"
 DEAD_LETTERS = "/operations/dead-letters"
+DEAD_LETTER_REPLAYS = "/operations/dead-letter-replays"
 Coordinates = tuple[str, int, int]
 
 
@@ -131,7 +132,7 @@ async def test_ops_replay_dead_letters_once_the_cause_is_fixed_and_the_event_app
 
     # A counsellor sees none of it and can do nothing with it.
     for method, path, body in (("GET", DEAD_LETTERS, None), ("GET", f"{DEAD_LETTERS}/{dead['id']}", None),
-                               ("POST", f"{DEAD_LETTERS}/{dead['id']}/replay", {}), ("POST", f"{DEAD_LETTERS}/replay", {"ids": [dead["id"]]}),
+                               ("POST", f"{DEAD_LETTERS}/{dead['id']}/replay", {}), ("POST", DEAD_LETTER_REPLAYS, {"ids": [dead["id"]]}),
                                ("POST", f"{DEAD_LETTERS}/{dead['id']}/discard", {"reason": "Doublon."})):
         refused = await servicing.http.request(method, path, json=body, headers=COUNSELLOR)
         assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json", (method, path)
@@ -152,7 +153,7 @@ async def test_ops_replay_dead_letters_once_the_cause_is_fixed_and_the_event_app
     assert [p["bank_reference"] for p in await payments(servicing, loan_id)] == ["VIR-2026-03-02-0001"]
 
     # The second copy: the event was applied already, its replay changes nothing.
-    by_selection = await servicing.http.post(f"{DEAD_LETTERS}/replay", json={"ids": [copy["id"]]}, headers=OPS)
+    by_selection = await servicing.http.post(DEAD_LETTER_REPLAYS, json={"ids": [copy["id"]]}, headers=OPS)
 
     assert by_selection.status_code == 200, by_selection.text
     assert [(d["id"], d["status"]) for d in by_selection.json()] == [(copy["id"], "replayed")]
@@ -165,7 +166,7 @@ async def test_ops_replay_dead_letters_once_the_cause_is_fixed_and_the_event_app
     # Replay is only for a pending dead letter.
     again_refused = await servicing.http.post(f"{DEAD_LETTERS}/{dead['id']}/replay", headers=OPS)
     assert again_refused.status_code == 409 and again_refused.json()["errors"][0]["rule"] == "not_pending"
-    assert (await servicing.http.post(f"{DEAD_LETTERS}/replay", json={"ids": [dead["id"]]}, headers=OPS)).status_code == 409
+    assert (await servicing.http.post(DEAD_LETTER_REPLAYS, json={"ids": [dead["id"]]}, headers=OPS)).status_code == 409
 
 
 async def _status(service: RunningService, path: str, status: int) -> bool:

@@ -144,7 +144,7 @@ RESEND = "/webhooks/deliveries/{delivery_id}/resend"
 DEAD_LETTERS = "/operations/dead-letters"
 DEAD_LETTER = "/operations/dead-letters/{dead_letter_id}"
 DEAD_LETTER_REPLAY = "/operations/dead-letters/{dead_letter_id}/replay"
-DEAD_LETTERS_REPLAY = "/operations/dead-letters/replay"
+DEAD_LETTERS_REPLAY = "/operations/dead-letter-replays"
 DEAD_LETTER_DISCARD = "/operations/dead-letters/{dead_letter_id}/discard"
 DEAD_LETTER_ROUTES = (DEAD_LETTERS, DEAD_LETTER, DEAD_LETTER_REPLAY, DEAD_LETTERS_REPLAY, DEAD_LETTER_DISCARD)
 

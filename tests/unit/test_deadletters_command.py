@@ -36,7 +36,7 @@ def service_stand_in(sent: list[tuple[str, str, Any]]) -> httpx.Client:
             return httpx.Response(200, json=letters, headers={"X-Total-Count": str(len(letters))})
         if not servicing:
             return httpx.Response(404, json={"title": "dead letter not found", "status": 404, "detail": f"no dead letter with id {ID}"})
-        if request.url.path.endswith("/replay"):
+        if request.url.path.endswith(("/replay", "-replays")):
             return httpx.Response(200, json=[{**LETTER, "status": "replayed"}])
         if request.url.path.endswith("/discard"):
             return httpx.Response(409, json={"title": "Not pending", "status": 409, "detail": "dead letter is replayed",
@@ -72,7 +72,7 @@ def test_show_finds_the_service_keeping_the_id() -> None:
 def test_replay_sends_the_selection_and_the_note_to_that_service() -> None:
     printed, sent = command("replay", ID, "--note", "loan opened")
 
-    assert sent[-1] == ("POST", f"{URLS['servicing']}/operations/dead-letters/replay", {"ids": [ID], "note": "loan opened"})
+    assert sent[-1] == ("POST", f"{URLS['servicing']}/operations/dead-letter-replays", {"ids": [ID], "note": "loan opened"})
     assert printed.endswith("1 replayed") and "replayed" in printed.splitlines()[1]
 
 
