@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.local.platform
 
-.PHONY: install run down status demo trace logs token test bench kafka-read
+.PHONY: install run down status demo trace logs token deadletters test bench kafka-read
 
 install: ## install the pinned toolchain and the locked Python environment
 	@./deploy/bootstrap.sh
@@ -27,6 +27,9 @@ logs: ## every log line of one trace across the services, in time order (TRACE=<
 
 token: ## a bearer token for the local platform: make token ARGS="--role counsellor --sub c-lefebvre --association secours-catholique --region hauts-de-france"
 	@$(PLATFORM) token $(ARGS)
+
+deadletters: ## the services' dead letters, for ops: make deadletters ARGS="list", ARGS="show <id>", ARGS="replay <id>…", ARGS="discard <id> --reason '…'"
+	@$(PY) -m deploy.deadletters $(ARGS)
 
 test: install ## every test: unit, integration, end-to-end on a real broker and database, the web workspace in Chromium
 	@./deploy/browser.sh > /dev/null

@@ -14,6 +14,8 @@ class PlumbingMetrics:
     outbox_published: Counter
     outbox_backlog: Gauge
     dead_letters: Counter
+    # Dead letters kept for ops (shared/deadletters.py).
+    dead_letters_pending: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PlumbingMetrics:
@@ -27,6 +29,13 @@ class PlumbingMetrics:
             ),
             dead_letters=Counter(
                 "microcredit_dead_letters", "Messages sent to the dead-letter topic.", ["group", "topic"], registry=registry
+            ),
+            # Dead letters kept for ops (shared/deadletters.py).
+            dead_letters_pending=Gauge(
+                "microcredit_dead_letters_pending",
+                "Dead letters of the group waiting for ops to replay or discard them.",
+                ["group"],
+                registry=registry,
             ),
         )
 

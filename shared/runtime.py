@@ -26,6 +26,8 @@ from shared import asyncapi
 from shared.asyncapi import declare_publishers
 from shared.clock import Clock, SystemClock
 from shared.consumer import Handler, PoolHolder, register_consumer
+from shared.deadletters import keep_dead_letters, refresh_pending
+from shared.deadletters_api import dead_letters_router
 from shared.events.envelope import Envelope
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.docs import docs_router
@@ -63,7 +65,7 @@ class ServiceContext(Generic[SettingsT]):
     verifier: TokenVerifier  # checks the identity provider's access tokens (never signs one)
     operations: OperationsMetrics | None = None  # lag, topic sizes, outbox age, event latency, HTTP requests
     pools: PoolHolder = field(default_factory=PoolHolder)
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # consumer group → its topics (for the lag gauge)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # consumer group → its topics (the lag gauge; it keeps their dead letters)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -158,6 +160,7 @@ def create_service_app(
     )
     definition.register_consumers(ctx)
     declare_publishers(broker, definition.name, definition.publishes)
+    keep_dead_letters(ctx)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -177,6 +180,7 @@ def create_service_app(
         try:
             await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
             ctx.pools.pool = pool
+            await refresh_pending(ctx)
             await broker.start()
             relay.start()
             if settings.metrics_refresh_seconds > 0 and ctx.operations is not None:
@@ -219,6 +223,7 @@ def create_service_app(
     app.include_router(definition.router)
     if definition.timers:
         app.include_router(timers_router(definition.name, definition.timers, service_context))
+    app.include_router(dead_letters_router(service_context))
 
     http_requests = ctx.operations.http_requests if ctx.operations is not None else None
 

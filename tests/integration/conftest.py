@@ -93,16 +93,17 @@ async def _parked_outbox_relay(dsn: str, schema: str) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def run_service(
-    name: str, dsn: str, *, clock: FixedClock | None = None, issuer: str | None = None, **settings_: Any
+    name: str, dsn: str, *, clock: FixedClock | None = None, issuer: str | None = None, kafka: str | None = None, **settings_: Any
 ) -> AsyncIterator[RunningService]:
     """Start one service in this process on `dsn`, its Kafka replaced by FastStream's in-memory broker.
 
     It trusts the test issuer's key (tests/support/tokens.py), or with `issuer` a real provider's
-    published keys, fetched as in production.
+    published keys, fetched as in production. With `kafka`, it runs on that real broker instead, its
+    outbox relay publishing (`dead_letters` then stays empty: read the topic or the service's API).
     """
     definition = DEFINITIONS[name]
     settings = definition.settings_cls(
-        database_url=dsn, kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER, **settings_
+        database_url=dsn, kafka_bootstrap_servers=kafka or UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER, **settings_
     )
     clock = clock or FixedClock(NOW)
     keys = None if issuer else test_keys(clock.now)
@@ -110,16 +111,18 @@ async def run_service(
     broker: KafkaBroker = app.state.ctx.broker
     service = RunningService(name, app, broker, dsn, clock)
 
-    # Registered before the broker starts, like any subscriber: it sees what the service dead-letters.
-    @broker.subscriber(Topics.DEAD_LETTER, group_id=f"test-{name}-dead-letters")
-    async def _record_dead_letter(message: KafkaMessage) -> None:
-        service.dead_letters.append(
-            DeadLetter(message.body, message.raw_message.key, {k: v for k, v in message.headers.items() if isinstance(v, str)})
-        )
+    if kafka is None:
+        # Registered before the broker starts, like any subscriber: it sees what the service dead-letters.
+        @broker.subscriber(Topics.DEAD_LETTER, group_id=f"test-{name}-dead-letters")
+        async def _record_dead_letter(message: KafkaMessage) -> None:
+            service.dead_letters.append(
+                DeadLetter(message.body, message.raw_message.key, {k: v for k, v in message.headers.items() if isinstance(v, str)})
+            )
 
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(_parked_outbox_relay(dsn, definition.schema))
-        await stack.enter_async_context(TestKafkaBroker(broker))
+        if kafka is None:
+            await stack.enter_async_context(_parked_outbox_relay(dsn, definition.schema))
+            await stack.enter_async_context(TestKafkaBroker(broker))
         await stack.enter_async_context(app.router.lifespan_context(app))
         service.http = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://test")

@@ -108,12 +108,14 @@ NO_ID = {
     "log a first contact": ("POST", "/contacts", {"referral_source": "ccas", "outcome": "appointment"}, None, expect(201, other=201)),
     "list first contacts": ("GET", "/contacts", None, None, expect(200, other=200)),
     "the funnel": ("GET", "/funnel", None, {"from": "2026-03-01", "to": "2026-03-31"}, {**expect(200, other=200), "ops": 200}),
+    "list dead letters": ("GET", "/operations/dead-letters", None, None, {**expect(403, other=403), "ops": 200}),
+    "replay dead letters": ("POST", "/operations/dead-letter-replays", {"reason": "rejected"}, None, {**expect(403, other=403), "ops": 200}),
 }
 
 
 @pytest.mark.parametrize("endpoint", list(NO_ID))
 @pytest.mark.parametrize("caller", list(CALLERS))
-async def test_banks_never_reach_intake_and_ops_only_the_funnel(endpoint: str, caller: str, start_service: ServiceStarter) -> None:
+async def test_banks_never_reach_intake_and_ops_only_the_funnel_and_the_dead_letters(endpoint: str, caller: str, start_service: ServiceStarter) -> None:
     intake = await start_service("intake")
     method, path, body, query, expected = NO_ID[endpoint]
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.servicing.domain import loan_id_for
+from shared.events import Topics
 from shared.auth import Principal
 from tests.integration.conftest import (
     DEFINITIONS,
@@ -140,6 +141,12 @@ RESUMPTION = "/webhooks/subscriptions/{subscription_id}/resumption"
 SUBSCRIPTION_DELIVERIES = "/webhooks/subscriptions/{subscription_id}/deliveries"
 WEBHOOK_DELIVERY = "/webhooks/deliveries/{delivery_id}"
 RESEND = "/webhooks/deliveries/{delivery_id}/resend"
+DEAD_LETTERS = "/operations/dead-letters"
+DEAD_LETTER = "/operations/dead-letters/{dead_letter_id}"
+DEAD_LETTER_REPLAY = "/operations/dead-letters/{dead_letter_id}/replay"
+DEAD_LETTERS_REPLAY = "/operations/dead-letter-replays"
+DEAD_LETTER_DISCARD = "/operations/dead-letters/{dead_letter_id}/discard"
+DEAD_LETTER_ROUTES = (DEAD_LETTERS, DEAD_LETTER, DEAD_LETTER_REPLAY, DEAD_LETTERS_REPLAY, DEAD_LETTER_DISCARD)
 
 DISBURSED_TODAY = {"disbursed_on": TODAY.isoformat(), "payee": "Garage Dupont, Lens"}
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -192,6 +199,39 @@ def _directory_cases(collection: str, param: str) -> list[BadRequest]:
         get("directory", audit, "malformed id", at=NOT_AN_ID, field=f"path.{param}", rule="string_pattern_mismatch"),
         unknown_id("directory", "GET", audit),
         get("directory", audit, "offset past the bound", at=at, query={"offset": 2**63}, field="query.offset", rule="less_than_equal"),
+    ]
+
+
+DISCARDED = {"reason": "Virement de test envoyé par erreur par la banque."}
+
+
+def _dead_letter_cases(service: str) -> list[BadRequest]:
+    """Every service keeps its consumers' dead letters under /operations/dead-letters (ops only)."""
+    counsellor = {"caller": tokens.counsellor(), "status": 403, "field": "role", "rule": "forbidden_role"}
+    return [
+        get(service, DEAD_LETTERS, "a status that is not one", query={"status": "perdu"}, field="query.status", rule="literal_error"),
+        get(service, DEAD_LETTERS, "a group that is not an identifier", query={"group": "-bank payments"}, field="query.group", rule="string_pattern_mismatch"),
+        get(service, DEAD_LETTERS, "NUL character in the reason", query={"reason": "rejected\u0000"}, field="query.reason", rule="string_pattern_mismatch"),
+        get(service, DEAD_LETTERS, "a counsellor listing them", **counsellor),
+        malformed_id(service, "GET", DEAD_LETTER, "dead_letter_id"),
+        unknown_id(service, "GET", DEAD_LETTER),
+        post(service, DEAD_LETTER_REPLAY, "a blank note", {"note": "   "}, at="unknown", field="note", rule="blank"),
+        post(service, DEAD_LETTER_REPLAY, "a counsellor replaying", at="unknown", **counsellor),
+        malformed_json(service, DEAD_LETTER_REPLAY, at="unknown"),
+        malformed_id(service, "POST", DEAD_LETTER_REPLAY, "dead_letter_id"),
+        unknown_id(service, "POST", DEAD_LETTER_REPLAY),
+        post(service, DEAD_LETTERS_REPLAY, "neither ids nor reason", {}, field="body", rule="one_selection"),
+        post(service, DEAD_LETTERS_REPLAY, "both ids and reason", {"ids": [str(uuid4())], "reason": "rejected"}, field="body", rule="one_selection"),
+        post(service, DEAD_LETTERS_REPLAY, "an empty selection", {"ids": []}, field="ids", rule="too_short"),
+        post(service, DEAD_LETTERS_REPLAY, "an id that is not one", {"ids": [MALFORMED_ID]}, field="ids.0", rule="uuid_parsing"),
+        post(service, DEAD_LETTERS_REPLAY, "an unknown dead letter", {"ids": [str(uuid4())]}, status=404),
+        malformed_json(service, DEAD_LETTERS_REPLAY),
+        post(service, DEAD_LETTER_DISCARD, "no reason", {}, at="unknown", field="reason", rule="missing"),
+        post(service, DEAD_LETTER_DISCARD, "a blank reason", {"reason": "   "}, at="unknown", field="reason", rule="blank"),
+        post(service, DEAD_LETTER_DISCARD, "a counsellor discarding", DISCARDED, at="unknown", **counsellor),
+        malformed_json(service, DEAD_LETTER_DISCARD, at="unknown"),
+        malformed_id(service, "POST", DEAD_LETTER_DISCARD, "dead_letter_id", body=DISCARDED),
+        unknown_id(service, "POST", DEAD_LETTER_DISCARD, body=DISCARDED),
     ]
 
 
@@ -538,6 +578,10 @@ CASES: list[BadRequest] = [
     post("notifications", TIMERS, "a counsellor running the timers", {}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     malformed_json("notifications", TIMERS),
     *DIRECTORY_CASES,
+    *(case for name in DEFINITIONS for case in _dead_letter_cases(name)),
+    post("intake", DEAD_LETTER_REPLAY, "a dead letter already discarded", at="discarded_dead_letter", status=409, field="status", rule="not_pending"),
+    post("intake", DEAD_LETTERS_REPLAY, "a selection naming a discarded one", {"ids": ["discarded_dead_letter"]}, status=409, field="status", rule="not_pending"),
+    post("intake", DEAD_LETTER_DISCARD, "a dead letter already discarded", DISCARDED, at="discarded_dead_letter", status=409, field="status", rule="not_pending"),
 ]
 
 
@@ -555,6 +599,12 @@ async def prepare_intake(service: RunningService) -> dict[str, str]:
         submitted = await service.http.post(f"/applications/{ids[name]}/submission", json={}, headers=owner)
         assert submitted.status_code == 200, submitted.text
     await service.deliver(loan_approved(UUID(ids["approved_file"])))
+    # A record intake cannot read, dead-lettered, kept and discarded by ops.
+    await service.deliver_raw(MALFORMED_JSON, topic=Topics.APPLICATIONS, key=b"dossier-42")
+    [kept] = await service.fetch("select id from dead_letters")
+    ids["discarded_dead_letter"] = str(kept["id"])
+    discarded = await service.http.post(f"/operations/dead-letters/{kept['id']}/discard", json=DISCARDED, headers=tokens.bearer(tokens.ops()))
+    assert discarded.status_code == 200, discarded.text
     return ids
 
 
@@ -661,6 +711,7 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("assessment", BANK_DECISION): tokens.bank(),
     ("assessment", TIMERS): tokens.ops(),
     ("notifications", TIMERS): tokens.ops(),
+    **{(name, route): tokens.ops() for name in DEFINITIONS for route in DEAD_LETTER_ROUTES},
     **{("directory", route): tokens.admin() for collection, param in DIRECTORY.items()
        for route in (f"/{collection}", f"/{collection}/{{{param}}}", f"/{collection}/{{{param}}}/audit")},
     **{("notifications", route): tokens.bank() for route in (SUBSCRIPTIONS, SUBSCRIPTION, RESUMPTION, SUBSCRIPTION_DELIVERIES, WEBHOOK_DELIVERY, RESEND)},
@@ -680,7 +731,10 @@ async def send(service: RunningService, case: BadRequest, ids: dict[str, str]) -
         return await service.http.request(
             case.method, url, content=case.raw, headers={"content-type": "application/json", **auth}
         )
-    return await service.http.request(case.method, url, json=case.body, params=case.query, headers=auth)
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("ids"), list):  # a selection may name prepared objects
+        body = {**body, "ids": [ids.get(i, i) for i in body["ids"]]}
+    return await service.http.request(case.method, url, json=body, params=case.query, headers=auth)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
