@@ -63,7 +63,9 @@ def _event_types(document: dict[str, Any], operation: dict[str, Any]) -> list[st
         payload = message["payload"]
         for ref in payload.get("oneOf", [payload]):
             schema = schemas[_pointer(ref["$ref"]).removeprefix("components/schemas/")]
-            found.append(schema["properties"]["type"]["const"])
+            event_type = schema.get("properties", {}).get("type", {}).get("const")
+            if event_type is not None:  # the dead-letter topic carries any record, not one event type
+                found.append(event_type)
     return found
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from deploy import asyncapi, catalogue
-from shared.events import EVENT_CLASSES
+from shared.events import EVENT_CLASSES, Topics
 
 pytestmark = pytest.mark.unit
 
@@ -82,4 +82,5 @@ def test_the_documents_name_the_topics_of_the_catalogue() -> None:
         for channel in yaml.safe_load(path.read_text())["channels"].values()
     }
 
-    assert addresses == {cls.topic for cls in EVENT_CLASSES}
+    # Every service also reads the dead-letter topic, to keep its own groups' dead letters for ops.
+    assert addresses == {cls.topic for cls in EVENT_CLASSES} | {Topics.DEAD_LETTER}
