@@ -48,7 +48,7 @@ def _children(parent: int) -> list[int]:
 def process_groups(manifest: Mapping[str, Any], state_dir: Path) -> dict[str, list[int]]:
     """Label -> pids for every platform process (services, Zipkin, Kafka, Postgres) and this client."""
     groups = {name: [int(info["pid"])] for name, info in manifest["services"].items() if info.get("pid")}
-    zipkin = LocalZipkin(state_dir)._live_pid()
+    zipkin = LocalZipkin(state_dir).server.live_pid()
     if zipkin:
         groups["zipkin"] = [zipkin]
     kafka, postgres = infra_status(state_dir)

@@ -17,18 +17,16 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from deploy.local import REPO_ROOT
 from deploy.local.keycloak_dist import Distribution, KeycloakError, find_java_home
 from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, read_port_pair
-from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
+from deploy.local.process import Detached, answers, run_blocking
 from deploy.versions import pinned
 
 KEYCLOAK_DEPLOY_DIR = REPO_ROOT / "deploy" / "keycloak"
@@ -78,12 +76,11 @@ class LocalKeycloak:
         self.home = self.base / "home"
         self.secrets_file = self.base / "secrets.json"
         self.ports_file = self.base / "ports.json"
-        self.pid_file = self.base / "keycloak.pid"
         self.log_file = self.base / "keycloak.log"
+        self.server = Detached("Keycloak", self.base / "keycloak.pid", self.log_file, marker=str(self.home))
         self.distribution = Distribution(pinned("keycloak"))
         self.requested_port = port
         self.start_timeout = start_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------------ secrets
 
@@ -126,15 +123,6 @@ class LocalKeycloak:
 
     # ------------------------------------------------------------------ process
 
-    def _live_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        if not pid_alive(pid) or not any(str(self.home) in part for part in cmdline(pid)):
-            return None
-        return pid
-
     def _prepare_home(self, java_home: Path) -> None:
         """This state dir's home: the built distribution hard-linked, its own data/ and the realm to import."""
         built = self.distribution.ensure(java_home)
@@ -147,18 +135,11 @@ class LocalKeycloak:
         imports.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REALM_FILE, imports / REALM_FILE.name)
 
-    def _ready(self, issuer: str) -> bool:
-        try:
-            return httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     def start(self, postgres_dsn: str, *, settings: dict[str, str] | None = None) -> str:
         """Start Keycloak (or reuse the running one) and return the realm's issuer URL once it answers."""
         deadline = time.monotonic() + self.start_timeout
-        pid = self._live_pid()
-        if pid is not None and self.issuer is not None:
-            self._wait(pid, self.issuer, deadline)
+        if self.server.live_pid() is not None and self.issuer is not None:
+            self._wait(self.issuer, deadline)
             return self.issuer
         java_home = find_java_home()
         self._prepare_home(java_home)
@@ -185,43 +166,24 @@ class LocalKeycloak:
             f"--http-management-port={management}",
             f"--db-url=jdbc:postgresql://{host}:{pg_port}/keycloak", "--db-username=postgres", "--db-password=local",
         ]
-        if self.log_file.exists():
-            self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
-        with self.log_file.open("wb") as log:
-            self._proc = subprocess.Popen(
-                command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.home, start_new_session=True, close_fds=True,
-            )
-        self.pid_file.write_text(f"{self._proc.pid}\n")
+        self.server.launch(command, env=env, cwd=self.home)
         issuer = f"{url}/realms/{REALM}"
         try:
-            self._wait(self._proc.pid, issuer, deadline)
+            self._wait(issuer, deadline)
         except KeycloakError:
             self.stop()
             raise
         return issuer
 
-    def _wait(self, pid: int, issuer: str, deadline: float) -> None:
-        while not self._ready(issuer):
-            if not pid_alive(pid):
-                raise KeycloakError(f"Keycloak (pid {pid}) exited during start-up:\n{tail(self.log_file, 30)}")
-            if time.monotonic() > deadline:
-                raise KeycloakError(f"Keycloak did not answer {issuer} within {self.start_timeout:g} s:\n{tail(self.log_file, 30)}")
-            time.sleep(0.5)
+    def _wait(self, issuer: str, deadline: float) -> None:
+        discovery = f"{issuer}/.well-known/openid-configuration"
+        self.server.wait_until(lambda: answers(discovery), deadline, discovery, KeycloakError)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop Keycloak's whole process group; no-op when it is down."""
-        pid = self._live_pid()
-        if pid is not None:
-            terminate_group(pid, timeout)
-        if self._proc is not None:
-            self._proc.wait()
-            self._proc = None
-        elif pid is not None:
-            reap(pid)
-        self.pid_file.unlink(missing_ok=True)
+        self.server.stop(timeout)
 
     def status(self) -> KeycloakStatus:
         """Whether the process is alive, its pid and the issuer."""
-        pid = self._live_pid()
+        pid = self.server.live_pid()
         return KeycloakStatus(running=pid is not None, pid=pid, issuer=self.issuer)

@@ -1,4 +1,4 @@
-"""Process helpers shared by the local Kafka and Postgres launchers (Linux /proc based)."""
+"""Process helpers shared by the local launchers (Linux /proc based): process groups, locks, detached servers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import contextlib
 import fcntl
 import os
 import signal
+import subprocess
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import httpx
 
 _T = TypeVar("_T")
 
@@ -135,3 +139,70 @@ def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
     # matters under pytest-asyncio's session-scoped loop.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-probe") as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+class ServerError(RuntimeError):
+    """A local server did not start, or exited while starting."""
+
+
+@dataclass
+class Detached:
+    """A server the launcher runs detached in its own process group: its pid file, its log, and the part of its
+    command line (`marker`) that proves a pid read back from the file is still that server."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+    marker: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    def live_pid(self) -> int | None:
+        """The server's pid while it runs, else None (a dead or reused pid is not it)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid_alive(pid) and any(self.marker in part for part in cmdline(pid)) else None
+
+    def launch(self, command: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
+        """Start `command` detached, its output in the log (the previous log kept as `.1`); its pid."""
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_file.exists():
+            self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
+        with self.log_file.open("wb") as log:
+            self.proc = subprocess.Popen(
+                list(command), env=None if env is None else dict(env), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True, close_fds=True,
+            )
+        self.pid_file.write_text(f"{self.proc.pid}\n")
+        return self.proc.pid
+
+    def wait_until(self, ready: Callable[[], bool], deadline: float, what: str, error: type[Exception] = ServerError) -> None:
+        """Poll `ready` until it says yes; `error` with the log's tail if the server exits or `deadline` passes."""
+        pid = self.live_pid()
+        while not ready():
+            if pid is None or not pid_alive(pid):
+                raise error(f"{self.name} exited during start-up:\n{tail(self.log_file, 30)}")
+            if time.monotonic() > deadline:
+                raise error(f"{self.name} did not answer {what} in time:\n{tail(self.log_file, 30)}")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the server's whole process group; no-op when it is down."""
+        pid = self.live_pid()
+        if pid is not None:
+            terminate_group(pid, timeout)
+        if self.proc is not None:
+            self.proc.wait()
+            self.proc = None
+        elif pid is not None:
+            reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def answers(url: str) -> bool:
+    """Whether `url` answers 200 (a server's health or discovery document)."""
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False

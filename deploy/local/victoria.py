@@ -23,11 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 
 from deploy.local import REPO_ROOT
 from deploy.local.ports import LOOPBACK, find_free_port, is_port_free
-from deploy.local.process import cmdline, file_lock, pid_alive, reap, tail, terminate_group
+from deploy.local.process import Detached, answers, file_lock
 from deploy.versions import pinned
 
 MODULE = "github.com/VictoriaMetrics/VictoriaMetrics"
@@ -116,12 +115,11 @@ class LocalVictoria:
         self.base = self.state_dir / "victoria"
         self.data_dir = self.base / "data"
         self.scrape_file = self.base / "scrape.yml"
-        self.pid_file = self.base / "victoria.pid"
         self.port_file = self.base / "port"
         self.log_file = self.base / "victoria.log"
+        self.server = Detached("VictoriaMetrics", self.base / "victoria.pid", self.log_file, marker=str(self.data_dir))
         self.bin_dir = bin_dir
         self.start_timeout = start_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def binary(self) -> Path:
@@ -135,30 +133,15 @@ class LocalVictoria:
         except (FileNotFoundError, ValueError):
             return None
 
-    def _live_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        if not pid_alive(pid) or not any(str(self.data_dir) in part for part in cmdline(pid)):
-            return None
-        return pid
-
-    def _healthy(self, url: str) -> bool:
-        try:
-            return httpx.get(f"{url}/health", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     def start(self, targets: Mapping[str, str], *, port: int | None = None, scrape_interval: str = SCRAPE_INTERVAL) -> str:
         """Scrape `targets` (service name → base URL): start the server (or rewrite the running one's file); its URL."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.scrape_file.write_text(scrape_config(targets, interval=scrape_interval))
         deadline = time.monotonic() + self.start_timeout
-        pid = self._live_pid()
+        pid = self.server.live_pid()
         if pid is not None and self.url is not None:
             os.kill(pid, 1)  # SIGHUP: re-read the scrape file
-            self._wait(pid, self.url, deadline)
+            self._wait(self.url, deadline)
             return self.url
         ensure_binaries(self.bin_dir)
         if port is None or not is_port_free(port):
@@ -177,44 +160,24 @@ class LocalVictoria:
             "-memory.allowedPercent=10",
             "-loggerLevel=WARN",
         ]
-        if self.log_file.exists():
-            self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
-        with self.log_file.open("wb") as log:
-            self._proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.base,
-                start_new_session=True, close_fds=True,
-            )
-        self.pid_file.write_text(f"{self._proc.pid}\n")
+        self.server.launch(command, cwd=self.base)
         try:
-            self._wait(self._proc.pid, url, deadline)
+            self._wait(url, deadline)
         except VictoriaError:
             self.stop()
             raise
         return url
 
-    def _wait(self, pid: int, url: str, deadline: float) -> None:
-        while not self._healthy(url):
-            if not pid_alive(pid):
-                raise VictoriaError(f"VictoriaMetrics (pid {pid}) exited during start-up:\n{tail(self.log_file, 30)}")
-            if time.monotonic() > deadline:
-                raise VictoriaError(f"VictoriaMetrics did not answer {url}/health within {self.start_timeout:g} s:\n{tail(self.log_file, 30)}")
-            time.sleep(0.2)
+    def _wait(self, url: str, deadline: float) -> None:
+        self.server.wait_until(lambda: answers(f"{url}/health"), deadline, f"{url}/health", VictoriaError)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the server's process group; no-op when it is down."""
-        pid = self._live_pid()
-        if pid is not None:
-            terminate_group(pid, timeout)
-        if self._proc is not None:
-            self._proc.wait()
-            self._proc = None
-        elif pid is not None:
-            reap(pid)
-        self.pid_file.unlink(missing_ok=True)
+        self.server.stop(timeout)
 
     def status(self) -> VictoriaStatus:
         """Whether the process is alive, its pid and its URL."""
-        pid = self._live_pid()
+        pid = self.server.live_pid()
         return VictoriaStatus(running=pid is not None, pid=pid, url=self.url)
 
 

@@ -18,7 +18,7 @@ import httpx
 
 from deploy.local import REPO_ROOT
 from deploy.local.ports import LOOPBACK, find_free_ports, is_port_open
-from deploy.local.process import cmdline, file_lock, pid_alive, reap, tail, terminate_group
+from deploy.local.process import Detached, answers, file_lock
 from deploy.versions import pinned
 
 CACHE_DIR = REPO_ROOT / ".local" / "zipkin"
@@ -59,12 +59,10 @@ class LocalZipkin:
 
     def __init__(self, state_dir: Path, *, port: int | None = None, start_timeout: float = DEFAULT_START_TIMEOUT) -> None:
         self.base = Path(state_dir).resolve() / "zipkin"
-        self.pid_file = self.base / "zipkin.pid"
         self.port_file = self.base / "port"
-        self.log_file = self.base / "zipkin.log"
+        self.server = Detached("Zipkin", self.base / "zipkin.pid", self.base / "zipkin.log", marker="zipkin-server")
         self.requested_port = port
         self.start_timeout = start_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str | None:
@@ -74,25 +72,9 @@ class LocalZipkin:
         except (FileNotFoundError, ValueError):
             return None
 
-    @property
-    def spans_endpoint(self) -> str:
-        """Where the services send their spans (`OTEL_EXPORTER_ZIPKIN_ENDPOINT`)."""
-        return f"{self.url}/api/v2/spans"
-
-    def trace_page(self, trace_id: str) -> str:
-        """A trace's page in the UI."""
-        return f"{self.url}/zipkin/traces/{trace_id}"
-
-    def _live_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if pid_alive(pid) and any("zipkin-server" in part for part in cmdline(pid)) else None
-
     def start(self) -> None:
         """Launch the server (or keep the running one); `wait_ready` waits for it."""
-        if self._live_pid() is not None:
+        if self.server.live_pid() is not None:
             return
         jar = ensure_jar()
         port = self.requested_port
@@ -103,50 +85,29 @@ class LocalZipkin:
         java = shutil.which("java", path=str(Path(os.environ.get("JAVA_HOME", "/nonexistent")) / "bin")) or shutil.which("java")
         if java is None:
             raise ZipkinError("no `java` on PATH to run Zipkin")
-        if self.log_file.exists():
-            self.log_file.replace(self.log_file.with_name(self.log_file.name + ".1"))
-        env = {**os.environ, "STORAGE_TYPE": "mem", "MEM_MAX_SPANS": "200000", "SELF_TRACING_ENABLED": "false"}
-        with self.log_file.open("wb") as log:
-            self._proc = subprocess.Popen(
-                # Loopback only, like every other server of the local platform.
-                [java, "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar),
-                 f"--armeria.ports[0].port={port}", f"--armeria.ports[0].ip={LOOPBACK}", "--armeria.ports[0].protocols=http"],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-            )
-        self.pid_file.write_text(f"{self._proc.pid}\n")
+        self.server.launch(
+            # Loopback only, like every other server of the local platform.
+            [java, "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar),
+             f"--armeria.ports[0].port={port}", f"--armeria.ports[0].ip={LOOPBACK}", "--armeria.ports[0].protocols=http"],
+            env={**os.environ, "STORAGE_TYPE": "mem", "MEM_MAX_SPANS": "200000", "SELF_TRACING_ENABLED": "false"},
+        )
 
     def wait_ready(self) -> str:
         """Wait until the server answers its health check; its URL."""
-        deadline = time.monotonic() + self.start_timeout
-        pid = self._live_pid()
-        while True:
-            if pid is None or not pid_alive(pid):
-                raise ZipkinError(f"Zipkin exited during start-up:\n{tail(self.log_file, 30)}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return str(self.url)
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ZipkinError(f"Zipkin did not answer within {self.start_timeout:g} s:\n{tail(self.log_file, 30)}")
-            time.sleep(0.3)
+        try:
+            self.server.wait_until(lambda: answers(f"{self.url}/health"), time.monotonic() + self.start_timeout, "/health", ZipkinError)
+        except ZipkinError:
+            self.stop()
+            raise
+        return str(self.url)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the server; no-op when it is down."""
-        pid = self._live_pid()
-        if pid is not None:
-            terminate_group(pid, timeout)
-        if self._proc is not None:
-            self._proc.wait()
-            self._proc = None
-        elif pid is not None:
-            reap(pid)
-        self.pid_file.unlink(missing_ok=True)
+        self.server.stop(timeout)
 
     def running(self) -> bool:
         """Whether the server process is alive."""
-        return self._live_pid() is not None
+        return self.server.live_pid() is not None
 
 
 def fetch_trace(base_url: str, trace_id: str) -> list[dict[str, Any]]:
