@@ -133,7 +133,8 @@ async def test_one_trace_spans_the_submission_every_kafka_hop_and_the_alert(plat
     context = await browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     await page.goto(f"{platform.zipkin}/zipkin/traces/{trace_id}")
-    await page.get_by_text("notifications", exact=False).first.wait_for()
+    # Zipkin's page draws the trace once it has fetched it: the services' names appear in its text.
+    await page.wait_for_function("document.body.innerText.includes('notifications')", timeout=60_000)
     assert "counsellor journey" in await page.inner_text("body")
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENS / "zipkin-trace-parcours.png"))

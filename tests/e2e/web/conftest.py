@@ -13,7 +13,7 @@ from deploy.local.services import WEB, ServiceProcess, web_env
 from tests.e2e.conftest import RunningPlatform, running_platform
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def platform(
     kafka: str, postgres: str, keycloak: LocalIdentity, zipkin: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningPlatform]:
@@ -25,7 +25,7 @@ async def platform(
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def workspace(platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The web workspace as its own process, registered at Keycloak as the realm's browser client."""
     [port] = find_free_ports(1)
