@@ -87,9 +87,9 @@ class LocalZipkin:
             raise ZipkinError("no `java` on PATH to run Zipkin")
         self.server.launch(
             # Loopback only, like every other server of the local platform.
-            [java, "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar),
+            [java, "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar),
              f"--armeria.ports[0].port={port}", f"--armeria.ports[0].ip={LOOPBACK}", "--armeria.ports[0].protocols=http"],
-            env={**os.environ, "STORAGE_TYPE": "mem", "MEM_MAX_SPANS": "200000", "SELF_TRACING_ENABLED": "false"},
+            env={**os.environ, "STORAGE_TYPE": "mem", "MEM_MAX_SPANS": "100000", "SELF_TRACING_ENABLED": "false"},
         )
 
     def wait_ready(self) -> str:
