@@ -179,9 +179,10 @@ class Detached:
 
     def wait_until(self, ready: Callable[[], bool], deadline: float, what: str, error: type[Exception] = ServerError) -> None:
         """Poll `ready` until it says yes; `error` with the log's tail if the server exits or `deadline` passes."""
-        pid = self.live_pid()
         while not ready():
-            if pid is None or not pid_alive(pid):
+            # The process this launcher started is asked directly; one started by another command, through its pid file.
+            gone = self.proc.poll() is not None if self.proc is not None else self.live_pid() is None
+            if gone:
                 raise error(f"{self.name} exited during start-up:\n{tail(self.log_file, 30)}")
             if time.monotonic() > deadline:
                 raise error(f"{self.name} did not answer {what} in time:\n{tail(self.log_file, 30)}")
