@@ -19,13 +19,14 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.broker import create_broker
 from shared import asyncapi
 from shared.asyncapi import declare_publishers
 from shared.clock import Clock, SystemClock
-from shared.consumer import Handler, PoolHolder, register_consumer
+from shared.consumer import BatchSettings, EventConsumer, Handler, PoolHolder, register_consumer
 from shared.deadletters import keep_dead_letters, refresh_pending
 from shared.deadletters_api import dead_letters_router
 from shared.events.envelope import Envelope
@@ -66,6 +67,10 @@ class ServiceContext(Generic[SettingsT]):
     operations: OperationsMetrics | None = None  # lag, topic sizes, outbox age, event latency, HTTP requests
     pools: PoolHolder = field(default_factory=PoolHolder)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # consumer group → its topics (the lag gauge; it keeps their dead letters)
+    tracer: Tracer = field(default_factory=lambda: trace.get_tracer(__name__))
+    consumers: list[EventConsumer] = field(default_factory=list)
+    # Set when a consumer applied something: parked events may now find what they wait for.
+    applied: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -75,7 +80,8 @@ class ServiceContext(Generic[SettingsT]):
     def consume(self, group_id: str, topics: tuple[str, ...], handlers: Mapping[type[Envelope[Any]], Handler]) -> None:
         """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction."""
         self.groups[group_id] = tuple(sorted({*self.groups.get(group_id, ()), *topics}))
-        register_consumer(
+        settings = self.settings
+        self.consumers.append(register_consumer(
             self.broker,
             pools=self.pools,
             group_id=group_id,
@@ -85,7 +91,15 @@ class ServiceContext(Generic[SettingsT]):
             failpoints=self.failpoints,
             metrics=self.metrics,
             operations=self.operations,
-        )
+            batching=BatchSettings(
+                max_records=settings.consumer_batch_size,
+                max_wait_ms=settings.consumer_batch_wait_ms,
+                park_retry_seconds=settings.consumer_park_retry_seconds,
+                park_max_seconds=settings.consumer_park_max_seconds,
+            ),
+            tracer=self.tracer,
+            on_applied=self.applied.set,
+        ))
 
 
 @dataclass(frozen=True)
@@ -136,12 +150,7 @@ def create_service_app(
     """Build the service's ASGI app; nothing connects until the app's lifespan starts."""
     tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
     registry = CollectorRegistry()
-    broker = create_broker(
-        settings.kafka_bootstrap_servers,
-        client_id=definition.name,
-        tracer_provider=tracer_provider,
-        registry=registry,
-    )
+    broker = create_broker(settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry)
     clock = clock or SystemClock()
     keys = keys or KeySet(
         settings.oidc_issuer, now=clock.now, jwks_url=settings.oidc_jwks_url, ttl_seconds=settings.oidc_keys_ttl_seconds
@@ -157,6 +166,7 @@ def create_service_app(
         operations=OperationsMetrics.create(registry),
         registry=registry,
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
+        tracer=trace.get_tracer("shared.consumer", tracer_provider=tracer_provider),
     )
     definition.register_consumers(ctx)
     declare_publishers(broker, definition.name, definition.publishes)
@@ -174,6 +184,7 @@ def create_service_app(
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
             metrics=ctx.metrics,
+            tracer_provider=tracer_provider,
         )
         tasks: list[asyncio.Task[None]] = []
         gauges: OperationsGauges | None = None
@@ -196,6 +207,9 @@ def create_service_app(
                 gauges.start()
             tasks = [
                 asyncio.create_task(periodic(timer)(ctx), name=f"{definition.name}-{timer.name}") for timer in definition.timers
+            ] + [
+                asyncio.create_task(consumer.run_parked(ctx.applied), name=f"{consumer.group_id}-parked")
+                for consumer in ctx.consumers
             ]
             log.info("%s ready", definition.name)
             yield
@@ -280,7 +294,8 @@ def create_service_app(
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics", exclude_spans=["receive", "send"]
     )
-    asyncpg_instrumentor = AsyncPGInstrumentor()
-    if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:  # patches asyncpg once per process
-        asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
+    if settings.trace_sql:  # a span per SQL statement: for a diagnosis (it patches asyncpg for the whole process)
+        asyncpg_instrumentor = AsyncPGInstrumentor()
+        if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:
+            asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
     return app

@@ -11,10 +11,10 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.assessment import usecases
-from services.assessment.domain.decision import BankDecisionTerms
+from services.assessment.domain.decision import BankDecisionTerms, NotRoutedToBank
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor
-from shared.consumer import EventRejected
+from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, Topics
 from shared.events import DirectoryAssociation, DirectoryBank, DirectoryNetwork
@@ -56,6 +56,9 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
                 conn, data.application_id, terms, bank_id=data.bank_id, actor=Actor(subject=data.bank_id, role="bank"),
                 settings=settings, now=ctx.clock.now(), channel="kafka",
             )
+        except NotRoutedToBank as early:
+            # The routing may still be on its way (or never come: dead-lettered after the parking delay).
+            raise EventTooEarly(f"{early.field}: {early.detail}") from None
         except BusinessRuleError as refused:
             raise EventRejected(f"{refused.field}: {refused.detail}") from None
 
