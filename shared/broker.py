@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.trace import TracerProvider
+from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
+
+
+def as_bytes(message: StreamMessage[Any]) -> bytes:
+    """The record's value as it came: the handlers parse it themselves.
+
+    FastStream would parse a body whose `content-type` says JSON (or text) before the handler runs, and a
+    body that does not parse would then fail outside it, be redelivered and stop its partition for ever:
+    a partner's malformed file, or a dead letter whose payload was cut (`shared/oversized_dead_letters.py`).
+    """
+    return message.body
 
 
 def create_broker(
@@ -29,6 +41,7 @@ def create_broker(
         acks="all",
         linger_ms=5,
         middlewares=middlewares,
+        decoder=as_bytes,
         logger=logging.getLogger(f"{client_id}.kafka"),
         log_level=logging.DEBUG,
     )

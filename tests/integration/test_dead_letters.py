@@ -47,12 +47,12 @@ def bank_payment(loan_id: UUID, reference: str = "VIR-2026-03-02-0001") -> BankP
     )
 
 
-async def produce(kafka: str, topic: str, value: bytes, key: bytes) -> Coordinates:
+async def produce(kafka: str, topic: str, value: bytes, key: bytes, content_type: bytes = b"application/cloudevents+json") -> Coordinates:
     """Write one record as a partner's system would; where it landed."""
     producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
     await producer.start()
     try:
-        sent = await producer.send_and_wait(topic, value=value, key=key, headers=[("content-type", b"application/cloudevents+json")])
+        sent = await producer.send_and_wait(topic, value=value, key=key, headers=[("content-type", content_type)])
         return topic, sent.partition, sent.offset
     finally:
         await producer.stop()
@@ -191,8 +191,11 @@ async def test_a_replay_that_still_fails_is_a_new_dead_letter_and_a_discard_need
     await asyncio.sleep(2)
     assert (await servicing.http.get(DEAD_LETTERS, params={"reason": str(never_opened)}, headers=OPS)).headers["X-Total-Count"] == "2"
 
-    # A record that is not even JSON is kept too, its bytes as they came.
-    garbage = await listed(servicing, await produce(kafka, Topics.BANK_PAYMENTS, b"\xffVIR;8791;2026-03-02", b"lot-0302"), reason="invalid envelope")
+    # A record that is not even JSON is kept too, its bytes as they came, whatever its content type claims.
+    garbage = await listed(
+        servicing, await produce(kafka, Topics.BANK_PAYMENTS, b"\xffVIR;8791;2026-03-02", b"lot-0302", b"application/json"),
+        reason="invalid envelope",
+    )
     assert (garbage["event_id"], garbage["event_type"]) == (None, None)
     kept = await read(servicing, garbage["id"])
     assert (kept["value_text"], base64.b64decode(kept["value_base64"])) == (None, b"\xffVIR;8791;2026-03-02")
