@@ -6,6 +6,9 @@ import importlib
 
 import pytest
 
+from aiokafka import TopicPartition
+
+from bench.drain import passed
 from bench.flow_report import latency_figures, percentile, table
 from bench.hops import Seen, hop_figures, pair, seen
 from deploy.local.journey import Journey
@@ -13,7 +16,7 @@ from bench.portfolio import DURATIONS, max_duration, picks, templates
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web"])
+@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain"])
 def test_the_benchmark_command_loads_and_lists_its_options(module: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Importing the command is what breaks when the service code it drives moves.
     main = importlib.import_module(module).main
@@ -102,3 +105,11 @@ def test_each_http_command_gets_its_own_percentiles() -> None:
     assert figures["calls"]["FICP"]["p99"] == 2.0
     assert figures["steps"]["application submitted"]["in_step"]["p99"] == pytest.approx(9901.0)
 
+
+@pytest.mark.unit
+def test_a_drain_is_over_when_the_group_committed_past_every_record_written() -> None:
+    targets = {TopicPartition("microcredit.applications.v1", 0): 840, TopicPartition("microcredit.applications.v1", 3): 12}
+
+    assert passed({TopicPartition("microcredit.applications.v1", 0): 840, TopicPartition("microcredit.applications.v1", 3): 13}, targets)
+    assert not passed({TopicPartition("microcredit.applications.v1", 0): 839, TopicPartition("microcredit.applications.v1", 3): 13}, targets)
+    assert not passed({TopicPartition("microcredit.applications.v1", 0): 900}, targets)
