@@ -51,7 +51,9 @@ async def _events(conn: asyncpg.Connection, count: int) -> None:
                 ids[0], str(ids[0]), PAYLOAD,
             )
         else:
-            await conn.executemany("insert into inbox (consumer, event_id, event_type) values ('bench', $1, 'bench') on conflict do nothing", [(i,) for i in ids])
+            await conn.executemany(
+                "insert into inbox (consumer, event_id, event_type) values ('bench', $1, 'bench') on conflict do nothing", [(i,) for i in ids]
+            )
             await conn.executemany(
                 "insert into state (id, version, body) values ($1, 1, '{\"status\": \"open\"}')"
                 " on conflict (id) do update set version = state.version + 1", [(i,) for i in ids],
