@@ -8,10 +8,22 @@ trace context the record carries. FastStream's middleware would add a span per b
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
+
+
+def as_bytes(message: StreamMessage[Any]) -> bytes:
+    """The record's value as it came: the handlers parse it themselves.
+
+    FastStream would parse a body whose `content-type` says JSON (or text) before the handler runs, and a
+    body that does not parse would then fail outside it, be redelivered and stop its partition for ever:
+    a partner's malformed file, or a dead letter whose payload was cut (`shared/oversized_dead_letters.py`).
+    """
+    return message.body
 
 
 def create_broker(
@@ -31,6 +43,7 @@ def create_broker(
         acks="all",
         linger_ms=0,
         middlewares=middlewares,
+        decoder=as_bytes,
         logger=logging.getLogger(f"{client_id}.kafka"),
         log_level=logging.DEBUG,
     )

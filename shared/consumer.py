@@ -36,6 +36,7 @@ from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
 from shared.metrics import OperationsMetrics, PlumbingMetrics
+from shared.oversized_dead_letters import publish_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -458,7 +459,8 @@ class EventConsumer:
             "dlq-failed-at": self.clock.now().isoformat(),
         }
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        await self.broker.publish(record.value, topic=Topics.DEAD_LETTER, key=record.key, headers=headers)
+        # Cut to fit when the original record with these headers is too large for the topic (never a loop).
+        await publish_dead_letter(self.broker, record.value, key=record.key, headers=headers)
         if parked_id is not None:
             async with self.pools.get().acquire() as conn:
                 await conn.execute("delete from parked_events where id = $1", parked_id)
