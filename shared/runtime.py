@@ -283,9 +283,11 @@ def create_service_app(
     async def ready() -> JSONResponse:
         try:
             await ctx.pool.fetchval("select 1")
-            await broker.ping(timeout=2.0)
         except Exception as exc:  # readiness reports any dependency failure, it never raises
             return problem_response(503, "Not ready", repr(exc))
+        # FastStream's ping says False (it does not raise) when the broker does not answer in time.
+        if not await broker.ping(timeout=2.0):
+            return problem_response(503, "Not ready", "the Kafka broker does not answer")
         return JSONResponse({"status": "ready", "service": definition.name})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
