@@ -52,6 +52,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,  # a fast shutdown or restart of the database
+    asyncpg.CrashShutdownError,
 )
 
 

@@ -196,8 +196,9 @@ class OutboxRelay:
                     except TimeoutError:
                         pass
         finally:
-            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            await conn.execute("select pg_advisory_unlock(hashtext($1))", lock)
+            if not conn.is_closed():  # a connection the database dropped took its listener and lock with it
+                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await conn.execute("select pg_advisory_unlock(hashtext($1))", lock)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
