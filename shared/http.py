@@ -6,21 +6,23 @@ Also what every list and every body shares: bounded paging, and JSON bodies only
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi import routing
 from fastapi.routing import APIRoute
 from opentelemetry import trace
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.errors import BusinessRuleError
+from shared.middleware import header
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +91,23 @@ def problem_response(status: int, title: str, detail: str, *, headers: dict[str,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+@dataclass(frozen=True)
 class Page:
     """Which page of a list: `limit` items after `offset`, both bounded."""
 
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items at most.")] = 50,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
-    ) -> None:
-        self.limit, self.offset = limit, offset
+    limit: int = 50
+    offset: int = 0
 
 
-PageQuery = Annotated[Page, Depends()]
+async def page_query(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items at most.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
+) -> Page:
+    """FastAPI dependency: the page a list's query asks for (async: FastAPI runs a plain `def` in a worker thread)."""
+    return Page(limit, offset)
+
+
+PageQuery = Annotated[Page, Depends(page_query)]
 
 TOTAL_COUNT = "X-Total-Count"
 # `responses=` of a paged list: its 200 carries how many items match in all.
@@ -187,15 +194,27 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error")
         return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
 
-    @app.middleware("http")
-    async def _json_bodies_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        content_type = request.headers.get("content-type")
-        if content_type is not None and not _is_json(content_type) and _takes_body(app, request):
-            return problem_response(
-                415, "Unsupported media type", f"the body must be JSON (Content-Type: application/json), not {content_type}",
-                errors=[{"field": "Content-Type", "rule": "json_required", "message": "send the body as application/json"}],
-            )
-        return await call_next(request)
+    app.add_middleware(JsonBodiesOnly, api=app)
+
+
+class JsonBodiesOnly:
+    """Answer 415 to a body that is not JSON, before FastAPI reads it (pure ASGI: no task per request)."""
+
+    def __init__(self, app: ASGIApp, *, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            content_type = header(scope, b"content-type")
+            if content_type is not None and not _is_json(content_type) and _takes_body(self.api, scope):
+                refused = problem_response(
+                    415, "Unsupported media type", f"the body must be JSON (Content-Type: application/json), not {content_type}",
+                    errors=[{"field": "Content-Type", "rule": "json_required", "message": "send the body as application/json"}],
+                )
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def api_routes(app: FastAPI) -> list[Any]:
@@ -210,9 +229,9 @@ def _methods_of_path(app: FastAPI, request: Request) -> set[str]:
     }
 
 
-def _takes_body(app: FastAPI, request: Request) -> bool:
+def _takes_body(app: FastAPI, scope: Scope) -> bool:
     """Whether the route this request goes to reads a JSON body."""
     for route in api_routes(app):
-        if route.matches(request.scope)[0] is Match.FULL:
+        if route.matches(scope)[0] is Match.FULL:
             return route.body_field is not None
     return False

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
 from tests.integration.conftest import ServiceStarter
+from tests.support.tokens import bearer, counsellor
 
 pytestmark = pytest.mark.integration
 
@@ -24,3 +27,16 @@ async def test_every_service_answers_health_readiness_metrics_and_openapi(name: 
     document = (await service.http.get("/openapi.json")).json()
     assert document["openapi"].startswith("3.")
     assert document["info"]["title"].startswith("Microcredit")
+
+
+async def test_a_request_is_counted_under_its_route_template_and_names_its_trace(start_service: ServiceStarter) -> None:
+    intake = await start_service("intake")
+
+    answer = await intake.http.get(f"/applications/{uuid4()}", headers=bearer(counsellor()))
+
+    assert answer.status_code == 404
+    version, trace_id, _span_id, _flags = answer.headers["traceresponse"].split("-")
+    assert (version, trace_id) == ("00", answer.json()["trace_id"])
+    metrics = (await intake.http.get("/metrics")).text
+    assert 'microcredit_http_request_duration_seconds_count{method="GET",route="/applications/{application_id}",status="404"} 1.0' in metrics
+
