@@ -32,14 +32,35 @@ MAX_PAGE_SIZE = 500
 MAX_OFFSET = 100_000
 RETRY_AFTER_SECONDS = 5
 
-# What the database driver raises when Postgres is down, restarting or saturated: 503, retry later.
+# What the database driver raises when Postgres is down, restarting, shutting down or saturated: 503, retry later.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    OSError,  # connection refused or reset, no answer in time (asyncio's TimeoutError is an OSError)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection failed or was lost mid-statement
+    asyncpg.CannotConnectNowError,  # 57P03: the database system is starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminating connection due to administrator command (a restart)
+    asyncpg.CrashShutdownError,  # 57P02: another server process crashed, every connection is cut
+    asyncpg.TooManyConnectionsError,  # 53300: no connection slot left
+    asyncpg.InterfaceError,  # only on a closed connection or pool (see `database_unavailable`)
 )
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (503), rather than that the code is wrong (500).
+
+    asyncpg raises `InterfaceError` both on a connection or pool that is closed (an outage) and on misuse,
+    such as two statements at once on one connection (a bug): only the first is an outage.
+    """
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "closed" in str(exc) or "closing" in str(exc)
+    return isinstance(exc, UNAVAILABLE)
+
+
+def unavailable_response() -> JSONResponse:
+    """The 503 problem a request gets while the database does not answer, with `Retry-After`."""
+    return problem_response(
+        503, "Service unavailable", "the database does not answer; retry in a few seconds",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class ProblemError(BaseModel):
@@ -183,18 +204,30 @@ def install_problem_handlers(app: FastAPI) -> None:
         title = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return problem_response(exc.status_code, title, str(exc.detail), headers=headers, **extra)
 
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # Answered here, inside the app: the request is counted and traced as the 503 it gets, not as a 500.
+        if not database_unavailable(exc):
+            return _internal_error(exc)
+        log.warning("database unavailable: %r", exc)
+        return unavailable_response()
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
+
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, UNAVAILABLE):
-            log.warning("dependency unavailable: %r", exc)
-            return problem_response(
-                503, "Service unavailable", "the database does not answer; retry in a few seconds",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        log.exception("unhandled error")
-        return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
+        # What no handler above took, raised here or by a middleware outside them.
+        if database_unavailable(exc):
+            log.warning("database unavailable: %r", exc)
+            return unavailable_response()
+        return _internal_error(exc)
 
     app.add_middleware(JsonBodiesOnly, api=app)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
 
 
 class JsonBodiesOnly:
