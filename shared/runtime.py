@@ -33,6 +33,7 @@ from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.docs import docs_router
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
+from shared.idempotency import IdempotencyKeys, forget_expired_periodically
 from shared.metrics import OperationsMetrics, PlumbingMetrics
 from shared.metrics_refresh import OperationsGauges
 from shared.middleware import RequestTelemetry
@@ -211,6 +212,8 @@ def create_service_app(
                 asyncio.create_task(consumer.run_parked(ctx.applied), name=f"{consumer.group_id}-parked")
                 for consumer in ctx.consumers
             ]
+            if settings.idempotency_cleanup_seconds > 0:
+                tasks.append(asyncio.create_task(forget_expired_periodically(ctx), name=f"{definition.name}-idempotency-keys"))
             log.info("%s ready", definition.name)
             yield
         finally:
@@ -239,7 +242,8 @@ def create_service_app(
         app.include_router(timers_router(definition.name, definition.timers, service_context))
     app.include_router(dead_letters_router(service_context))
 
-    # Added last, so outermost of the app's own middlewares: it counts and traces every answer, 415s included.
+    app.add_middleware(IdempotencyKeys, ctx=ctx)
+    # Added last, so outermost of the app's own middlewares: it counts and traces every answer, replays and 415s included.
     app.add_middleware(RequestTelemetry, histogram=ctx.operations.http_requests if ctx.operations is not None else None)
 
     install_openapi(app, service_context)
