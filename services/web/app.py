@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 from fastapi import FastAPI, Request
@@ -79,7 +80,9 @@ def create_app(
     clock = clock or SystemClock()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(labels.FILTERS)
-    templates.env.globals.update(labels.LABELS, trace_id=labels.trace_id, trace_url=settings.trace_url)
+    templates.env.globals.update(
+        labels.LABELS, trace_id=labels.trace_id, trace_url=settings.trace_url, idempotency_key=lambda: str(uuid4())
+    )
     csp = content_security_policy(settings)
 
     @asynccontextmanager
