@@ -262,6 +262,14 @@ def _methods_of_path(app: FastAPI, request: Request) -> set[str]:
     }
 
 
+def route_of(app: FastAPI, scope: Scope) -> Any | None:
+    """The API route a request goes to, as the router would set it in `scope["route"]` (None if none matches)."""
+    for route in api_routes(app):
+        if route.matches(scope)[0] is Match.FULL:
+            return route.original_route
+    return None
+
+
 def _takes_body(app: FastAPI, scope: Scope) -> bool:
     """Whether the route this request goes to reads a JSON body."""
     for route in api_routes(app):

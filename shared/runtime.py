@@ -242,7 +242,7 @@ def create_service_app(
         app.include_router(timers_router(definition.name, definition.timers, service_context))
     app.include_router(dead_letters_router(service_context))
 
-    app.add_middleware(IdempotencyKeys, ctx=ctx)
+    app.add_middleware(IdempotencyKeys, ctx=ctx, api=app)
     # Added last, so outermost of the app's own middlewares: it counts and traces every answer, replays and 415s included.
     app.add_middleware(RequestTelemetry, histogram=ctx.operations.http_requests if ctx.operations is not None else None)
 

@@ -40,6 +40,8 @@ async def test_a_draft_sent_again_with_its_key_is_opened_once_and_answered_alike
     other = await intake.http.post("/applications", json=body, headers={**bearer(counsellor("c-martin")), "Idempotency-Key": KEY})
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
     assert await drafts(intake) == 2
+    metrics = (await intake.http.get("/metrics")).text  # the replay is counted under its route, as any answer
+    assert 'microcredit_http_request_duration_seconds_count{method="POST",route="/applications",status="201"} 3.0' in metrics
 
 
 async def test_a_key_sent_with_another_body_or_malformed_is_refused_by_name(start_service: ServiceStarter) -> None:
