@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,8 +33,10 @@ from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.docs import docs_router
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
+from shared.idempotency import IdempotencyKeys, forget_expired_periodically
 from shared.metrics import OperationsMetrics, PlumbingMetrics
 from shared.metrics_refresh import OperationsGauges
+from shared.middleware import RequestTelemetry
 from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
 from shared.outbox import OutboxRelay
@@ -44,9 +45,6 @@ from shared.telemetry import create_tracer_provider
 from shared.timers import Timer, periodic, timers_router
 
 log = logging.getLogger(__name__)
-
-# Probes and scrapes: counted by whoever calls them, not as the service's traffic.
-_UNCOUNTED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -134,8 +132,11 @@ class ServiceDefinition(Generic[SettingsT]):
         )
 
 
-def service_context(request: Request) -> ServiceContext[Any]:
-    """FastAPI dependency giving a route its service context (each service's `Context` alias types it)."""
+async def service_context(request: Request) -> ServiceContext[Any]:
+    """FastAPI dependency giving a route its service context (each service's `Context` alias types it).
+
+    Async although it awaits nothing: FastAPI runs a plain `def` dependency in a worker thread.
+    """
     return request.app.state.ctx
 
 
@@ -211,6 +212,8 @@ def create_service_app(
                 asyncio.create_task(consumer.run_parked(ctx.applied), name=f"{consumer.group_id}-parked")
                 for consumer in ctx.consumers
             ]
+            if settings.idempotency_cleanup_seconds > 0:
+                tasks.append(asyncio.create_task(forget_expired_periodically(ctx), name=f"{definition.name}-idempotency-keys"))
             log.info("%s ready", definition.name)
             yield
         finally:
@@ -239,31 +242,9 @@ def create_service_app(
         app.include_router(timers_router(definition.name, definition.timers, service_context))
     app.include_router(dead_letters_router(service_context))
 
-    http_requests = ctx.operations.http_requests if ctx.operations is not None else None
-
-    @app.middleware("http")
-    async def count_request(request: Request, call_next: Callable) -> Response:
-        # Per route template (`/loans/{loan_id}`), never per raw path: a bounded set of series.
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", None)
-            if http_requests is not None and path not in _UNCOUNTED_PATHS:
-                http_requests.labels(path or "unmatched", request.method, str(status)).observe(time.perf_counter() - started)
-
-    @app.middleware("http")
-    async def trace_response(request: Request, call_next: Callable) -> Response:
-        # W3C Trace Context level 2: tell the caller which trace its request joined.
-        response = await call_next(request)
-        span_context = trace.get_current_span().get_span_context()
-        if span_context.is_valid:
-            response.headers["traceresponse"] = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-01"
-        return response
+    app.add_middleware(IdempotencyKeys, ctx=ctx, api=app)
+    # Added last, so outermost of the app's own middlewares: it counts and traces every answer, replays and 415s included.
+    app.add_middleware(RequestTelemetry, histogram=ctx.operations.http_requests if ctx.operations is not None else None)
 
     install_openapi(app, service_context)
     app.include_router(

@@ -61,6 +61,12 @@ class ServiceSettings(BaseSettings):
     metrics_refresh_seconds: float = Field(
         15.0, ge=0, description="Period of the consumer lag, topic size and outbox age gauges (0: not refreshed)."
     )
+    idempotency_key_ttl_seconds: float = Field(
+        86_400.0, gt=0, description="How long an `Idempotency-Key` and the first answer to it are kept (24 h by default)."
+    )
+    idempotency_cleanup_seconds: float = Field(
+        600.0, ge=0, description="Period of the deletion of expired idempotency keys (0: never; an expired key is reused anyway)."
+    )
     failpoints: str = Field(
         "",
         description=(
