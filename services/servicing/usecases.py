@@ -206,8 +206,9 @@ async def close_business_day(
     chunks = 0
     async with pool.acquire() as conn, cob.exclusive_run(conn):
         resume_after, resumed = await cob.begin(conn, business_date, now)
-        await cob.take_scope(conn, business_date, resume_after)
-        while ids := await cob.next_chunk(conn, resume_after, policy.chunk_size):
+        await cob.take_scope(conn, business_date, policy.missed_by(business_date), resume_after)
+        after = None  # the scope holds only what the pass has left to visit
+        while ids := await cob.next_chunk(conn, after, policy.chunk_size):
             async with conn.transaction():
                 done = await _close_chunk(conn, business_date, ids, policy=policy, stamp=stamp, now=now)
                 chunk_no = await cob.record_progress(conn, business_date, ids, done)
@@ -216,7 +217,7 @@ async def close_business_day(
                 observer.chunk_committed(done)
             if failpoints is not None:
                 failpoints.hit(COB_FAILPOINT, str(chunk_no))
-            resume_after = ids[-1]
+            after = ids[-1]
         await cob.finish(conn, business_date, now)
     log.info(
         "close of business %s: %d chunks, %d loans visited, %d missed, %d stage changes, %d written off%s",

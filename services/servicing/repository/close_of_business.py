@@ -9,7 +9,8 @@ events of all of that to the outbox (built set-based in SQL, in the same stateme
 progress in `cob_runs`, all in one commit (how many loans the pass visits is counted when it takes its scope, so
 another request can follow a run under way). Every change is conditional (`missed_on is null`, a stage
 that differs, a loan still active), so a run interrupted at any point resumes after its last committed
-chunk, and a second run for the same date changes and publishes nothing more. The run itself:
+chunk, and a second run for the same date changes and publishes nothing more. A resumed pass also visits
+the loans before its resume point that are not closed for the date yet (opened while it was down). The run itself:
 `usecases.close_business_day`.
 """
 
@@ -126,7 +127,7 @@ _WRITE_OFF = "update loans set status = $2, written_off_on = $3, principal_outst
 # $7: the loans of the chunk no longer active (not visited): the pass has that many fewer to visit.
 _PROGRESS = """
 update cob_runs
-   set resume_after = $2, chunks = chunks + 1, loans_visited = loans_visited + $3,
+   set resume_after = greatest(resume_after, $2), chunks = chunks + 1, loans_visited = loans_visited + $3,
        missed = missed + $4, stage_changes = stage_changes + $5, written_off = written_off + $6,
        loans_to_visit = loans_to_visit - $7
  where business_date = $1
@@ -134,9 +135,9 @@ returning chunks
 """
 
 # Instalments due and unpaid on the date, of active loans, and loans stored as in arrears: all the run may change.
-# One simple-protocol script (no parameters): the date and the resume point are literals. The planner
-# cannot know that the instalments both due and unpaid are a few in a hundred (it guesses millions
-# and scans the whole table): the partial index of unpaid instalments is the only sane way in.
+# One simple-protocol script (no parameters): the date is a literal. The planner cannot know that the
+# instalments both due and unpaid are a few in a hundred (it guesses millions and scans the whole table):
+# the partial index of unpaid instalments is the only sane way in.
 _SCOPE = """
 set local enable_seqscan = off;
 set local enable_hashjoin = off;
@@ -146,12 +147,34 @@ create temporary table cob_scope (loan_id uuid not null, number integer);
 insert into cob_scope
 select i.loan_id, i.number
   from instalments i join loans l on l.id = i.loan_id
- where i.due_date <= {business_date} and i.paid_cents < i.amount_cents and l.status = 'active' and {instalment_after}
+ where i.due_date <= {business_date} and i.paid_cents < i.amount_cents and l.status = 'active'
 union all
 select id, null from loans
- where status = 'active' and (days_past_due > 0 or arrears_cents > 0) and {loan_after};
+ where status = 'active' and (days_past_due > 0 or arrears_cents > 0);
 create index on cob_scope (loan_id);
-analyze cob_scope;
+"""
+
+# A resumed pass: the loans up to where it stopped that are already closed for the date leave the scope, the
+# others stay: loans opened (or fallen behind) since the interruption, whatever their id. Closed for the date:
+# nothing left to mark missed, and the stored summary is the one the date gives (what a visit leaves behind).
+_ALREADY_CLOSED = """
+with owed as (
+    select s.loan_id, min(i.due_date) as oldest_due, sum(i.amount_cents - i.paid_cents) as arrears_cents,
+           bool_or(i.missed_on is null and i.due_date <= {missed_by}) as to_mark
+      from cob_scope s join instalments i on i.loan_id = s.loan_id and i.number = s.number
+     where s.loan_id <= {resume_after}
+     group by s.loan_id
+), summary as (
+    select l.id, l.days_past_due as stored_days, l.arrears_cents as stored_arrears, l.delinquency_stage as stored_stage,
+           coalesce({business_date} - o.oldest_due, 0) as days_past_due, coalesce(o.arrears_cents, 0) as arrears_cents,
+           coalesce(o.to_mark, false) as to_mark
+      from loans l left join owed o on o.loan_id = l.id
+     where l.id in (select loan_id from cob_scope where loan_id <= {resume_after})
+), closed as (
+    select id from summary
+     where not to_mark and (stored_days, stored_arrears, stored_stage) = (days_past_due, arrears_cents, {stage})
+)
+delete from cob_scope where loan_id in (select id from closed);
 """
 
 
@@ -159,13 +182,8 @@ def _date_literal(value: date) -> str:
     return f"date {literal(value.isoformat())}"
 
 
-def _after(column: str, value: UUID | None) -> str:
-    # Before the first chunk every loan id qualifies, the nil UUID included.
-    return "true" if value is None else f"{column} > {literal(str(value))}::uuid"
-
-
 async def begin(conn: asyncpg.Connection, business_date: date, now: datetime) -> tuple[UUID | None, bool]:
-    """Start a pass for the date, or resume the unfinished one: return (last loan id done, resumed)."""
+    """Start a pass for the date, or resume the unfinished one: return (its resume point, resumed)."""
     async with conn.transaction():
         run = await conn.fetchrow(
             "select finished_at, resume_after, chunks from cob_runs where business_date = $1 for update", business_date
@@ -207,18 +225,24 @@ async def exclusive_run(conn: asyncpg.Connection) -> AsyncIterator[None]:
         await conn.execute("select pg_advisory_unlock(hashtext($1))", RUN_LOCK)
 
 
-async def take_scope(conn: asyncpg.Connection, business_date: date, resume_after: UUID | None) -> None:
-    """Gather what the run may change (after `resume_after`) in the session's `cob_scope` table, and count its loans
-    as the pass's `loans_to_visit` (with those a resumed pass has already visited)."""
+async def take_scope(conn: asyncpg.Connection, business_date: date, missed_by: date, resume_after: UUID | None) -> None:
+    """Gather what the pass may change in the session's `cob_scope` table, and count its loans as the pass's
+    `loans_to_visit` (with those a resumed pass has already visited).
+
+    A resumed pass (`resume_after`: the highest loan id its committed chunks reached) keeps every loan after that
+    id, and those up to it that it has not closed for the date yet: a loan opened while the run was down is
+    visited whatever its id.
+    """
     await conn.execute("drop table if exists cob_scope")
-    async with conn.transaction():
-        await conn.execute(
-            _SCOPE.format(
-                business_date=_date_literal(business_date),
-                instalment_after=_after("i.loan_id", resume_after),
-                loan_after=_after("id", resume_after),
-            )
+    day = _date_literal(business_date)
+    script = _SCOPE.format(business_date=day)
+    if resume_after is not None:
+        script += _ALREADY_CLOSED.format(
+            business_date=day, missed_by=_date_literal(missed_by), resume_after=f"{literal(str(resume_after))}::uuid",
+            stage=STAGE_CASE,
         )
+    async with conn.transaction():
+        await conn.execute(script + "analyze cob_scope;")
         await conn.execute(
             "update cob_runs set loans_to_visit = loans_visited + (select count(distinct loan_id) from cob_scope)"
             " where business_date = $1",
@@ -265,7 +289,11 @@ async def save_write_offs(conn: asyncpg.Connection, loans: Sequence[Loan]) -> No
 
 
 async def record_progress(conn: asyncpg.Connection, business_date: date, ids: list[UUID], done: ChunkDone) -> int:
-    """Count a chunk of loans `ids` in the run's progress, in its transaction (a resumed run starts after the last); its number."""
+    """Count a chunk of loans `ids` in the run's progress, in its transaction; its number.
+
+    The pass's resume point is the highest loan id a committed chunk reached (a resumed pass walks its scope
+    from the start again: the loans it revisits below that point are the ones it still has to close).
+    """
     skipped = len(ids) - done.loans
     return int(
         await conn.fetchval(
