@@ -90,7 +90,9 @@ _TAEG_QUANTUM = Decimal("0.000001")  # a fraction: 0.0001 % — annex I asks for
 _SOLVER_PRECISION = 40  # ≥ 28 digits; the extra ones keep Newton's last steps and the residual meaningful
 _SOLVER_TOLERANCE = Decimal("1e-24")
 _SOLVER_MAX_STEPS = 400
-_MAX_RATE = 1e12  # beyond it the flows are no credit (a sign or date error): refused
+# Beyond it the flows are no credit (a sign or date error): refused. The search doubles from 100 % and
+# stops before 10^12, so the last rate it tries is 2^39.
+_MAX_RATE = 2**39
 
 
 def _shift_back(end: date, months: int, drawdown_day: int) -> date:
@@ -245,10 +247,26 @@ def _first_guess(flows: Sequence[_Flow]) -> float:
 
 
 def _solve_rate(flows: Sequence[_Flow]) -> Decimal:
-    """Root of the NPV in X ≥ 0: Newton's method in Decimal from the float root (two steps, most often), kept
-    inside a sign-change bracket and bisecting should it stray, to the same tolerance as from any start."""
-    low, high = Decimal(0), None  # NPV(0) < 0; an upper end is known once a rate gives NPV > 0
-    rate = Decimal(_first_guess(flows))
+    """Root of the NPV in X ≥ 0: Newton's method in Decimal, kept inside a sign-change bracket, bisecting when it strays.
+
+    When the drawdowns are all at the start (every loan's TAEG), the NPV rises with X: its one root is where
+    any start converges, and the float root is the nearest (two steps, most often). Drawdowns later on can
+    give it several roots: then the search starts where it always did, from the left end of the bracket
+    found by doubling from 100 %, and so finds the same one.
+    """
+    if all(flow.years == 0 for flow in flows if flow.amount > 0):
+        low, high, rate = Decimal(0), None, Decimal(_first_guess(flows))  # NPV(0) < 0; an upper end comes later
+    else:
+        low, high = Decimal(0), Decimal(1)
+        while (at_high := _npv_and_slope(flows, high)[0]) < 0:
+            low, high = high, high * 2
+            if high > _MAX_RATE:
+                raise ValueError("the effective rate is beyond 10^12 (repayments far too large or too early)")
+        if at_high == 0:
+            return high
+        # From the left end Newton's first step is the linearised rate; for a single drawdown the NPV is concave
+        # and increasing, so the steps climb to the root without overshooting it.
+        rate = low
     for _ in range(_SOLVER_MAX_STEPS):
         value, slope = _npv_and_slope(flows, rate)
         if value == 0:
