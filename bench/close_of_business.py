@@ -3,7 +3,9 @@
 Generates 1,000,000 active loans (schedules from a few hundred templates computed with shared.loanmath
 and expanded in SQL), then runs the close of business for one date with the service's own code, its
 outbox relay publishing every event to Kafka, and prints how long the state changes and the publishing
-took, the events by type and the peak memory of this process, the broker and Postgres.
+took, the events by type and the peak memory of this process, the broker and Postgres, beside the raw
+ceilings measured in the same run (`bench.cob_ceilings`): COPY of as many outbox rows into Postgres, and
+as many records of the same size produced to Kafka.
 
 The portfolio is loaded as a bank migrating its book would hand it over: repayments up to date, past
 incidents settled, and the current arrears not yet classified (no instalment marked missed, every loan
@@ -27,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from bench.cob_ceilings import copy_seconds, produce_seconds, sample_event
 from bench.portfolio import checkpoint, database_dsn, generate, kept_portfolio, reset
 from bench.portfolio_sql import SCHEMA
 from bench.processes import status_kb
@@ -164,6 +167,15 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "kafka": status_kb(kafka_pid),
             **dict(zip(("postmaster", "postgres_backend"), await postgres_memory(pool, postgres_pid), strict=True)),
         }
+        result = figures["run"]["result"]
+        events = result.missed_instalments + result.stage_changes + result.written_off
+        payload = sample_event()
+        print(f"ceilings: {events:,} rows into Postgres, {events:,} records to Kafka …", file=sys.stderr, flush=True)
+        figures["ceiling"] = {
+            "events": events, "payload_bytes": len(payload),
+            "copy_seconds": await copy_seconds(pool, events, payload),
+            "produce_seconds": await produce_seconds(bootstrap, events, payload),
+        }
     finally:
         await pool.close()
     return figures
@@ -205,6 +217,14 @@ def render(f: dict[str, Any], args: argparse.Namespace) -> str:
         f"events                {total:,} written, {run['on_kafka']:,} acknowledged by Kafka on {Topics.LOANS}",
     ]
     out += [f"  {name:<44} {count:>9,}" for name, count in events.items()]
+    c = f["ceiling"]
+    floor = max(c["copy_seconds"], c["produce_seconds"])
+    out += [
+        f"raw ceilings          measured in this run, for {c['events']:,} events of {c['payload_bytes']} bytes:",
+        f"  Postgres COPY       {c['copy_seconds']:.2f} s ({c['events'] / c['copy_seconds']:,.0f} rows/s into a copy of the outbox, one commit)",
+        f"  Kafka produce       {c['produce_seconds']:.2f} s ({c['events'] / c['produce_seconds']:,.0f} records/s, batch API, acks=all)",
+        f"  the run             {run['wall_seconds'] / floor:.1f} × the slower of the two",
+    ]
     m = f["memory_kb"]
     out += [
         "peak memory (VmHWM)",

@@ -123,6 +123,7 @@ delete from {SCHEMA}.missed_instalments where business_date in (select business_
 update {SCHEMA}.loans set status = 'active', written_off_on = null where written_off_on is not null;
 update {SCHEMA}.loans set days_past_due = 0, arrears_cents = 0, delinquency_stage = 'current'
  where status = 'active' and (days_past_due > 0 or arrears_cents > 0);
+truncate {SCHEMA}.loans_in_arrears;
 delete from {SCHEMA}.cob_runs;
 truncate {SCHEMA}.outbox;
 """

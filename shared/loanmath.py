@@ -1,11 +1,13 @@
 """Loan arithmetic (constant instalments on the declining balance), shared by assessment and servicing.
 
-Pure functions on integer cents and Decimal rates: no I/O, no floats.
+Pure functions on integer cents and Decimal rates: no I/O, no floats (but for the TAEG solver's first guess,
+refined in Decimal).
 """
 
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -88,6 +90,9 @@ _TAEG_QUANTUM = Decimal("0.000001")  # a fraction: 0.0001 % — annex I asks for
 _SOLVER_PRECISION = 40  # ≥ 28 digits; the extra ones keep Newton's last steps and the residual meaningful
 _SOLVER_TOLERANCE = Decimal("1e-24")
 _SOLVER_MAX_STEPS = 400
+# Beyond it the flows are no credit (a sign or date error): refused. The search doubles from 100 % and
+# stops before 10^12, so the last rate it tries is 2^39.
+_MAX_RATE = 2**39
 
 
 def _shift_back(end: date, months: int, drawdown_day: int) -> date:
@@ -100,33 +105,68 @@ def _shift_back(end: date, months: int, drawdown_day: int) -> date:
     return add_months(end, -months, day)
 
 
-def year_fraction(start: date, end: date) -> Decimal:
-    """Years from `start` to `end` per annex I: whole months (1/12) counted back from `end`, then days."""
+def _whole_months_and_days(start: date, end: date) -> tuple[int, int, int]:
+    """(whole months counted back from `end`, leftover days, length of the year those days are divided by)."""
     if end < start:
         raise ValueError(f"{end} is before {start}")
     months = (end.year - start.year) * 12 + end.month - start.month
+    if end.day == start.day:
+        return months, 0, 0  # whole months exactly (most due dates: the drawdown's day of a later month)
     while months > 0 and _shift_back(end, months, start.day) < start:
         months -= 1
     anchor = _shift_back(end, months, start.day)
     days = (anchor - start).days  # first day excluded, last day included
     if days == 0:
-        return Decimal(months) / 12
+        return months, 0, 0
     # Leftover days sit next to the drawdown (periods are counted backwards) and are divided by the length
     # of the year counted back from the last of them: 366 when that year holds a 29 February.
-    year_length = (anchor - add_months(anchor, -12)).days
+    return months, days, (anchor - add_months(anchor, -12)).days
+
+
+def year_fraction(start: date, end: date) -> Decimal:
+    """Years from `start` to `end` per annex I: whole months (1/12) counted back from `end`, then days."""
+    months, days, year_length = _whole_months_and_days(start, end)
+    if days == 0:
+        return Decimal(months) / 12
     return Decimal(months) / 12 + Decimal(days) / year_length
 
 
-def _npv_and_slope(flows: Sequence[tuple[Decimal, Decimal]], rate: Decimal) -> tuple[Decimal, Decimal]:
-    """Σ a (1+X)^(−t) and its derivative in X, for (years, signed amount) pairs."""
-    log_growth = (1 + rate).ln()
+@dataclass(frozen=True)
+class _Flow:
+    """One flow of the equation: `amount` cents at `months` / 12 + `days_part` years from the first drawdown."""
+
+    months: int
+    days_part: Decimal
+    years: Decimal
+    amount: Decimal
+
+
+def _npv_and_slope(flows: Sequence[_Flow], rate: Decimal) -> tuple[Decimal, Decimal]:
+    """Σ a (1+X)^(−t) and its derivative in X, for flows in order of their whole months.
+
+    (1+X)^(−t) is v^months × (1+X)^(−days_part) with v = (1+X)^(−1/12): one `exp` for v, one per distinct
+    days part, and otherwise products, where evaluating each factor as its own `exp` cost one per flow.
+    """
+    growth = 1 + rate
+    log_growth = growth.ln()
+    monthly = (-log_growth / 12).exp()
+    power, at = Decimal(1), 0
+    by_days_part: dict[Decimal, Decimal] = {}
     value = Decimal(0)
-    slope = Decimal(0)
-    for years, amount in flows:
-        discounted = amount * (-years * log_growth).exp()
+    weighted = Decimal(0)
+    for flow in flows:
+        if flow.months != at:
+            power *= monthly ** (flow.months - at)
+            at = flow.months
+        factor = power
+        if flow.days_part:
+            if (part := by_days_part.get(flow.days_part)) is None:
+                part = by_days_part[flow.days_part] = (-flow.days_part * log_growth).exp()
+            factor *= part
+        discounted = flow.amount * factor
         value += discounted
-        slope -= years * discounted / (1 + rate)
-    return value, slope
+        weighted += flow.years * discounted
+    return value, -weighted / growth
 
 
 def effective_annual_rate(cash_flows: Sequence[CashFlow]) -> Decimal:
@@ -147,24 +187,86 @@ def effective_annual_rate(cash_flows: Sequence[CashFlow]) -> Decimal:
         return Decimal(0).quantize(_TAEG_QUANTUM)  # nothing paid beyond what was received: the root is 0
     with localcontext() as context:
         context.prec = _SOLVER_PRECISION
-        flows = [(year_fraction(start, day), Decimal(cents)) for day, cents in cash_flows if cents != 0]
+        flows = []
+        for day, cents in cash_flows:
+            if cents != 0:
+                months, days, year_length = _whole_months_and_days(start, day)
+                days_part = Decimal(days) / year_length if days else Decimal(0)
+                flows.append(_Flow(months, days_part, Decimal(months) / 12 + days_part, Decimal(cents)))
+        flows.sort(key=lambda flow: flow.months)
         rate = _solve_rate(flows)
     return rate.quantize(_TAEG_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def _solve_rate(flows: Sequence[tuple[Decimal, Decimal]]) -> Decimal:
-    """Root of the NPV in X ≥ 0: Newton's method, kept inside a sign-change bracket, bisecting when it strays."""
-    # NPV(0) = drawn − repaid < 0 and NPV(X) → the drawdowns at t = 0 > 0 as X grows, so a root lies above 0.
-    low, high = Decimal(0), Decimal(1)
-    while (at_high := _npv_and_slope(flows, high)[0]) < 0:
-        low, high = high, high * 2
-        if high > Decimal(10) ** 12:
-            raise ValueError("the effective rate is beyond 10^12 (repayments far too large or too early)")
-    if at_high == 0:
-        return high
-    # From the left end Newton's first step is the linearised rate; for a single drawdown the NPV is concave
-    # and increasing, so the steps climb to the root without overshooting it.
-    rate = low
+def _float_npv_and_slope(flows: Sequence[tuple[float, float]], rate: float) -> tuple[float, float]:
+    """`_npv_and_slope` in binary floating point, for (years, amount) pairs: a first guess only."""
+    log_growth = math.log1p(rate)
+    value = slope = 0.0
+    for years, amount in flows:
+        discounted = amount * math.exp(-years * log_growth)
+        value += discounted
+        slope -= years * discounted
+    return value, slope / (1 + rate)
+
+
+def _first_guess(flows: Sequence[_Flow]) -> float:
+    """The root in floats (about 15 exact digits, in microseconds): where the Decimal refinement starts.
+
+    NPV(0) = drawn − repaid < 0 and NPV(X) → the drawdowns at t = 0 > 0 as X grows, so a root lies above 0.
+    Newton's method from where the repayments, all at their weighted mean time, would balance the drawdowns,
+    kept inside a sign-change bracket and bisecting (or doubling, before it has an upper end) when it strays.
+    """
+    pairs = [(float(flow.years), float(flow.amount)) for flow in flows]
+    drawn = sum(amount for _, amount in pairs if amount > 0)
+    repaid = -sum(amount for _, amount in pairs if amount < 0)
+    mean_time = -sum(years * amount for years, amount in pairs if amount < 0) / repaid
+    low, high = 0.0, math.inf
+    rate = min(math.expm1(min(math.log(repaid / drawn) / mean_time, 28.0)), _MAX_RATE) if mean_time > 0 else 1.0
+    for _ in range(_SOLVER_MAX_STEPS):
+        value, slope = _float_npv_and_slope(pairs, rate)
+        if value < 0:
+            low = rate
+        elif value > 0:
+            high = rate
+        else:
+            return rate
+        step = value / slope if slope != 0 else math.nan
+        following = rate - step
+        if not low < following < high:
+            following = (low + high) / 2 if high < math.inf else max(2 * rate, 1.0)
+        elif abs(step) <= 1e-8 * rate:
+            return following  # Newton doubles the exact digits: this step lands at the float's own precision
+        if following > _MAX_RATE:  # no upper end known yet
+            if rate >= _MAX_RATE:
+                raise ValueError("the effective rate is beyond 10^12 (repayments far too large or too early)")
+            following = _MAX_RATE
+        if following in (low, high):
+            return following
+        rate = following
+    return rate
+
+
+def _solve_rate(flows: Sequence[_Flow]) -> Decimal:
+    """Root of the NPV in X ≥ 0: Newton's method in Decimal, kept inside a sign-change bracket, bisecting when it strays.
+
+    When the drawdowns are all at the start (every loan's TAEG), the NPV rises with X: its one root is where
+    any start converges, and the float root is the nearest (two steps, most often). Drawdowns later on can
+    give it several roots: then the search starts where it always did, from the left end of the bracket
+    found by doubling from 100 %, and so finds the same one.
+    """
+    if all(flow.years == 0 for flow in flows if flow.amount > 0):
+        low, high, rate = Decimal(0), None, Decimal(_first_guess(flows))  # NPV(0) < 0; an upper end comes later
+    else:
+        low, high = Decimal(0), Decimal(1)
+        while (at_high := _npv_and_slope(flows, high)[0]) < 0:
+            low, high = high, high * 2
+            if high > _MAX_RATE:
+                raise ValueError("the effective rate is beyond 10^12 (repayments far too large or too early)")
+        if at_high == 0:
+            return high
+        # From the left end Newton's first step is the linearised rate; for a single drawdown the NPV is concave
+        # and increasing, so the steps climb to the root without overshooting it.
+        rate = low
     for _ in range(_SOLVER_MAX_STEPS):
         value, slope = _npv_and_slope(flows, rate)
         if value == 0:
@@ -173,9 +275,10 @@ def _solve_rate(flows: Sequence[tuple[Decimal, Decimal]]) -> Decimal:
             low = rate
         else:
             high = rate
-        step_ok = slope != 0 and low < rate - value / slope < high
-        following = rate - value / slope if step_ok else (low + high) / 2
-        if abs(following - rate) < _SOLVER_TOLERANCE or high - low < _SOLVER_TOLERANCE:
+        following = rate - value / slope if slope != 0 else None
+        if following is None or following <= low or (high is not None and following >= high):
+            following = (low + high) / 2 if high is not None else max(2 * rate, Decimal(1))
+        if abs(following - rate) < _SOLVER_TOLERANCE or (high is not None and high - low < _SOLVER_TOLERANCE):
             return following
         rate = following
     raise ValueError("the effective rate did not converge")  # not reached for credit flows: kept as a guard

@@ -22,7 +22,7 @@ from shared.auth import Principal
 from shared.events import LoanApproved
 from shared.failpoints import Failpoints
 from shared.http import Problem, not_found
-from shared.outbox import add_to_outbox, notify_relay
+from shared.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
 
@@ -206,17 +206,20 @@ async def close_business_day(
     chunks = 0
     async with pool.acquire() as conn, cob.exclusive_run(conn):
         resume_after, resumed = await cob.begin(conn, business_date, now)
-        await cob.take_scope(conn, business_date, resume_after)
-        while ids := await cob.next_chunk(conn, resume_after, policy.chunk_size):
+        await cob.take_scope(conn, business_date, policy.missed_by(business_date), resume_after)
+        after = None  # the scope holds only what the pass has left to visit
+        while True:
             async with conn.transaction():
-                done = await _close_chunk(conn, business_date, ids, policy=policy, stamp=stamp, now=now)
-                chunk_no = await cob.record_progress(conn, business_date, ids, done)
+                chunk = await cob.take_chunk(conn, after, policy.chunk_size)
+                if not chunk.ids:
+                    break
+                done, chunk_no = await _close_chunk(conn, business_date, chunk, policy=policy, stamp=stamp, now=now)
             total, chunks = total + done, chunks + 1
             if observer is not None:
                 observer.chunk_committed(done)
             if failpoints is not None:
                 failpoints.hit(COB_FAILPOINT, str(chunk_no))
-            resume_after = ids[-1]
+            after = chunk.ids[-1]
         await cob.finish(conn, business_date, now)
     log.info(
         "close of business %s: %d chunks, %d loans visited, %d missed, %d stage changes, %d written off%s",
@@ -230,16 +233,17 @@ async def close_business_day(
 
 
 async def _close_chunk(
-    conn: asyncpg.Connection, business_date: date, ids: list[UUID], *, policy: domain.CobPolicy, stamp: Stamp, now: datetime
-) -> domain.ChunkDone:
-    """One chunk's state changes and their events, in the caller's transaction."""
-    locked = await cob.lock_loans(conn, ids)
-    missed = await cob.mark_missed(conn, locked, business_date, policy.missed_by(business_date), stamp)
-    stage_changes = await cob.update_stages(conn, locked, business_date, stamp)
+    conn: asyncpg.Connection, business_date: date, chunk: cob.Chunk, *, policy: domain.CobPolicy, stamp: Stamp, now: datetime
+) -> tuple[domain.ChunkDone, int]:
+    """One chunk's state changes, their events and its progress, in the caller's transaction: what it did, its number."""
+    closed = await cob.close_chunk(
+        conn, business_date, chunk, missed_by=policy.missed_by(business_date), write_off_days=policy.write_off_days, stamp=stamp
+    )
     # Few loans a day pass the threshold: they go through the domain's own rule.
-    due = await cob.loans_to_write_off(conn, locked, policy.write_off_days)
+    due = await cob.loans_to_write_off(conn, closed.to_write_off) if closed.to_write_off else []
     decisions = [domain.write_off(loan, lines, business_date, now=now) for loan, lines in due]
-    await cob.save_write_offs(conn, [loan for loan, _ in decisions])
-    await add_to_outbox(conn, *(event for _, event in decisions))
-    await notify_relay(conn)
-    return domain.ChunkDone(loans=len(locked), missed=missed, stage_changes=stage_changes, written_off=len(decisions))
+    await cob.save_write_offs(conn, business_date, decisions, stamp)
+    done = domain.ChunkDone(
+        loans=len(chunk.locked), missed=closed.missed, stage_changes=closed.stage_changes, written_off=len(decisions)
+    )
+    return done, closed.number

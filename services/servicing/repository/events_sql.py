@@ -1,10 +1,17 @@
-"""Servicing's events built in SQL, set-based, byte for byte what `domain.loan_event` would build."""
+"""Servicing's events built in SQL, set-based, byte for byte what `domain.loan_event` would build.
+
+The JSON is concatenated from constant pieces and each field's own JSON (pydantic's compact form, keys in
+the models' order): a few microseconds an event where `json_build_object` took three times as long.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from pydantic import AwareDatetime, TypeAdapter
 
@@ -33,29 +40,51 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _payload(event_cls: type[Envelope[Any]], data: dict[str, str], *, time: str) -> str:
+def _json(value: object) -> str:
+    """A constant as pydantic writes it (compact, UTF-8 as is)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_of(annotation: Any, expr: str) -> str:
+    """A SQL expression of the JSON text of `expr`, a payload field of type `annotation`."""
+    if annotation is UUID:
+        return f"'\"' || ({expr})::text || '\"'"  # a uuid's text is the canonical lowercase form pydantic writes
+    if annotation is int:
+        return f"({expr})::text"
+    if annotation in (str, date):
+        return f"to_json({expr})::text"  # to_json escapes strings and writes dates in ISO whatever the DateStyle
+    raise TypeError(f"no SQL JSON for a payload field of type {annotation!r}")
+
+
+def payload(event_cls: type[Envelope[Any]], data: dict[str, str], *, time: str) -> str:
     """A SQL expression of the CloudEvent bytes of `event_cls` for the row `e`.
 
-    `e` has `event_id` and `loan_id`; `time` is the parameter holding the event time (JSON text) and
-    `data` maps each payload field to its SQL expression. The key order follows the pydantic models.
+    `e` has `event_id` and `loan_id`; `time` is the parameter holding the event time (its JSON string's
+    content) and `data` maps each payload field to its SQL expression.
     """
     event_type = event_cls.event_type()
-    fields = ", ".join(f"{literal(name)}, {expr}" for name, expr in data.items())
-    return (
-        "convert_to(json_build_object("
-        f"'specversion', '1.0', 'id', e.event_id, 'source', {literal(SOURCE)}, 'type', {literal(event_type)},"
-        f" 'subject', e.loan_id, 'time', {time}::text, 'datacontenttype', 'application/json',"
-        f" 'dataschema', {literal('urn:microcredit:schema:' + event_type)}, 'data', json_build_object({fields})"
-        ")::text, 'UTF8')"
-    )
+    model = event_cls.model_fields["data"].annotation
+    assert model is not None and set(data) == set(model.model_fields), f"{event_type}: {sorted(data)}"
+    parts: list[str] = [
+        literal('{"specversion":"1.0","id":"'), "e.event_id::text",
+        literal(f'","source":{_json(SOURCE)},"type":{_json(event_type)},"subject":"'), "e.loan_id::text",
+        literal('","time":'), f"to_json({time}::text)::text",
+        literal(f',"datacontenttype":"application/json","dataschema":{_json("urn:microcredit:schema:" + event_type)},"data":{{'),
+    ]
+    for i, (name, field) in enumerate(model.model_fields.items()):
+        parts += [literal(("," if i else "") + _json(name) + ":"), _json_of(field.annotation, data[name])]
+    parts.append(literal("}}"))
+    return f"convert_to({' || '.join(parts)}, 'UTF8')"
 
 
-def outbox_insert(event_cls: type[Envelope[Any]], source: str, order: str, data: dict[str, str], *, time: str, headers: str) -> str:
-    """Insert the events of the rows of CTE `source` into the outbox, in `order` (their publication order)."""
+def outbox_rows(
+    event_cls: type[Envelope[Any]], source: str, data: dict[str, str], *, time: str, headers: str, order: Sequence[str]
+) -> str:
+    """A SELECT of the outbox columns of the events of the rows of CTE `source`, with `order` (SQL expressions
+    of `e`) as columns `o1`, `o2`… to sort them among other events into their publication order."""
+    keys = ", ".join(f"{expr} as o{i}" for i, expr in enumerate(order, 1))
     return (
-        "insert into outbox (event_id, event_type, topic, key, payload, headers)"
-        f" select e.event_id, {literal(event_cls.event_type())}, {literal(event_cls.topic)}, e.loan_id::text,"
-        f" {_payload(event_cls, data, time=time)}, {headers}::jsonb"
-        f" from (select gen_random_uuid() as event_id, s.* from {source} s) e order by {order}"
-        " returning 1"
+        f"select e.event_id, {literal(event_cls.event_type())} as event_type, {literal(event_cls.topic)} as topic,"
+        f" e.loan_id::text as key, {payload(event_cls, data, time=time)} as payload, {headers}::jsonb as headers, {keys}"
+        f" from (select gen_random_uuid() as event_id, s.* from {source} s) e"
     )
