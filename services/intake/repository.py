@@ -116,8 +116,9 @@ def _store_sql(update: bool, milestone: bool, events: bool) -> str:
         # The rows `shared.outbox.add_to_outbox` would store, and its `pg_notify` (one per transaction once committed).
         clauses.append(
             "outboxed as (insert into outbox (event_id, event_type, topic, key, payload, headers)"
-            f" select e.event_id, e.event_type, e.topic, e.key, e.payload, ${p + 5}::jsonb from unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[],"
-            f" ${p + 4}::bytea[]) with ordinality as e (event_id, event_type, topic, key, payload, n)"
+            f" select e.event_id, e.event_type, e.topic, e.key, e.payload, ${p + 5}::jsonb"
+            f" from unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[], ${p + 4}::bytea[])"
+            " with ordinality as e (event_id, event_type, topic, key, payload, n)"
             f" where exists (select from written) order by e.n returning pg_notify(${p + 6}, ''))"
         )
     return f"with {', '.join(clauses)} select id from written"
