@@ -75,7 +75,7 @@ async def close_of_business(
     """
     provider = TracerProvider()  # spans are made and propagated as in the service, exported nowhere
     registry = CollectorRegistry()
-    broker = create_broker(bootstrap, client_id="bench-servicing", tracer_provider=provider, registry=registry)
+    broker = create_broker(bootstrap, client_id="bench-servicing", registry=registry)
     await broker.start()
     relay = OutboxRelay(
         pool, broker, schema=SCHEMA, batch_size=batch_size, poll_seconds=0.2, metrics=PlumbingMetrics.create(registry),

@@ -1,4 +1,11 @@
-"""Push N applications through the running platform, submission to counsellor alert: `python -m bench.flow`."""
+"""Push N applications through the running platform, submission to counsellor alert: `python -m bench.flow`.
+
+Each journey runs up to the counsellor's alert of the disbursement, its HTTP commands and its event hops
+measured apart (the hops from the records' timestamps on Kafka, `bench/hops.py`); then one close of
+business runs for the whole batch, timed on its own, with the hops it sets off (missed instalment →
+alert). `--concurrency 1` walks one journey at a time (the hop figures of an idle platform); `--rate`
+starts journeys at a fixed pace whatever is in flight (open loop), for the step percentiles at a given rate.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,17 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.flow_report import latency_figures, render
+from bench.hops import hop_figures, pair, read_window
 from bench.journeys import run_journeys
 from deploy.local.identity import LocalIdentity
+from deploy.local.journey import Credentials
 from bench.kafka_probe import CONSUMER_GROUPS, KafkaProbe, committed_offsets, count_events, wait_until_drained
 from bench.processes import cpu_snapshot, process_figures, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
@@ -34,9 +44,30 @@ async def _ready(urls: Mapping[str, str]) -> bool:
             return False
 
 
+async def close_of_business(
+    urls: Mapping[str, str], identity: LocalIdentity, probe: KafkaProbe, business_date: date, drain_timeout: float
+) -> dict[str, Any]:
+    """One close of business for the whole batch, timed, then the event hops it set off, read from Kafka."""
+    ops = (await Credentials.sign_in(identity)).as_ops()
+    started = time.time()
+    async with httpx.AsyncClient(timeout=600.0) as client:
+        answer = await client.post(f"{urls['servicing']}/close-of-business", json={"business_date": business_date.isoformat()}, headers=ops)
+    seconds = time.time() - started
+    if answer.status_code != 200:
+        return {"business_date": business_date.isoformat(), "error": f"HTTP {answer.status_code} {answer.text[:300]}"}
+    await wait_until_drained(probe.consumer, probe.admin, probe.partitions, drain_timeout)
+    ended = time.time()
+    seen = await read_window(probe.consumer, probe.partitions, int(started * 1000), int(ended * 1000))
+    return {
+        **answer.json(), "business_date": business_date.isoformat(), "seconds": round(seconds, 3),
+        "drained_seconds": round(ended - started, 3), "hops": hop_figures(pair(seen)),
+    }
+
+
 async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Run the journeys and collect every figure."""
+    """Run the journeys, then one close of business for all of them, and collect every figure."""
     urls = {name: str(info["url"]) for name, info in manifest["services"].items()}
+    identity = LocalIdentity.of_state_dir(state_dir)
     probe = KafkaProbe(str(manifest["kafka"]))
     await probe.start()
     try:
@@ -44,13 +75,18 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         groups_before = await committed_offsets(probe.admin)
         procs = process_groups(manifest, state_dir)
         cpu_before = cpu_snapshot(procs)
-        run = await run_journeys(urls, LocalIdentity.of_state_dir(state_dir), args.applications, args.concurrency, args.timeout)
+        run = await run_journeys(urls, identity, args.applications, args.concurrency, args.timeout, rate=args.rate)
         drained = await wait_until_drained(probe.consumer, probe.admin, probe.partitions, args.drain_timeout)
         window_end = time.time()
         groups_after = await committed_offsets(probe.admin)
         processes = process_figures(process_groups(manifest, state_dir), cpu_before, run.wall)
         window = (int(run.started_at * 1000), int(window_end * 1000))
         counts = await count_events(probe.consumer, probe.partitions, *window)
+        hops = hop_figures(pair(await read_window(probe.consumer, probe.partitions, *window)))
+        cob = None
+        if args.close_of_business:
+            # The journeys' first instalments all fall due on this date (deploy/local/journey.py).
+            cob = await close_of_business(urls, identity, probe, date.today() + timedelta(days=30), args.drain_timeout)
     finally:
         await probe.stop()
     wall = run.wall
@@ -61,6 +97,8 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         "run": {
             "applications": args.applications,
             "concurrency": args.concurrency,
+            "rate": args.rate,
+            "most_in_flight": run.most_in_flight,
             "wall_seconds": round(wall, 3),
             "completed": len(run.completed),
             "failed": sum(run.failures.values()),
@@ -78,8 +116,11 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
             },
             "produced_total": sum(sum(t.values()) for t in counts.values()),
             "consumed": {g: {"count": n, "per_second": round(n / wall, 2)} for g, n in consumed.items()},
+            "hops": hops,
         },
+        "close_of_business": cob,
         "processes": processes,
+        "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
     }
 
 
@@ -87,22 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench.flow", description=__doc__)
     parser.add_argument("--applications", type=int, default=200, help="applications to push through (default 200)")
-    parser.add_argument("--concurrency", type=int, default=16, help="journeys in flight at once (default 16)")
+    parser.add_argument("--concurrency", type=int, default=16, help="journeys in flight at once (default 16); 1: one at a time")
+    parser.add_argument("--rate", type=float, help="open loop instead: start this many journeys a second, whatever is in flight")
+    parser.add_argument("--no-close-of-business", dest="close_of_business", action="store_false",
+                        help="skip the one close of business run for the whole batch after the journeys")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a journey may wait for any one step")
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to wait for Kafka to settle")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
-    if args.applications < 1 or args.concurrency < 1:
-        parser.error("--applications and --concurrency must be at least 1")
+    if args.applications < 1 or args.concurrency < 1 or (args.rate is not None and args.rate <= 0):
+        parser.error("--applications and --concurrency must be at least 1, --rate above 0")
     state_dir: Path = args.state_dir.resolve()
     manifest = read_manifest(state_dir / "run" / "platform.json")
     services = manifest.get("services")
     if not isinstance(services, dict) or not asyncio.run(_ready({n: i["url"] for n, i in services.items()})):
         print(NOT_RUNNING, file=sys.stderr)
         return 1
-    print(f"benchmark: {args.applications} applications, concurrency {args.concurrency}, platform {state_dir}",
-          file=sys.stderr)
+    pace = f"{args.rate:g} journeys/s" if args.rate else f"concurrency {args.concurrency}"
+    print(f"benchmark: {args.applications} applications, {pace}, platform {state_dir}", file=sys.stderr)
     figures = asyncio.run(benchmark(manifest, state_dir, args))
     print(render(figures))
     if args.json:

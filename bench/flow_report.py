@@ -20,26 +20,27 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def ms(values: Sequence[float], *qs: float) -> dict[str, float | None]:
+    """Percentiles `qs` of durations in seconds, in milliseconds (`p100` is the max)."""
+    out: dict[str, float | None] = {}
+    for q in qs:
+        p = percentile(values, q)
+        out["max" if q == 100 else f"p{q:g}"] = None if p is None else round(p * 1000, 1)
+    return out
+
+
 def latency_figures(journeys: Sequence[Journey]) -> dict[str, Any]:
-    """End-to-end latency percentiles and, per step, time since submission and time spent in the step (ms)."""
-
-    def ms(values: Sequence[float], *qs: float) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for q in qs:
-            p = percentile(values, q)
-            out[f"p{q:g}"] = None if p is None else round(p * 1000, 1)
-        return out
-
+    """End-to-end latency; per step, time since submission and time spent in the step; per HTTP command, its answer time (ms)."""
     end_to_end = ms([j.latency for j in journeys], 50, 95, 99, 100)
-    end_to_end["max"] = end_to_end.pop("p100")
     steps: dict[str, dict[str, dict[str, float | None]]] = {}
     names = list(journeys[0].steps) if journeys else []
     for idx, name in enumerate(names):
         at = [j.steps[name] for j in journeys]
         spent = [j.steps[name] - (j.steps[names[idx - 1]] if idx else 0.0) for j in journeys]
-        steps[name] = {"since_submission": ms(at, 50, 95), "in_step": ms(spent, 50, 95)}
-    return {"end_to_end_ms": end_to_end, "steps": steps}
-
+        steps[name] = {"since_submission": ms(at, 50, 95, 99), "in_step": ms(spent, 50, 95, 99)}
+    calls = {name: ms([j.calls[name] for j in journeys if name in j.calls], 50, 95, 99, 100)
+             for name in (journeys[0].calls if journeys else {})}
+    return {"end_to_end_ms": end_to_end, "steps": steps, "calls": calls}
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -53,11 +54,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def _hop_rows(hops: Mapping[str, Any]) -> list[list[object]]:
+    return [[name, h["count"], h["from_commit"]["p50"], h["from_commit"]["p95"], h["from_commit"]["p99"], h["from_commit"]["max"],
+             h["from_kafka"]["p50"], h["from_kafka"]["p99"]] for name, h in hops.items()]
+
+
+HOP_HEADERS = ["hop (cause → effect)", "pairs", "p50", "p95", "p99", "max", "Kafka→Kafka p50", "p99"]
+
+
 def render(figures: Mapping[str, Any]) -> str:
     """The human-readable report."""
     run, lat = figures["run"], figures["latency"]
+    pace = f"open loop, {run['rate']:g} journeys/s (at most {run['most_in_flight']} in flight)" if run.get("rate") \
+        else f"concurrency {run['concurrency']}"
     out = [
-        f"applications {run['applications']}, concurrency {run['concurrency']}",
+        f"applications {run['applications']}, {pace}; each journey ends at the counsellor's alert of the disbursement",
         f"wall time          {run['wall_seconds']:.2f} s",
         f"completed          {run['completed']}   ({run['completed_per_second']:.1f} applications/s)",
         f"failed             {run['failed']}",
@@ -66,11 +77,16 @@ def render(figures: Mapping[str, Any]) -> str:
     e2e = lat["end_to_end_ms"]
     out += ["", "end-to-end latency, submission → counsellor alert (ms)"]
     out.append(table(["", "p50", "p95", "p99", "max"], [["latency", e2e["p50"], e2e["p95"], e2e["p99"], e2e["max"]]]))
-    out += ["", "per step (ms): time since submission, and time spent in the step"]
-    rows = [[name, s["since_submission"]["p50"], s["since_submission"]["p95"], s["in_step"]["p50"], s["in_step"]["p95"]]
+    out += ["", "HTTP commands: time to answer (ms)"]
+    out.append(table(["command", "p50", "p95", "p99", "max"], [[n, c["p50"], c["p95"], c["p99"], c["max"]] for n, c in lat["calls"].items()]))
+    out += ["", "journey steps (ms): time in the step since the previous one; an event's effect is polled over HTTP (up to 250 ms late)"]
+    rows = [[name, s["in_step"]["p50"], s["in_step"]["p95"], s["in_step"]["p99"], s["since_submission"]["p50"], s["since_submission"]["p99"]]
             for name, s in lat["steps"].items()]
-    out.append(table(["step", "at p50", "at p95", "step p50", "step p95"], rows))
+    out.append(table(["step", "step p50", "step p95", "step p99", "at p50", "at p99"], rows))
     ev = figures["events"]
+    out += ["", "event hops from Kafka (ms): the cause committed (envelope time) → the effect's record timestamp; "
+                "Kafka→Kafka: from the cause's record timestamp"]
+    out.append(table(HOP_HEADERS, _hop_rows(ev["hops"])) if ev["hops"] else "  (no cause/effect pair found)")
     out += ["", f"events produced per service (record timestamps in a {ev['window_seconds']:.2f} s window;"
                 " rate = count / wall time)"]
     rows = [[src, p["count"], f"{p['per_second']:.1f}"] for src, p in ev["produced"].items()]
@@ -81,10 +97,21 @@ def render(figures: Mapping[str, Any]) -> str:
     out.append(table(["group", "events", "per s"], rows))
     if not ev["drained"]:
         out.append("  (warning: the consumer groups had not caught up when the counts were taken)")
-    out += ["", "processes (VmHWM = peak resident memory since the process started; CPU = during this benchmark)"]
+    cob = figures.get("close_of_business")
+    if cob:
+        out += ["", f"one close of business for the whole batch (business date {cob['business_date']}), after the journeys"]
+        if "error" in cob:
+            out.append(f"  failed: {cob['error']}")
+        else:
+            out.append(f"  answered in {cob['seconds']:.2f} s: {cob['loans_visited']} loans visited (every loan of the platform,"
+                       f" earlier runs' too), {cob['missed_instalments']} instalments missed; events drained"
+                       f" {cob['drained_seconds']:.2f} s after the request")
+            out.append(table(HOP_HEADERS, _hop_rows(cob["hops"])) if cob["hops"] else "  (no cause/effect pair found)")
+    out += ["", "processes (VmHWM = peak resident memory since the process started; CPU = during the journeys)"]
     rows = [[label, " ".join(map(str, p["pids"])) if len(p["pids"]) <= 2 else f"{len(p['pids'])} pids",
              f"{p['vm_hwm_mib']:.1f}", f"{p['vm_rss_mib']:.1f}", f"{p['cpu_seconds']:.2f}", p["cpu_percent_of_wall"]]
             for label, p in figures["processes"].items()]
     out.append(table(["process", "pid", "VmHWM MiB", "VmRSS MiB", "CPU s", "CPU %"], rows))
     out.append("  (the Postgres sum counts shared buffers once per process: an upper bound)")
+    out.append(f"load average at the end: {figures.get('load', '?')}")
     return "\n".join(out)

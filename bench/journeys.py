@@ -1,4 +1,4 @@
-"""The flow benchmark's load: N applications walked through the running platform, C at a time."""
+"""The flow benchmark's load: N applications walked through the running platform, C at a time or R a second."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class JourneyRun:
     failures: Counter[str] = field(default_factory=Counter)
     started_at: float = 0.0  # epoch seconds
     wall: float = 0.0  # seconds from the first submission to the last journey's end
+    most_in_flight: int = 0
 
 
 
@@ -36,35 +37,61 @@ def _reason(exc: Exception) -> str:
     return text[:160]
 
 
-async def run_journeys(urls: Mapping[str, str], identity: Identity, n: int, concurrency: int, timeout: float) -> JourneyRun:
-    """Walk `n` applications through the flow, `concurrency` at a time; failures are counted, not raised."""
+async def run_journeys(
+    urls: Mapping[str, str], identity: Identity, n: int, concurrency: int, timeout: float, rate: float | None = None
+) -> JourneyRun:
+    """Walk `n` applications through the flow, up to the disbursement's alert; failures are counted, not raised.
+
+    Closed loop: `concurrency` journeys at a time, each starting when another ends. Open loop (`rate`):
+    a journey starts every 1/`rate` seconds whatever the others are doing, as many in flight as that makes.
+    """
     tag = uuid.uuid4().hex[:6]  # per-run counsellors: this run's alerts are the only ones they get
     today = date.today()
     result = JourneyRun()
-    indices = iter(range(n))
     step = max(1, n // 10)
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    width = concurrency * 2 if rate is None else 400
+    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
     # Signed in before the clock starts: Keycloak creates the run's counsellors once, then gives tokens.
     people = [await Credentials.sign_in(identity, counsellor=f"c-bench-{tag}-{k}") for k in range(min(n, COUNSELLORS))]
+    in_flight = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        for i in indices:  # shared iterator: each index is taken by exactly one worker
-            credentials = people[i % len(people)]
-            try:
-                result.completed.append(
-                    await walk(
-                        client, urls, today=today, credentials=credentials, application=sample_application(i), timeout=timeout
-                    )
-                )
-            except (JourneyError, httpx.HTTPError) as exc:
-                result.failures[_reason(exc)] += 1
-            done = len(result.completed) + sum(result.failures.values())
-            if done % step == 0:
-                print(f"  {done}/{n} journeys done", file=sys.stderr, flush=True)
+    async def journey(client: httpx.AsyncClient, i: int) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        result.most_in_flight = max(result.most_in_flight, in_flight)
+        try:
+            result.completed.append(await walk(
+                client, urls, today=today, credentials=people[i % len(people)], application=sample_application(i), timeout=timeout,
+                close_of_business=False,
+            ))
+        except (JourneyError, httpx.HTTPError) as exc:
+            result.failures[_reason(exc)] += 1
+        finally:
+            in_flight -= 1
+        done = len(result.completed) + sum(result.failures.values())
+        if done % step == 0:
+            print(f"  {done}/{n} journeys done", file=sys.stderr, flush=True)
+
+    async def closed_loop(client: httpx.AsyncClient) -> None:
+        indices = iter(range(n))
+
+        async def worker() -> None:
+            for i in indices:  # shared iterator: each index is taken by exactly one worker
+                await journey(client, i)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    async def open_loop(client: httpx.AsyncClient, began: float) -> None:
+        assert rate is not None
+        tasks = []
+        for i in range(n):
+            await asyncio.sleep(max(0.0, began + i / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(journey(client, i)))
+        await asyncio.gather(*tasks)
 
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
         result.started_at = time.time()
         began = time.monotonic()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        await (closed_loop(client) if rate is None else open_loop(client, began))
         result.wall = time.monotonic() - began
     return result

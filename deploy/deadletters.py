@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import sys
 from collections.abc import Sequence
@@ -109,6 +110,10 @@ def describe(service: str, letter: dict[str, Any]) -> str:
         ("key", letter["key_text"] if letter["key_text"] is not None else f"base64:{letter['key_base64'] or ''}"),
         ("value", letter["value_text"] if letter["value_text"] is not None else f"base64:{letter['value_base64']}"),
     ]
+    if letter.get("value_truncated"):
+        kept = len(base64.b64decode(letter["value_base64"]))
+        fields.append(("value cut", f"the first {kept} of {letter['original_size']} bytes (sha256 {letter['original_sha256']});"
+                                    f" a replay sends the full record, read back from {_where(letter)}"))
     lines = [f"{name + ':':<18}{value}" for name, value in fields]
     lines += ["headers:"] + [f"  {name}: {value}" for name, value in letter["headers"].items()]
     if letter["detail"]:

@@ -1,25 +1,39 @@
-"""Kafka broker factory: idempotent producer, OpenTelemetry and Prometheus middlewares."""
+"""Kafka broker factory: idempotent producer and Prometheus middleware.
+
+Tracing is not a broker middleware: the outbox relay opens one producer span per topic and trace in a batch
+(shared/outbox.py) and consumers one span per event processed (shared/consumer.py), each continuing the W3C
+trace context the record carries. FastStream's middleware would add a span per batch, detached from both.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from opentelemetry.trace import TracerProvider
+from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
+
+
+def as_bytes(message: StreamMessage[Any]) -> bytes:
+    """The record's value as it came: the handlers parse it themselves.
+
+    FastStream would parse a body whose `content-type` says JSON (or text) before the handler runs, and a
+    body that does not parse would then fail outside it, be redelivered and stop its partition for ever:
+    a partner's malformed file, or a dead letter whose payload was cut (`shared/oversized_dead_letters.py`).
+    """
+    return message.body
 
 
 def create_broker(
     bootstrap_servers: str,
     *,
     client_id: str,
-    tracer_provider: TracerProvider | None = None,
     registry: CollectorRegistry | None = None,
 ) -> KafkaBroker:
-    """A broker whose producer is idempotent with acks=all, and whose messages carry W3C trace context."""
-    middlewares: list = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)]
+    """A broker whose producer is idempotent with acks=all and sends at once (the relay hands it whole batches)."""
+    middlewares: list = []
     if registry is not None:
         middlewares.append(KafkaPrometheusMiddleware(registry=registry, app_name=client_id))
     return KafkaBroker(
@@ -27,8 +41,9 @@ def create_broker(
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
-        linger_ms=5,
+        linger_ms=0,
         middlewares=middlewares,
+        decoder=as_bytes,
         logger=logging.getLogger(f"{client_id}.kafka"),
         log_level=logging.DEBUG,
     )

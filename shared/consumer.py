@@ -1,4 +1,14 @@
-"""At-least-once consumers: typed dispatch, idempotent inbox, retries, and a dead-letter topic."""
+"""At-least-once consumers that apply what they fetch in batches: typed dispatch, idempotent inbox, retries,
+parking of early events, and a dead-letter topic.
+
+A fetch brings the records of several partitions. The records of each partition are applied in their own
+transaction (partitions in parallel, each on its own connection): one inbox statement claims every event
+id of the batch, the handlers run in offset order, the outbox rows they write go in one statement at the
+end, one commit. Then one offset commit for the whole fetch. A batch that fails is split in halves until
+the record at fault is alone: it alone is retried, parked or dead-lettered, the others are applied.
+Records of one key are always applied in offset order; a key with a parked event keeps its later events
+parked behind it.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +16,27 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 
-from shared import inbox
+from shared import inbox, outbox
 from shared.asyncapi import document_subscriber
 from shared.clock import Clock
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
 from shared.metrics import OperationsMetrics, PlumbingMetrics
+from shared.oversized_dead_letters import publish_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +52,19 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,  # a fast shutdown or restart of the database
+    asyncpg.CrashShutdownError,
 )
 
 
 class EventRejected(Exception):
     """A well-formed event this service cannot apply; it goes to the dead-letter topic with the reason."""
+
+
+class EventTooEarly(Exception):
+    """A well-formed event that refers to something this service does not know yet (a payment for a loan not
+    opened yet, a bank's decision before the routing): parked, and applied when the missing piece arrives —
+    or dead-lettered with this reason once the consumer's parking delay has passed."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,16 @@ class RetryPolicy:
         return min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
 
 
+@dataclass(frozen=True)
+class BatchSettings:
+    """How a consumer group fetches and parks: the service's `consumer_*` settings."""
+
+    max_records: int = 500
+    max_wait_ms: int = 5
+    park_retry_seconds: float = 2.0
+    park_max_seconds: float = 3600.0
+
+
 class PoolHolder:
     """Late-bound pool: consumers are registered before the service's lifespan opens the pool."""
 
@@ -72,9 +103,50 @@ class PoolHolder:
         return self.pool
 
 
+@dataclass(slots=True)
+class Record:
+    """One Kafka record as the consumer keeps it: its coordinates, key, bytes and headers."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> Record:
+        """The record aiokafka fetched."""
+        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", headers)
+
+    @property
+    def key_text(self) -> str:
+        """The key as text ('' without one): how parked events are grouped."""
+        return "" if self.key is None else self.key.decode("utf-8", "replace")
+
+
+@dataclass(slots=True)
+class _Item:
+    """A parsed record waiting to be applied."""
+
+    record: Record
+    event: Envelope[Any]
+    handler: Handler
+    parked_id: int | None = None  # its row in `parked_events` when it comes from there
+
+
+class _BatchFailed(Exception):
+    """A batch's transaction failed on some record; `cause` is the error."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
 @dataclass
 class EventConsumer:
-    """Applies the events of some topics for one consumer group, each in one transaction."""
+    """Applies the events of some topics for one consumer group, one transaction per partition's batch."""
 
     broker: KafkaBroker
     pools: PoolHolder
@@ -85,74 +157,300 @@ class EventConsumer:
     metrics: PlumbingMetrics | None = None
     operations: OperationsMetrics | None = None
     retry: RetryPolicy = RetryPolicy()
+    batching: BatchSettings = BatchSettings()
+    tracer: Tracer = field(default_factory=lambda: trace.get_tracer(__name__))
+    # Called after a batch applied something: the service wakes its parked events' retries.
+    on_applied: Callable[[], None] = lambda: None
+    # False once a look found nothing parked for the group: a batch applied then wakes no query.
+    maybe_parked: bool = True
 
-    async def on_message(self, message: KafkaMessage) -> None:
-        """Entry point for one Kafka record; raising makes FastStream rewind to it (nack)."""
-        record = message.raw_message
-        body: bytes = message.body
-        try:
-            header = EnvelopeHeader.model_validate_json(body)
-        except ValidationError as exc:
-            await self.dead_letter(message, f"invalid envelope: {_summary(exc)}")
-            return
-        handler = self.handlers.get(header.type)
-        if handler is None:
-            # Another consumer's event, or a newer type this version does not know: not an error.
-            return
-        try:
-            event = parse_event(body)
-        except ValidationError as exc:
-            await self.dead_letter(message, f"invalid {header.type}: {_summary(exc)}")
-            return
-        trace.get_current_span().set_attributes(
-            {"cloudevents.event_id": str(event.id), "cloudevents.event_type": event.type}
-        )
-        await self._apply_with_retries(message, handler, event)
-        log.debug("applied %s %s from %s[%s]@%s", event.type, event.id, record.topic, record.partition, record.offset)
+    async def on_batch(self, message: KafkaMessage) -> None:
+        """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
+        records: Sequence[ConsumerRecord] = message.raw_message
+        by_partition: dict[tuple[str, int], list[Record]] = {}
+        for raw in records:
+            by_partition.setdefault((raw.topic, raw.partition), []).append(Record.of(raw))
+        # Every partition finishes before the fetch is acknowledged or rewound: none still runs beside the next fetch.
+        results = await asyncio.gather(*(self.apply_partition(batch) for batch in by_partition.values()), return_exceptions=True)
+        if any(isinstance(r, int) and r for r in results):
+            self.on_applied()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
-    async def _apply_with_retries(self, message: KafkaMessage, handler: Handler, event: Envelope[Any]) -> None:
+    async def apply_partition(self, records: Sequence[Record]) -> int:
+        """Apply the records of one partition in offset order; return how many events were applied."""
+        items: list[_Item] = []
+        for record in records:
+            item = await self._parse(record)
+            if item is not None:
+                items.append(item)
+        if not items:
+            return 0
+        return await self._apply_split(items)
+
+    async def _parse(self, record: Record) -> _Item | None:
+        # The relay names the type in a header: a record of a type this group does not apply is skipped unparsed.
+        declared = record.headers.get("ce-type")
+        if declared is not None and declared not in self.handlers:
+            return None
+        if declared is None:
+            try:
+                declared = EnvelopeHeader.model_validate_json(record.value).type
+            except ValidationError as exc:
+                await self.dead_letter(record, f"invalid envelope: {_summary(exc)}")
+                return None
+            if declared not in self.handlers:
+                # Another consumer's event, or a newer type this version does not know: not an error.
+                return None
+        try:
+            event = parse_event(record.value)
+        except ValidationError as exc:
+            await self.dead_letter(record, f"invalid {declared}: {_summary(exc)}")
+            return None
+        handler = self.handlers.get(event.type)
+        if handler is None:  # the header lied about the type: the body decides
+            return None
+        return _Item(record, event, handler)
+
+    async def _apply_split(self, items: Sequence[_Item]) -> int:
+        """Apply `items` in one transaction; on failure, halves in order until the faulty record is alone."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                if await self.apply(handler, event) and self.operations is not None:
-                    # Envelope time to commit, on the wall clock (the service clock may be a test's fixed one).
-                    latency = time.time() - event.time.timestamp()
-                    self.operations.events_applied.labels(self.group_id, event.type).observe(max(0.0, latency))
-                return
-            except EventRejected as exc:
-                await self.dead_letter(message, f"rejected {event.type}: {exc}")
-                return
-            except TRANSIENT_ERRORS as exc:
+                return await self._transaction(items)
+            except _BatchFailed as failed:
+                if len(items) == 1:
+                    return await self._settle_one(items[0], failed.cause)
+                if isinstance(failed.cause, TRANSIENT_ERRORS) and attempt < self.retry.transient_attempts:
+                    log.warning("transient failure on a batch of %d for %s (attempt %d): %r",
+                                len(items), self.group_id, attempt, failed.cause)
+                    await asyncio.sleep(self.retry.delay(attempt))
+                    continue
+                if isinstance(failed.cause, TRANSIENT_ERRORS):
+                    raise failed.cause from None  # redelivered by Kafka, never lost
+                middle = len(items) // 2
+                return await self._apply_split(items[:middle]) + await self._apply_split(items[middle:])
+
+    async def _settle_one(self, item: _Item, cause: BaseException) -> int:
+        """One record failed alone: retry it, park it, or dead-letter it, as its error says."""
+        attempt, error = 1, cause
+        while True:
+            if isinstance(error, EventRejected):
+                await self.dead_letter(item.record, f"rejected {item.event.type}: {error}", parked_id=item.parked_id)
+                return 0
+            if isinstance(error, EventTooEarly):
+                await self.park(item, str(error))
+                return 0
+            if isinstance(error, TRANSIENT_ERRORS):
                 if attempt >= self.retry.transient_attempts:
-                    # Give the message back to Kafka: it is redelivered, never lost.
-                    raise
-                log.warning("transient failure on %s (attempt %d): %r", event.id, attempt, exc)
-            except Exception as exc:
-                if attempt >= self.retry.unexpected_attempts:
-                    log.exception("giving up on %s after %d attempts", event.id, attempt)
-                    await self.dead_letter(message, f"handler failed on {event.type}: {exc!r}", detail=traceback.format_exc())
-                    return
-                log.warning("failure on %s (attempt %d): %r", event.id, attempt, exc)
+                    raise error  # give the message back to Kafka: redelivered, never lost
+                log.warning("transient failure on %s (attempt %d): %r", item.event.id, attempt, error)
+            elif attempt >= self.retry.unexpected_attempts:
+                log.error("giving up on %s after %d attempts", item.event.id, attempt, exc_info=error)
+                detail = "".join(traceback.format_exception(error))
+                await self.dead_letter(item.record, f"handler failed on {item.event.type}: {error!r}",
+                                       detail=detail, parked_id=item.parked_id)
+                return 0
+            else:
+                log.warning("failure on %s (attempt %d): %r", item.event.id, attempt, error)
             await asyncio.sleep(self.retry.delay(attempt))
+            attempt += 1
+            try:
+                return await self._transaction((item,))
+            except _BatchFailed as failed:
+                error = failed.cause
 
-    async def apply(self, handler: Handler, event: Envelope[Any]) -> bool:
-        """Apply `event` once: inbox claim and state change in one transaction. False if a duplicate."""
+    async def _transaction(self, items: Sequence[_Item]) -> int:
+        """Claim, apply and write the outbox rows of `items` in one transaction; how many were applied."""
+        applied: list[_Item] = []
+        try:
+            async with self.pools.get().acquire() as conn:
+                async with conn.transaction():
+                    behind = await self._parked_keys(conn, items)
+                    to_apply = [i for i in items if i.parked_id is not None or i.record.key_text not in behind]
+                    claimed = await inbox.claim_many(conn, self.group_id, [i.event for i in to_apply]) if to_apply else set()
+                    with outbox.collecting(conn) as rows:
+                        for item in to_apply:
+                            if item.event.id not in claimed:
+                                log.info("event %s already applied by %s: skipped", item.event.id, self.group_id)
+                                continue
+                            claimed.discard(item.event.id)  # the same event twice in one batch applies once
+                            with self._span(item):
+                                await item.handler(conn, item.event)
+                            applied.append(item)
+                            self.failpoints.hit("before_commit", item.event.type)
+                        await rows.flush()
+                    parked = [i.parked_id for i in items if i.parked_id is not None]
+                    if parked:
+                        await conn.execute("delete from parked_events where id = any($1::bigint[])", parked)
+                    for item in items:
+                        if item.parked_id is None and item.record.key_text in behind:
+                            await self._park_row(conn, item, "behind an earlier parked event of the same key")
+        except Exception as exc:
+            raise _BatchFailed(exc) from exc
+        for item in applied:
+            self.failpoints.hit("after_commit", item.event.type)
+        self._observe(applied)
+        return len(applied)
+
+    async def _parked_keys(self, conn: asyncpg.Connection, items: Sequence[_Item]) -> set[str]:
+        """The keys of `items` (not themselves parked) that have an event parked for this group."""
+        keys = {i.record.key_text for i in items if i.parked_id is None}
+        if not keys:
+            return set()
+        rows = await conn.fetch(
+            "select distinct key from parked_events where consumer = $1 and key = any($2::text[])",
+            self.group_id,
+            list(keys),
+        )
+        return {r["key"] for r in rows}
+
+    def _span(self, item: _Item) -> Any:
+        """The span of one event processed, a child of the span that published it (when it was traced)."""
+        record = item.record
+        return self.tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=propagate.extract(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.consumer.group": self.group_id,
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset,
+                "cloudevents.event_id": str(item.event.id),
+                "cloudevents.event_type": item.event.type,
+            },
+        )
+
+    def _observe(self, applied: Iterable[_Item]) -> None:
+        if self.operations is None:
+            return
+        now = time.time()  # envelope time to commit, on the wall clock (the service clock may be a test's fixed one)
+        for item in applied:
+            latency = max(0.0, now - item.event.time.timestamp())
+            self.operations.events_applied.labels(self.group_id, item.event.type).observe(latency)
+
+    # --- parking -----------------------------------------------------------------------------------
+
+    async def park(self, item: _Item, reason: str) -> None:
+        """Keep an early event aside (or keep it parked, with its latest reason), so its partition flows."""
         async with self.pools.get().acquire() as conn:
-            async with conn.transaction():
-                if not await inbox.claim(conn, self.group_id, event):
-                    log.info("event %s already applied by %s: skipped", event.id, self.group_id)
-                    return False
-                await handler(conn, event)
-            self.failpoints.hit("after_commit", event.type)
-        return True
+            if item.parked_id is not None:
+                await conn.execute(
+                    "update parked_events set reason = $2, attempts = attempts + 1 where id = $1", item.parked_id, reason[:2000]
+                )
+                return
+            await self._park_row(conn, item, reason)
+        log.info("parked %s %s for %s: %s", item.event.type, item.event.id, self.group_id, reason)
 
-    async def dead_letter(self, message: KafkaMessage, reason: str, *, detail: str = "") -> None:
-        """Publish the original bytes to the dead-letter topic with the reason and coordinates."""
-        record = message.raw_message
-        span_context = trace.get_current_span().get_span_context()
+    async def _park_row(self, conn: asyncpg.Connection, item: _Item, reason: str) -> None:
+        record = item.record
+        await conn.execute(
+            "insert into parked_events (consumer, key, event_id, event_type, topic, partition, kafka_offset,"
+            " record_key, payload, header_names, header_values, reason, parked_at)"
+            " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) on conflict (consumer, event_id) do nothing",
+            self.group_id, record.key_text, item.event.id, item.event.type, record.topic, record.partition, record.offset,
+            record.key, record.value, list(record.headers), list(record.headers.values()), reason[:2000], self.clock.now(),
+        )
+        self.maybe_parked = True
+
+    async def retry_parked(self) -> int:
+        """Try the parked events again, oldest first per key; dead-letter those parked longer than allowed.
+
+        One replica at a time does it (a transaction-scoped advisory lock). Returns how many were applied.
+        """
+        pool = self.pools.get()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "select id, key, topic, partition, kafka_offset, record_key, payload, header_names, header_values, parked_at"
+                " from parked_events where consumer = $1 order by key, id",
+                self.group_id,
+            )
+        if not rows:
+            self.maybe_parked = False
+            return 0
+        lock = f"parked:{self.group_id}"
+        applied = 0
+        async with pool.acquire() as leader:
+            if not await leader.fetchval("select pg_try_advisory_lock(hashtext($1))", lock):
+                return 0
+            try:
+                now = self.clock.now()
+                by_key: dict[str, list[asyncpg.Record]] = {}
+                for row in rows:
+                    by_key.setdefault(row["key"], []).append(row)
+                for key_rows in by_key.values():
+                    for row in key_rows:
+                        record = Record(row["topic"], row["partition"], row["kafka_offset"], row["record_key"],
+                                        bytes(row["payload"]), dict(zip(row["header_names"], row["header_values"])))
+                        event = parse_event(record.value)
+                        item = _Item(record, event, self.handlers.get(event.type, _no_handler), parked_id=row["id"])
+                        overdue = (now - row["parked_at"]).total_seconds() >= self.batching.park_max_seconds
+                        done = await self._retry_one(item, overdue)
+                        applied += done
+                        if not done and not overdue:
+                            break  # still too early: the events behind it on this key wait too
+            finally:
+                await leader.execute("select pg_advisory_unlock(hashtext($1))", lock)
+        if applied:
+            self.on_applied()
+        return applied
+
+    async def _retry_one(self, item: _Item, overdue: bool) -> int:
+        try:
+            return await self._transaction((item,))
+        except _BatchFailed as failed:
+            if isinstance(failed.cause, EventTooEarly) and overdue:
+                await self.dead_letter(
+                    item.record,
+                    f"too early for {item.event.type}, parked longer than {self.batching.park_max_seconds:g} s: {failed.cause}",
+                    parked_id=item.parked_id,
+                )
+                return 0
+            if isinstance(failed.cause, EventTooEarly):
+                await self.park(item, str(failed.cause))
+                return 0
+            return await self._settle_one(item, failed.cause)
+
+    async def run_parked(self, wake: asyncio.Event) -> None:
+        """Retry parked events whenever something was applied, and at least every `park_retry_seconds`."""
+        while True:
+            try:
+                await asyncio.wait_for(wake.wait(), self.batching.park_retry_seconds)
+                wake.clear()
+                if not self.maybe_parked:
+                    continue  # nothing parked here at the last look (another replica's parking is seen on the period)
+            except TimeoutError:
+                pass
+            try:
+                await self.retry_parked()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retrying the parked events of %s failed; trying again later", self.group_id)
+
+    # --- dead letters ------------------------------------------------------------------------------
+
+    async def dead_letter(self, record: Record, reason: str, *, detail: str = "", parked_id: int | None = None) -> None:
+        """Publish the original bytes to the dead-letter topic with the reason and coordinates, under a span of the
+        record's trace (a new trace when it came without one), whose id the dead letter names for ops."""
+        with self.tracer.start_as_current_span(
+            f"{record.topic} dead-letter",
+            context=propagate.extract(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.kafka.consumer.group": self.group_id, "dlq.reason": reason[:500]},
+        ) as span:
+            await self._dead_letter(span.get_span_context(), record, reason, detail, parked_id)
+
+    async def _dead_letter(
+        self, span_context: trace.SpanContext, record: Record, reason: str, detail: str, parked_id: int | None
+    ) -> None:
         headers = {
-            **{k: v for k, v in (message.headers or {}).items() if isinstance(v, str)},
+            **record.headers,
             "dlq-reason": reason[:2000],
             "dlq-detail": detail[-4000:],
             "dlq-consumer-group": self.group_id,
@@ -163,9 +461,17 @@ class EventConsumer:
             "dlq-failed-at": self.clock.now().isoformat(),
         }
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        await self.broker.publish(message.body, topic=Topics.DEAD_LETTER, key=record.key, headers=headers)
+        # Cut to fit when the original record with these headers is too large for the topic (never a loop).
+        await publish_dead_letter(self.broker, record.value, key=record.key, headers=headers)
+        if parked_id is not None:
+            async with self.pools.get().acquire() as conn:
+                await conn.execute("delete from parked_events where id = $1", parked_id)
         if self.metrics is not None:
             self.metrics.dead_letters.labels(self.group_id, record.topic).inc()
+
+
+async def _no_handler(_conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    raise EventRejected(f"no handler for {event.type} any more")
 
 
 def _summary(exc: ValidationError) -> str:
@@ -185,29 +491,40 @@ def register_consumer(
     failpoints: Failpoints,
     metrics: PlumbingMetrics | None = None,
     operations: OperationsMetrics | None = None,
+    batching: BatchSettings = BatchSettings(),
+    tracer: Tracer | None = None,
+    on_applied: Callable[[], None] = lambda: None,
     description: str | None = None,
 ) -> EventConsumer:
-    """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once."""
+    """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once, in batches."""
     unknown = {cls.__name__ for cls in handlers if EVENT_TYPES.get(cls.event_type()) is not cls}
     if unknown:
         raise ValueError(f"handlers for event classes outside the catalogue: {sorted(unknown)}")
     by_type = {cls.event_type(): handler for cls, handler in handlers.items()}
-    consumer = EventConsumer(broker, pools, group_id, by_type, clock, failpoints, metrics, operations)
+    consumer = EventConsumer(
+        broker, pools, group_id, by_type, clock, failpoints, metrics, operations,
+        batching=batching, tracer=tracer or trace.get_tracer(__name__), on_applied=on_applied,
+    )
     description = description or (
-        f"Consumer group `{group_id}`: each event applied at least once, in one transaction with its inbox claim; "
-        f"an event it refuses goes to `{Topics.DEAD_LETTER}` with the reason."
+        f"Consumer group `{group_id}`: each event applied at least once, in one transaction with its inbox claim "
+        f"(a fetch's records of one partition share one transaction); an event it refuses goes to `{Topics.DEAD_LETTER}` "
+        "with the reason, an event about something not known yet is parked until it is."
     )
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
-        # Commit the offset only after the handler's transaction committed (never ack-first).
+        batch=True,
+        max_records=batching.max_records,
+        # How long a fetch waits when nothing is there; a fetch returns at once with what has arrived.
+        batch_timeout_ms=batching.max_wait_ms,
+        # Commit the offsets only after the batch's transactions committed (never ack-first).
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         # The AsyncAPI channels' names: `<group>:<topic>` (FastStream suffixes each topic when there are several).
         title=group_id if len(topics) > 1 else f"{group_id}:{topics[0]}",
         description=description,
     )
-    subscriber(consumer.on_message)
-    # The handler takes the raw record; the AsyncAPI document shows the events it applies.
+    subscriber(consumer.on_batch)
+    # The handler takes the raw records; the AsyncAPI document shows the events it applies.
     document_subscriber(subscriber, handlers)
     return consumer

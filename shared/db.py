@@ -34,9 +34,18 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.P
         min_size=1,
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"microcredit-{schema}"},
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """No reset query when a connection goes back to the pool (asyncpg's default costs a round trip per release).
+
+    asyncpg still rolls back a transaction left open and drops listener callbacks first. The platform's code
+    changes no session setting, and releases its session advisory locks and LISTENs itself (in `finally`).
+    """
 
 
 async def migrate(pool: asyncpg.Pool, schema: str, directories: Sequence[Path]) -> list[str]:

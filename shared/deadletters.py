@@ -10,6 +10,11 @@ the `dlq-*` ones) go back to the original topic, under the event's own trace. Th
 makes a replay of an event already applied change nothing; a replay that fails again comes back as a
 new dead letter (a new row naming the one replayed in `replay_of`), never in a loop. Each replay and
 discard is audited: who, when (the service clock), why, and where the replayed record went.
+
+A dead letter whose payload was cut to fit its topic (`value_truncated`, `shared/oversized_dead_letters.py`)
+is replayed from its original record, read back from the original topic at its coordinates and checked
+against the SHA-256 of the full payload; when retention or compaction removed it, the replay is refused
+(409, `original_gone`) and the dead letter can only be discarded.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,10 +36,12 @@ from opentelemetry import propagate
 
 from shared.auth import Principal
 from shared.clock import Clock
+from shared import oversized_dead_letters as oversized
 from shared.consumer import PoolHolder
 from shared.events import Topics
 from shared.http import Problem, not_found
 from shared.metrics import PlumbingMetrics
+from shared.settings import ServiceSettings
 
 DLQ_HEADER_PREFIX = "dlq-"
 # Put on a replayed record: a replay that fails again is stored naming the dead letter it replays.
@@ -41,12 +49,13 @@ REPLAY_OF_HEADER = "microcredit-replay-of"
 _ID_NAMESPACE = UUID("6f1c1a52-53a4-4f4e-9a53-0c1d2e4f5a6b")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_REPLAY = 500  # dead letters replayed by one request at most
 
 COLUMNS = (
     "id", "dlq_topic", "dlq_partition", "dlq_offset", "consumer_group", "reason", "detail", "original_topic",
     "original_partition", "original_offset", "event_type", "event_id", "trace_id", "key", "value",
-    "header_names", "header_values", "dead_lettered_at", "replay_of",
+    "header_names", "header_values", "dead_lettered_at", "replay_of", "value_truncated", "original_size", "original_sha256",
 )
 
 
@@ -58,6 +67,11 @@ class KeeperContext(Protocol):
     pools: PoolHolder
     metrics: PlumbingMetrics
     groups: list[str]
+
+    @property
+    def settings(self) -> ServiceSettings:
+        """Where Kafka is: a cut dead letter's replay reads the original record from its topic."""
+        ...
 
 
 # --- reading a dead-letter record -----------------------------------------------------------------
@@ -152,6 +166,10 @@ def read_record(record: Any, groups: Collection[str]) -> dict[str, Any] | None:
         "header_values": [v for _, v in kept],
         "dead_lettered_at": _dead_lettered_at(headers.get("dlq-failed-at"), record.timestamp),
         "replay_of": _uuid(headers.get(REPLAY_OF_HEADER)),
+        # Cut to fit the dead-letter topic: `value` is the start of the payload, the record is at the original coordinates.
+        "value_truncated": headers.get(oversized.TRUNCATED_HEADER) == "true",
+        "original_size": _int(headers.get(oversized.SIZE_HEADER)),
+        "original_sha256": sha if _SHA256.match(sha := headers.get(oversized.SHA256_HEADER) or "") else None,
     }
 
 
@@ -223,6 +241,36 @@ def _check_replayable(row: asyncpg.Record) -> None:
     if not row["original_topic"]:
         raise Problem(409, "No original topic", f"dead letter {row['id']} does not say which topic it came from",
                       field="original_topic", rule="no_original_topic")
+    if row["value_truncated"] and (row["original_partition"] is None or row["original_offset"] is None):
+        raise Problem(409, "Enregistrement d'origine introuvable",
+                      f"la lettre morte {row['id']} n'a gardé que le début de son contenu et ne dit pas où est l'enregistrement"
+                      " d'origine : elle ne peut qu'être écartée", field="original_offset", rule="original_unknown")
+
+
+async def _original(ctx: KeeperContext, row: asyncpg.Record) -> Any:
+    """The full record of a cut dead letter, read back from its original topic (409 when it is gone, 503 without Kafka)."""
+    try:
+        return await oversized.read_original(
+            ctx.settings.kafka_bootstrap_servers, row["original_topic"], row["original_partition"], row["original_offset"],
+            row["original_sha256"],
+        )
+    except oversized.OriginalUnavailable as exc:
+        raise Problem(409, "Enregistrement d'origine introuvable",
+                      f"la lettre morte {row['id']} n'a gardé que les {len(row['value'])} premiers octets de ses"
+                      f" {row['original_size']} et ne peut pas être rejouée : {exc}. Elle ne peut qu'être écartée.",
+                      field="original_offset", rule="original_gone") from None
+    except KafkaError as exc:
+        raise Problem(503, "Kafka indisponible",
+                      f"l'enregistrement d'origine de la lettre morte {row['id']} n'a pas pu être relu ({exc!r}) : réessayez") from None
+
+
+async def _republish(ctx: KeeperContext, row: asyncpg.Record, original: Any) -> Any:
+    """Send the original record of a cut dead letter back to its topic (409 if the broker now refuses its size)."""
+    try:
+        return await oversized.replay_original(ctx.settings.kafka_bootstrap_servers, original, (REPLAY_OF_HEADER, str(row["id"])))
+    except oversized.ReplayTooLarge as exc:
+        raise Problem(409, "Trop grand pour être rejoué", f"la lettre morte {row['id']} ne peut pas être rejouée : {exc}",
+                      field="original_size", rule="too_large") from None
 
 
 async def replay(
@@ -246,8 +294,11 @@ async def replay(
             )
         for row in rows:
             _check_replayable(row)
+        # A cut dead letter goes back as its full original record, read from its topic: all are read before any is sent.
+        originals = {row["id"]: await _original(ctx, row) for row in rows if row["value_truncated"]}
         for row in rows:
-            sent = await _publish(ctx.broker, row)
+            original = originals.get(row["id"])
+            sent = await (_publish(ctx.broker, row) if original is None else _republish(ctx, row, original))
             await conn.execute("update dead_letters set status = 'replayed' where id = $1", row["id"])
             await _audit(conn, row["id"], "replayed", who, clock, why, getattr(sent, "partition", None), getattr(sent, "offset", None))
     await refresh_pending(ctx)

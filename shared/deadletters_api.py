@@ -79,6 +79,12 @@ class DeadLetter(DeadLetterSummary):
     key_base64: str | None
     value_text: str | None = Field(description="The record's value as UTF-8 text; null when it is not text.")
     value_base64: str
+    value_truncated: bool = Field(
+        description="The value is only the start of the payload: the record was too large for the dead-letter topic. "
+        "The full record stays at `original_topic[original_partition]@original_offset`, and a replay sends that one."
+    )
+    original_size: int | None = Field(description="A cut value: the full payload's size in bytes.")
+    original_sha256: str | None = Field(description="A cut value: the SHA-256 of the full payload (hex), checked on replay.")
     headers: dict[str, str] = Field(description="The original headers (the `dlq-*` ones are the fields above).")
     audit: list[AuditEntry] = Field(description="Replays and discards, oldest first.")
 
@@ -143,6 +149,7 @@ async def _read(pool: asyncpg.Pool, dead_letter_id: UUID) -> DeadLetter:
         **{name: row[name] for name in DeadLetterSummary.model_fields}, detail=row["detail"],
         dead_letter_topic=row["dlq_topic"], dead_letter_partition=row["dlq_partition"], dead_letter_offset=row["dlq_offset"],
         key_text=key_text, key_base64=key_base64, value_text=value_text, value_base64=value_base64 or "",
+        value_truncated=row["value_truncated"], original_size=row["original_size"], original_sha256=row["original_sha256"],
         headers={n: bytes(v).decode("utf-8", "replace") for n, v in zip(row["header_names"], row["header_values"])},
         audit=[AuditEntry(**dict(a)) for a in audit],
     )
@@ -192,7 +199,7 @@ def dead_letters_router(context: Callable[..., Any]) -> APIRouter:
     async def replay_dead_letter(
         dead_letter_id: UUID, ops: Ops, ctx: Any = Depends(context), body: ReplayNote = ReplayNote()
     ) -> DeadLetter:
-        """Send the original record back to its topic (409 unless pending)."""
+        """Send the original record back to its topic (409 unless pending, or when a cut one's original is gone)."""
         await deadletters.replay(ctx, ctx.clock, ops, ids=[dead_letter_id], why=body.note)
         return await _read(ctx.pool, dead_letter_id)
 

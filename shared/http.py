@@ -6,21 +6,23 @@ Also what every list and every body shares: bounded paging, and JSON bodies only
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi import routing
 from fastapi.routing import APIRoute
 from opentelemetry import trace
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.errors import BusinessRuleError
+from shared.middleware import header
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,35 @@ MAX_PAGE_SIZE = 500
 MAX_OFFSET = 100_000
 RETRY_AFTER_SECONDS = 5
 
-# What the database driver raises when Postgres is down, restarting or saturated: 503, retry later.
+# What the database driver raises when Postgres is down, restarting, shutting down or saturated: 503, retry later.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    OSError,  # connection refused or reset, no answer in time (asyncio's TimeoutError is an OSError)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection failed or was lost mid-statement
+    asyncpg.CannotConnectNowError,  # 57P03: the database system is starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminating connection due to administrator command (a restart)
+    asyncpg.CrashShutdownError,  # 57P02: another server process crashed, every connection is cut
+    asyncpg.TooManyConnectionsError,  # 53300: no connection slot left
+    asyncpg.InterfaceError,  # only on a closed connection or pool (see `database_unavailable`)
 )
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (503), rather than that the code is wrong (500).
+
+    asyncpg raises `InterfaceError` both on a connection or pool that is closed (an outage) and on misuse,
+    such as two statements at once on one connection (a bug): only the first is an outage.
+    """
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "closed" in str(exc) or "closing" in str(exc)
+    return isinstance(exc, UNAVAILABLE)
+
+
+def unavailable_response() -> JSONResponse:
+    """The 503 problem a request gets while the database does not answer, with `Retry-After`."""
+    return problem_response(
+        503, "Service unavailable", "the database does not answer; retry in a few seconds",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class ProblemError(BaseModel):
@@ -89,18 +112,23 @@ def problem_response(status: int, title: str, detail: str, *, headers: dict[str,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+@dataclass(frozen=True)
 class Page:
     """Which page of a list: `limit` items after `offset`, both bounded."""
 
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items at most.")] = 50,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
-    ) -> None:
-        self.limit, self.offset = limit, offset
+    limit: int = 50
+    offset: int = 0
 
 
-PageQuery = Annotated[Page, Depends()]
+async def page_query(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items at most.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
+) -> Page:
+    """FastAPI dependency: the page a list's query asks for (async: FastAPI runs a plain `def` in a worker thread)."""
+    return Page(limit, offset)
+
+
+PageQuery = Annotated[Page, Depends(page_query)]
 
 TOTAL_COUNT = "X-Total-Count"
 # `responses=` of a paged list: its 200 carries how many items match in all.
@@ -176,26 +204,50 @@ def install_problem_handlers(app: FastAPI) -> None:
         title = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return problem_response(exc.status_code, title, str(exc.detail), headers=headers, **extra)
 
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # Answered here, inside the app: the request is counted and traced as the 503 it gets, not as a 500.
+        if not database_unavailable(exc):
+            return _internal_error(exc)
+        log.warning("database unavailable: %r", exc)
+        return unavailable_response()
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
+
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, UNAVAILABLE):
-            log.warning("dependency unavailable: %r", exc)
-            return problem_response(
-                503, "Service unavailable", "the database does not answer; retry in a few seconds",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        log.exception("unhandled error")
-        return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
+        # What no handler above took, raised here or by a middleware outside them.
+        if database_unavailable(exc):
+            log.warning("database unavailable: %r", exc)
+            return unavailable_response()
+        return _internal_error(exc)
 
-    @app.middleware("http")
-    async def _json_bodies_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        content_type = request.headers.get("content-type")
-        if content_type is not None and not _is_json(content_type) and _takes_body(app, request):
-            return problem_response(
-                415, "Unsupported media type", f"the body must be JSON (Content-Type: application/json), not {content_type}",
-                errors=[{"field": "Content-Type", "rule": "json_required", "message": "send the body as application/json"}],
-            )
-        return await call_next(request)
+    app.add_middleware(JsonBodiesOnly, api=app)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+
+class JsonBodiesOnly:
+    """Answer 415 to a body that is not JSON, before FastAPI reads it (pure ASGI: no task per request)."""
+
+    def __init__(self, app: ASGIApp, *, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            content_type = header(scope, b"content-type")
+            if content_type is not None and not _is_json(content_type) and _takes_body(self.api, scope):
+                refused = problem_response(
+                    415, "Unsupported media type", f"the body must be JSON (Content-Type: application/json), not {content_type}",
+                    errors=[{"field": "Content-Type", "rule": "json_required", "message": "send the body as application/json"}],
+                )
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def api_routes(app: FastAPI) -> list[Any]:
@@ -210,9 +262,17 @@ def _methods_of_path(app: FastAPI, request: Request) -> set[str]:
     }
 
 
-def _takes_body(app: FastAPI, request: Request) -> bool:
+def route_of(app: FastAPI, scope: Scope) -> Any | None:
+    """The API route a request goes to, as the router would set it in `scope["route"]` (None if none matches)."""
+    for route in api_routes(app):
+        if route.matches(scope)[0] is Match.FULL:
+            return route.original_route
+    return None
+
+
+def _takes_body(app: FastAPI, scope: Scope) -> bool:
     """Whether the route this request goes to reads a JSON body."""
     for route in api_routes(app):
-        if route.matches(request.scope)[0] is Match.FULL:
+        if route.matches(scope)[0] is Match.FULL:
             return route.body_field is not None
     return False

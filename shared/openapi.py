@@ -6,7 +6,9 @@ Each route's error statuses follow from what it is made of, so they cannot drift
 - any parameter or body → 422 (the problem names the field and the rule);
 - a JSON body → 415 for another content type, 400 for bytes that cannot be read at all (not UTF-8);
 - the service context (the database) → 503 when the database does not answer;
-- 409, where a state forbids the action, is declared by the route itself: `responses=problems(409)`.
+- 409, where a state forbids the action, is declared by the route itself: `responses=problems(409)`;
+- a POST takes an `Idempotency-Key` header (shared/idempotency.py) → 409 while its first request runs,
+  422 when the key names another request.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 
 from shared.auth import authenticate
 from shared.http import PROBLEM_JSON, ProblemDocument, api_routes
+from shared.idempotency import HEADER, KEY_SCHEMA, REPLAYED
 
 MEANINGS: dict[int, str] = {
     400: "The body cannot be read at all (not UTF-8 text).",
@@ -32,6 +35,20 @@ MEANINGS: dict[int, str] = {
     503: "The database does not answer: retry after the `Retry-After` seconds.",
 }
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": KEY_SCHEMA,
+    "description": "A key of the client's choosing (a UUID, as a quoted string) that makes a retry safe: a request sent again"
+    " with the same key and body gets the first answer (with `" + REPLAYED + ": true`) instead of running twice."
+    " Kept a day (the service's `idempotency_key_ttl_seconds`), per caller and path.",
+}
+# What a keyed POST may also answer, beside what the route itself answers with that status.
+_KEYED: dict[int, str] = {
+    409: f"a request with the same `{HEADER}` is still running (`idempotency_key_in_use`): send it again after `Retry-After` seconds.",
+    422: f"the `{HEADER}` was first sent with another request (`idempotency_key_reused`), or is not a key (`idempotency_key_format`).",
+}
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -93,12 +110,18 @@ def install_openapi(app: FastAPI, context_dependency: Callable[..., Any]) -> Non
             if not route.include_in_schema:
                 continue
             declared = {int(s) for s in route.responses if str(s).isdigit() and int(s) >= 400}
+            statuses = route_statuses(route, context_dependency) | declared
             for method in route.methods:
-                responses = document["paths"][route.path_format][method.lower()]["responses"]
-                for status in sorted(route_statuses(route, context_dependency) | declared):
-                    own = route.responses.get(status, {}).get("description")
-                    responses[str(status)] = {
-                        "description": own or MEANINGS.get(status, "Error"),
+                operation = document["paths"][route.path_format][method.lower()]
+                keyed = method == "POST"
+                if keyed:
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                for status in sorted(statuses | (set(_KEYED) if keyed else set())):
+                    meaning = (route.responses.get(status, {}).get("description") or MEANINGS.get(status, "Error")) if status in statuses else ""
+                    if keyed and status in _KEYED:
+                        meaning = f"{meaning} Or {_KEYED[status]}" if meaning else _KEYED[status][0].upper() + _KEYED[status][1:]
+                    operation["responses"][str(status)] = {
+                        "description": meaning,
                         "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
                     }
         app.openapi_schema = document

@@ -8,15 +8,16 @@ import logging
 import time
 from collections import Counter
 from functools import lru_cache
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.state import RealProducer
-from faststream.opentelemetry.middleware import TelemetryMiddleware
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 
@@ -39,17 +40,66 @@ def trace_headers() -> str:
     return json.dumps(carrier) if carrier else NO_TRACE
 
 
+# The rows and the relay's wake-up in one statement, one round trip (Postgres sends one notification per
+# channel and transaction, at commit).
+_INSERT = (
+    "with written as (insert into outbox (event_id, event_type, topic, key, payload, headers)"
+    " select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[]) returning 1)"
+    f" select pg_notify('{NOTIFY_CHANNEL}', '')"
+)
+_OutboxRow = tuple[UUID, str, str, str, bytes, str]
+
+
+class OutboxBuffer:
+    """Outbox rows held back until the end of a consumer's batch transaction, then written in one statement.
+
+    While `collecting(conn)` is active, `add_to_outbox(conn, …)` appends here (with the trace context of the
+    moment, as it would have stored it) instead of writing a row and a notification per event.
+    """
+
+    __slots__ = ("conn", "rows")
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.rows: list[_OutboxRow] = []
+
+    async def flush(self) -> None:
+        """Write the rows held so far, in order, and wake the relay when the transaction commits."""
+        if self.rows:
+            await _insert(self.conn, self.rows)
+            self.rows = []
+
+
+_buffer: ContextVar[OutboxBuffer | None] = ContextVar("outbox_buffer", default=None)
+
+
+@contextmanager
+def collecting(conn: asyncpg.Connection) -> Iterator[OutboxBuffer]:
+    """Hold the outbox rows `conn`'s transaction writes in this task until the buffer is flushed."""
+    buffer = OutboxBuffer(conn)
+    token = _buffer.set(buffer)
+    try:
+        yield buffer
+    finally:
+        _buffer.reset(token)
+
+
 async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope[Any]) -> None:
     """Store events in the caller's transaction, with the current trace context to resume later."""
     if not events:
         return
     headers = trace_headers()
-    await conn.executemany(
-        "insert into outbox (event_id, event_type, topic, key, payload, headers)"
-        " values ($1, $2, $3, $4, $5, $6::jsonb)",
-        [(e.id, e.type, e.topic, e.subject, e.to_bytes(), headers) for e in events],
-    )
-    await notify_relay(conn)
+    rows = [(e.id, e.type, e.topic, e.subject, e.to_bytes(), headers) for e in events]
+    buffer = _buffer.get()
+    if buffer is not None and buffer.conn is conn:
+        buffer.rows.extend(rows)
+        return
+    await _insert(conn, rows)
+
+
+async def _insert(conn: asyncpg.Connection, rows: Sequence[_OutboxRow]) -> None:
+    """One statement for every row and the relay's wake-up."""
+    await conn.execute(_INSERT, *(list(c) for c in zip(*rows, strict=True)))
 
 
 async def notify_relay(conn: asyncpg.Connection) -> None:
@@ -76,14 +126,6 @@ def _kafka_producer(broker: KafkaBroker) -> Any | None:
     """
     state = getattr(broker.config.producer, "_producer", None)
     return state.producer if isinstance(state, RealProducer) else None
-
-
-def _tracer_of(broker: KafkaBroker) -> Tracer:
-    """The tracer of the broker's telemetry middleware: relay spans go where the service's spans go."""
-    for middleware in getattr(broker, "middlewares", ()):
-        if isinstance(middleware, TelemetryMiddleware):
-            return middleware._tracer  # noqa: SLF001 - FastStream exposes no accessor
-    return trace.get_tracer(__name__)
 
 
 class OutboxRelay:
@@ -114,7 +156,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._metrics = metrics
-        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider) if tracer_provider else None
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_count = 0.0
@@ -155,8 +197,9 @@ class OutboxRelay:
                     except TimeoutError:
                         pass
         finally:
-            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            await conn.execute("select pg_advisory_unlock(hashtext($1))", lock)
+            if not conn.is_closed():  # a connection the database dropped took its listener and lock with it
+                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await conn.execute("select pg_advisory_unlock(hashtext($1))", lock)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -194,30 +237,33 @@ class OutboxRelay:
             self._metrics.outbox_backlog.set(await conn.fetchval("select count(*) from outbox"))
 
     async def _publish_each(self, rows: Sequence[asyncpg.Record]) -> None:
-        """One `broker.publish` per row (its middlewares trace it): for brokers without an aiokafka producer."""
+        """One `broker.publish` per row: for brokers without an aiokafka producer (FastStream's test broker)."""
+        spans: dict[tuple[str, str], _TracedGroup] = {}
         futures = []
-        for row in rows:
-            traced = row["headers"] != NO_TRACE
-            # Resume the trace of the request that wrote the row, so the Kafka hop joins it.
-            token = otel_context.attach(propagate.extract(json.loads(row["headers"]))) if traced else None
-            try:
+        try:
+            for row in rows:
+                headers = {"content-type": CONTENT_TYPE, "ce-type": row["event_type"]}
+                if row["headers"] != NO_TRACE:
+                    headers |= {k: v.decode() for k, v in self._trace(self._tracer, spans, row["topic"], row["headers"])}
                 futures.append(
                     await self._broker.publish(
                         bytes(row["payload"]),
                         topic=row["topic"],
                         key=row["key"].encode(),
-                        headers={"content-type": CONTENT_TYPE, "ce-type": row["event_type"]},
+                        headers=headers,
+                        correlation_id=str(row["event_id"]),
                         no_confirm=True,
                     )
                 )
-            finally:
-                if token is not None:
-                    otel_context.detach(token)
-        await asyncio.gather(*futures)
+            await asyncio.gather(*futures)
+        finally:
+            for group in spans.values():
+                group.span.set_attribute("messaging.batch.message_count", group.count)
+                group.span.end()
 
     async def _publish_batched(self, producer: Any, rows: Sequence[asyncpg.Record]) -> None:
         """Append the rows to one record batch per partition, in id order, send them all, wait for every ack."""
-        tracer = self._tracer or _tracer_of(self._broker)
+        tracer = self._tracer
         partitions: dict[str, tuple[int, ...]] = {}
         spans: dict[tuple[str, str], _TracedGroup] = {}
         open_batches: dict[tuple[str, int], Any] = {}

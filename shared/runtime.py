@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,13 +18,14 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.broker import create_broker
 from shared import asyncapi
 from shared.asyncapi import declare_publishers
 from shared.clock import Clock, SystemClock
-from shared.consumer import Handler, PoolHolder, register_consumer
+from shared.consumer import BatchSettings, EventConsumer, Handler, PoolHolder, register_consumer
 from shared.deadletters import keep_dead_letters, refresh_pending
 from shared.deadletters_api import dead_letters_router
 from shared.events.envelope import Envelope
@@ -33,8 +33,10 @@ from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.docs import docs_router
 from shared.failpoints import Failpoints
 from shared.http import install_problem_handlers, problem_response
+from shared.idempotency import IdempotencyKeys, forget_expired_periodically
 from shared.metrics import OperationsMetrics, PlumbingMetrics
 from shared.metrics_refresh import OperationsGauges
+from shared.middleware import RequestTelemetry
 from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
 from shared.outbox import OutboxRelay
@@ -43,9 +45,6 @@ from shared.telemetry import create_tracer_provider
 from shared.timers import Timer, periodic, timers_router
 
 log = logging.getLogger(__name__)
-
-# Probes and scrapes: counted by whoever calls them, not as the service's traffic.
-_UNCOUNTED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -66,6 +65,10 @@ class ServiceContext(Generic[SettingsT]):
     operations: OperationsMetrics | None = None  # lag, topic sizes, outbox age, event latency, HTTP requests
     pools: PoolHolder = field(default_factory=PoolHolder)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # consumer group → its topics (the lag gauge; it keeps their dead letters)
+    tracer: Tracer = field(default_factory=lambda: trace.get_tracer(__name__))
+    consumers: list[EventConsumer] = field(default_factory=list)
+    # Set when a consumer applied something: parked events may now find what they wait for.
+    applied: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -75,7 +78,8 @@ class ServiceContext(Generic[SettingsT]):
     def consume(self, group_id: str, topics: tuple[str, ...], handlers: Mapping[type[Envelope[Any]], Handler]) -> None:
         """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction."""
         self.groups[group_id] = tuple(sorted({*self.groups.get(group_id, ()), *topics}))
-        register_consumer(
+        settings = self.settings
+        self.consumers.append(register_consumer(
             self.broker,
             pools=self.pools,
             group_id=group_id,
@@ -85,7 +89,15 @@ class ServiceContext(Generic[SettingsT]):
             failpoints=self.failpoints,
             metrics=self.metrics,
             operations=self.operations,
-        )
+            batching=BatchSettings(
+                max_records=settings.consumer_batch_size,
+                max_wait_ms=settings.consumer_batch_wait_ms,
+                park_retry_seconds=settings.consumer_park_retry_seconds,
+                park_max_seconds=settings.consumer_park_max_seconds,
+            ),
+            tracer=self.tracer,
+            on_applied=self.applied.set,
+        ))
 
 
 @dataclass(frozen=True)
@@ -120,8 +132,11 @@ class ServiceDefinition(Generic[SettingsT]):
         )
 
 
-def service_context(request: Request) -> ServiceContext[Any]:
-    """FastAPI dependency giving a route its service context (each service's `Context` alias types it)."""
+async def service_context(request: Request) -> ServiceContext[Any]:
+    """FastAPI dependency giving a route its service context (each service's `Context` alias types it).
+
+    Async although it awaits nothing: FastAPI runs a plain `def` dependency in a worker thread.
+    """
     return request.app.state.ctx
 
 
@@ -136,12 +151,7 @@ def create_service_app(
     """Build the service's ASGI app; nothing connects until the app's lifespan starts."""
     tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
     registry = CollectorRegistry()
-    broker = create_broker(
-        settings.kafka_bootstrap_servers,
-        client_id=definition.name,
-        tracer_provider=tracer_provider,
-        registry=registry,
-    )
+    broker = create_broker(settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry)
     clock = clock or SystemClock()
     keys = keys or KeySet(
         settings.oidc_issuer, now=clock.now, jwks_url=settings.oidc_jwks_url, ttl_seconds=settings.oidc_keys_ttl_seconds
@@ -157,6 +167,7 @@ def create_service_app(
         operations=OperationsMetrics.create(registry),
         registry=registry,
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
+        tracer=trace.get_tracer("shared.consumer", tracer_provider=tracer_provider),
     )
     definition.register_consumers(ctx)
     declare_publishers(broker, definition.name, definition.publishes)
@@ -174,6 +185,7 @@ def create_service_app(
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
             metrics=ctx.metrics,
+            tracer_provider=tracer_provider,
         )
         tasks: list[asyncio.Task[None]] = []
         gauges: OperationsGauges | None = None
@@ -196,7 +208,12 @@ def create_service_app(
                 gauges.start()
             tasks = [
                 asyncio.create_task(periodic(timer)(ctx), name=f"{definition.name}-{timer.name}") for timer in definition.timers
+            ] + [
+                asyncio.create_task(consumer.run_parked(ctx.applied), name=f"{consumer.group_id}-parked")
+                for consumer in ctx.consumers
             ]
+            if settings.idempotency_cleanup_seconds > 0:
+                tasks.append(asyncio.create_task(forget_expired_periodically(ctx), name=f"{definition.name}-idempotency-keys"))
             log.info("%s ready", definition.name)
             yield
         finally:
@@ -225,31 +242,9 @@ def create_service_app(
         app.include_router(timers_router(definition.name, definition.timers, service_context))
     app.include_router(dead_letters_router(service_context))
 
-    http_requests = ctx.operations.http_requests if ctx.operations is not None else None
-
-    @app.middleware("http")
-    async def count_request(request: Request, call_next: Callable) -> Response:
-        # Per route template (`/loans/{loan_id}`), never per raw path: a bounded set of series.
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", None)
-            if http_requests is not None and path not in _UNCOUNTED_PATHS:
-                http_requests.labels(path or "unmatched", request.method, str(status)).observe(time.perf_counter() - started)
-
-    @app.middleware("http")
-    async def trace_response(request: Request, call_next: Callable) -> Response:
-        # W3C Trace Context level 2: tell the caller which trace its request joined.
-        response = await call_next(request)
-        span_context = trace.get_current_span().get_span_context()
-        if span_context.is_valid:
-            response.headers["traceresponse"] = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-01"
-        return response
+    app.add_middleware(IdempotencyKeys, ctx=ctx, api=app)
+    # Added last, so outermost of the app's own middlewares: it counts and traces every answer, replays and 415s included.
+    app.add_middleware(RequestTelemetry, histogram=ctx.operations.http_requests if ctx.operations is not None else None)
 
     install_openapi(app, service_context)
     app.include_router(
@@ -269,9 +264,11 @@ def create_service_app(
     async def ready() -> JSONResponse:
         try:
             await ctx.pool.fetchval("select 1")
-            await broker.ping(timeout=2.0)
         except Exception as exc:  # readiness reports any dependency failure, it never raises
             return problem_response(503, "Not ready", repr(exc))
+        # FastStream's ping says False (it does not raise) when the broker does not answer in time.
+        if not await broker.ping(timeout=2.0):
+            return problem_response(503, "Not ready", "the Kafka broker does not answer")
         return JSONResponse({"status": "ready", "service": definition.name})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
@@ -280,7 +277,8 @@ def create_service_app(
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, excluded_urls="health,ready,metrics", exclude_spans=["receive", "send"]
     )
-    asyncpg_instrumentor = AsyncPGInstrumentor()
-    if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:  # patches asyncpg once per process
-        asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
+    if settings.trace_sql:  # a span per SQL statement: for a diagnosis (it patches asyncpg for the whole process)
+        asyncpg_instrumentor = AsyncPGInstrumentor()
+        if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:
+            asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
     return app

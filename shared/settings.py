@@ -40,13 +40,38 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         1.0, gt=0, description="Relay poll period when no NOTIFY wakes it up earlier."
     )
+    consumer_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Most records a consumer group applies per fetch (one transaction per partition)."
+    )
+    consumer_batch_wait_ms: int = Field(
+        5, ge=1, le=10_000,
+        description="How long a consumer's fetch waits when nothing has arrived (a fetch returns at once with what has).",
+    )
+    consumer_park_retry_seconds: float = Field(
+        2.0, gt=0, le=3600, description="Period at which parked events (arrived before what they refer to) are tried again."
+    )
+    consumer_park_max_seconds: float = Field(
+        3600.0, ge=0,
+        description="How long an event waits parked for what it refers to before it goes to the dead-letter topic "
+        "(0: at the first retry).",
+    )
+    trace_sql: bool = Field(
+        False, description="One span per SQL statement (costly: for a diagnosis, not for every day)."
+    )
     metrics_refresh_seconds: float = Field(
         15.0, ge=0, description="Period of the consumer lag, topic size and outbox age gauges (0: not refreshed)."
+    )
+    idempotency_key_ttl_seconds: float = Field(
+        86_400.0, gt=0, description="How long an `Idempotency-Key` and the first answer to it are kept (24 h by default)."
+    )
+    idempotency_cleanup_seconds: float = Field(
+        600.0, ge=0, description="Period of the deletion of expired idempotency keys (0: never; an expired key is reused anyway)."
     )
     failpoints: str = Field(
         "",
         description=(
-            "Fault injection for resilience tests, e.g. `after_commit:<event type>` kills the process "
-            "with SIGKILL after the inbox transaction commits and before the Kafka offset commit."
+            "Fault injection for resilience tests: `after_commit:<event type>` kills the process with SIGKILL "
+            "after the batch's transaction commits and before the Kafka offset commit; `before_commit:<event type>` "
+            "kills it in the middle of a batch, once that event is applied and before the transaction commits."
         ),
     )

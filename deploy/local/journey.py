@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from shared.auth import Principal, Role
-from shared.events import PaymentMissed
+from shared.events import LoanDisbursed, PaymentMissed
 
 T = TypeVar("T")
 
@@ -83,6 +83,7 @@ class Journey:
     loan_id: str = ""
     alert_id: str = ""
     steps: dict[str, float] = field(default_factory=dict)  # step name -> seconds since submission
+    calls: dict[str, float] = field(default_factory=dict)  # HTTP command -> seconds it took to answer
 
     @property
     def latency(self) -> float:
@@ -154,19 +155,32 @@ async def walk(
     application: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 60.0,
+    close_of_business: bool = True,
 ) -> Journey:
     """Build and submit a file, record the FICP and a favourable review, have the bank approve, disburse,
-    miss the first instalment at the close of business, and wait for the counsellor's alert."""
+    miss the first instalment at the close of business, and wait for the counsellor's alert.
+
+    Without `close_of_business`, the journey ends at the counsellor's alert of the disbursement (a
+    benchmark runs one close of business for all its journeys instead of one each).
+    """
     trace = dict(headers or {})
     counsellor = {**trace, **credentials.as_counsellor()}
     bank = {**trace, **credentials.as_bank()}
     ops = {**trace, **credentials.as_ops()}
+    calls: dict[str, float] = {}
+
+    async def command(step: str, url: str, body: dict[str, Any], who: Mapping[str, str]) -> dict[str, Any]:
+        sent = time.monotonic()
+        response = await client.post(url, json=body, headers=who)
+        calls[step] = time.monotonic() - sent
+        return _check(response, step)
+
     started = time.monotonic()
     app = application or sample_application()
-    draft = _check(await client.post(f"{urls['intake']}/applications", json=app, headers=counsellor), "open the file")
-    journey = Journey(application_id=draft["id"])
+    draft = await command("open the file", f"{urls['intake']}/applications", app, counsellor)
+    journey = Journey(application_id=draft["id"], calls=calls)
     app_id = journey.application_id
-    _check(await client.post(f"{urls['intake']}/applications/{app_id}/submission", json={}, headers=counsellor), "submit")
+    await command("submit", f"{urls['intake']}/applications/{app_id}/submission", {}, counsellor)
 
     def mark(step: str) -> None:
         journey.steps[step] = time.monotonic() - started
@@ -180,7 +194,7 @@ async def walk(
     await _poll("the assessment queue to receive the file", assessment_ready, timeout)
     mark("assessment opened")
     ficp = {"consulted_on": today.isoformat(), "result": "not_registered", "reference": f"FICP-{today:%Y%m%d}-{app_id[:8]}"}
-    _check(await client.post(f"{urls['assessment']}/assessments/{app_id}/ficp", json=ficp, headers=counsellor), "FICP")
+    await command("FICP", f"{urls['assessment']}/assessments/{app_id}/ficp", ficp, counsellor)
     outcome = {
         "outcome": "favourable",
         "opinion": "Projet d'insertion solide : le véhicule permet de tenir le CDI à 25 km.",
@@ -189,7 +203,7 @@ async def walk(
         "duration_months": app["duration_months"],
         "annual_rate": "0.035",
     }
-    _check(await client.post(f"{urls['assessment']}/assessments/{app_id}/outcome", json=outcome, headers=counsellor), "outcome")
+    await command("outcome", f"{urls['assessment']}/assessments/{app_id}/outcome", outcome, counsellor)
     mark("routed to the bank")
     first_due = today + timedelta(days=30)
     decision = {
@@ -199,7 +213,7 @@ async def walk(
         "duration_months": app["duration_months"],
         "first_due_date": first_due.isoformat(),
     }
-    _check(await client.post(f"{urls['assessment']}/bank/files/{app_id}/decision", json=decision, headers=bank), "bank decision")
+    await command("bank decision", f"{urls['assessment']}/bank/files/{app_id}/decision", decision, bank)
     mark("loan approved")
 
     async def loan_created() -> dict[str, Any] | None:
@@ -210,16 +224,18 @@ async def walk(
     journey.loan_id = loan["id"]
     mark("loan opened")
     disbursement = {"disbursed_on": today.isoformat(), "payee": "Garage Dupont SARL"}
-    _check(await client.post(f"{urls['servicing']}/loans/{journey.loan_id}/disbursement", json=disbursement, headers=bank), "disburse")
+    await command("disburse", f"{urls['servicing']}/loans/{journey.loan_id}/disbursement", disbursement, bank)
     mark("loan disbursed")
-    cob = {"business_date": first_due.isoformat()}
-    _check(await client.post(f"{urls['servicing']}/close-of-business", json=cob, headers=ops), "close of business")
-    mark("close of business")
+    cause = LoanDisbursed
+    if close_of_business:
+        await command("close of business", f"{urls['servicing']}/close-of-business", {"business_date": first_due.isoformat()}, ops)
+        mark("close of business")
+        cause = PaymentMissed
 
     async def alert_raised() -> dict[str, Any] | None:
         r = await client.get(
             f"{urls['notifications']}/alerts",
-            params={"loan_id": journey.loan_id, "cause_type": PaymentMissed.event_type()},
+            params={"loan_id": journey.loan_id, "cause_type": cause.event_type()},
             headers=counsellor,
         )
         return r.json()[0] if r.status_code == 200 and r.json() else None

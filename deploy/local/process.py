@@ -83,6 +83,17 @@ def group_pids(pgid: int) -> list[int]:
     return found
 
 
+def child_pids(pid: int) -> list[int]:
+    """Return the live children of ``pid`` (a Postgres postmaster's backends each lead a process group of their own)."""
+    found: list[int] = []
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[0] != "Z" and int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def _wait_group_gone(pgid: int, deadline: float) -> bool:
     """Poll until no live process is left in ``pgid`` or ``deadline`` (monotonic) passes."""
     while True:

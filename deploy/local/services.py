@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +21,21 @@ SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications
 WEB = "web"
 
 
-def tracing_env(zipkin: str | None) -> dict[str, str]:
-    """OpenTelemetry's standard variables that send a process's spans to the Zipkin server at `zipkin`."""
+def tracing_env(zipkin: str | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """OpenTelemetry's standard variables that send a process's spans to the Zipkin server at `zipkin`.
+
+    Head sampling is parent-based (a request sampled where it enters stays whole across services): every trace
+    by default, the share `OTEL_TRACES_SAMPLER_ARG` says when `make run` is given one (`0.1`: one in ten).
+    """
     if not zipkin:
         return {"OTEL_TRACES_EXPORTER": "none"}
-    return {"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin}/api/v2/spans"}
+    env = os.environ if environ is None else environ
+    return {
+        "OTEL_TRACES_EXPORTER": "zipkin",
+        "OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin}/api/v2/spans",
+        "OTEL_TRACES_SAMPLER": env.get("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        "OTEL_TRACES_SAMPLER_ARG": env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"),
+    }
 
 
 def web_env(urls: dict[str, str], *, issuer: str, client_secret: str, dsn: str, zipkin: str | None) -> dict[str, str]:

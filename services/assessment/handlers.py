@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncpg
 from pydantic import ValidationError
 
-from services.assessment import usecases
-from services.assessment.domain.decision import BankDecisionTerms
+from services.assessment import repository, usecases
+from services.assessment.domain.decision import BankDecisionTerms, NotRoutedToBank
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor
-from shared.consumer import EventRejected
+from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, Topics
 from shared.events import DirectoryAssociation, DirectoryBank, DirectoryNetwork
@@ -56,6 +56,12 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
                 conn, data.application_id, terms, bank_id=data.bank_id, actor=Actor(subject=data.bank_id, role="bank"),
                 settings=settings, now=ctx.clock.now(), channel="kafka",
             )
+        except NotRoutedToBank as refused:
+            file = await repository.get(conn, data.application_id)
+            if file is None or file.routed_at is None:
+                # The routing may still be on its way (or never come: dead-lettered after the parking delay).
+                raise EventTooEarly(f"{refused.field}: {refused.detail} yet") from None
+            raise EventRejected(f"{refused.field}: {refused.detail}") from None  # routed to another bank
         except BusinessRuleError as refused:
             raise EventRejected(f"{refused.field}: {refused.detail}") from None
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.intake.domain import CONTACT_COUNTS, STAGES, Application, AuditEntry, FirstContact, FunnelRow, Milestone, Status
+from services.intake.domain import (
+    CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
+)
+from shared.outbox import NOTIFY_CHANNEL, trace_headers
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -28,6 +32,8 @@ _UPSERT = (
     " on conflict (id) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
 )
 _SELECT = f"select {', '.join(_COLUMNS)} from applications"
+_VERSIONED_SELECT = f"select xmin as row_version, {', '.join(_COLUMNS)} from applications"
+_JSON_COLUMNS = frozenset(_JSON)
 
 
 def _row(application: Application) -> list[Any]:
@@ -52,6 +58,69 @@ def _application(row: asyncpg.Record) -> Application:
 async def save(conn: asyncpg.Connection, application: Application) -> None:
     """Insert or update a file."""
     await conn.execute(_UPSERT, *_row(application))
+
+
+async def get_versioned(conn: Connection, application_id: UUID, *, association_id: str) -> tuple[Application, int] | None:
+    """One of the association's files and the version of its row (Postgres' `xmin`), which `store` checks."""
+    row = await conn.fetchrow(f"{_VERSIONED_SELECT} where id = $1 and association_id = $2", application_id, association_id)
+    if row is None:
+        return None
+    values = dict(row)
+    version = values.pop("row_version")
+    return _application(values), version
+
+
+async def store(conn: Connection, change: Change, *, version: int | None = None) -> bool:
+    """Write a change in one statement: the file, its audit line, its milestone, its events and the relay's wake-up.
+
+    A new file (`version` None) is inserted; a file read at `version` (`get_versioned`) is updated only if
+    its row is still that version: False, and nothing written, when it changed meanwhile. One statement is
+    its own transaction: no BEGIN and COMMIT round trips, no row lock held between two of them.
+    """
+    application, audit = change.application, change.audit
+    args: list[Any] = [*_row(application), audit.at, audit.actor.subject, audit.actor.role, audit.action, json.dumps(audit.details)]
+    if version is not None:
+        args.append(version)
+    if change.milestone is not None:
+        args.append(change.milestone.value)
+    if change.events:
+        events = change.events
+        args += [[e.id for e in events], [e.type for e in events], [e.topic for e in events], [e.subject for e in events],
+                 [e.to_bytes() for e in events], trace_headers(), NOTIFY_CHANNEL]
+    return await conn.fetchval(_store_sql(version is not None, change.milestone is not None, bool(change.events)), *args) is not None
+
+
+@cache
+def _store_sql(update: bool, milestone: bool, events: bool) -> str:
+    """The statement `store` sends for one shape of change (at most eight texts, each prepared once per connection)."""
+    n = len(_COLUMNS)
+    if update:
+        assignments = ", ".join(f"{c} = ${i}{'::jsonb' if c in _JSON_COLUMNS else ''}" for i, c in enumerate(_COLUMNS, 1) if c != "id")
+        written = f"update applications set {assignments} where id = $1 and xmin = ${n + 6} returning id, association_id, region"
+    else:
+        written = f"insert into applications ({', '.join(_COLUMNS)}) values ({_PLACEHOLDERS}) returning id, association_id, region"
+    p = n + 6 + update  # the next parameter's number
+    clauses = [
+        f"written as ({written})",
+        "audit as (insert into audit_log (application_id, at, actor_subject, actor_role, action, details)"
+        f" select id, ${n + 1}::timestamptz, ${n + 2}::text, ${n + 3}::text, ${n + 4}::text, ${n + 5}::jsonb from written)",
+    ]
+    if milestone:
+        clauses.append(
+            "milestone as (insert into milestones (application_id, milestone, at, association_id, region)"
+            f" select id, ${p}::text, ${n + 1}::timestamptz, association_id, region from written"
+            " on conflict (application_id, milestone) do nothing)"
+        )
+        p += 1
+    if events:
+        # The rows `shared.outbox.add_to_outbox` would store, and its `pg_notify` (one per transaction once committed).
+        clauses.append(
+            "outboxed as (insert into outbox (event_id, event_type, topic, key, payload, headers)"
+            f" select e.event_id, e.event_type, e.topic, e.key, e.payload, ${p + 5}::jsonb from unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[],"
+            f" ${p + 4}::bytea[]) with ordinality as e (event_id, event_type, topic, key, payload, n)"
+            f" where exists (select from written) order by e.n returning pg_notify(${p + 6}, ''))"
+        )
+    return f"with {', '.join(clauses)} select id from written"
 
 
 async def get(

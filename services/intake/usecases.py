@@ -1,7 +1,10 @@
-"""Intake's use cases, one per command, in the caller's transaction: the domain decides, the change is stored whole.
+"""Intake's use cases, one per command: the domain decides, the change is stored whole.
 
-A change is written at once: the file, its events (outbox), its audit line and its funnel milestone.
-The HTTP API calls the counsellors' commands; the Kafka handlers call `record_progress`.
+A change is written at once, in one SQL statement: the file, its events (outbox), its audit line and its
+funnel milestone. A command on an existing file reads it first, without a lock, and writes only if it
+has not changed meanwhile (else reads and decides again): two round trips, where a locked read inside a
+transaction took eight. The HTTP API calls the counsellors' commands; the Kafka handlers call
+`record_progress`, in their consumer's transaction.
 """
 
 from __future__ import annotations
@@ -14,24 +17,10 @@ import asyncpg
 
 from services.intake import domain, repository
 from shared.auth import Actor
-from shared.outbox import add_to_outbox
+from shared.errors import BusinessRuleError
 
-
-async def _store(conn: asyncpg.Connection, change: domain.Change) -> domain.Application:
-    application = change.application
-    await repository.save(conn, application)
-    await add_to_outbox(conn, *change.events)
-    await repository.add_audit(conn, application.id, change.audit)
-    if change.milestone is not None:
-        await repository.add_milestone(
-            conn,
-            application.id,
-            change.milestone,
-            change.audit.at,
-            association_id=application.association_id,
-            region=application.region,
-        )
-    return application
+# How many times a command reads and decides again when the file changed between its read and its write.
+ATTEMPTS = 5
 
 
 async def _change(
@@ -40,12 +29,25 @@ async def _change(
     association_id: str,
     decide: Callable[[domain.Application], domain.Change | None],
 ) -> domain.Application | None:
-    """Lock one of the association's files, apply a decision, store it; None if the file is not theirs or unknown."""
-    current = await repository.get(conn, application_id, association_id=association_id, for_update=True)
-    if current is None:
-        return None
-    change = decide(current)
-    return current if change is None else await _store(conn, change)
+    """Apply a decision to one of the association's files and store it; None if the file is not theirs or unknown.
+
+    A change that lands meanwhile (another person's edit, an event of assessment) wins the race, and the
+    decision is taken again on the file as it is then, as a lock would have made it.
+    """
+    for _ in range(ATTEMPTS):
+        found = await repository.get_versioned(conn, application_id, association_id=association_id)
+        if found is None:
+            return None
+        current, version = found
+        change = decide(current)
+        if change is None:
+            return current
+        if await repository.store(conn, change, version=version):
+            return change.application
+    raise BusinessRuleError(
+        f"the file changed {ATTEMPTS} times while this request was applied to it: send it again",
+        field="application_id", rule="concurrent_change", status=409,
+    )
 
 
 async def log_contact(
@@ -80,7 +82,8 @@ async def open_file(
     change = domain.open_file(
         content, application_id=application_id, association_id=association_id, region=region, actor=actor, now=now
     )
-    return await _store(conn, change)
+    await repository.store(conn, change)
+    return change.application
 
 
 async def edit_file(

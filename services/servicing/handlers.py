@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncpg
 from pydantic import ValidationError
 
-from services.servicing import domain, usecases
+from services.servicing import domain, repository, usecases
 from services.servicing.settings import ServicingSettings
 from shared.auth import Principal, Role
-from shared.consumer import EventRejected
+from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
 from shared.events import BankPayment, LoanApproved, Topics
 from shared.http import Problem
@@ -41,6 +41,13 @@ def register(ctx: ServiceContext[ServicingSettings]) -> None:
 async def apply_bank_payment(conn: asyncpg.Connection, event: BankPayment, ctx: ServiceContext[ServicingSettings]) -> None:
     """A payment, or the reversal of one, as the lending bank would send it over HTTP; a repeat changes nothing."""
     d = event.data
+    loan = await repository.get_loan(conn, d.loan_id)
+    if loan is None:
+        # The approval that opens the loan travels on another topic and may come second: wait for it.
+        raise EventTooEarly(f"no loan {d.loan_id} yet: its approval has not arrived")
+    if loan.status is domain.LoanStatus.PENDING_DISBURSEMENT and loan.bank_id == d.bank_id:
+        # The bank confirms the disbursement over HTTP: its first payments may come before that confirmation.
+        raise EventTooEarly(f"loan {d.loan_id} not disbursed yet: waiting for the bank's confirmation")
     # The bank's reserved topic proves the sender: the event acts as that bank.
     bank = Principal(subject=event.source, role=Role.BANK, bank_id=d.bank_id)
     if d.kind == "payment":

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 from fastapi import FastAPI, Request
@@ -15,7 +16,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web import labels
 from services.web.backends import BackendError, Backends
@@ -43,6 +46,31 @@ def content_security_policy(settings: WebSettings) -> str:
     )
 
 
+class SecurityHeaders:
+    """Every page's security headers, and its cache policy (pure ASGI: no task per request)."""
+
+    def __init__(self, app: ASGIApp, *, csp: str) -> None:
+        self.app = app
+        self.csp = csp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cache = "public, max-age=3600" if scope["path"].startswith("/static/") else "no-store"
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = self.csp
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "same-origin"
+                headers["Cache-Control"] = cache
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
 def create_app(
     settings: WebSettings | None = None, *, clock: Clock | None = None, keys: KeySet | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -52,7 +80,9 @@ def create_app(
     clock = clock or SystemClock()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(labels.FILTERS)
-    templates.env.globals.update(labels.LABELS, trace_id=labels.trace_id, trace_url=settings.trace_url)
+    templates.env.globals.update(
+        labels.LABELS, trace_id=labels.trace_id, trace_url=settings.trace_url, idempotency_key=lambda: str(uuid4())
+    )
     csp = content_security_policy(settings)
 
     @asynccontextmanager
@@ -79,17 +109,7 @@ def create_app(
     app = FastAPI(title="Espace de travail du microcrédit", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.close_runs = operations.Runs()  # the closes of business this process sent and still waits for
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = csp
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "public, max-age=3600"
-        else:
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(SecurityHeaders, csp=csp)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:

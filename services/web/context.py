@@ -87,6 +87,11 @@ def context(request: Request) -> WebContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
+async def context_dependency(request: Request) -> WebContext:
+    """FastAPI dependency giving a page the workspace's context (async: FastAPI runs a plain `def` in a worker thread)."""
+    return context(request)
+
+
 async def signed_in(request: Request) -> Person:
     """The person of this browser's session; renews their access token when it is about to expire."""
     ctx = context(request)
@@ -130,4 +135,4 @@ async def checked_form(request: Request, person: Annotated[Person, Depends(signe
 
 SignedIn = Annotated[Person, Depends(signed_in)]
 CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
-Context = Annotated[WebContext, Depends(context)]
+Context = Annotated[WebContext, Depends(context_dependency)]

@@ -9,7 +9,7 @@ import asyncio
 import json
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,19 +32,13 @@ from tests.support import tokens
 
 
 @dataclass
-class RunningPlatform:
-    """Handles on the running services, their database and the trace UI they export to."""
+class RunningServices:
+    """Handles on running service processes, the broker and the database they use."""
 
     kafka: str
     dsn: str
-    zipkin: str  # Zipkin's base URL: every service's spans go there
     processes: dict[str, ServiceProcess]
     base_env: dict[str, str]
-    identity: LocalIdentity  # the real Keycloak the services trust
-
-    async def bearer(self, principal: Principal) -> dict[str, str]:
-        """The Authorization header of `principal`, from Keycloak."""
-        return await self.identity.headers(principal)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -87,6 +81,18 @@ class RunningPlatform:
         while await self.committed_offset(group, topic, partition) <= offset:
             assert time.monotonic() < deadline, f"{group} did not commit past {topic}[{partition}]@{offset}"
             await asyncio.sleep(0.1)
+
+
+@dataclass
+class RunningPlatform(RunningServices):
+    """The five services, with the trace UI they export to and the identity provider they trust."""
+
+    zipkin: str  # Zipkin's base URL: every service's spans go there
+    identity: LocalIdentity  # the real Keycloak the services trust
+
+    async def bearer(self, principal: Principal) -> dict[str, str]:
+        """The Authorization header of `principal`, from Keycloak."""
+        return await self.identity.headers(principal)
 
 
 async def eventually(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -137,20 +143,31 @@ async def running_platform(
             "OIDC_ISSUER": keycloak.issuer,
             **tracing_env(zipkin),
         }
-        ports = find_free_ports(len(SERVICES))
-        processes = {
-            name: ServiceProcess(name, port, run_dir, env={**env, **(settings or {}).get(name, {})}) for name, port in zip(SERVICES, ports)
-        }
-        try:
-            for proc in processes.values():
-                proc.start()
-            for proc in processes.values():
-                await asyncio.to_thread(proc.wait_ready)
+        async with running_services(SERVICES, env, run_dir, settings) as processes:
             await seed_directory(processes["directory"].url, dsn, keycloak)
-            yield RunningPlatform(kafka, dsn, zipkin, processes, env, keycloak)
-        finally:
-            for proc in processes.values():
-                proc.stop()
+            yield RunningPlatform(kafka, dsn, processes, env, zipkin, keycloak)
+
+
+@asynccontextmanager
+async def running_services(
+    names: Sequence[str], env: dict[str, str], run_dir: Path, settings: dict[str, dict[str, str]] | None = None
+) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """The services `names` as OS processes with the settings `env` (and `settings` of one), ready; all stopped after.
+
+    The processes a test puts in the dict instead (a restart) are the ones stopped."""
+    ports = find_free_ports(len(names))
+    processes = {
+        name: ServiceProcess(name, port, run_dir, env={**env, **(settings or {}).get(name, {})}) for name, port in zip(names, ports)
+    }
+    try:
+        for proc in processes.values():
+            proc.start()
+        for proc in processes.values():
+            await asyncio.to_thread(proc.wait_ready)
+        yield processes
+    finally:
+        for proc in processes.values():
+            proc.stop()
 
 
 @pytest.fixture(scope="module")

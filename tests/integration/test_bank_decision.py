@@ -12,9 +12,10 @@ from uuid import UUID
 
 import pytest
 
-from tests.integration.conftest import RunningService, ServiceStarter
+from tests.integration.conftest import RunningService, ServiceStarter, run_service
+from tests.integration.test_dead_letters import eventually
 from tests.support import tokens
-from tests.support.assessment import APPROVAL, BANK, COUNSELLOR, bank_decision, outbox, routed_file
+from tests.support.assessment import APPROVAL, BANK, COUNSELLOR, FAVOURABLE, FICP_CLEAR, bank_decision, fatou_diallo, outbox, routed_file
 from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
@@ -129,3 +130,26 @@ async def test_terms_the_rules_refuse_are_refused_with_the_reason(
     if channel == "http":
         assert refused.startswith("422")
     assert (await file_as_counsellor_sees_it(assessment, file))["status"] == "routed"
+
+
+async def test_a_decision_on_the_topic_before_the_routing_waits_for_it_then_applies(database: str) -> None:
+    async with run_service("assessment", database, consumer_park_retry_seconds=0.1) as assessment:
+        submitted = fatou_diallo()
+        await assessment.deliver(submitted)
+        file = submitted.data.application_id
+        assert (await assessment.http.post(f"/assessments/{file}/ficp", json=FICP_CLEAR, headers=COUNSELLOR)).status_code == 200
+
+        await assessment.deliver(bank_decision(file))  # the bank answered before the counsellor routed the file
+
+        assert assessment.dead_letters == []
+        [parked] = await assessment.fetch("select reason from parked_events where consumer = 'assessment-bank-decisions'")
+        assert parked["reason"] == f"application_id: no file routed to {BANK} with this id yet"
+        routed = await assessment.http.post(f"/assessments/{file}/outcome", json=FAVOURABLE, headers=COUNSELLOR)
+        assert routed.status_code == 200, routed.text
+
+        async def approved() -> bool:
+            return (await file_as_counsellor_sees_it(assessment, file))["status"] == "approved"
+
+        await eventually(approved, "the parked decision to be applied once the file is routed")
+        assert await assessment.fetch("select 1 from parked_events") == []
+        assert [e.type for e in await outbox(assessment)].count(APPROVED) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -135,6 +136,28 @@ async def test_a_file_is_submitted_once(start_service: ServiceStarter) -> None:
     assert again.status_code == 409
     assert (again.json()["errors"][0]["field"], again.json()["errors"][0]["rule"]) == ("status", "state")
     assert len(await published(intake)) == 1
+
+
+async def test_a_file_submitted_and_withdrawn_at_the_same_moment_gets_one_after_the_other(start_service: ServiceStarter) -> None:
+    intake = await start_service("intake")
+    draft = await open_file(intake, files.complete_file())
+    path = f"/applications/{draft['id']}"
+
+    # Nothing holds the file between its read and its write: the one that loses the race reads it again.
+    submitted, withdrawn = await asyncio.gather(
+        intake.http.post(f"{path}/submission", json={}, headers=NADIA),
+        intake.http.post(f"{path}/withdrawal", json={"reason": "Le garage a vendu la voiture à un autre client."}, headers=NADIA),
+    )
+
+    outcome = (
+        (submitted.status_code, withdrawn.status_code),
+        [e.type for e in await published(intake)],
+        [line["action"] for line in (await intake.http.get(f"{path}/audit", headers=NADIA)).json()],
+    )
+    submission_first = ((200, 200), [ApplicationSubmitted.event_type(), ApplicationWithdrawn.event_type()], ["opened", "submitted", "withdrawn"])
+    withdrawal_first = ((409, 200), [], ["opened", "withdrawn"])  # a withdrawn draft publishes nothing, and cannot be submitted
+    assert outcome in (submission_first, withdrawal_first)
+    assert (await intake.http.get(path, headers=NADIA)).json()["status"] == "withdrawn"
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def spans() -> tuple[TracerProvider, InMemorySpanExporter]:
 
 @pytest.fixture
 async def broker(kafka: str, spans: tuple[TracerProvider, InMemorySpanExporter]) -> AsyncIterator[KafkaBroker]:
-    broker = create_broker(kafka, client_id="relay-test", tracer_provider=spans[0], registry=CollectorRegistry())
+    broker = create_broker(kafka, client_id="relay-test", registry=CollectorRegistry())
     await broker.start()
     yield broker
     await broker.stop()

@@ -112,6 +112,32 @@ def _local_postgres() -> Iterator[str]:
 
 
 @contextmanager
+def servers_of_their_own(name: str) -> Iterator[tuple[LocalKafka, LocalPostgres]]:
+    """A broker and a Postgres cluster of one test module, started in ``<state dir>/<name>`` and stopped after.
+
+    Always local processes (never the environment's or a container): the tests that use them kill and restart
+    them, which the session's shared servers must never undergo. The broker starts from an empty data dir; the
+    cluster (initdb) is kept between sessions, as the session's is, and its users create their own database.
+    """
+    with _session_lock(name):
+        state_dir = local_state_dir() / name
+        kafka, postgres = LocalKafka(state_dir), LocalPostgres(state_dir)
+        # The lock proves no live session owns them: anything running is a leftover of a killed session.
+        kafka.stop()
+        postgres.stop()
+        shutil.rmtree(kafka.home, ignore_errors=True)
+        try:
+            postgres.start()
+            kafka.start()
+            yield kafka, postgres
+        finally:
+            try:
+                kafka.stop()
+            finally:
+                postgres.stop()
+
+
+@contextmanager
 def _kafka_container() -> Iterator[str]:
     """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address."""
     from tests.support.kafka_container import ApacheKafkaContainer  # imports testcontainers: slow

@@ -7,9 +7,13 @@ instead of being fetched. End-to-end and contract tests use real Keycloak tokens
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
@@ -33,6 +37,35 @@ def jwks() -> dict[str, Any]:
     """The test issuer's published keys (what Keycloak serves at its `jwks_uri`)."""
     public = RSAAlgorithm.to_jwk(_private_key().public_key(), as_dict=True)
     return {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]}
+
+
+@contextmanager
+def published_keys() -> Iterator[str]:
+    """The test issuer's keys served over HTTP on a free loopback port, as Keycloak serves its `jwks_uri`; their URL.
+
+    For service processes that fetch the keys themselves (`OIDC_JWKS_URL`) and should trust the tokens `sign` makes."""
+    body = json.dumps(jwks()).encode()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass  # no line on the test's output per fetch
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    thread = threading.Thread(target=server.serve_forever, name="test-jwks", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_keys(now: Callable[[], datetime]) -> KeySet:

@@ -6,12 +6,17 @@ import importlib
 
 import pytest
 
-from bench.flow_report import percentile, table
+from aiokafka import TopicPartition
+
+from bench.drain import passed
+from bench.flow_report import latency_figures, percentile, table
+from bench.hops import Seen, hop_figures, pair, seen
+from deploy.local.journey import Journey
 from bench.portfolio import DURATIONS, max_duration, picks, templates
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.taeg"])
+@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg"])
 def test_the_benchmark_command_loads_and_lists_its_options(module: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Importing the command is what breaks when the service code it drives moves.
     main = importlib.import_module(module).main
@@ -53,3 +58,58 @@ def test_report_tables_align_the_first_column_left_and_figures_right() -> None:
         "  alert raised   894.4",
         "  loan approved      -",
     ]
+
+
+@pytest.mark.unit
+def test_an_effect_is_paired_with_the_event_it_names_as_its_cause_and_timed_from_its_commit_and_from_kafka() -> None:
+    disbursed = Seen("e1", "fr.microcredit.loan.disbursed.v1", committed_ms=1_000.0, kafka_ms=1_012)
+    missed = Seen("e2", "fr.microcredit.payment.missed.v1", committed_ms=5_000.0, kafka_ms=5_030)
+    alerts = [
+        Seen("a1", "fr.microcredit.alert.raised.v1", committed_ms=1_020.0, kafka_ms=1_031, cause_id="e1"),
+        Seen("a2", "fr.microcredit.alert.raised.v1", committed_ms=5_040.0, kafka_ms=5_055, cause_id="e2"),
+        Seen("a3", "fr.microcredit.alert.escalated.v1", committed_ms=5_041.0, kafka_ms=5_060, cause_id="e2"),
+        Seen("a4", "fr.microcredit.alert.raised.v1", committed_ms=9_000.0, kafka_ms=9_010, cause_id="before-the-window"),
+    ]
+
+    hops = pair([*alerts, disbursed, missed])
+
+    assert hops == {
+        "loan.disbursed → alert.raised": [(31.0, 19.0)],
+        "payment.missed → alert.raised": [(55.0, 25.0)],
+        "payment.missed → alert.escalated": [(60.0, 30.0)],
+    }
+    figures = hop_figures(hops)
+    assert figures["loan.disbursed → alert.raised"] == {
+        "count": 1, "from_commit": {"p50": 31.0, "p95": 31.0, "p99": 31.0, "max": 31.0},
+        "from_kafka": {"p50": 19.0, "p95": 19.0, "p99": 19.0, "max": 19.0},
+    }
+
+
+@pytest.mark.unit
+def test_a_record_is_read_as_an_event_with_its_envelope_time_and_cause_or_skipped() -> None:
+    value = (b'{"id": "a1", "type": "fr.microcredit.alert.raised.v1", "time": "2026-03-02T08:30:00.250Z",'
+             b' "data": {"cause_event_id": "e1"}}')
+
+    assert seen(value, 1_772_440_200_300) == Seen("a1", "fr.microcredit.alert.raised.v1", 1_772_440_200_250.0, 1_772_440_200_300, "e1")
+    assert seen(b"\xffVIR;8791", 0) is None
+
+
+@pytest.mark.unit
+def test_each_http_command_gets_its_own_percentiles() -> None:
+    journeys = [Journey(f"app-{i}", steps={"application submitted": 0.1 * i, "alert raised": 0.2 * i}, calls={"submit": 0.010 * i, "FICP": 0.002})
+                for i in range(1, 101)]
+
+    figures = latency_figures(journeys)
+
+    assert figures["calls"]["submit"] == {"p50": 505.0, "p95": 950.5, "p99": 990.1, "max": 1000.0}
+    assert figures["calls"]["FICP"]["p99"] == 2.0
+    assert figures["steps"]["application submitted"]["in_step"]["p99"] == pytest.approx(9901.0)
+
+
+@pytest.mark.unit
+def test_a_drain_is_over_when_the_group_committed_past_every_record_written() -> None:
+    targets = {TopicPartition("microcredit.applications.v1", 0): 840, TopicPartition("microcredit.applications.v1", 3): 12}
+
+    assert passed({TopicPartition("microcredit.applications.v1", 0): 840, TopicPartition("microcredit.applications.v1", 3): 13}, targets)
+    assert not passed({TopicPartition("microcredit.applications.v1", 0): 839, TopicPartition("microcredit.applications.v1", 3): 13}, targets)
+    assert not passed({TopicPartition("microcredit.applications.v1", 0): 900}, targets)

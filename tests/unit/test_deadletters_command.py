@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.deadletters import CommandError, _parser, run
+from deploy.deadletters import CommandError, _parser, describe, run
 
 ID = "0b8a4f7e-52b6-5d55-9a3c-6c1f4a7e2d10"
 URLS = {"intake": "http://127.0.0.1:8001", "servicing": "http://127.0.0.1:8003"}
@@ -21,7 +21,7 @@ LETTER: dict[str, Any] = {
 }
 FULL = {**LETTER, "detail": "", "dead_letter_topic": "microcredit.dead-letter.v1", "dead_letter_partition": 0, "dead_letter_offset": 7,
         "key_text": "5d2f", "key_base64": "NWQyZg==", "value_text": "{}", "value_base64": "e30=", "headers": {"content-type": "application/cloudevents+json"},
-        "audit": []}
+        "value_truncated": False, "original_size": None, "original_sha256": None, "audit": []}
 
 
 def service_stand_in(sent: list[tuple[str, str, Any]]) -> httpx.Client:
@@ -67,6 +67,17 @@ def test_show_finds_the_service_keeping_the_id() -> None:
 
     assert "service:          servicing" in printed and "original:         microcredit.bank-payments.v1[2]@41" in printed
     assert "(nothing done yet)" in printed
+
+
+def test_show_says_when_the_value_is_only_the_start_of_a_record_too_large_for_the_topic() -> None:
+    cut = {**FULL, "value_text": '{"relevé": "VIR', "value_base64": "eyJyZWxldsOpIjogIlZJUg==", "value_truncated": True,
+           "original_size": 1_048_000, "original_sha256": "5e" * 32}
+
+    printed = describe("servicing", cut)
+
+    assert (f"value cut:        the first 16 of 1048000 bytes (sha256 {'5e' * 32}); a replay sends the full record,"
+            " read back from microcredit.bank-payments.v1[2]@41") in printed.splitlines()
+    assert "value cut" not in describe("servicing", FULL)
 
 
 def test_replay_sends_the_selection_and_the_note_to_that_service() -> None:

@@ -321,7 +321,7 @@ def test_the_payoff_closes_any_loan_on_any_day(terms: LoanTerms, days: int) -> N
 def test_the_lives_drawn_are_mostly_applied_so_the_properties_above_prove_something() -> None:
     outcomes: Counter[str] = Counter()
 
-    @settings(max_examples=150, deadline=None, database=None, derandomize=True, phases=[Phase.generate])
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True, phases=[Phase.generate])
     @given(terms=loans, steps=lives)
     def draw(terms: LoanTerms, steps: list[tuple]) -> None:
         outcomes.update(live(terms, steps).outcomes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from services.web.backends import BackendError
+from services.web.backends import BackendError, Backends
 from services.web.charts import funnel_chart
 from services.web.forms import Reading, compact, euros_typed
 from services.web.problems import path_errors
+from services.web.settings import WebSettings
 
 
 @pytest.mark.parametrize(
@@ -62,3 +64,26 @@ def test_the_funnel_chart_draws_each_step_against_the_largest_and_says_it_in_wor
     assert [bar.share for bar in chart.bars][-1] == "10 %"
     assert chart.summary.startswith("Premiers contacts : 40 ; Rendez-vous fixés : 30")
     assert [bar.share for bar in funnel_chart({}).bars] == ["—"] * 6
+
+
+async def test_a_form_sent_twice_waits_for_the_answer_to_its_first_sending() -> None:
+    # The first sending of the form is still being handled by intake: the second gets its answer, not an error.
+    answers = iter([
+        httpx.Response(409, json={"errors": [{"field": "Idempotency-Key", "rule": "idempotency_key_in_use"}]}, headers={"Retry-After": "0"}),
+        httpx.Response(201, json={"id": "2d12f154-1331-4cf2-aafb-a00335b3707d"}, headers={"Idempotency-Replayed": "true"}),
+    ])
+    keys: list[str | None] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("Idempotency-Key"))
+        return next(answers)
+
+    settings = WebSettings(oidc_issuer="http://127.0.0.1:9/realms/microcredit", oidc_client_secret="s")  # type: ignore[call-arg]
+    backends = Backends(settings, transport=httpx.MockTransport(intake))
+    form_key = "5b0c9f5e-7a51-4f4e-9a43-0d3f7c1e2b11"
+
+    created = await backends.call("intake", "POST", "/applications", "token", body={"applicant": {}}, once=form_key)
+    await backends.aclose()
+
+    assert created == {"id": "2d12f154-1331-4cf2-aafb-a00335b3707d"}
+    assert keys == [f'"{form_key}"', f'"{form_key}"']

@@ -8,7 +8,7 @@ from services.directory.domain.entities import ASSOCIATION
 from shared.auth import CurrentPrincipal
 
 
-def _filters(
+async def _filters(
     network_id: str | None = identifier_query("Only the associations of this network."),
     region: str | None = identifier_query("Only the associations working in this region."),
     partner_bank: str | None = identifier_query("Only the associations that route files to this bank."),

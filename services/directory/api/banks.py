@@ -9,7 +9,7 @@ from services.directory.domain.entities import BANK
 from shared.auth import CurrentPrincipal
 
 
-def _no_filter() -> dict[str, Any]:
+async def _no_filter() -> dict[str, Any]:
     return {}
 
 

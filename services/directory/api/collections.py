@@ -6,7 +6,7 @@ associations, banks: no personal data) any signed-in caller may read; contacts a
 
 # No `from __future__ import annotations`: the routes are built per kind, and FastAPI must see each kind's
 # body and answer models as objects.
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -20,7 +20,8 @@ from shared.fields import IDENTIFIER_PATTERN
 from shared.http import PAGED, TOTAL_COUNT, PageQuery, not_found
 from shared.openapi import problems
 
-Filters = Callable[..., dict[str, Any]]
+# Async: FastAPI runs a plain `def` dependency in a worker thread.
+Filters = Callable[..., Awaitable[dict[str, Any]]]
 
 
 def identifier_query(description: str) -> Any:

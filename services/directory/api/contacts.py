@@ -11,7 +11,7 @@ from shared.auth import Admin
 from shared.events import ContactRole
 
 
-def _filters(
+async def _filters(
     association_id: str | None = identifier_query("Only the contacts of this association."),
     bank_id: str | None = identifier_query("Only the contacts of this bank."),
     role: ContactRole | None = Query(None, description="Only the contacts in this role."),

@@ -9,7 +9,7 @@ from services.directory.domain.entities import NETWORK
 from shared.auth import CurrentPrincipal
 
 
-def _no_filter() -> dict[str, Any]:
+async def _no_filter() -> dict[str, Any]:
     return {}
 
 

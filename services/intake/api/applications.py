@@ -83,7 +83,7 @@ async def open_application(
     """A draft in the caller's association and region (from the token); counsellors file under their own name."""
     if not principal.region:
         raise BusinessRuleError("the bearer token names no region to file under", field="Authorization", rule="token_region", status=403)
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:
         application = await usecases.open_file(
             conn, body, application_id=uuid4(), association_id=principal.association_id or "", region=principal.region,
             actor=Actor.of(principal), now=ctx.clock.now(),
@@ -124,7 +124,7 @@ async def edit_application(
     application_id: UUID, body: domain.FileChanges, principal: AssociationStaff, ctx: Context
 ) -> domain.Application:
     """Each field given replaces that part, documents merge by kind; after submission publishes `application updated`."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:
         edited = await usecases.edit_file(
             conn, application_id, body, association_id=principal.association_id or "", actor=Actor.of(principal),
             now=ctx.clock.now(),
@@ -142,7 +142,7 @@ async def submit_application(
     application_id: UUID, body: domain.Submission, principal: AssociationStaff, ctx: Context
 ) -> domain.Application:
     """Needs the checklist complete, or an `incomplete_reason`; publishes `application submitted`."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:
         submitted = await usecases.submit_file(
             conn, application_id, body, association_id=principal.association_id or "", actor=Actor.of(principal),
             now=ctx.clock.now(),
@@ -160,7 +160,7 @@ async def withdraw_application(
     application_id: UUID, body: domain.Withdrawal, principal: AssociationStaff, ctx: Context
 ) -> domain.Application:
     """Until the bank decides (409 after); a submitted file publishes `application withdrawn`."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:
         withdrawn = await usecases.withdraw_file(
             conn, application_id, body, association_id=principal.association_id or "", actor=Actor.of(principal),
             now=ctx.clock.now(),

@@ -28,7 +28,7 @@ async def log_contact(body: domain.NewFirstContact, principal: AssociationStaff,
     """
     if not principal.region:
         raise BusinessRuleError("the bearer token names no region to log under", field="Authorization", rule="token_region", status=403)
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:  # one statement: its own transaction
         return await usecases.log_contact(
             conn, body, contact_id=uuid4(), association_id=principal.association_id or "", region=principal.region,
             actor=Actor.of(principal), now=ctx.clock.now(),

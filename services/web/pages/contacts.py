@@ -49,7 +49,7 @@ async def log_contact(request: Request, person: SignedIn, form: CheckedForm, ctx
             reading.errors.setdefault(field, sentence)
     if not reading.errors:
         try:
-            await ctx.backends.call("intake", "POST", "/contacts", person.token, body=body)
+            await ctx.backends.call("intake", "POST", "/contacts", person.token, body=body, once=form.get("idempotency_key"))
         except BackendError as refused:
             if refused.status not in (403, 422):
                 raise

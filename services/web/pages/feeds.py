@@ -73,7 +73,8 @@ async def subscribe(request: Request, person: SignedIn, form: CheckedForm, ctx: 
     typed = {"url": url, "events": set(chosen)}
     try:
         created = await ctx.backends.call(
-            "notifications", "POST", "/webhooks/subscriptions", person.token, body={"url": url, "event_types": chosen}
+            "notifications", "POST", "/webhooks/subscriptions", person.token, body={"url": url, "event_types": chosen},
+            once=form.get("idempotency_key"),
         )
     except BackendError as refused:
         if refused.status != 422:

@@ -108,7 +108,7 @@ async def open_file(request: Request, person: SignedIn, form: CheckedForm, ctx: 
     if reading.errors:
         return _form(request, person, ctx, file=None, typed=form, errors=reading.errors, status_code=422)
     try:
-        created = await ctx.backends.call("intake", "POST", "/applications", person.token, body=body)
+        created = await ctx.backends.call("intake", "POST", "/applications", person.token, body=body, once=form.get("idempotency_key"))
     except BackendError as refused:
         if refused.status not in (409, 422):
             raise

@@ -51,7 +51,7 @@ async def _act(request: Request, person: Person, ctx: WebContext, loan_id: UUID,
     """Send `body` to servicing unless the form could not be read; a refusal comes back next to its field."""
     if not reading.errors:
         try:
-            await ctx.backends.call("servicing", "POST", path, person.token, body=body)
+            await ctx.backends.call("servicing", "POST", path, person.token, body=body, once=form.get("idempotency_key"))
         except BackendError as refused:
             if refused.status not in (409, 422):
                 raise
