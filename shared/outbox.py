@@ -30,6 +30,7 @@ NOTIFY_CHANNEL = "outbox"
 NO_TRACE = "{}"  # what `headers` holds when the writer had no trace context
 _BACKLOG_COUNT_PERIOD = 1.0  # seconds between two exact backlog counts while the relay is busy
 _CONTENT_TYPE = CONTENT_TYPE.encode()
+_ROWS_PER_SLICE = 250  # rows appended to the record batches between two turns of the event loop
 
 
 def trace_headers() -> str:
@@ -268,7 +269,11 @@ class OutboxRelay:
         open_batches: dict[tuple[str, int], Any] = {}
         futures: list[asyncio.Future[Any]] = []
         try:
-            for row in rows:
+            for i, row in enumerate(rows):
+                if i and i % _ROWS_PER_SLICE == 0:
+                    # Building a batch of thousands of rows takes tens of milliseconds of this process's event
+                    # loop: let the other tasks (a request, a close of business waiting on its next statement) in.
+                    await asyncio.sleep(0)
                 topic, key = row["topic"], row["key"].encode()
                 if topic not in partitions:
                     partitions[topic] = tuple(sorted(await producer.partitions_for(topic)))
