@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# The platform serves France: a day (a payment received "today", a FICP consulted "today", a date "in the
+# future") is France's calendar day, not UTC's — between midnight in Paris and midnight UTC they differ.
+FRANCE = ZoneInfo("Europe/Paris")
+
+
+def business_day(instant: datetime) -> date:
+    """The calendar day in France at `instant` (an aware datetime)."""
+    return instant.astimezone(FRANCE).date()
 
 
 class Clock(Protocol):
@@ -23,8 +33,8 @@ class SystemClock:
         return datetime.now(UTC)
 
     def today(self) -> date:
-        """Return today's date in UTC."""
-        return self.now().date()
+        """Return today's date in France."""
+        return business_day(self.now())
 
 
 @dataclass
@@ -38,8 +48,8 @@ class FixedClock:
         return self.instant
 
     def today(self) -> date:
-        """Return the frozen instant's date."""
-        return self.instant.date()
+        """Return the frozen instant's date in France."""
+        return business_day(self.instant)
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward."""

@@ -201,8 +201,11 @@ async def add_milestone(
     )
 
 
-# Both sources of the funnel, each counted by (UTC) day in the period, joined so that a pair with only one of them has a row.
-_IN_PERIOD = "{at} >= ($1::date)::timestamp at time zone 'UTC' and {at} < ($2::date + 1)::timestamp at time zone 'UTC'"
+# Both sources of the funnel, each counted by France's calendar day in the period (the days people choose on
+# screen), joined so that a pair with only one of them has a row.
+_IN_PERIOD = (
+    "{at} >= ($1::date)::timestamp at time zone 'Europe/Paris' and {at} < ($2::date + 1)::timestamp at time zone 'Europe/Paris'"
+)
 _OWNER = " and ($3::text is null or association_id = $3) and ($4::text is null or region = $4)"
 _MILESTONE_COUNTS = ", ".join(f"count(*) filter (where milestone = '{s.value}') as {s.value}" for s in STAGES)
 _CONTACT_COUNTS = ", ".join(
@@ -224,6 +227,6 @@ _FUNNEL = (
 async def funnel_rows(
     conn: Connection, start: date, end: date, *, association_id: str | None, region: str | None
 ) -> list[FunnelRow]:
-    """First contacts logged and milestones reached from `start` to `end` (UTC days, included), per association and region."""
+    """First contacts logged and milestones reached from `start` to `end` (days in France, included), per association and region."""
     rows = await conn.fetch(_FUNNEL, start, end, association_id, region)
     return [FunnelRow(**dict(r)) for r in rows]

@@ -12,6 +12,7 @@ from services.assessment.domain.assessment import SOURCE, Assessment, Change, St
 from services.assessment.domain.checks import LoanTerms, usury_check
 from services.assessment.domain.terms import AmountCents, AnnualRate, DurationMonths
 from shared.auth import Actor
+from shared.clock import business_day
 from shared.errors import BusinessRuleError
 from shared.events import BankDecisionOverdue, LoanApproved, LoanDeclined, new_event
 from shared.events import BankDecisionOverdueData, LoanApprovedData, LoanDeclinedData
@@ -94,11 +95,11 @@ def record_bank_decision(
         entry = declined.audit(actor, "loan_declined", now, bank_id=bank_id, reason=terms.reason, channel=channel)
         return Change(declined, (event,), (entry,))
     assert terms.amount_cents and terms.annual_rate is not None and terms.duration_months and terms.first_due_date
-    if terms.first_due_date <= now.date():
+    if terms.first_due_date <= business_day(now):
         raise BusinessRuleError(
             "the first due date must be in the future", field="first_due_date", rule="future_date", status=422
         )
-    usury = usury_check(LoanTerms(terms.amount_cents, terms.duration_months, terms.annual_rate), usury, now.date())
+    usury = usury_check(LoanTerms(terms.amount_cents, terms.duration_months, terms.annual_rate), usury, business_day(now))
     if not usury.passed:
         raise BusinessRuleError(
             f"the approved terms are usurious: {usury.reason}", field="annual_rate", rule="usury_cap", status=422

@@ -13,6 +13,7 @@ from services.assessment.domain.checks import CheckName, LoanTerms, override, un
 from services.assessment.domain.review import review
 from services.assessment.domain.terms import AmountCents, AnnualRate, DurationMonths
 from shared.auth import Actor
+from shared.clock import business_day
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationAssessed, ApplicationRouted, new_event
 from shared.events import ApplicationAssessedData, ApplicationRoutedData
@@ -124,7 +125,7 @@ def _route(a: Assessment, outcome: Outcome, policy: Policy, actor: Actor, now: d
             field="ficp", rule="ficp_required",
         )
     terms = LoanTerms(outcome.amount_cents, outcome.duration_months, outcome.annual_rate)
-    diagnostic, checks = review(a, terms, policy, now.date())
+    diagnostic, checks = review(a, terms, policy, business_day(now))
     checks = override(checks, outcome.overrides)
     if blocking := unresolved(checks):
         usury = any(c.name == CheckName.USURY_CAP for c in blocking)

@@ -15,6 +15,7 @@ from services.assessment.domain.assessment import Assessment, Change, Policy, St
 from services.assessment.domain.checks import FicpConsultation, FicpResult, LoanTerms, evaluate
 from services.assessment.domain.diagnostic import diagnose, total
 from shared.auth import Actor
+from shared.clock import business_day
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationFileData, BudgetDiagnostic, CheckResult
 from shared.fields import Day, Reference
@@ -34,7 +35,7 @@ def review(a: Assessment, terms: LoanTerms, policy: Policy, on: date) -> tuple[B
 
 def _with_review(a: Assessment, terms: LoanTerms, policy: Policy, now: datetime, **changes: Any) -> Assessment:
     candidate = a.model_copy(update=changes)
-    diagnostic, checks = review(candidate, terms, policy, now.date())
+    diagnostic, checks = review(candidate, terms, policy, business_day(now))
     return candidate.model_copy(
         update={
             "diagnostic": diagnostic,
@@ -75,7 +76,7 @@ def open_file(data: ApplicationFileData, policy: Policy, actor: Actor, now: date
         terms.amount_cents, terms.duration_months, terms.annual_rate,
     )
     checks = evaluate(
-        diagnostic, terms, purpose=data.purpose, ficp=None, thresholds=policy.thresholds, usury=policy.usury, on=now.date()
+        diagnostic, terms, purpose=data.purpose, ficp=None, thresholds=policy.thresholds, usury=policy.usury, on=business_day(now)
     )
     opened = Assessment(
         application_id=data.application_id,
@@ -132,7 +133,7 @@ def record_ficp(a: Assessment, record: FicpRecord, policy: Policy, actor: Actor,
     require_status(
         a, {Status.PENDING_REVIEW, Status.INCOMPLETE}, field="consulted_on", doing="record the FICP consultation"
     )
-    if record.consulted_on > now.date():
+    if record.consulted_on > business_day(now):
         raise BusinessRuleError(
             "the FICP consultation cannot be dated in the future", field="consulted_on", rule="not_future", status=422
         )

@@ -19,8 +19,8 @@ router = APIRouter(tags=["funnel"])
 async def get_funnel(
     principal: AssociationStaffOrOps,
     ctx: Context,
-    start: date = Query(alias="from", description="First day (UTC), included."),
-    end: date = Query(alias="to", description="Last day (UTC), included."),
+    start: date = Query(alias="from", description="First day (in France), included."),
+    end: date = Query(alias="to", description="Last day (in France), included."),
     association_id: str | None = Query(None, min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN),
     region: str | None = Query(None, min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN),
 ) -> domain.Funnel:

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import Actor
+from shared.clock import business_day
 from shared.errors import BusinessRuleError
 from shared.events.vocabulary import ReferralSource
 from shared.fields import Day, FreeText, Identifier
@@ -85,7 +86,7 @@ class FirstContact(BaseModel):
     reason: NotEligibleReason | None = None
     note: str | None = None
     counsellor_id: str = Field(description="Who logged it (the token's user name).")
-    created_at: datetime = Field(description="When it was logged: the funnel counts it on this (UTC) day.")
+    created_at: datetime = Field(description="When it was logged: the funnel counts it on this day in France.")
 
 
 def _invalid(field: str, rule: str, detail: str) -> BusinessRuleError:
@@ -110,7 +111,7 @@ def log_contact(
     contact: NewFirstContact, *, contact_id: UUID, association_id: str, region: str, actor: Actor, now: datetime
 ) -> FirstContact:
     """The first contact to store, in the actor's association and region, dated `now`."""
-    check_contact(contact, now.date())
+    check_contact(contact, business_day(now))
     return FirstContact(
         id=contact_id,
         association_id=association_id,

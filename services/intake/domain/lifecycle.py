@@ -13,6 +13,7 @@ from services.intake.domain.contract import event, file_data, ownership
 from services.intake.domain.documents import DocumentRecord, DocumentState
 from services.intake.domain.file import CLOSED, DECIDED, Application, FileChanges, FileContent, Status
 from shared.auth import Actor, Role
+from shared.clock import business_day
 from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
@@ -104,7 +105,7 @@ def open_file(
     content: FileContent, *, application_id: UUID, association_id: str, region: str, actor: Actor, now: datetime
 ) -> Change:
     """A new draft in the actor's association: nothing is published until it is submitted."""
-    today = now.date()
+    today = business_day(now)
     application = Application(
         id=application_id,
         status=Status.DRAFT,
@@ -134,7 +135,7 @@ def edit_file(application: Application, changes: FileChanges, actor: Actor, now:
     """Apply changes; after submission they publish `application updated`. None when nothing changed."""
     if application.status in CLOSED:
         raise _rule(f"the file is {application.status.value}: it can no longer change", "status", "file_closed", 409)
-    today = now.date()
+    today = business_day(now)
     updates: dict[str, Any] = {}
     changed: list[str] = []
     for name in sorted(changes.model_fields_set):
@@ -175,7 +176,7 @@ def submit_file(application: Application, submission: Submission, actor: Actor, 
     missing = missing_for_submission(application)
     if missing:
         raise _rule(f"the file lacks {', '.join(missing)}", missing[0], "required_for_submission")
-    check_dates(application, now.date())
+    check_dates(application, business_day(now))
     outstanding = application.outstanding_documents
     reason = submission.incomplete_reason
     if outstanding and not reason:

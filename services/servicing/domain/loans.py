@@ -11,6 +11,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.clock import business_day
 from shared.errors import BusinessRuleError
 from shared.events import LoanApproved, LoanDisbursed, new_event
 from shared.events import LoanDisbursedData
@@ -184,7 +185,7 @@ def disburse(loan: Loan, cmd: Disbursement, now: datetime) -> tuple[Loan, LoanDi
     """Activate a loan once its funds are out."""
     if loan.status is not LoanStatus.PENDING_DISBURSEMENT:
         raise BusinessRuleError(f"the loan is {loan.status.value}, not pending disbursement", field="disbursed_on", rule="state")
-    if cmd.disbursed_on > now.date():
+    if cmd.disbursed_on > business_day(now):
         raise BusinessRuleError("a disbursement cannot be in the future", field="disbursed_on", rule="not_future", status=422)
     if cmd.disbursed_on > loan.first_due_date:
         raise BusinessRuleError(
