@@ -33,10 +33,11 @@ from deploy.local.postgres import LocalPostgres
 from deploy.local.process import child_pids
 from deploy.local.services import tracing_env
 from deploy.local.topics import ensure_topics
-from shared.events import ApplicationSubmitted, ApplicationSubmittedData, ApplicationWithdrawn, ApplicationWithdrawnData
+from shared.events import ApplicationSubmitted, ApplicationWithdrawn, ApplicationWithdrawnData
 from shared.events import Topics, new_event, parse_event
 from tests.conftest import fresh_database
 from tests.e2e.conftest import RunningServices, eventually, running_services
+from tests.e2e.test_resilience import application_submitted
 from tests.support import tokens
 from tests.support.infra import servers_of_their_own
 from tests.support.intake import complete_file
@@ -285,26 +286,6 @@ async def every_submitted_file_is_assessed_once(rig: Rig) -> int:
 OWNER = {"association_id": "secours-catholique", "region": "hauts-de-france", "counsellor_id": "c-lefebvre"}
 
 
-def application_submitted(application_id: UUID) -> ApplicationSubmitted:
-    """A file as intake would publish it: Mélanie Fontaine, 1,800 € over 18 months for a training course."""
-    return new_event(
-        ApplicationSubmitted,
-        source="/services/intake",
-        subject=str(application_id),
-        time=datetime.now(UTC),
-        data=ApplicationSubmittedData(
-            **OWNER,
-            application_id=application_id,
-            applicant_name="Mélanie Fontaine",
-            purpose="training",
-            amount_cents=180_000,
-            duration_months=18,
-            monthly_resources_cents=98_000,
-            monthly_charges_cents=61_000,
-        ),
-    )
-
-
 def application_withdrawn(application_id: UUID) -> ApplicationWithdrawn:
     """The applicant found a training course paid by France Travail and withdrew the file."""
     return new_event(
@@ -337,7 +318,7 @@ async def test_a_consumer_killed_in_the_middle_of_a_batch_applies_every_event_of
         partitions = sorted(await producer.partitions_for(Topics.APPLICATIONS))
         crowded = [application_on(partitions[0], partitions) for _ in range(6)]
         alone = [application_on(p, partitions) for p in partitions[1:]]
-        events: list[ApplicationSubmitted | ApplicationWithdrawn] = [application_submitted(a) for a in crowded + alone]
+        events: list[ApplicationSubmitted | ApplicationWithdrawn] = [application_submitted(a, owner=OWNER) for a in crowded + alone]
         events.append(application_withdrawn(crowded[0]))
         sent = [await producer.send(Topics.APPLICATIONS, e.to_bytes(), key=e.subject.encode()) for e in events]
         written = [await ack for ack in sent]

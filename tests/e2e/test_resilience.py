@@ -41,15 +41,15 @@ def loan_approved(amount_cents: int = 250_000, months: int = 24) -> LoanApproved
     )
 
 
-def application_submitted(application_id: UUID) -> ApplicationSubmitted:
-    """An application as intake would publish it."""
+def application_submitted(application_id: UUID, owner: dict[str, str] = OWNERSHIP) -> ApplicationSubmitted:
+    """An application as intake would publish it: Mélanie Fontaine, 1,800 € over 18 months for a training course."""
     return new_event(
         ApplicationSubmitted,
         source="/services/intake",
         subject=str(application_id),
         time=datetime.now(UTC),
         data=ApplicationSubmittedData(
-            **OWNERSHIP,
+            **owner,
             application_id=application_id,
             applicant_name="Mélanie Fontaine",
             purpose="training",
