@@ -12,7 +12,7 @@ from shared.events.common import Cents, FileOwnership, Rate
 from shared.events.directory import Branch, ContactRole
 from shared.events.envelope import Envelope, EnvelopeHeader, new_event
 from shared.events.loans import AdjustmentTerms
-from shared.events.topics import Topics
+from shared.events.topics import PartnerTopics, Topics
 
 _EVENTS: dict[str, Any] = {cls.__name__: cls for cls in EVENT_CLASSES}
 _PAYLOADS: dict[str, Any] = {payload_class(cls).__name__: payload_class(cls) for cls in EVENT_CLASSES}
@@ -35,6 +35,7 @@ __all__ = [
     "Household",
     "ProjectInfo",
     "Rate",
+    "PartnerTopics",
     "Topics",
     "new_event",
     "parse_event",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 
@@ -20,3 +21,57 @@ class Topics:
     def all(cls) -> tuple[str, ...]:
         """Every topic the platform uses."""
         return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.BANK_DECISIONS, cls.BANK_PAYMENTS, cls.DIRECTORY, cls.DEAD_LETTER)
+
+
+class PartnerTopics:
+    """Each partner bank's own topics (issue 13): the topic a message is on says which bank it is for or from.
+
+    `feed` carries only the events about the bank's own files and loans, cut to the partner allow-list;
+    the bank writes its decisions and its payments to its two incoming topics, and nowhere else.
+    """
+
+    PREFIX: Final = "microcredit.partner."
+    GROUP_PREFIX: Final = "partner."  # a bank's consumer groups are named partner.<bank_id>.<anything>
+    _BANK_ID: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+    @classmethod
+    def _checked(cls, bank_id: str) -> str:
+        if not cls._BANK_ID.fullmatch(bank_id):
+            raise ValueError(f"bank id {bank_id!r} cannot name a topic: lowercase letters, digits and dashes only")
+        return bank_id
+
+    @classmethod
+    def feed(cls, bank_id: str) -> str:
+        """What the platform publishes to the bank."""
+        return f"{cls.PREFIX}{cls._checked(bank_id)}.v1"
+
+    @classmethod
+    def decisions(cls, bank_id: str) -> str:
+        """Where the bank writes its credit decisions."""
+        return f"{cls.PREFIX}{cls._checked(bank_id)}.decisions.v1"
+
+    @classmethod
+    def payments(cls, bank_id: str) -> str:
+        """Where the bank writes the payments it received and reversed."""
+        return f"{cls.PREFIX}{cls._checked(bank_id)}.payments.v1"
+
+    @classmethod
+    def of_bank(cls, bank_id: str) -> tuple[str, str, str]:
+        """The bank's three topics: its feed, its decisions, its payments."""
+        return cls.feed(bank_id), cls.decisions(bank_id), cls.payments(bank_id)
+
+    @classmethod
+    def group_prefix(cls, bank_id: str) -> str:
+        """The prefix of the consumer groups the bank may use on its feed."""
+        return f"{cls.GROUP_PREFIX}{cls._checked(bank_id)}."
+
+    DECISIONS_PATTERN: Final = r"microcredit\.partner\.[a-z0-9-]+\.decisions\.v1"
+    PAYMENTS_PATTERN: Final = r"microcredit\.partner\.[a-z0-9-]+\.payments\.v1"
+
+    @classmethod
+    def bank_of(cls, topic: str) -> str:
+        """The bank whose incoming topic `topic` is (ValueError for any other topic)."""
+        match = re.fullmatch(r"microcredit\.partner\.([a-z0-9-]+)\.(decisions|payments)\.v1", topic)
+        if match is None:
+            raise ValueError(f"{topic!r} is not a partner bank's incoming topic")
+        return match.group(1)
