@@ -24,6 +24,19 @@ _UPSERT = (
     + ") on conflict (application_id) do update set "
     + ", ".join(f"{f} = excluded.{f}" for f in _FIELDS if f != "application_id")
 )
+
+
+def _audit_insert(first: int) -> str:
+    """Append the audit entries of six arrays (parameters `first` to `first + 5`) in their order."""
+    a, t, who, role, act, d = (f"${i}" for i in range(first, first + 6))
+    return (
+        "insert into assessment_audit (application_id, at, actor, actor_role, action, details)"
+        f" select a, t, who, r, act, d from unnest({a}::uuid[], {t}::timestamptz[], {who}::text[], {role}::text[],"
+        f" {act}::text[], {d}::jsonb[]) with ordinality as e(a, t, who, r, act, d, n) order by n"
+    )
+
+
+_UPSERT_WITH_AUDIT = f"with saved as ({_UPSERT} returning 1) {_audit_insert(len(_FIELDS) + 1)}"
 Connection = asyncpg.Connection | asyncpg.Pool
 
 
@@ -40,9 +53,12 @@ def _assessment(row: asyncpg.Record) -> Assessment:
     return Assessment.model_validate({f: values[f] for f in _FIELDS})
 
 
-async def save(conn: asyncpg.Connection, assessment: Assessment) -> None:
-    """Insert or update an assessment."""
-    await conn.execute(_UPSERT, *_row(assessment))
+async def save(conn: asyncpg.Connection, assessment: Assessment, audit: tuple[AuditEntry, ...] = ()) -> None:
+    """Insert or update an assessment, and append its audit entries in the same statement."""
+    if not audit:
+        await conn.execute(_UPSERT, *_row(assessment))
+        return
+    await conn.execute(_UPSERT_WITH_AUDIT, *_row(assessment), *_audit_columns(audit))
 
 
 async def get(conn: Connection, application_id: UUID, *, for_update: bool = False) -> Assessment | None:
@@ -84,16 +100,12 @@ async def awaiting_bank_since(conn: asyncpg.Connection, routed_before: datetime,
     return [_assessment(r) for r in rows]
 
 
-async def add_audit(conn: asyncpg.Connection, entries: tuple[AuditEntry, ...]) -> None:
-    """Append audit entries."""
-    await conn.executemany(
-        "insert into assessment_audit (application_id, at, actor, actor_role, action, details)"
-        " values ($1, $2, $3, $4, $5, $6::jsonb)",
-        [
-            (e.application_id, e.at, e.actor, e.actor_role, e.action, json.dumps(e.model_dump(mode="json")["details"]))
-            for e in entries
-        ],
-    )
+def _audit_columns(entries: tuple[AuditEntry, ...]) -> list[list[Any]]:
+    return [
+        [e.application_id for e in entries], [e.at for e in entries], [e.actor for e in entries],
+        [e.actor_role for e in entries], [e.action for e in entries],
+        [json.dumps(e.model_dump(mode="json")["details"]) for e in entries],
+    ]
 
 
 async def audit_trail(conn: Connection, application_id: UUID) -> list[AuditEntry]:
@@ -126,19 +138,35 @@ async def keep_bank(conn: asyncpg.Connection, b: DirectoryBankData) -> None:
     await keep_newest(conn, "directory_banks", "bank_id", b.model_dump(include={"bank_id", "active", "version"}))
 
 
-async def directory_terms(conn: Connection, association_id: str) -> DirectoryTerms:
-    """The association's network thresholds and its partner banks that are active (none if the association is not)."""
-    row = await conn.fetchrow(
-        "select n.min_remaining_per_unit_cents, n.max_instalment_share, array("
-        "   select p.bank_id from unnest(a.partner_banks) with ordinality p(bank_id, n)"
-        "   join directory_banks b using (bank_id) where b.active and a.active order by p.n"
-        " ) as partner_banks"
-        " from directory_associations a left join directory_networks n using (network_id) where a.association_id = $1",
-        association_id,
-    )
-    if row is None:
+_TERMS = (
+    "select true as found, n.min_remaining_per_unit_cents, n.max_instalment_share, array("
+    "   select p.bank_id from unnest(a.partner_banks) with ordinality p(bank_id, n)"
+    "   join directory_banks b using (bank_id) where b.active and a.active order by p.n"
+    " ) as partner_banks"
+    " from directory_associations a left join directory_networks n using (network_id) where a.association_id = $1"
+)
+
+
+def _terms(row: asyncpg.Record | None) -> DirectoryTerms:
+    if row is None or not row["found"]:
         return DirectoryTerms()
     return DirectoryTerms(row["min_remaining_per_unit_cents"], row["max_instalment_share"], tuple(row["partner_banks"]))
+
+
+async def directory_terms(conn: Connection, association_id: str) -> DirectoryTerms:
+    """The association's network thresholds and its partner banks that are active (none if the association is not)."""
+    return _terms(await conn.fetchrow(_TERMS, association_id))
+
+
+async def opening(conn: Connection, application_id: UUID, association_id: str) -> tuple[bool, DirectoryTerms]:
+    """Whether the file is opened already, and the association's terms: what opening it needs, in one round trip."""
+    row = await conn.fetchrow(
+        "select exists(select 1 from assessments where application_id = $2) as opened, t.*"
+        f" from (values (1)) as one(x) left join lateral ({_TERMS}) as t on true",
+        association_id, application_id,
+    )
+    assert row is not None  # one row whatever the tables hold
+    return row["opened"], _terms(row)
 
 
 async def bank_contacts(conn: Connection, association_ids: set[str]) -> dict[str, str]:

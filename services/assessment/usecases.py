@@ -28,8 +28,7 @@ OVERDUE_BATCH = 200
 
 
 async def _store(conn: asyncpg.Connection, change: Change) -> Assessment:
-    await repository.save(conn, change.assessment)
-    await repository.add_audit(conn, change.audit)
+    await repository.save(conn, change.assessment, change.audit)
     await add_to_outbox(conn, *change.events)
     return change.assessment
 
@@ -52,9 +51,9 @@ async def open_file(
     conn: asyncpg.Connection, data: ApplicationSubmittedData, *, settings: AssessmentSettings, actor: Actor, now: datetime
 ) -> None:
     """A submitted application enters the review queue; opened once, whatever the event id a replay carries."""
-    if await repository.get(conn, data.application_id) is not None:
-        return
-    await _store(conn, review.open_file(data, await _policy(conn, settings, data.association_id), actor, now))
+    opened, terms = await repository.opening(conn, data.application_id, data.association_id)
+    if not opened:
+        await _store(conn, review.open_file(data, settings.policy_for(terms), actor, now))
 
 
 async def update_file(
