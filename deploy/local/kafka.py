@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from deploy.local.kafka_provisioning import (
     java_executable,
     server_properties,
 )
+from deploy.local import REPO_ROOT
 from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, is_port_open, read_port_pair
 from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
@@ -269,3 +271,15 @@ class LocalKafka:
         """Report whether the broker process is alive (not whether it answers), its pid and address."""
         pid = self._live_pid()
         return KafkaStatus(running=pid is not None, pid=pid, address=self.address)
+
+
+def local_login(state_dir: Path | None = None, principal: str = kafka_security.ADMIN) -> KafkaLogin:
+    """A principal's login on the local broker of `state_dir` (`$MC_STATE_DIR`, else `.local`): the admin by default."""
+    if state_dir is None:
+        state_dir = Path(os.environ.get("MC_STATE_DIR", REPO_ROOT / ".local"))
+    return LocalKafka(state_dir).login(principal)
+
+
+def local_client(bootstrap: str, state_dir: Path | None = None) -> dict[str, object]:
+    """aiokafka's connection arguments for the local broker, as its admin (ops tools, demo, benchmarks)."""
+    return {"bootstrap_servers": bootstrap, **local_login(state_dir).aiokafka()}
