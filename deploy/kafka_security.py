@@ -346,6 +346,25 @@ def partner_properties(credentials: Credentials, bank_id: str, bootstrap: str, o
     return write_private(out_dir / f"{bank_id}.properties", credentials.login(bank_principal(bank_id)).java_properties(bootstrap))
 
 
+def password_variable(principal: str) -> str:
+    """The environment variable of a principal's password in compose (`MC_KAFKA_PASSWORD_BANK_LA_BANQUE_POSTALE`)."""
+    return "MC_KAFKA_PASSWORD_" + principal.upper().replace("-", "_").replace(".", "_")
+
+
+def provision_from_env(bootstrap: str, environ: Mapping[str, str]) -> dict[str, int]:
+    """Compose's `kafka-init`: the passwords from the environment (`.env`), users, ACLs and topics on `bootstrap`."""
+    from deploy.local.process import run_blocking
+    from deploy.local.topics import ensure_partner_topics, ensure_topics
+
+    banks = seed_banks()
+    passwords = {name: environ[password_variable(name)] for name in principals(banks)}
+    admin = KafkaLogin(ADMIN, passwords[ADMIN])
+    done = run_blocking(apply(bootstrap, admin, passwords, acls(banks)))
+    run_blocking(ensure_topics(bootstrap, admin))
+    run_blocking(ensure_partner_topics(bootstrap, admin, banks))
+    return done
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from deploy.local.kafka import LocalKafka
     from deploy.local.kafka_tools import DEFAULT_STATE_DIR, local_bootstrap
@@ -356,7 +375,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("acls", help="print the declaration (principal, resource, pattern, operations)")
     add = sub.add_parser("add-bank", help="create a bank's user, topics and ACLs on the running local broker")
     add.add_argument("bank_id")
+    init = sub.add_parser("provision", help="compose: users, ACLs and topics on --bootstrap, passwords from MC_KAFKA_PASSWORD_*")
+    init.add_argument("--bootstrap", required=True)
     args = parser.parse_args(argv)
+    if args.command == "provision":
+        print(provision_from_env(args.bootstrap, os.environ))
+        return 0
     kafka = LocalKafka(args.state_dir)
     if args.command == "acls":
         for rule in acls(kafka.banks()):
