@@ -47,6 +47,8 @@ def create_broker(
         bootstrap_servers,
         client_id=client_id,
         security=login.faststream() if login is not None else None,
+        # Topics are provisioned with the broker (deploy/local/topics.py, compose's kafka-init): a service may not create any.
+        allow_auto_create_topics=False,
         enable_idempotence=True,
         acks="all",
         linger_ms=0,
