@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faststream.security import SASLScram512
+if TYPE_CHECKING:
+    from faststream.security import SASLScram512
 
 MECHANISM = "SCRAM-SHA-512"
 
@@ -49,6 +50,8 @@ class KafkaLogin:
 
     def faststream(self) -> SASLScram512:
         """FastStream's `security=` object for a KafkaBroker."""
+        from faststream.security import SASLScram512  # not at import: the launcher's CLI needs no FastStream
+
         return SASLScram512(
             username=self.username, password=self.password, use_ssl=self.tls,
             ssl_context=ssl.create_default_context() if self.tls else None,
