@@ -174,12 +174,26 @@ def servers_of_their_own(name: str) -> Iterator[tuple[LocalKafka, LocalPostgres]
 
 @contextmanager
 def _kafka_container() -> Iterator[str]:
-    """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address."""
+    """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address.
+
+    Its users and ACLs are the local broker's (deploy/kafka_security.py), their passwords new for each session.
+    (Written without a Docker engine to run it on: the local broker is what the suite runs on here.)
+    """
     from tests.support.kafka_container import ApacheKafkaContainer  # imports testcontainers: slow
+    from deploy.local.process import run_blocking
+    from deploy.local.topics import ensure_partner_topics
 
     image = os.environ.get("MC_TEST_KAFKA_IMAGE", DEFAULT_KAFKA_IMAGE)
-    with ApacheKafkaContainer(image) as container:
-        yield container.get_bootstrap_server()
+    credentials = kafka_security.Credentials(local_state_dir() / "kafka-container-credentials.json")
+    credentials.path.unlink(missing_ok=True)
+    admin = credentials.ensure([kafka_security.ADMIN])[kafka_security.ADMIN]
+    with ApacheKafkaContainer(image, admin) as container:
+        address = container.get_bootstrap_server()
+        banks = kafka_security.seed_banks()
+        kafka_security.provision(address, credentials, banks)
+        run_blocking(ensure_partner_topics(address, credentials.login(kafka_security.ADMIN), banks))
+        _CREDENTIALS[address] = credentials
+        yield address
 
 
 @contextmanager
