@@ -21,13 +21,14 @@ incoming topics by pattern, and a pattern only matches the topics the principal 
 per bank keeps a service off any `microcredit.partner.*` topic that is not a known bank's incoming topic (a
 prefixed `microcredit.partner.` grant would also give them every bank's feed). Adding a bank adds its ACLs
 and the services' on its topics: `python -m deploy.kafka_security add-bank <bank-id>` (README, partner quick-start).
-Kafka's internal topics (`__consumer_offsets`, …) are granted to no one.
+Kafka's internal topics (`__consumer_offsets`, …) are granted to no one. The web workspace has no principal: it
+speaks only HTTP to the services.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -372,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.kafka_security", description=__doc__.split("\n")[0])
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("acls", help="print the declaration (principal, resource, pattern, operations)")
+    listing = sub.add_parser("acls", help="print the declaration (principal, resource, pattern, operations)")
+    listing.add_argument("--json", action="store_true", help="one JSON list of rules (for manifests, e.g. Strimzi KafkaUser)")
     add = sub.add_parser("add-bank", help="create a bank's user, topics and ACLs on the running local broker")
     add.add_argument("bank_id")
     init = sub.add_parser("provision", help="compose: users, ACLs and topics on --bootstrap, passwords from MC_KAFKA_PASSWORD_*")
@@ -383,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     kafka = LocalKafka(args.state_dir)
     if args.command == "acls":
+        if args.json:
+            print(json.dumps([dataclasses.asdict(rule) for rule in acls(kafka.banks())], indent=2))
+            return 0
         for rule in acls(kafka.banks()):
             print(f"User:{rule.principal:<28} {rule.resource_type:<6} {rule.pattern:<9} {rule.name:<45} {','.join(rule.operations)}")
         return 0

@@ -25,7 +25,7 @@ from shared.events.envelope import Envelope
 from shared.oversized_dead_letters import PREVIEW_BYTES
 from tests.integration.conftest import NOW, TODAY, RunningService, loan_approved, run_service
 from tests.support import tokens
-from tests.support.infra import kafka_client, kafka_login
+from tests.support.infra import kafka_client
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from deploy.local import REPO_ROOT
 from deploy.local.kafka import LocalKafka
 from tests.support import infra as support
-from tests.support.infra import kafka_client, kafka_login
+from tests.support.infra import kafka_client
 
 pytestmark = pytest.mark.integration
 

@@ -61,3 +61,13 @@ def test_no_one_is_granted_a_cluster_or_prefixed_topic_or_internal_topic() -> No
         assert not rule.name.startswith("__"), rule
         assert rule.resource_type == "group" or rule.pattern == "literal", rule
     assert kafka_security.ADMIN not in {rule.principal for rule in acls(BANKS)}, "the admin is a super user, not an ACL"
+
+
+def test_passwords_are_random_kept_between_starts_and_readable_by_their_owner_only(tmp_path) -> None:
+    credentials = kafka_security.Credentials(tmp_path / "kafka" / "credentials.json")
+    first = credentials.ensure(kafka_security.principals(BANKS))
+    again = credentials.ensure(kafka_security.principals(BANKS))
+
+    assert again == first and len(set(first.values())) == len(first) and all(len(p) >= 32 for p in first.values())
+    assert credentials.path.stat().st_mode & 0o777 == 0o600
+    assert credentials.login("bank-la-banque-postale").password == first["bank-la-banque-postale"]
