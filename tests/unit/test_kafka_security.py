@@ -71,3 +71,11 @@ def test_passwords_are_random_kept_between_starts_and_readable_by_their_owner_on
     assert again == first and len(set(first.values())) == len(first) and all(len(p) >= 32 for p in first.values())
     assert credentials.path.stat().st_mode & 0o777 == 0o600
     assert credentials.login("bank-la-banque-postale").password == first["bank-la-banque-postale"]
+
+
+def test_every_asyncapi_document_says_the_broker_wants_a_scram_sha_512_login() -> None:
+    for name, document in asyncapi.documents().items():
+        spec = document.to_jsonable()
+        assert spec["components"]["securitySchemes"] == {"scram512": {"type": "scramSha512"}}, name
+        for server in spec["servers"].values():
+            assert server["security"] == [{"$ref": "#/components/securitySchemes/scram512"}], name
