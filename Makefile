@@ -38,5 +38,5 @@ test: install ## every test: unit, integration, end-to-end on a real broker and 
 bench: ## push APPLICATIONS through the running platform (CONCURRENCY at a time, or RATE a second) and print throughput, latency per step and hop, memory
 	@$(PY) -m bench.flow --applications $(or $(APPLICATIONS),200) --concurrency $(or $(CONCURRENCY),16) $(if $(RATE),--rate $(RATE))
 
-kafka-read: ## print a topic of the running local broker with Kafka's console consumer: make kafka-read TOPIC=microcredit.loans.v1
+kafka-read: ## print a topic of the running local broker with Kafka's console consumer, as its admin: make kafka-read TOPIC=microcredit.loans.v1
 	@$(PY) -m deploy.local.kafka_tools console-consumer --topic $(or $(TOPIC),microcredit.applications.v1) --from-beginning --formatter-property print.key=true $(ARGS)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from deploy.local.kafka import local_client
 from shared.db import PLUMBING_MIGRATIONS
 
 SCHEMA = "bench_ceiling"
@@ -89,7 +90,7 @@ async def postgres_ceiling(dsn: str, *, per_transaction: int, events: int, conne
 async def kafka_consume_ceiling(bootstrap: str, ranges: Mapping[TopicPartition, tuple[int, int]]) -> float:
     """Records per second read from `ranges` (partition → [first, end) offsets) by a fresh group committing per batch."""
     group = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**local_client(bootstrap), group_id=group, enable_auto_commit=False)
     await consumer.start()
     total = sum(end - first for first, end in ranges.values())
     try:

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from deploy.local.kafka import local_client, local_login
 from bench.cob_ceilings import copy_seconds, produce_seconds, sample_event
 from bench.portfolio import checkpoint, database_dsn, generate, kept_portfolio, reset
 from bench.portfolio_sql import SCHEMA
@@ -54,7 +55,7 @@ def mib(kb: int | None) -> str:
 
 async def loans_topic_end(bootstrap: str) -> int:
     """The sum of the end offsets of the loans topic: how many records it ever received."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**local_client(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - the topic's partitions, at once
@@ -75,7 +76,7 @@ async def close_of_business(
     """
     provider = TracerProvider()  # spans are made and propagated as in the service, exported nowhere
     registry = CollectorRegistry()
-    broker = create_broker(bootstrap, client_id="bench-servicing", registry=registry)
+    broker = create_broker(bootstrap, client_id="bench-servicing", registry=registry, login=local_login())
     await broker.start()
     relay = OutboxRelay(
         pool, broker, schema=SCHEMA, batch_size=batch_size, poll_seconds=0.2, metrics=PlumbingMetrics.create(registry),
@@ -130,7 +131,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         bootstrap, server_dsn = start_infra(args.state_dir)
         kafka, postgres = infra_status(args.state_dir)
         kafka_pid, postgres_pid = kafka.pid, postgres.pid
-    await ensure_topics(bootstrap)
+    await ensure_topics(bootstrap, local_login())
     business_date: date = args.business_date or date.today()
     dsn = await database_dsn(server_dsn, fresh=False)
     kept = await kept_portfolio(dsn, args.loans) if args.keep else None

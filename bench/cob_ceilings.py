@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from deploy.local.kafka import local_client
 from bench.portfolio_sql import SCHEMA
 from deploy.local.topics import DEFAULT_PARTITIONS
 from shared.events import PaymentMissed, PaymentMissedData, new_event
@@ -59,14 +60,14 @@ async def copy_seconds(pool: asyncpg.Pool, rows: int, payload: bytes) -> float:
 
 async def produce_seconds(bootstrap: str, rows: int, payload: bytes) -> float:
     """Seconds to produce `rows` records of `payload`'s size, keyed like loans, and have every one acknowledged."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**local_client(bootstrap))
     await admin.start()
     try:
         if CEILING_TOPIC in await admin.list_topics():
             await admin.delete_topics([CEILING_TOPIC])
             await asyncio.sleep(1)
         await admin.create_topics([NewTopic(CEILING_TOPIC, num_partitions=DEFAULT_PARTITIONS, replication_factor=1)])
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+        producer = AIOKafkaProducer(**local_client(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
         await producer.start()
         try:
             partitions = sorted(await producer.partitions_for(CEILING_TOPIC))

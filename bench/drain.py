@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deploy.local.kafka import local_client
 from bench.ceilings import kafka_consume_ceiling, postgres_ceiling
 from bench.flow_report import table
 from bench.processes import cpu_seconds, cpu_snapshot, process_figures, process_groups
@@ -126,9 +127,9 @@ async def _wait(admin: AIOKafkaAdminClient, group: str, topic: str, targets: Off
 async def drain(manifest: Mapping[str, Any], state_dir: Path, scenario: Scenario, service: str, n: int, timeout: float) -> dict[str, Any]:
     """Write `n` events for the scenario's group, wait until it committed past them; figures of the drain."""
     bootstrap = str(manifest["kafka"])
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    admin = AIOKafkaAdminClient(**local_client(bootstrap))
+    probe = AIOKafkaConsumer(**local_client(bootstrap), enable_auto_commit=False)
+    producer = AIOKafkaProducer(**local_client(bootstrap), enable_idempotence=True, acks="all", linger_ms=5)
     await admin.start()
     await probe.start()
     await producer.start()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deploy.local.kafka import local_client
 from shared.events import Topics
 from shared.events.envelope import EnvelopeHeader
 
@@ -82,8 +83,8 @@ class KafkaProbe:
     """A group-less consumer and an admin client on the platform's broker."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.consumer = AIOKafkaConsumer(**local_client(bootstrap), enable_auto_commit=False)
+        self.admin = AIOKafkaAdminClient(**local_client(bootstrap))
         self.partitions: list[TopicPartition] = []
 
     async def start(self) -> None:

@@ -37,7 +37,10 @@ def _definition(service: str) -> Any:
 def service_app(service: str) -> FastAPI:
     """The service's app as it is built at start (its broker with its subscribers and publishers), nothing connected."""
     definition = _definition(service)
-    settings = definition.settings_cls(kafka_bootstrap_servers=BOOTSTRAP, oidc_issuer=_ISSUER)
+    # Its own Kafka principal (SASL/SCRAM-SHA-512): the document shows the security scheme; no password is in it.
+    settings = definition.settings_cls(
+        kafka_bootstrap_servers=BOOTSTRAP, kafka_username=service, kafka_password="", oidc_issuer=_ISSUER
+    )
     return definition.create_app(settings, tracer_provider=TracerProvider(), keys=KeySet(_ISSUER, now=SystemClock().now))
 
 

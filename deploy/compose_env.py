@@ -1,7 +1,7 @@
 """`python -m deploy.compose_env > .env`: the secrets docker-compose.yml needs, generated for this machine.
 
-Every `${MC_PASSWORD_…}` and `${MC_SECRET_…}` placeholder of the realm file, and Keycloak's administrator
-password; `.env` is git-ignored, so nothing in the repository lets anyone sign in to a deployment.
+Every `${MC_PASSWORD_…}` and `${MC_SECRET_…}` placeholder of the realm file, Keycloak's administrator
+password, and each Kafka principal's SCRAM password (`MC_KAFKA_PASSWORD_<PRINCIPAL>`, deploy/kafka_security.py); `.env` is git-ignored, so nothing in the repository lets anyone sign in to a deployment.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 import secrets
 import sys
 
+from deploy import kafka_security
 from deploy.local.keycloak import REALM_FILE
 
 PLACEHOLDER = re.compile(r"\$\{(MC_(?:PASSWORD|SECRET)_[A-Z0-9_]+)\}")
@@ -17,7 +18,8 @@ PLACEHOLDER = re.compile(r"\$\{(MC_(?:PASSWORD|SECRET)_[A-Z0-9_]+)\}")
 
 def lines() -> list[str]:
     """`NAME=value` for every secret the compose platform reads."""
-    names = sorted({*PLACEHOLDER.findall(REALM_FILE.read_text()), "MC_KEYCLOAK_ADMIN_PASSWORD"})
+    kafka = {kafka_security.password_variable(p) for p in kafka_security.principals(kafka_security.seed_banks())}
+    names = sorted({*PLACEHOLDER.findall(REALM_FILE.read_text()), "MC_KEYCLOAK_ADMIN_PASSWORD", *kafka})
     return [f"{name}={secrets.token_urlsafe(18)}" for name in names] + ["MC_WEB_BASE_URL=http://localhost:8000"]
 
 

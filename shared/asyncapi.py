@@ -145,6 +145,9 @@ def partner_banks_broker(bootstrap_servers: str) -> KafkaBroker:
     """What the partner banks write on their own topics, as a broker never started (documentation only)."""
     from shared.events.banks import BankDecision, BankPayment
 
-    broker = KafkaBroker(bootstrap_servers, client_id=PARTNER_BANKS)
+    from faststream.security import SASLScram512
+
+    # Each bank logs in as its own principal (deploy/kafka_security.py): the document names the scheme, never a password.
+    broker = KafkaBroker(bootstrap_servers, client_id=PARTNER_BANKS, security=SASLScram512(username="bank-<bank-id>", password=""))
     declare_publishers(broker, PARTNER_BANKS, (BankDecision, BankPayment))
     return broker

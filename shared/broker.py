@@ -15,6 +15,8 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 
+from shared.kafka_auth import KafkaLogin
+
 
 def as_bytes(message: StreamMessage[Any]) -> bytes:
     """The record's value as it came: the handlers parse it themselves.
@@ -31,14 +33,22 @@ def create_broker(
     *,
     client_id: str,
     registry: CollectorRegistry | None = None,
+    login: KafkaLogin | None = None,
 ) -> KafkaBroker:
-    """A broker whose producer is idempotent with acks=all and sends at once (the relay hands it whole batches)."""
+    """A broker whose producer is idempotent with acks=all and sends at once (the relay hands it whole batches).
+
+    With `login`, it authenticates as that principal (SASL/SCRAM-SHA-512): the broker lets it write and read
+    only what deploy/kafka_security.py grants it.
+    """
     middlewares: list = []
     if registry is not None:
         middlewares.append(KafkaPrometheusMiddleware(registry=registry, app_name=client_id))
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=login.faststream() if login is not None else None,
+        # Topics are provisioned with the broker (deploy/local/topics.py, compose's kafka-init): a service may not create any.
+        allow_auto_create_topics=False,
         enable_idempotence=True,
         acks="all",
         linger_ms=0,

@@ -251,7 +251,7 @@ async def _original(ctx: KeeperContext, row: asyncpg.Record) -> Any:
     """The full record of a cut dead letter, read back from its original topic (409 when it is gone, 503 without Kafka)."""
     try:
         return await oversized.read_original(
-            ctx.settings.kafka_bootstrap_servers, row["original_topic"], row["original_partition"], row["original_offset"],
+            ctx.settings.kafka_bootstrap_servers, ctx.settings.kafka_login, row["original_topic"], row["original_partition"], row["original_offset"],
             row["original_sha256"],
         )
     except oversized.OriginalUnavailable as exc:
@@ -267,7 +267,9 @@ async def _original(ctx: KeeperContext, row: asyncpg.Record) -> Any:
 async def _republish(ctx: KeeperContext, row: asyncpg.Record, original: Any) -> Any:
     """Send the original record of a cut dead letter back to its topic (409 if the broker now refuses its size)."""
     try:
-        return await oversized.replay_original(ctx.settings.kafka_bootstrap_servers, original, (REPLAY_OF_HEADER, str(row["id"])))
+        return await oversized.replay_original(
+            ctx.settings.kafka_bootstrap_servers, ctx.settings.kafka_login, original, (REPLAY_OF_HEADER, str(row["id"]))
+        )
     except oversized.ReplayTooLarge as exc:
         raise Problem(409, "Trop grand pour être rejoué", f"la lettre morte {row['id']} ne peut pas être rejouée : {exc}",
                       field="original_size", rule="too_large") from None

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import Topics
+from shared.kafka_auth import KafkaLogin, aiokafka_options
 from shared.metrics import OperationsMetrics
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class OperationsGauges:
         metrics: OperationsMetrics,
         *,
         bootstrap_servers: str,
+        login: KafkaLogin | None = None,
         client_id: str,
         groups: Mapping[str, tuple[str, ...]],
         pool: asyncpg.Pool,
@@ -42,6 +44,7 @@ class OperationsGauges:
     ) -> None:
         self._metrics = metrics
         self._bootstrap = bootstrap_servers
+        self._login = login
         self._client_id = f"{client_id}-metrics"
         self._groups = dict(groups)
         self._pool = pool
@@ -105,10 +108,13 @@ class OperationsGauges:
 
     async def _kafka(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._offsets is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id, request_timeout_ms=10_000)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap, client_id=self._client_id, request_timeout_ms=10_000,
+                **aiokafka_options(self._login),
+            )
             offsets = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap, client_id=self._client_id, group_id=None,
-                enable_auto_commit=False, request_timeout_ms=10_000,
+                enable_auto_commit=False, request_timeout_ms=10_000, **aiokafka_options(self._login),
             )
             self._admin, self._offsets = admin, offsets
             await admin.start()

@@ -31,6 +31,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faststream.kafka import KafkaBroker
 
 from shared.events import Topics
+from shared.kafka_auth import KafkaLogin, aiokafka_options
 
 log = logging.getLogger(__name__)
 
@@ -122,16 +123,18 @@ class OriginalUnavailable(Exception):
     """The original record of a cut dead letter cannot be read back as it was (what happened, in French)."""
 
 
-async def read_original(bootstrap: str, topic: str, partition: int, offset: int, sha256: str | None, *, timeout: float = 15.0) -> Any:
+async def read_original(bootstrap: str, login: KafkaLogin | None, topic: str, partition: int, offset: int, sha256: str | None, *, timeout: float = 15.0) -> Any:
     """The record at `topic[partition]@offset` (an aiokafka `ConsumerRecord`), checked against `sha256`.
 
     Raises `OriginalUnavailable` when retention or compaction removed it, or when another payload is
     there now (the topic was recreated).
     """
     where = f"{topic}[{partition}]@{offset}"
-    if partition not in await _partitions(bootstrap, topic):
+    if partition not in await _partitions(bootstrap, login, topic):
         raise OriginalUnavailable(f"le sujet {topic} n'a pas (ou plus) de partition {partition} : {where} est introuvable")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="none")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="none", **aiokafka_options(login)
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -163,9 +166,9 @@ async def read_original(bootstrap: str, topic: str, partition: int, offset: int,
         await consumer.stop()
 
 
-async def _partitions(bootstrap: str, topic: str) -> set[int]:
+async def _partitions(bootstrap: str, login: KafkaLogin | None, topic: str) -> set[int]:
     """The topic's partitions as the broker knows them now (none when the topic is gone)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_options(login))
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -178,7 +181,7 @@ class ReplayTooLarge(Exception):
     """The broker refuses the original record even without the replay header (its limit was lowered since)."""
 
 
-async def replay_original(bootstrap: str, original: Any, replay_header: tuple[str, str]) -> Any:
+async def replay_original(bootstrap: str, login: KafkaLogin | None, original: Any, replay_header: tuple[str, str]) -> Any:
     """Publish the record read back by `read_original` to its topic, with `replay_header`; where it went.
 
     Its own headers go with it (its `traceparent` too: the replay joins the event's trace). A record at
@@ -188,7 +191,10 @@ async def replay_original(bootstrap: str, original: Any, replay_header: tuple[st
     name, text = replay_header
     own = [(k, bytes(v or b"")) for k, v in (original.headers or ()) if k != name]
     # The broker decides what is too large: the client's own check would refuse what the broker accepts.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", max_request_size=64 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", max_request_size=64 * 1024 * 1024,
+        **aiokafka_options(login),
+    )
     await producer.start()
     try:
         for headers in ([*own, (name, text.encode())], own):

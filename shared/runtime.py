@@ -151,7 +151,9 @@ def create_service_app(
     """Build the service's ASGI app; nothing connects until the app's lifespan starts."""
     tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
     registry = CollectorRegistry()
-    broker = create_broker(settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry)
+    broker = create_broker(
+        settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry, login=settings.kafka_login
+    )
     clock = clock or SystemClock()
     keys = keys or KeySet(
         settings.oidc_issuer, now=clock.now, jwks_url=settings.oidc_jwks_url, ttl_seconds=settings.oidc_keys_ttl_seconds
@@ -199,6 +201,7 @@ def create_service_app(
                 gauges = OperationsGauges(
                     ctx.operations,
                     bootstrap_servers=settings.kafka_bootstrap_servers,
+                    login=settings.kafka_login,
                     client_id=definition.name,
                     groups=ctx.groups,
                     pool=pool,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka_auth import KafkaLogin
+
 
 class ServiceSettings(BaseSettings):
     """Base settings; each service subclasses it with its own `env_prefix` (e.g. `INTAKE_`)."""
@@ -14,6 +16,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Comma-separated Kafka bootstrap addresses."
     )
+    kafka_username: str | None = Field(
+        None, description="The service's own Kafka principal (SASL/SCRAM-SHA-512); unset: no authentication (in-memory tests)."
+    )
+    kafka_password: SecretStr | None = Field(None, description="The SCRAM password of `kafka_username`.")
+    kafka_tls: bool = Field(False, description="SASL over TLS (SASL_SSL), as in production; locally the listener is plaintext.")
     database_url: SecretStr = Field(
         SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
         description="asyncpg DSN of the Postgres database holding this service's schema.",
@@ -75,3 +82,11 @@ class ServiceSettings(BaseSettings):
             "kills it in the middle of a batch, once that event is applied and before the transaction commits."
         ),
     )
+
+    @property
+    def kafka_login(self) -> KafkaLogin | None:
+        """The service's Kafka credentials, None when it is given none."""
+        if self.kafka_username is None:
+            return None
+        password = self.kafka_password.get_secret_value() if self.kafka_password is not None else ""
+        return KafkaLogin(self.kafka_username, password, tls=self.kafka_tls)

@@ -13,16 +13,16 @@ import pytest
 from deploy.local.topics import ensure_topics
 from deploy.local.identity import LocalIdentity
 from tests.support.infra import kafka_bootstrap as _kafka_bootstrap
-from tests.support.infra import local_keycloak, local_state_dir
+from tests.support.infra import kafka_login, local_keycloak, local_state_dir
 from deploy.local.zipkin import LocalZipkin
 from tests.support.infra import postgres_dsn as _postgres_dsn
 
 
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[str]:
-    """Bootstrap address of a real broker with the platform's topics created."""
+    """Bootstrap address of a real broker with the platform's topics created; it requires SASL (`kafka_client`)."""
     with _kafka_bootstrap() as bootstrap:
-        asyncio.run(ensure_topics(bootstrap))
+        asyncio.run(ensure_topics(bootstrap, kafka_login(bootstrap)))
         yield bootstrap
 
 

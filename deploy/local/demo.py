@@ -11,6 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import propagate
 
+from deploy.local.kafka import local_client
 from deploy.local.services import tracing_env
 from deploy.local.journey import Credentials, Identity, JourneyError, sample_application, walk
 from shared.events import Topics
@@ -20,7 +21,7 @@ from shared.telemetry import create_tracer_provider
 
 async def read_timeline(bootstrap: str, ids: set[str]) -> list[tuple[str, str, str, str]]:
     """Every event on the platform topics whose subject or payload names one of `ids`, in time order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**local_client(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from deploy.local.kafka_provisioning import (
     DEFAULT_LIBS_DIR,
     LOG4J_CONFIG,
+    SCRAM_MARKER,
     KafkaError,
     classpath,
     ensure_jars,
@@ -19,9 +21,12 @@ from deploy.local.kafka_provisioning import (
     java_executable,
     server_properties,
 )
+from deploy.local import REPO_ROOT
 from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, is_port_open, read_port_pair
 from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
+from deploy import kafka_security
+from shared.kafka_auth import KafkaLogin, aiokafka_options
 
 DEFAULT_START_TIMEOUT = 60.0
 
@@ -36,13 +41,13 @@ class KafkaStatus:
     address: str | None
 
 
-async def _metadata_answers(bootstrap: str, timeout: float) -> bool:
+async def _metadata_answers(bootstrap: str, timeout: float, login: KafkaLogin | None) -> bool:
     """Send one Metadata request through aiokafka and tell whether a live broker is listed."""
     # Imported here: importing this module must not pull in aiokafka (the CLI's status does not need it).
     from aiokafka.client import AIOKafkaClient
     from aiokafka.errors import KafkaError as AioKafkaError
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **aiokafka_options(login))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         # A KRaft broker that is still fenced answers with an empty broker list.
@@ -53,13 +58,13 @@ async def _metadata_answers(bootstrap: str, timeout: float) -> bool:
         await client.close()
 
 
-def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Tell whether the broker at ``bootstrap`` answers a Metadata request with at least one broker."""
+def metadata_answers(bootstrap: str, timeout: float = 5.0, login: KafkaLogin | None = None) -> bool:
+    """Tell whether the broker at ``bootstrap`` answers a Metadata request (as ``login``) with at least one broker."""
     host, _, port = bootstrap.rpartition(":")
     # A plain TCP check first keeps aiokafka from logging an ERROR for every refused connection.
     if not is_port_open(int(port), host or LOOPBACK, timeout=min(timeout, 1.0)):
         return False
-    return run_blocking(_metadata_answers(bootstrap, timeout))
+    return run_blocking(_metadata_answers(bootstrap, timeout, login))
 
 
 class LocalKafka:
@@ -73,8 +78,12 @@ class LocalKafka:
         libs_dir: Path | None = None,
         heap: str = "512m",
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        banks: tuple[str, ...] | None = None,
     ) -> None:
-        """Describe the broker; nothing is started or written until ``start()``."""
+        """Describe the broker; nothing is started or written until ``start()``.
+
+        Its principals are the platform's and those of ``banks`` (by default the directory seed's partner banks).
+        """
         self.state_dir = Path(state_dir).resolve()
         self.home = self.state_dir / "kafka"
         self.data_dir = self.home / "data"
@@ -83,6 +92,11 @@ class LocalKafka:
         self.log_file = self.home / "broker.log"
         self.pid_file = self.home / "broker.pid"
         self.ports_file = self.home / "ports.json"
+        # Git-ignored (.local): the principals' passwords, an admin client config, one client config per bank.
+        self.credentials = kafka_security.Credentials(self.home / "credentials.json")
+        self.admin_properties = self.home / "admin.properties"
+        self.partners_dir = self.home / "partners"
+        self._banks = banks
         self.libs_dir = Path(libs_dir).resolve() if libs_dir is not None else DEFAULT_LIBS_DIR
         self.requested_port = port
         self.heap = heap
@@ -129,6 +143,39 @@ class LocalKafka:
             f"--- last lines of {server_log} ---\n{tail(server_log, 15)}"
         )
 
+    def banks(self) -> tuple[str, ...]:
+        """The partner banks that have a principal: the seed's (or those given) and those ops added since."""
+        given = self._banks if self._banks is not None else kafka_security.seed_banks()
+        added = [n.removeprefix(kafka_security.BANK_PRINCIPAL_PREFIX) for n in self.credentials.read()
+                 if n.startswith(kafka_security.BANK_PRINCIPAL_PREFIX)]
+        return tuple(sorted({*given, *added}))
+
+    def login(self, principal: str = kafka_security.ADMIN) -> KafkaLogin:
+        """The credentials of one of the broker's principals (the admin by default)."""
+        return self.credentials.login(principal)
+
+    def _secure(self, address: str) -> None:
+        """Create the users, apply the ACLs, create the banks' topics and write the client configs; idempotent."""
+        from deploy.local.process import run_blocking
+        from deploy.local.topics import ensure_partner_topics
+
+        banks = self.banks()
+        try:
+            kafka_security.provision(address, self.credentials, banks)
+            run_blocking(ensure_partner_topics(address, self.login(), banks))
+        except Exception as exc:  # the broker's refusal, or aiokafka's error: either way the broker is not usable
+            raise self._failure(f"provisioning the users and ACLs of the broker at {address} failed: {exc}") from exc
+        kafka_security.write_private(self.admin_properties, self.login().java_properties(address))
+        for bank in banks:
+            kafka_security.partner_properties(self.credentials, bank, address, self.partners_dir)
+
+    def add_bank(self, bank_id: str, address: str) -> Path:
+        """Give a new partner bank its user, topics and ACLs on the running broker; return its client config."""
+        kafka_security.bank_principal(bank_id)  # refuses an id that cannot name a topic
+        self.credentials.ensure([kafka_security.bank_principal(bank_id)])
+        self._secure(address)
+        return self.partners_dir / f"{bank_id}.properties"
+
     def _wait_until_answering(self, pid: int, address: str, deadline: float) -> None:
         """Poll with Metadata requests until the broker answers, it dies, or ``deadline`` passes."""
         while True:
@@ -142,7 +189,7 @@ class LocalKafka:
                     f"Kafka broker (pid {pid}) did not answer a Metadata request on {address} "
                     f"within {self.start_timeout:g} s"
                 )
-            if metadata_answers(address, timeout=min(5.0, max(remaining, 0.5))):
+            if metadata_answers(address, timeout=min(5.0, max(remaining, 0.5)), login=self.login()):
                 return
             time.sleep(0.2)
 
@@ -166,15 +213,21 @@ class LocalKafka:
                 raise KafkaError(f"broker already running on {address}, not on the requested port")
             # Maybe another process is still starting it: wait for it like for our own.
             self._wait_until_answering(pid, address, deadline)
+            self._secure(address)
             return address
 
         ensure_jars(self.libs_dir, self.version)
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         port, controller_port = self._choose_ports()
-        self.config_file.write_text(server_properties(self.data_dir, port, controller_port))
+        if kafka_security.ADMIN not in self.credentials.read():
+            # No admin password known: whatever the data dir holds, nobody could log in to it.
+            (self.home / f"{self.data_dir.name}{SCRAM_MARKER}").unlink(missing_ok=True)
+        admin_password = self.credentials.ensure([kafka_security.ADMIN])[kafka_security.ADMIN]
+        # The config carries the admin's password (the broker's own login): readable by its owner only.
+        kafka_security.write_private(self.config_file, server_properties(self.data_dir, port, controller_port, admin_password))
         self.ports_file.write_text(json.dumps({"port": port, "controller_port": controller_port}))
-        format_storage(self.libs_dir, self.config_file, self.data_dir, self.logs_dir)
+        format_storage(self.libs_dir, self.config_file, self.data_dir, self.logs_dir, admin_password)
 
         # Keep the previous run's console log for one more start, for post-mortems.
         if self.log_file.exists():
@@ -196,6 +249,7 @@ class LocalKafka:
         address = f"{LOOPBACK}:{port}"
         try:
             self._wait_until_answering(self._proc.pid, address, deadline)
+            self._secure(address)
         except KafkaError:
             self.stop()  # never leave a half-started broker behind
             raise
@@ -217,3 +271,15 @@ class LocalKafka:
         """Report whether the broker process is alive (not whether it answers), its pid and address."""
         pid = self._live_pid()
         return KafkaStatus(running=pid is not None, pid=pid, address=self.address)
+
+
+def local_login(state_dir: Path | None = None, principal: str = kafka_security.ADMIN) -> KafkaLogin:
+    """A principal's login on the local broker of `state_dir` (`$MC_STATE_DIR`, else `.local`): the admin by default."""
+    if state_dir is None:
+        state_dir = Path(os.environ.get("MC_STATE_DIR", REPO_ROOT / ".local"))
+    return LocalKafka(state_dir).login(principal)
+
+
+def local_client(bootstrap: str, state_dir: Path | None = None) -> dict[str, object]:
+    """aiokafka's connection arguments for the local broker, as its admin (ops tools, demo, benchmarks)."""
+    return {"bootstrap_servers": bootstrap, **local_login(state_dir).aiokafka()}

@@ -14,6 +14,8 @@ from deploy.local import REPO_ROOT
 from deploy.local.ports import LOOPBACK
 from deploy.local.process import file_lock
 
+ADMIN_PRINCIPAL = "admin"  # deploy/kafka_security.ADMIN (not imported: this module stays free of shared/)
+
 KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 POM_PATH = KAFKA_DEPLOY_DIR / "pom.xml"
 LOG4J_CONFIG = KAFKA_DEPLOY_DIR / "log4j2.properties"
@@ -74,20 +76,38 @@ def ensure_jars(libs_dir: Path, version: str) -> Path:
     return libs_dir
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    """Render server.properties for a single-node broker+controller on the loopback interface."""
+def server_properties(data_dir: Path, port: int, controller_port: int, admin_password: str) -> str:
+    """Render server.properties for a single-node broker+controller on the loopback interface.
+
+    Clients authenticate with SASL/SCRAM-SHA-512 and KRaft's StandardAuthorizer denies what no ACL grants
+    (deploy/kafka_security.py declares them). The controller listener stays PLAINTEXT on 127.0.0.1: the broker
+    reaches its own controller there as `User:ANONYMOUS`, which must then be a super user (SCRAM credentials
+    live in the metadata log, so the controller cannot check them before it has read it). No client is ever
+    ANONYMOUS on the client listener, which accepts SASL only.
+    """
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{ADMIN_PRINCIPAL}" password="{admin_password}";'
+    )
     settings: dict[str, object] = {
         "process.roles": "broker,controller",
         "node.id": 1,
         # A static voter set needs no '--standalone' when formatting.
         "controller.quorum.voters": f"1@{LOOPBACK}:{controller_port}",
-        "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
+        "listeners": f"SASL_PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
+        "advertised.listeners": f"SASL_PLAINTEXT://{LOOPBACK}:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN_PRINCIPAL};User:ANONYMOUS",
         "log.dirs": data_dir,
-        # Topics appear on first use, with several partitions so keyed ordering is exercised.
+        # Topics appear on first use (by a principal allowed to create them: the admin), with several
+        # partitions so keyed ordering is exercised.
         "auto.create.topics.enable": "true",
         "num.partitions": 3,
         "default.replication.factor": 1,
@@ -141,16 +161,29 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
-def format_storage(libs_dir: Path, config_file: Path, data_dir: Path, logs_dir: Path) -> None:
-    """Format the KRaft log dir once; an already formatted dir keeps its topics and offsets."""
+SCRAM_MARKER = ".scram-admin"  # beside the data dir: it was formatted with the admin's SCRAM credentials
+
+
+def format_storage(libs_dir: Path, config_file: Path, data_dir: Path, logs_dir: Path, admin_password: str) -> None:
+    """Format the KRaft log dir once, with the admin's SCRAM user; an already formatted dir keeps its topics and offsets.
+
+    A dir formatted before the broker required authentication has no admin user: nobody could log in, so it
+    is formatted again (its topics and offsets are lost; the services' state is in Postgres).
+    """
     if (data_dir / "meta.properties").is_file():
-        return
+        if (data_dir.parent / f"{data_dir.name}{SCRAM_MARKER}").is_file():
+            return
+        print(f"{data_dir} was formatted without SCRAM users: formatting it again (Kafka's local data is lost)", flush=True)
+        shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         java_executable(), "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
         f"-Dkafka.logs.dir={logs_dir}", "-cp", classpath(libs_dir),
         "kafka.tools.StorageTool", "format", "-t", _new_cluster_id(), "-c", str(config_file),
+        # The only user that exists before the broker runs: the others are created through it (deploy/kafka_security.py).
+        "--add-scram", f"SCRAM-SHA-512=[name={ADMIN_PRINCIPAL},password={admin_password}]",
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise KafkaError(f"formatting {data_dir} failed:\n{done.stdout}{done.stderr}")
+    (data_dir.parent / f"{data_dir.name}{SCRAM_MARKER}").write_text(f"{ADMIN_PRINCIPAL}\n")

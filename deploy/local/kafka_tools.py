@@ -5,7 +5,9 @@
     python -m deploy.local.kafka_tools consumer-groups --describe --all-groups
 
 Each tool is the class the distribution's `bin/kafka-<tool>.sh` runs, with the same arguments (`--help`
-lists them). `--bootstrap-server` defaults to the running local broker (`.local`, or `--state-dir`).
+lists them). `--bootstrap-server` defaults to the running local broker (`.local`, or `--state-dir`), and
+`--command-config` to its admin's client config (the broker requires SASL/SCRAM-SHA-512): give a partner's
+`.local/kafka/partners/<bank>.properties` to see what that bank sees.
 The jars are the broker's (`deploy/kafka/pom.xml`, `kafka-tools` among them), fetched once by Maven.
 """
 
@@ -56,6 +58,13 @@ def local_bootstrap(state_dir: Path = DEFAULT_STATE_DIR) -> str:
     return status.address
 
 
+CONFIG_OPTIONS = ("--command-config", "--consumer.config", "--producer.config")
+
+
+def _given(args: Sequence[str], options: Sequence[str]) -> bool:
+    return any(a in options or a.startswith(tuple(f"{o}=" for o in options)) for a in args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     state_dir = DEFAULT_STATE_DIR
@@ -67,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     tool, args = argv[0], argv[1:]
     try:
-        given = "--bootstrap-server" in args or any(a.startswith("--bootstrap-server=") for a in args)
+        given = _given(args, ("--bootstrap-server",))
         bootstrap = "" if given else local_bootstrap(state_dir)
+        if not given and not _given(args, CONFIG_OPTIONS):
+            args = [*args, "--command-config", str(LocalKafka(state_dir).admin_properties)]
         java = command(tool, args, bootstrap=bootstrap)
     except KafkaError as exc:
         print(exc, file=sys.stderr)

@@ -16,7 +16,8 @@ from deploy.local.identity import LocalIdentity, describe
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.ports import choose_ports
-from deploy.local.services import SERVICES, WEB, ServiceProcess, read_manifest, tracing_env, web_env, write_manifest
+from deploy.local.kafka import LocalKafka
+from deploy.local.services import SERVICES, WEB, ServiceProcess, kafka_env, read_manifest, tracing_env, web_env, write_manifest
 from deploy.local.trace_view import render_trace
 from deploy.local.zipkin import LocalZipkin, fetch_trace, zipkin_records
 from deploy.local.status import KEYCLOAK, METRICS, TRACES, platform_pieces, render_status, usury_caps_line
@@ -46,7 +47,10 @@ def up(state_dir: Path) -> dict[str, object]:
         return manifest
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
-    asyncio.run(ensure_topics(bootstrap))
+    kafka = LocalKafka(state_dir)
+    asyncio.run(ensure_topics(bootstrap, kafka.login()))
+    print(f"Kafka requires SASL/SCRAM-SHA-512: passwords in {kafka.credentials.path}, partner banks' client configs in "
+          f"{kafka.partners_dir} (README, partner quick-start)", flush=True)
     choice = choose_ports(
         {**PREFERRED_PORTS, TRACES: PREFERRED_ZIPKIN_PORT, KEYCLOAK: PREFERRED_KEYCLOAK_PORT, METRICS: PREFERRED_METRICS_PORT}
     )
@@ -67,6 +71,7 @@ def up(state_dir: Path) -> dict[str, object]:
             state_dir / "run",
             env={
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                **kafka_env(kafka.login(name)),  # the service's own principal: it may do only what its ACLs say
                 "DATABASE_URL": dsn,
                 "OIDC_ISSUER": issuer,
                 **tracing_env(zipkin),

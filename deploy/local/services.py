@@ -15,6 +15,7 @@ import httpx
 
 from deploy.local import REPO_ROOT
 from deploy.local.process import pid_alive, tail, terminate_group
+from shared.kafka_auth import KafkaLogin
 
 SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory")
 # The web workspace: pages for people, calling the services above with each person's token.
@@ -46,6 +47,11 @@ def web_env(urls: dict[str, str], *, issuer: str, client_secret: str, dsn: str, 
     if zipkin:
         env["TRACE_URL"] = f"{zipkin}/zipkin/traces/{{trace_id}}"
     return env
+
+
+def kafka_env(login: KafkaLogin) -> dict[str, str]:
+    """A service's own Kafka principal, as its settings read it (`<SERVICE>_KAFKA_USERNAME`, `…_KAFKA_PASSWORD`)."""
+    return {"KAFKA_USERNAME": login.username, "KAFKA_PASSWORD": login.password}
 
 
 def env_prefix(service: str) -> str:

@@ -23,12 +23,13 @@ from playwright.async_api import Browser, async_playwright
 
 from deploy.local import REPO_ROOT
 from deploy.local.directory_seed import SEED, seed
-from deploy.local.services import SERVICES, ServiceProcess, tracing_env
+from deploy.local.services import SERVICES, ServiceProcess, kafka_env, tracing_env
 from deploy.local.ports import find_free_ports
 from tests.conftest import fresh_database
 from deploy.local.identity import LocalIdentity
 from shared.auth import Principal
 from tests.support import tokens
+from tests.support.infra import kafka_client, kafka_login
 
 
 @dataclass
@@ -49,14 +50,14 @@ class RunningServices:
         """Stop `name` and start it again, with extra settings (e.g. a failpoint)."""
         old = self.processes[name]
         old.stop()
-        proc = ServiceProcess(name, old.port, old.run_dir, env={**self.base_env, **extra_env})
+        proc = ServiceProcess(name, old.port, old.run_dir, env={**self.base_env, **kafka_env(kafka_login(self.kafka, name)), **extra_env})
         proc.start()
         self.processes[name] = proc
         return proc
 
     async def produce(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> tuple[int, int]:
         """Write one raw record as a partner or a buggy producer would; return (partition, offset)."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.kafka, enable_idempotence=True)
+        producer = AIOKafkaProducer(**kafka_client(self.kafka), enable_idempotence=True)
         await producer.start()
         try:
             meta = await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
@@ -66,7 +67,7 @@ class RunningServices:
 
     async def committed_offset(self, group: str, topic: str, partition: int) -> int:
         """The offset a consumer group has committed on one partition (-1 if none)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
+        admin = AIOKafkaAdminClient(**kafka_client(self.kafka))
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(group)
@@ -148,6 +149,11 @@ async def running_platform(
             yield RunningPlatform(kafka, dsn, processes, env, zipkin, keycloak)
 
 
+def _own_kafka_principal(env: dict[str, str], name: str) -> dict[str, str]:
+    """The service's own Kafka credentials on the broker `env` names (the broker requires SASL)."""
+    return kafka_env(kafka_login(env["KAFKA_BOOTSTRAP_SERVERS"], name))
+
+
 @asynccontextmanager
 async def running_services(
     names: Sequence[str], env: dict[str, str], run_dir: Path, settings: dict[str, dict[str, str]] | None = None
@@ -157,7 +163,8 @@ async def running_services(
     The processes a test puts in the dict instead (a restart) are the ones stopped."""
     ports = find_free_ports(len(names))
     processes = {
-        name: ServiceProcess(name, port, run_dir, env={**env, **(settings or {}).get(name, {})}) for name, port in zip(names, ports)
+        name: ServiceProcess(name, port, run_dir, env={**env, **_own_kafka_principal(env, name), **(settings or {}).get(name, {})})
+        for name, port in zip(names, ports)
     }
     try:
         for proc in processes.values():

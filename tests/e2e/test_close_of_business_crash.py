@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.servicing.domain import loan_id_for
 from shared.events import LoanApproved, PaymentMissed, Topics, new_event, parse_event
 from shared.events import LoanApprovedData
+from tests.support.infra import kafka_client
 from tests.e2e.conftest import RunningPlatform, eventually
 from tests.support import tokens
 
@@ -49,7 +50,7 @@ def approval(first_due: date) -> LoanApproved:
 
 async def missed_on_kafka(bootstrap: str, loans: set[UUID]) -> tuple[list[PaymentMissed], dict[int, int]]:
     """Every `payment missed` record of `loans` on the loans topic, from the beginning, and the last one's offset per partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - as the resilience tests do

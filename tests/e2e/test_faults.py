@@ -35,6 +35,7 @@ from deploy.local.services import tracing_env
 from deploy.local.topics import ensure_topics
 from shared.events import ApplicationSubmitted, ApplicationWithdrawn, ApplicationWithdrawnData
 from shared.events import Topics, new_event, parse_event
+from tests.support.infra import kafka_client
 from tests.conftest import fresh_database
 from tests.e2e.conftest import RunningServices, eventually, running_services
 from tests.e2e.test_resilience import application_submitted
@@ -53,7 +54,7 @@ def servers() -> Iterator[tuple[LocalKafka, LocalPostgres]]:
     """This module's broker (the platform's topics created) and Postgres cluster."""
     with servers_of_their_own("faults") as (broker, database):
         assert broker.address is not None
-        asyncio.run(ensure_topics(broker.address))
+        asyncio.run(ensure_topics(broker.address, broker.login()))
         yield broker, database
 
 
@@ -209,7 +210,7 @@ async def stream_partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
 
 async def submissions_on_the_wire(bootstrap: str) -> dict[UUID, list[UUID]]:
     """Application id → the event id of every `application submitted` record on the applications stream (repeats kept)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = await stream_partitions(consumer)
@@ -230,7 +231,7 @@ async def submissions_on_the_wire(bootstrap: str) -> dict[UUID, list[UUID]]:
 
 async def caught_up(services: RunningServices) -> None:
     """Wait until assessment's group has committed to the end of every partition of the applications stream."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=services.kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client(services.kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = await stream_partitions(consumer)
@@ -312,7 +313,7 @@ async def test_a_consumer_killed_in_the_middle_of_a_batch_applies_every_event_of
     services.processes["assessment"].stop()
     # One fetch of six partitions: the first carries six files and the withdrawal of one of them, at its end;
     # the others one file each. The kill comes when the withdrawal is applied, before its transaction commits.
-    producer = AIOKafkaProducer(bootstrap_servers=services.kafka, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_client(services.kafka), enable_idempotence=True)
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(Topics.APPLICATIONS))

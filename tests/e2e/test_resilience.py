@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events import ApplicationSubmitted, LoanApproved, Topics, new_event
 from shared.events import ApplicationSubmittedData, LoanApprovedData
+from tests.support.infra import kafka_client
 from tests.e2e.conftest import RunningPlatform, eventually
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +115,7 @@ async def test_a_consumer_killed_after_its_commit_and_before_its_offset_commit_l
 
 async def dead_letters(platform: RunningPlatform) -> list[dict[str, str]]:
     """Headers of every record on the dead-letter topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client(platform.kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()

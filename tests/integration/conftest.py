@@ -28,6 +28,7 @@ from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentM
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
 from tests.support import directory
+from tests.support.infra import service_kafka_settings
 from tests.support.tokens import TEST_ISSUER, test_keys
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
@@ -102,6 +103,8 @@ async def run_service(
     outbox relay publishing (`dead_letters` then stays empty: read the topic or the service's API).
     """
     definition = DEFINITIONS[name]
+    if kafka is not None:
+        settings_ = {**service_kafka_settings(kafka, name), **settings_}  # the service's own principal
     settings = definition.settings_cls(
         database_url=dsn, kafka_bootstrap_servers=kafka or UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER, **settings_
     )

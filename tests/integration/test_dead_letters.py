@@ -25,6 +25,7 @@ from shared.events.envelope import Envelope
 from shared.oversized_dead_letters import PREVIEW_BYTES
 from tests.integration.conftest import NOW, TODAY, RunningService, loan_approved, run_service
 from tests.support import tokens
+from tests.support.infra import kafka_client
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def bank_payment(loan_id: UUID, reference: str = "VIR-2026-03-02-0001") -> BankP
 
 async def produce(kafka: str, topic: str, value: bytes, key: bytes, content_type: bytes = b"application/cloudevents+json") -> Coordinates:
     """Write one record as a partner's system would; where it landed."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_client(kafka), enable_idempotence=True)
     await producer.start()
     try:
         sent = await producer.send_and_wait(topic, value=value, key=key, headers=[("content-type", content_type)])
@@ -91,7 +92,7 @@ async def listed(service: RunningService, where: Coordinates, **filters: str) ->
 
 async def processed(kafka: str, where: Coordinates, group: str = GROUP) -> None:
     """Wait until `group` committed past the record at `where`: it was fully handled."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(**kafka_client(kafka))
     await admin.start()
     try:
 
@@ -234,7 +235,7 @@ async def test_a_replay_that_still_fails_is_a_new_dead_letter_and_a_discard_need
 
 async def largest_accepted(kafka: str, topic: str) -> int:
     """The topic's `max.message.bytes` as the broker reports it: the largest record batch it accepts."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(**kafka_client(kafka))
     await admin.start()
     try:
         [answer] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
@@ -254,7 +255,7 @@ def batch_bytes(key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> i
 
 async def produce_large(kafka: str, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Coordinates:
     """Write a record the client does not judge (its own 1 MiB check off): the broker alone accepts or refuses it."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True, max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(**kafka_client(kafka), enable_idempotence=True, max_request_size=4 * 1024 * 1024)
     await producer.start()
     try:
         sent = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
@@ -264,7 +265,7 @@ async def produce_large(kafka: str, topic: str, value: bytes, key: bytes, header
 
 
 async def record_at(kafka: str, where: Coordinates) -> Any:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(where[0], where[1])
@@ -330,7 +331,7 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_cut_its_parti
     assert second["value_truncated"] and second["original_sha256"] == dead["original_sha256"]
 
     # Once retention has removed the original record, its cut dead letter cannot be replayed: a clear refusal.
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(**kafka_client(kafka))
     await admin.start()
     try:
         await admin.delete_records({TopicPartition(Topics.APPLICATIONS, again[1]): RecordsToDelete(again[2] + 1)})

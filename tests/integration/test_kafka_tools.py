@@ -13,13 +13,14 @@ from aiokafka import AIOKafkaProducer
 from deploy.local import REPO_ROOT
 from deploy.local.kafka import LocalKafka
 from tests.support import infra as support
+from tests.support.infra import kafka_client
 
 pytestmark = pytest.mark.integration
 
 
 async def test_the_console_consumer_reads_a_record_from_the_broker(kafka: str) -> None:
     topic = f"test-kafka-tools-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    producer = AIOKafkaProducer(**kafka_client(kafka))
     await producer.start()
     try:
         await producer.send_and_wait(topic, b'{"type": "fr.microcredit.test.v1"}', key=b"loan-42")

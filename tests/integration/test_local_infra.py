@@ -62,7 +62,9 @@ def test_broker_answers_metadata_on_loopback(kafka: LocalKafka) -> None:
     status = kafka.status()
     assert status.running and status.pid is not None and pid_alive(status.pid)
     assert status.address is not None and status.address.startswith("127.0.0.1:")
-    assert metadata_answers(status.address)
+    assert metadata_answers(status.address, login=kafka.login())
+    # The listener accepts no anonymous client.
+    assert not metadata_answers(status.address)
 
 
 def test_second_start_reuses_the_running_broker(kafka: LocalKafka) -> None:
@@ -74,13 +76,13 @@ def test_second_start_reuses_the_running_broker(kafka: LocalKafka) -> None:
 async def test_auto_created_topic_gets_three_partitions(kafka: LocalKafka) -> None:
     assert kafka.address is not None
     topic = f"auto-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.address)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.address, **kafka.login().aiokafka())
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"x")
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.address)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.address, **kafka.login().aiokafka())
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
@@ -94,7 +96,7 @@ async def test_idempotent_producer_and_group_resumes_after_committed_offset(kafk
     topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
     sent = [f"m{i}".encode() for i in range(10)]
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.address, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.address, enable_idempotence=True, acks="all", **kafka.login().aiokafka())
     await producer.start()
     try:
         # One partition gives a total order, so "after the committed offset" is exact.
@@ -105,7 +107,7 @@ async def test_idempotent_producer_and_group_resumes_after_committed_offset(kafk
 
     def consumer() -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            topic, bootstrap_servers=kafka.address, group_id=group,
+            topic, bootstrap_servers=kafka.address, group_id=group, **kafka.login().aiokafka(),
             enable_auto_commit=False, auto_offset_reset="earliest",
         )
 

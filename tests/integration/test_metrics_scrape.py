@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from deploy.local.ports import find_free_port
-from deploy.local.services import ServiceProcess
+from deploy.local.services import ServiceProcess, kafka_env
 from deploy.local.victoria import LocalVictoria
 from shared.events import Topics
+from tests.support.infra import kafka_login
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def intake(kafka: str, database: str, tmp_path: Path) -> Iterator[ServiceProcess
         tmp_path / "run",
         env={
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            **kafka_env(kafka_login(kafka, "intake")),  # its own principal, as `make run` gives it
             "DATABASE_URL": database,
             "OIDC_ISSUER": "http://127.0.0.1:9/realms/none",  # no request here needs a token
             "METRICS_REFRESH_SECONDS": "1",

@@ -23,6 +23,7 @@ from shared.events import PaymentMissed, parse_event
 from shared.metrics import PlumbingMetrics
 from shared.outbox import OutboxRelay, add_to_outbox
 from tests.integration.conftest import payment_missed
+from tests.support.infra import kafka_client, kafka_login
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
 async def topic(kafka: str) -> str:
     """A topic of the test's own, with several partitions."""
     name = f"test.relay.{uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(**kafka_client(kafka))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
@@ -60,7 +61,7 @@ def spans() -> tuple[TracerProvider, InMemorySpanExporter]:
 
 @pytest.fixture
 async def broker(kafka: str, spans: tuple[TracerProvider, InMemorySpanExporter]) -> AsyncIterator[KafkaBroker]:
-    broker = create_broker(kafka, client_id="relay-test", registry=CollectorRegistry())
+    broker = create_broker(kafka, client_id="relay-test", registry=CollectorRegistry(), login=kafka_login(kafka))
     await broker.start()
     yield broker
     await broker.stop()
@@ -68,7 +69,7 @@ async def broker(kafka: str, spans: tuple[TracerProvider, InMemorySpanExporter])
 
 async def records(kafka: str, topic: str) -> list:
     """Every record of `topic`, partition by partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001
@@ -114,7 +115,7 @@ async def test_the_relay_publishes_in_order_per_key_on_the_partition_of_a_plain_
     assert spans[1].get_finished_spans() == ()
 
     # A plain send of the same key lands on the same partition.
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    producer = AIOKafkaProducer(**kafka_client(kafka))
     await producer.start()
     try:
         sent = await producer.send_and_wait(topic, b"probe", key=str(loans[0]).encode())

@@ -32,12 +32,45 @@ from deploy.local.kafka import LocalKafka
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.postgres import LocalPostgres
 from deploy.versions import pinned
+from deploy import kafka_security
+from shared.kafka_auth import KafkaLogin
 
 KAFKA_ENV = "MC_TEST_KAFKA_BOOTSTRAP"
 POSTGRES_ENV = "MC_TEST_POSTGRES_DSN"
 DOCKER_ENV = "MC_TEST_DOCKER"
 DEFAULT_KAFKA_IMAGE = f"apache/kafka:{pinned('kafka')}"
 DEFAULT_POSTGRES_IMAGE = f"postgres:{pinned('postgres')}"
+# A broker given by address: the file of its principals' passwords (deploy/kafka_security.py's format).
+KAFKA_CREDENTIALS_ENV = "MC_TEST_KAFKA_CREDENTIALS"
+
+# The principals' passwords of each broker this session uses, by bootstrap address (the broker requires SASL).
+_CREDENTIALS: dict[str, kafka_security.Credentials] = {}
+
+
+def kafka_login(bootstrap: str, principal: str = kafka_security.ADMIN) -> KafkaLogin:
+    """How to log in to the session's broker at `bootstrap` as `principal`: the admin (tests, tools) by default."""
+    credentials = _CREDENTIALS.get(bootstrap)
+    if credentials is None and (path := os.environ.get(KAFKA_CREDENTIALS_ENV)):
+        credentials = _CREDENTIALS[bootstrap] = kafka_security.Credentials(Path(path))
+    if credentials is None:
+        raise RuntimeError(f"no credentials known for the broker at {bootstrap} (set {KAFKA_CREDENTIALS_ENV})")
+    return credentials.login(principal)
+
+
+def kafka_client(bootstrap: str, principal: str = kafka_security.ADMIN) -> dict[str, object]:
+    """aiokafka's connection arguments for the broker at `bootstrap`, logged in as `principal` (the admin by default)."""
+    return {"bootstrap_servers": bootstrap, **kafka_login(bootstrap, principal).aiokafka()}
+
+
+def service_kafka_settings(bootstrap: str, service: str) -> dict[str, str]:
+    """A service's settings naming its own principal on the broker at `bootstrap` (as `make run` gives them)."""
+    login = kafka_login(bootstrap, service)
+    return {"kafka_username": login.username, "kafka_password": login.password}
+
+
+def remember_credentials(kafka: LocalKafka, address: str) -> None:
+    """Record the passwords of a broker this session started, for `kafka_login`."""
+    _CREDENTIALS[address] = kafka.credentials
 
 
 def local_state_dir() -> Path:
@@ -93,9 +126,11 @@ def _local_kafka() -> Iterator[str]:
         kafka = LocalKafka(local_state_dir())
         # The lock proves no live session owns a broker here: anything running is a leftover.
         kafka.stop()
-        shutil.rmtree(kafka.home, ignore_errors=True)  # data, logs and remembered ports
+        shutil.rmtree(kafka.home, ignore_errors=True)  # data, logs, remembered ports and passwords
         try:
-            yield kafka.start()
+            address = kafka.start()
+            remember_credentials(kafka, address)
+            yield address
         finally:
             kafka.stop()
 
@@ -128,7 +163,7 @@ def servers_of_their_own(name: str) -> Iterator[tuple[LocalKafka, LocalPostgres]
         shutil.rmtree(kafka.home, ignore_errors=True)
         try:
             postgres.start()
-            kafka.start()
+            remember_credentials(kafka, kafka.start())
             yield kafka, postgres
         finally:
             try:
@@ -139,12 +174,26 @@ def servers_of_their_own(name: str) -> Iterator[tuple[LocalKafka, LocalPostgres]
 
 @contextmanager
 def _kafka_container() -> Iterator[str]:
-    """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address."""
+    """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address.
+
+    Its users and ACLs are the local broker's (deploy/kafka_security.py), their passwords new for each session.
+    (Written without a Docker engine to run it on: the local broker is what the suite runs on here.)
+    """
     from tests.support.kafka_container import ApacheKafkaContainer  # imports testcontainers: slow
+    from deploy.local.process import run_blocking
+    from deploy.local.topics import ensure_partner_topics
 
     image = os.environ.get("MC_TEST_KAFKA_IMAGE", DEFAULT_KAFKA_IMAGE)
-    with ApacheKafkaContainer(image) as container:
-        yield container.get_bootstrap_server()
+    credentials = kafka_security.Credentials(local_state_dir() / "kafka-container-credentials.json")
+    credentials.path.unlink(missing_ok=True)
+    admin = credentials.ensure([kafka_security.ADMIN])[kafka_security.ADMIN]
+    with ApacheKafkaContainer(image, admin) as container:
+        address = container.get_bootstrap_server()
+        banks = kafka_security.seed_banks()
+        kafka_security.provision(address, credentials, banks)
+        run_blocking(ensure_partner_topics(address, credentials.login(kafka_security.ADMIN), banks))
+        _CREDENTIALS[address] = credentials
+        yield address
 
 
 @contextmanager

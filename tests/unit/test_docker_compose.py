@@ -21,7 +21,9 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from deploy import compose_env, kafka_security
 from deploy.local.kafka import LocalKafka
+from deploy.local.kafka_provisioning import server_properties
 from deploy.local.services import SERVICES, WEB, env_prefix
 from services.web.settings import WebSettings
 from deploy.local.topics import DEFAULT_PARTITIONS
@@ -131,7 +133,7 @@ def _first_party_imports() -> set[str]:
 
 @pytest.mark.unit
 def test_compose_runs_exactly_the_five_services_the_workspace_and_the_infrastructure() -> None:
-    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "postgres", "jaeger", "keycloak", "prometheus"}
+    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "kafka-init", "postgres", "jaeger", "keycloak", "prometheus"}
 
 
 @pytest.mark.unit
@@ -314,7 +316,7 @@ def test_kafka_is_a_single_kraft_node_with_auto_created_topics() -> None:
     listeners = dict(
         (entry.split("://", 1)[0], entry.split("://", 1)[1]) for entry in env["KAFKA_LISTENERS"].split(",")
     )
-    assert listeners == {"PLAINTEXT": ":9092", "CONTROLLER": ":9093"}
+    assert listeners == {"SASL_PLAINTEXT": ":9092", "CONTROLLER": ":9093"}
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
     protocol_map = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     assert set(listeners) <= set(protocol_map)
@@ -329,6 +331,38 @@ def test_kafka_is_a_single_kraft_node_with_auto_created_topics() -> None:
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "true"
     assert int(env["KAFKA_NUM_PARTITIONS"]) == DEFAULT_PARTITIONS
     assert "/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in _healthcheck_test(kafka)
+
+
+@pytest.mark.unit
+def test_kafka_requires_scram_and_denies_what_no_acl_grants_as_the_local_broker() -> None:
+    env = _environment(_service("kafka"))
+    local = dict(
+        line.split("=", 1) for line in server_properties(Path("/data"), 9092, 9093, "pw").splitlines() if "=" in line
+    )
+    assert dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")) == {
+        "SASL_PLAINTEXT": "SASL_PLAINTEXT", "CONTROLLER": "PLAINTEXT"
+    }
+    for key in ("sasl.enabled.mechanisms", "sasl.mechanism.inter.broker.protocol", "authorizer.class.name",
+                "allow.everyone.if.no.acl.found", "super.users", "inter.broker.listener.name"):
+        assert env["KAFKA_" + key.upper().replace(".", "_")] == local[key], key
+    assert "${MC_KAFKA_PASSWORD_ADMIN" in env["KAFKA_LISTENER_NAME_SASL__PLAINTEXT_SCRAM___SHA___512_SASL_JAAS_CONFIG"]
+    # The admin exists from the format on; kafka-init creates the others and the ACLs before any service starts.
+    assert "--add-scram" in " ".join(_service("kafka")["command"])
+    init = _service("kafka-init")
+    assert init["command"][-3:] == ["provision", "--bootstrap", "kafka:9092"]
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_logs_in_to_kafka_as_itself_with_a_password_from_env(name: str) -> None:
+    prefix = env_prefix(name)
+    env = _environment(_service(name))
+    assert env[f"{prefix}KAFKA_USERNAME"] == name and name in kafka_security.services(()).keys()
+    assert env[f"{prefix}KAFKA_PASSWORD"].startswith("${" + kafka_security.password_variable(name) + ":?")
+    assert _service(name)["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
+    generated = {line.split("=", 1)[0] for line in compose_env.lines()}
+    assert kafka_security.password_variable(name) in generated and kafka_security.password_variable("admin") in generated
 
 
 @pytest.mark.unit
