@@ -68,7 +68,9 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
     the workspace (HAProxy in front of them when more than one), VictoriaMetrics; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
     if manifest and _running(manifest, state_dir):
-        print(f"platform already running ({manifest.get('replicas', 1)} replica(s) of each service)")
+        running = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
+        change = f": `make down` first, then `make run REPLICAS={replicas}`" if running != replicas else ""
+        print(f"platform already running, {running} replica(s) of each service{change}")
         return manifest
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
