@@ -7,8 +7,8 @@ PLATFORM := $(PY) -m deploy.local.platform
 install: ## install the pinned toolchain and the locked Python environment
 	@./deploy/bootstrap.sh
 
-run: install ## provision Kafka and Postgres, start the four services, print their addresses
-	@$(PLATFORM) up
+run: install ## provision Kafka and Postgres, start the services (REPLICAS=n processes of each, behind HAProxy), print their addresses
+	@$(PLATFORM) up$(if $(REPLICAS), --replicas $(REPLICAS))
 
 down: ## stop the services, Kafka and Postgres; nothing is left running
 	@$(PLATFORM) down
@@ -35,8 +35,8 @@ test: install ## every test: unit, integration, end-to-end on a real broker and 
 	@./deploy/browser.sh > /dev/null
 	@$(PY) -m pytest
 
-bench: ## push APPLICATIONS through the running platform (CONCURRENCY at a time, or RATE a second) and print throughput, latency per step and hop, memory
-	@$(PY) -m bench.flow --applications $(or $(APPLICATIONS),200) --concurrency $(or $(CONCURRENCY),16) $(if $(RATE),--rate $(RATE))
+bench: ## push APPLICATIONS through the running platform (CONCURRENCY at a time, or RATE a second) and print throughput (per replica count), latency per step and hop, memory
+	@$(PY) -m bench.flow --applications $(or $(APPLICATIONS),200) --concurrency $(or $(CONCURRENCY),16) $(if $(RATE),--rate $(RATE))$(if $(REPLICAS), --replicas $(REPLICAS))
 
 kafka-read: ## print a topic of the running local broker with Kafka's console consumer, as its admin: make kafka-read TOPIC=microcredit.loans.v1
 	@$(PY) -m deploy.local.kafka_tools console-consumer --topic $(or $(TOPIC),microcredit.applications.v1) --from-beginning --formatter-property print.key=true $(ARGS)

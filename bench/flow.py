@@ -5,6 +5,10 @@ measured apart (the hops from the records' timestamps on Kafka, `bench/hops.py`)
 business runs for the whole batch, timed on its own, with the hops it sets off (missed instalment →
 alert). `--concurrency 1` walks one journey at a time (the hop figures of an idle platform); `--rate`
 starts journeys at a fixed pace whatever is in flight (open loop), for the step percentiles at a given rate.
+
+The replica count is the running platform's (`make run REPLICAS=n`; `--replicas`/REPLICAS only checks it):
+each run's throughput is kept per replica count in `<state dir>/bench/flow-by-replicas.json`, and the report
+ends with the latest figure of each count measured so far, to compare one replica with several.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench.flow_report import latency_figures, render
+from bench.flow_report import latency_figures, render, table
 from bench.hops import hop_figures, pair, read_window
 from bench.journeys import run_journeys
 from deploy.local.identity import LocalIdentity
@@ -121,7 +125,38 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         "close_of_business": cob,
         "processes": processes,
         "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "replicas": int(manifest.get("replicas", 1)),
     }
+
+
+def by_replicas(history: Path, figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep this run's throughput as the latest of its replica count in `history`; the latest of every count."""
+    try:
+        kept = json.loads(history.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        kept = {}
+    run = figures["run"]
+    kept[str(figures["replicas"])] = {
+        "applications": run["applications"], "concurrency": run["concurrency"], "rate": run["rate"],
+        "completed": run["completed"], "failed": run["failed"], "completed_per_second": run["completed_per_second"],
+        "events_per_second": round(figures["events"]["produced_total"] / run["wall_seconds"], 1) if run["wall_seconds"] else 0.0,
+        "load": figures["load"], "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    history.parent.mkdir(parents=True, exist_ok=True)
+    history.write_text(json.dumps(kept, indent=2) + "\n")
+    return dict(sorted(kept.items(), key=lambda item: int(item[0])))
+
+
+def render_by_replicas(kept: Mapping[str, Any]) -> str:
+    """The latest throughput of each replica count measured on this platform's state dir."""
+    rows = [
+        [n, k["applications"], k["rate"] or k["concurrency"], k["completed"], k["failed"], f"{k['completed_per_second']:.1f}",
+         f"{k['events_per_second']:.1f}", k["load"], k["measured_at"]]
+        for n, k in kept.items()
+    ]
+    headers = ["replicas", "applications", "concurrency/rate", "completed", "failed", "applications/s", "events/s",
+               "load (1 5 15 min)", "measured at (UTC)"]
+    return "throughput per replica count (the latest run of each; the machine's load beside it)\n" + table(headers, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a journey may wait for any one step")
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to wait for Kafka to settle")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--replicas", type=int, default=int(os.environ["REPLICAS"]) if os.environ.get("REPLICAS") else None,
+                        help="the replica count expected of the running platform (default: whatever `make run REPLICAS=n` started)")
     args = parser.parse_args(argv)
     if args.applications < 1 or args.concurrency < 1 or (args.rate is not None and args.rate <= 0):
         parser.error("--applications and --concurrency must be at least 1, --rate above 0")
@@ -145,10 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(services, dict) or not asyncio.run(_ready({n: i["url"] for n, i in services.items()})):
         print(NOT_RUNNING, file=sys.stderr)
         return 1
+    replicas = int(manifest.get("replicas", 1))
+    if args.replicas is not None and args.replicas != replicas:
+        print(f"the running platform has {replicas} replica(s) of each service, not {args.replicas}:"
+              f" `make down` then `make run REPLICAS={args.replicas}`", file=sys.stderr)
+        return 1
     pace = f"{args.rate:g} journeys/s" if args.rate else f"concurrency {args.concurrency}"
-    print(f"benchmark: {args.applications} applications, {pace}, platform {state_dir}", file=sys.stderr)
+    print(f"benchmark: {args.applications} applications, {pace}, {replicas} replica(s) of each service, platform {state_dir}",
+          file=sys.stderr)
     figures = asyncio.run(benchmark(manifest, state_dir, args))
     print(render(figures))
+    print()
+    print(render_by_replicas(by_replicas(state_dir / "bench" / "flow-by-replicas.json", figures)))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     return 0

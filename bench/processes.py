@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from deploy.local.haproxy import LocalHaproxy
 from deploy.local.infra import infra_status
 from deploy.local.zipkin import LocalZipkin
 
@@ -47,7 +48,15 @@ def _children(parent: int) -> list[int]:
 
 def process_groups(manifest: Mapping[str, Any], state_dir: Path) -> dict[str, list[int]]:
     """Label -> pids for every platform process (services, Zipkin, Kafka, Postgres) and this client."""
-    groups = {name: [int(info["pid"])] for name, info in manifest["services"].items() if info.get("pid")}
+    groups: dict[str, list[int]] = {}
+    for name, info in manifest["services"].items():
+        # Several replicas of a service are one group (their sum), HAProxy in front of them one more.
+        pids = [int(r["pid"]) for r in info.get("replicas", [info]) if r.get("pid")]
+        if pids:
+            groups[name if len(pids) == 1 else f"{name} ({len(pids)} replicas, sum)"] = pids
+    haproxy = LocalHaproxy(state_dir).server.live_pid()
+    if haproxy:
+        groups["haproxy"] = [haproxy]
     zipkin = LocalZipkin(state_dir).server.live_pid()
     if zipkin:
         groups["zipkin"] = [zipkin]

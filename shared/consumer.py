@@ -89,6 +89,8 @@ class BatchSettings:
     max_wait_ms: int = 5
     park_retry_seconds: float = 2.0
     park_max_seconds: float = 3600.0
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
 
 
 class PoolHolder:
@@ -361,24 +363,24 @@ class EventConsumer:
     async def retry_parked(self) -> int:
         """Try the parked events again, oldest first per key; dead-letter those parked longer than allowed.
 
-        One replica at a time does it (a transaction-scoped advisory lock). Returns how many were applied.
+        One replica at a time does it (a session advisory lock held on its own connection); the rows are read once
+        the lock is held, so a replica never retries rows another one has just settled. Returns how many were applied.
         """
         pool = self.pools.get()
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                "select id, key, topic, partition, kafka_offset, record_key, payload, header_names, header_values, parked_at"
-                " from parked_events where consumer = $1 order by key, id",
-                self.group_id,
-            )
-        if not rows:
-            self.maybe_parked = False
-            return 0
         lock = f"parked:{self.group_id}"
         applied = 0
         async with pool.acquire() as leader:
             if not await leader.fetchval("select pg_try_advisory_lock(hashtext($1))", lock):
                 return 0
             try:
+                rows = await leader.fetch(
+                    "select id, key, topic, partition, kafka_offset, record_key, payload, header_names, header_values, parked_at"
+                    " from parked_events where consumer = $1 order by key, id",
+                    self.group_id,
+                )
+                if not rows:
+                    self.maybe_parked = False
+                    return 0
                 now = self.clock.now()
                 by_key: dict[str, list[asyncpg.Record]] = {}
                 for row in rows:
@@ -520,6 +522,10 @@ def register_consumer(
         # Commit the offsets only after the batch's transactions committed (never ack-first).
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        # The replicas of a service share the group's partitions; a replica that stops heart-beating loses its share
+        # to the others after the session timeout.
+        session_timeout_ms=batching.session_timeout_ms,
+        heartbeat_interval_ms=batching.heartbeat_interval_ms,
         # The AsyncAPI channels' names: `<group>:<topic>` (FastStream suffixes each topic when there are several).
         title=group_id if len(topics) > 1 else f"{group_id}:{topics[0]}",
         description=description,

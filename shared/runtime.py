@@ -94,6 +94,8 @@ class ServiceContext(Generic[SettingsT]):
                 max_wait_ms=settings.consumer_batch_wait_ms,
                 park_retry_seconds=settings.consumer_park_retry_seconds,
                 park_max_seconds=settings.consumer_park_max_seconds,
+                session_timeout_ms=settings.consumer_session_timeout_ms,
+                heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
             ),
             tracer=self.tracer,
             on_applied=self.applied.set,

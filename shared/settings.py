@@ -62,6 +62,15 @@ class ServiceSettings(BaseSettings):
         description="How long an event waits parked for what it refers to before it goes to the dead-letter topic "
         "(0: at the first retry).",
     )
+    consumer_session_timeout_ms: int = Field(
+        10_000, ge=1_000, le=300_000,
+        description="How long the group coordinator waits without a heartbeat before it hands a replica's partitions to "
+        "the others (aiokafka's default; the broker's `group.min.session.timeout.ms` is the floor).",
+    )
+    consumer_heartbeat_interval_ms: int = Field(
+        3_000, ge=100, le=60_000,
+        description="Heartbeat period of a consumer: how soon it hears that its group rebalances (a third of the session timeout at most).",
+    )
     trace_sql: bool = Field(
         False, description="One span per SQL statement (costly: for a diagnosis, not for every day)."
     )

@@ -15,9 +15,12 @@ from deploy.local.directory_seed import seed as seed_directory
 from deploy.local.identity import LocalIdentity, describe
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.keycloak import LocalKeycloak
-from deploy.local.ports import choose_ports
+from deploy.local.haproxy import LocalHaproxy
 from deploy.local.kafka import LocalKafka
-from deploy.local.services import SERVICES, WEB, ServiceProcess, kafka_env, read_manifest, tracing_env, web_env, write_manifest
+from deploy.local.ports import choose_ports, find_free_ports
+from deploy.local.services import (
+    SERVICES, WEB, ServiceProcess, kafka_env, read_manifest, replicas_of, tracing_env, web_env, write_manifest,
+)
 from deploy.local.trace_view import render_trace
 from deploy.local.zipkin import LocalZipkin, fetch_trace, zipkin_records
 from deploy.local.status import KEYCLOAK, METRICS, TRACES, platform_pieces, render_status, usury_caps_line
@@ -39,11 +42,38 @@ def _manifest_path(state_dir: Path) -> Path:
     return state_dir / "run" / "platform.json"
 
 
-def up(state_dir: Path) -> dict[str, object]:
-    """Provision Kafka and Postgres, start Zipkin, Keycloak, the five services and the workspace; return the manifest."""
+def _replicas(name: str, count: int, ports: list[int], run_dir: Path, env: dict[str, str]) -> list[ServiceProcess]:
+    """`count` processes of the service `name`, each on its own port."""
+    return [ServiceProcess(name, port, run_dir, env=env, replica=k) for k, port in enumerate(ports[:count], start=1)]
+
+
+def _start_all(processes: list[ServiceProcess]) -> None:
+    """Start every process, then wait until each answers `/ready` (they start side by side)."""
+    for proc in processes:
+        proc.start()
+    for proc in processes:
+        proc.wait_ready()
+
+
+def _running(manifest: dict[str, object], state_dir: Path) -> bool:
+    """Whether every process the manifest names still runs."""
+    services = manifest.get("services")
+    if not isinstance(services, dict) or set(services) != {*SERVICES, WEB}:
+        return False
+    expected = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
+    return all(
+        sum(p.pid() is not None for p in replicas_of(name, state_dir / "run")) == expected for name in (*SERVICES, WEB)
+    )
+
+
+def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
+    """Provision Kafka and Postgres, start Zipkin, Keycloak, `replicas` processes of each of the five services and of
+    the workspace (HAProxy in front of them when more than one), VictoriaMetrics; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
-    if manifest and all(ServiceProcess(s, 0, state_dir / "run").pid() for s in (*SERVICES, WEB)):
-        print("platform already running")
+    if manifest and _running(manifest, state_dir):
+        running = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
+        change = f": `make down` first, then `make run REPLICAS={replicas}`" if running != replicas else ""
+        print(f"platform already running, {running} replica(s) of each service{change}")
         return manifest
     print("starting Postgres and Kafka…", flush=True)
     bootstrap, dsn = start_infra(state_dir)
@@ -63,49 +93,63 @@ def up(state_dir: Path) -> dict[str, object]:
     keycloak = LocalKeycloak(state_dir, port=choice.ports[KEYCLOAK])
     issuer = keycloak.start(dsn, settings={"MC_WEB_BASE_URL": WEB_BASE_URL})
     zipkin = zipkin_server.wait_ready()
-    processes = []
-    for name in SERVICES:
-        proc = ServiceProcess(
-            name,
-            choice.ports[name],
-            state_dir / "run",
-            env={
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                **kafka_env(kafka.login(name)),  # the service's own principal: it may do only what its ACLs say
-                "DATABASE_URL": dsn,
-                "OIDC_ISSUER": issuer,
-                **tracing_env(zipkin),
-            },
-        )
-        proc.start()
-        processes.append(proc)
-    for proc in processes:
-        proc.wait_ready()
+    run_dir = state_dir / "run"
+    # One replica listens on the printed port itself; several listen on ports of their own, HAProxy on the printed one.
+    spare = iter(find_free_ports(replicas * (len(SERVICES) + 1))) if replicas > 1 else None
+    ports = {name: [next(spare) for _ in range(replicas)] if spare else [choice.ports[name]] for name in (*SERVICES, WEB)}
+    fronted = {name: f"http://127.0.0.1:{choice.ports[name]}" for name in (*SERVICES, WEB)}
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OIDC_ISSUER": issuer, **tracing_env(zipkin)}
+    processes = [
+        # each service logs in to Kafka as its own principal: it may do only what its ACLs say
+        proc for name in SERVICES for proc in _replicas(name, replicas, ports[name], run_dir, {**env, **kafka_env(kafka.login(name))})
+    ]
+    _start_all(processes)
+    proxy = LocalHaproxy(state_dir)
+    if replicas > 1:
+        print(f"starting HAProxy in front of the {replicas} replicas of each service…", flush=True)
+        backends = {name: (choice.ports[name], [f"http://127.0.0.1:{port}" for port in ports[name]]) for name in (*SERVICES, WEB)}
+        proxy.start(backends, wait_for=SERVICES)  # the workspace starts below, on the services' fronted addresses
     print("putting the demo directory (deploy/directory/seed.json) through the directory's admin API…", flush=True)
     identity = LocalIdentity.of(keycloak)
     admin = asyncio.run(identity.headers(Principal(subject=DEMO_ADMIN, role=Role.ADMIN)))
-    seed_directory(next(p.url for p in processes if p.name == "directory"), admin)
-    web = ServiceProcess(WEB, choice.ports[WEB], state_dir / "run", env={
-        **web_env({p.name: p.url for p in processes}, issuer=issuer, client_secret=identity.web_client_secret(), dsn=dsn, zipkin=zipkin),
-        "PUBLIC_URL": f"http://127.0.0.1:{choice.ports[WEB]}",
-    })
-    asyncio.run(identity.register_web(web.url))
-    web.start()
-    web.wait_ready()
-    processes.append(web)
+    seed_directory(fronted["directory"], admin)
+    web_settings = {
+        **web_env(fronted, issuer=issuer, client_secret=identity.web_client_secret(), dsn=dsn, zipkin=zipkin),
+        "PUBLIC_URL": fronted[WEB],
+    }
+    asyncio.run(identity.register_web(fronted[WEB]))
+    webs = _replicas(WEB, replicas, ports[WEB], run_dir, web_settings)
+    _start_all(webs)
+    processes += webs
+    if replicas > 1:
+        proxy.wait_ready({WEB: fronted[WEB]})
     print("starting VictoriaMetrics, scraping each service's /metrics (the first time: built with Go, about a minute)…", flush=True)
     victoria = LocalVictoria(state_dir)
-    # The five services expose /metrics; the web workspace does not.
-    metrics_url = victoria.start({p.name: p.url for p in processes if p.name in SERVICES}, port=choice.ports[METRICS])
+    # The five services expose /metrics, each replica its own; the web workspace does not.
+    metrics_url = victoria.start(
+        {name: [p.url for p in processes if p.name == name] for name in SERVICES}, port=choice.ports[METRICS]
+    )
     manifest = {
         "kafka": bootstrap,
         "postgres": dsn,
         "zipkin": zipkin,
         "keycloak": {"url": keycloak.url, "issuer": issuer, "secrets_file": str(keycloak.secrets_file)},
-        "services": {p.name: {"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in processes},
+        "replicas": replicas,
+        "services": {
+            name: {
+                "url": fronted[name],
+                "pid": group[0].pid(),
+                "log": str(group[0].log_file),
+                "replicas": [{"url": p.url, "pid": p.pid(), "log": str(p.log_file)} for p in group],
+            }
+            for name in (*SERVICES, WEB)
+            for group in [[p for p in processes if p.name == name]]
+        },
         "metrics": {"url": metrics_url, "ui": f"{metrics_url}/vmui/", "scrape_file": str(victoria.scrape_file)},
-        "moved_ports": {name: list(ports) for name, ports in choice.moved.items()},
+        "moved_ports": {name: list(pair) for name, pair in choice.moved.items()},
     }
+    if replicas > 1:
+        manifest["haproxy"] = {"config": str(proxy.config_file), "log": str(proxy.server.log_file)}
     write_manifest(_manifest_path(state_dir), manifest)
     return manifest
 
@@ -114,8 +158,10 @@ def down(state_dir: Path) -> None:
     """Stop VictoriaMetrics, the services, Zipkin, Keycloak, Kafka and Postgres; no process is left behind."""
     manifest = read_manifest(_manifest_path(state_dir))
     LocalVictoria(state_dir).stop()
+    LocalHaproxy(state_dir).stop()
     for name in (WEB, *SERVICES):
-        ServiceProcess(name, 0, state_dir / "run").stop()
+        for proc in replicas_of(name, state_dir / "run"):
+            proc.stop()
     LocalZipkin(state_dir).stop()
     LocalKeycloak(state_dir).stop()  # before Postgres, which holds its database
     stop_infra(state_dir)
@@ -138,7 +184,8 @@ def _moved_note(manifest: dict[str, object], name: str) -> str:
 
 def print_addresses(manifest: dict[str, object]) -> None:
     """What `make run` prints once everything answers: where each piece listens, and which ports were taken."""
-    print("\nThe platform is up:")
+    count = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
+    print("\nThe platform is up:" if count == 1 else f"\nThe platform is up, {count} replicas of each service behind HAProxy:")
     for name, info in manifest["services"].items():  # type: ignore[union-attr]
         what = "the workspace: open it in a browser, sign in as a demo person below" if name == WEB else f"OpenAPI: {info['url']}/docs"
         print(f"  {name:<14} {info['url']}   ({what}){_moved_note(manifest, name)}")
@@ -191,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", choices=["up", "down", "status", "demo", "trace", "logs", "token"])
     parser.add_argument("trace_id", nargs="?", help="for `trace` and `logs`: the trace id to show (default: the last demo's)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
+    parser.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS") or 1),
+                        help="for `up`: processes of each service (default 1, or REPLICAS)")
     args, rest = parser.parse_known_args(argv)
     state_dir: Path = args.state_dir.resolve()
     if args.command == "token":
@@ -206,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "up":
+        if args.replicas < 1:
+            parser.error("--replicas must be at least 1")
         try:
-            manifest = up(state_dir)
+            manifest = up(state_dir, args.replicas)
         except BaseException:
             # Nothing half-started is left behind: a failed `make run` stops what it started.
             print("make run failed: stopping what was started", file=sys.stderr)

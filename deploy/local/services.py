@@ -61,12 +61,18 @@ def env_prefix(service: str) -> str:
 
 @dataclass
 class ServiceProcess:
-    """One service process: started detached in its own process group, logs to a file."""
+    """One service process (replica `replica` of its service): started detached in its own process group, logs to a file."""
 
     name: str
     port: int
     run_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    replica: int = 1
+
+    @property
+    def stem(self) -> str:
+        """`intake` for the first replica (the files of a single-process platform), `intake-2` for the second…"""
+        return self.name if self.replica == 1 else f"{self.name}-{self.replica}"
 
     @property
     def url(self) -> str:
@@ -76,12 +82,12 @@ class ServiceProcess:
     @property
     def log_file(self) -> Path:
         """Where the process writes its logs."""
-        return self.run_dir / f"{self.name}.log"
+        return self.run_dir / f"{self.stem}.log"
 
     @property
     def pid_file(self) -> Path:
         """Where the process id is kept between commands."""
-        return self.run_dir / f"{self.name}.pid"
+        return self.run_dir / f"{self.stem}.pid"
 
     def pid(self) -> int | None:
         """The live process id, or None."""
@@ -115,14 +121,14 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pid() is None:
-                raise RuntimeError(f"{self.name} exited during start-up:\n{tail(self.log_file)}")
+                raise RuntimeError(f"{self.stem} exited during start-up:\n{tail(self.log_file)}")
             try:
                 if httpx.get(self.url + "/ready", timeout=2.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{tail(self.log_file)}")
+        raise RuntimeError(f"{self.stem} not ready after {timeout:.0f}s:\n{tail(self.log_file)}")
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the process group, SIGKILL what outlives `timeout`."""
@@ -137,6 +143,16 @@ class ServiceProcess:
         if pid is not None:
             os.killpg(pid, 9)
             terminate_group(pid, 5.0)
+
+
+def replicas_of(name: str, run_dir: Path) -> list[ServiceProcess]:
+    """Every replica of `name` whose pid file is in `run_dir` (running or not), first replica first."""
+    found = [ServiceProcess(name, 0, run_dir)] if (run_dir / f"{name}.pid").exists() else []
+    for pid_file in run_dir.glob(f"{name}-*.pid"):
+        suffix = pid_file.stem.removeprefix(f"{name}-")
+        if suffix.isdigit():
+            found.append(ServiceProcess(name, 0, run_dir, replica=int(suffix)))
+    return sorted(found, key=lambda p: p.replica)
 
 
 def write_manifest(path: Path, data: dict[str, object]) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from deploy.local import REPO_ROOT
 from deploy.local.infra import infra_status
 from deploy.local.keycloak import LocalKeycloak
-from deploy.local.services import SERVICES, WEB, ServiceProcess
+from deploy.local.haproxy import LocalHaproxy
+from deploy.local.services import SERVICES, WEB, replicas_of
 from deploy.local.zipkin import LocalZipkin
 from deploy.local.victoria import LocalVictoria
 from shared.french import day
@@ -21,6 +22,7 @@ TRACES = "zipkin"
 KEYCLOAK = "keycloak"
 METRICS = "victoriametrics"
 NOTHING_RUNNING = "nothing is running (`make run` starts the platform)"
+HAPROXY = "haproxy"
 
 
 @dataclass(frozen=True)
@@ -30,20 +32,46 @@ class Piece:
     name: str
     running: bool
     address: str = ""
+    detail: str = ""  # a service run as several replicas: how many answer, and their own ports
+
+
+def service_piece(name: str, run_dir: Path, address: str, expected: int, replicas: list[Mapping[str, str]] | None = None) -> Piece:
+    """A service is up when each of its `expected` replicas runs; with several, how many do and on which ports.
+
+    `replicas`: the manifest's entries of its replicas (their own URLs and log files)."""
+    found = replicas_of(name, run_dir)
+    live = [p for p in found if p.pid() is not None]
+    running = bool(live) and len(live) >= expected
+    if expected <= 1 and len(found) <= 1:
+        return Piece(name, running, address)
+    urls = {Path(str(r.get("log", ""))).stem: str(r.get("url", "")) for r in replicas or []}
+    ports = [f":{urls[p.stem].rsplit(':', 1)[-1]}" for p in live if urls.get(p.stem)]
+    detail = f"{len(live)}/{max(expected, len(found))} replicas" + (f" ({' '.join(ports)})" if ports else "")
+    return Piece(name, running, address, detail)
+
+
+def _replicas(services: object, name: str) -> list[Mapping[str, str]]:
+    info = services.get(name) if isinstance(services, dict) else None
+    return list(info.get("replicas", [])) if isinstance(info, dict) else []
 
 
 def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
-    """Kafka, Postgres, Keycloak, the five services, the workspace, Zipkin and VictoriaMetrics."""
+    """Kafka, Postgres, Keycloak, the five services and the workspace (each replica), HAProxy in front of several,
+    Zipkin and VictoriaMetrics."""
     kafka, postgres = infra_status(state_dir)
     keycloak = LocalKeycloak(state_dir).status()
     victoria = LocalVictoria(state_dir).status()
     services = manifest.get("services")
     urls = {name: str(info.get("url", "")) for name, info in services.items()} if isinstance(services, dict) else {}
+    expected = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
+    haproxy = LocalHaproxy(state_dir)
+    proxy = [Piece(HAPROXY, haproxy.running(), f"in front of the {expected} replicas")] if expected > 1 or haproxy.running() else []
     return [
         Piece("kafka", kafka.running, kafka.address or ""),
         Piece("postgres", postgres.running, postgres.dsn or ""),
         Piece(KEYCLOAK, keycloak.running, keycloak.issuer or ""),
-        *(Piece(name, ServiceProcess(name, 0, state_dir / "run").pid() is not None, urls.get(name, "")) for name in (*SERVICES, WEB)),
+        *(service_piece(name, state_dir / "run", urls.get(name, ""), expected, _replicas(services, name)) for name in (*SERVICES, WEB)),
+        *proxy,
         Piece(TRACES, LocalZipkin(state_dir).running(), f"{manifest['zipkin']}/zipkin/" if manifest.get("zipkin") else ""),
         Piece(METRICS, victoria.running, f"{victoria.url}/vmui/" if victoria.url else ""),
     ]
@@ -69,7 +97,7 @@ def render_status(pieces: list[Piece], usury_line: str) -> tuple[str, int]:
     running = [piece for piece in pieces if piece.running]
     if not running:
         return f"{NOTHING_RUNNING}\n{usury_line}\n", 0
-    lines = [f"{piece.name:<14} {'up  ' if piece.running else 'down'}  {piece.address}".rstrip() for piece in pieces]
+    lines = [f"{piece.name:<14} {'up  ' if piece.running else 'down'}  {piece.address}  {piece.detail}".rstrip() for piece in pieces]
     down = [piece.name for piece in pieces if not piece.running]
     if down:
         lines.append(f"down: {', '.join(down)} — `make down` then `make run` starts the platform again")

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,13 +83,20 @@ def ensure_binaries(bin_dir: Path = DEFAULT_BIN_DIR, version: str | None = None)
     return bin_dir
 
 
-def scrape_config(targets: Mapping[str, str], *, interval: str = SCRAPE_INTERVAL) -> str:
+Targets = Mapping[str, str | Sequence[str]]  # service name → its base URL, or its replicas' URLs
+
+
+def scrape_config(targets: Targets, *, interval: str = SCRAPE_INTERVAL) -> str:
     """A Prometheus scrape file: one job, each service's `/metrics` at its base URL, labelled `service`.
 
-    YAML is a superset of JSON: the file is written as JSON, which any Prometheus-compatible scraper reads."""
+    A service run as several replicas gives the base URL of each (never the address that fronts them, which
+    would show one replica's counters at a time): each is scraped, labelled with the same `service` and its
+    own `instance`. YAML is a superset of JSON: the file is written as JSON, which any Prometheus-compatible
+    scraper reads."""
     static = [
-        {"targets": [url.split("://", 1)[-1].rstrip("/")], "labels": {"service": name}}
-        for name, url in sorted(targets.items())
+        {"targets": [url.split("://", 1)[-1].rstrip("/") for url in ([urls] if isinstance(urls, str) else urls)],
+         "labels": {"service": name}}
+        for name, urls in sorted(targets.items())
     ]
     config = {
         "global": {"scrape_interval": interval, "scrape_timeout": "5s"},
@@ -133,8 +140,8 @@ class LocalVictoria:
         except (FileNotFoundError, ValueError):
             return None
 
-    def start(self, targets: Mapping[str, str], *, port: int | None = None, scrape_interval: str = SCRAPE_INTERVAL) -> str:
-        """Scrape `targets` (service name → base URL): start the server (or rewrite the running one's file); its URL."""
+    def start(self, targets: Targets, *, port: int | None = None, scrape_interval: str = SCRAPE_INTERVAL) -> str:
+        """Scrape `targets` (service name → base URL, or its replicas' URLs): start the server (or rewrite the running one's file); its URL."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.scrape_file.write_text(scrape_config(targets, interval=scrape_interval))
         deadline = time.monotonic() + self.start_timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -99,3 +100,21 @@ def test_an_unreadable_caps_file_is_said(tmp_path: Path) -> None:
     broken.write_text("[[quarter]]\nvalid_from = 2026-13-01\n")
 
     assert usury_caps_line(date(2026, 11, 30), broken).startswith("usury caps     cannot be read: ")
+
+
+def test_a_service_with_a_replica_down_says_how_many_answer_and_the_platform_is_partly_down(tmp_path: Path) -> None:
+    from deploy.local.services import ServiceProcess
+    from deploy.local.status import service_piece
+
+    (tmp_path / "intake.pid").write_text(str(os.getpid()))  # this test's own process: alive
+    (tmp_path / "intake-2.pid").write_text("999999999")  # no such process: killed
+    manifest = [
+        {"url": "http://127.0.0.1:40101", "log": str(ServiceProcess("intake", 0, tmp_path).log_file)},
+        {"url": "http://127.0.0.1:40102", "log": str(ServiceProcess("intake", 0, tmp_path, replica=2).log_file)},
+    ]
+
+    piece = service_piece("intake", tmp_path, "http://127.0.0.1:8001", expected=2, replicas=manifest)
+    report, code = render_status([Piece("kafka", True, "127.0.0.1:39092"), piece], USURY_LINE)
+
+    assert report.splitlines()[1] == "intake         down  http://127.0.0.1:8001  1/2 replicas (:40101)"
+    assert code == 1
