@@ -169,7 +169,10 @@ def create_service_app(
     """Build the service's ASGI app; nothing connects until the app's lifespan starts."""
     tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
     registry = CollectorRegistry()
-    broker = create_broker(settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry)
+    broker = create_broker(
+        settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
+    )
     clock = clock or SystemClock()
     keys = keys or KeySet(
         settings.oidc_issuer, now=clock.now, jwks_url=settings.oidc_jwks_url, ttl_seconds=settings.oidc_keys_ttl_seconds

@@ -14,6 +14,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Comma-separated Kafka bootstrap addresses."
     )
+    kafka_metadata_max_age_ms: int = Field(
+        60_000, ge=1_000, le=3_600_000,
+        description="How often the Kafka clients refresh the topics' metadata: a topic created later that a pattern "
+        "subscription matches (a new bank's decisions or payments topic) is read within this delay.",
+    )
     database_url: SecretStr = Field(
         SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
         description="asyncpg DSN of the Postgres database holding this service's schema.",
