@@ -140,6 +140,8 @@ async def running_platform(
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "DATABASE_URL": dsn,
             "OUTBOX_POLL_SECONDS": "0.5",
+            # A bank's topics created during a test are subscribed to within seconds (60 s by default).
+            "KAFKA_METADATA_MAX_AGE_MS": "2000",
             "OIDC_ISSUER": keycloak.issuer,
             **tracing_env(zipkin),
         }
