@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
 from services.notifications.context import Notifications
@@ -50,6 +51,7 @@ class PartnerTopicsRun(BaseModel):
     """What the `partner_topics` timer did."""
 
     partner_banks_opened: int = Field(0, description="Banks whose feed, decisions and payments topics were made sure of.")
+    partner_banks_waiting: int = Field(0, description="Banks whose topics could not be made sure of (broker out of reach).")
 
 
 async def open_bank_topics(ctx: Notifications) -> PartnerTopicsRun:
@@ -62,10 +64,16 @@ async def open_bank_topics(ctx: Notifications) -> PartnerTopicsRun:
         except ValueError:
             log.error("bank id %r cannot name a topic: no partner topics for it", bank_id)
             continue
-        created = await ensure_topics(
-            settings.kafka_bootstrap_servers, topics, partitions=PARTNER_PARTITIONS,
-            replication_factor=settings.partner_topic_replication_factor,
-        )
+        try:
+            created = await ensure_topics(
+                settings.kafka_bootstrap_servers, topics, partitions=PARTNER_PARTITIONS,
+                replication_factor=settings.partner_topic_replication_factor,
+            )
+        except (KafkaError, OSError) as unreachable:
+            # The broker away: every bank waits for the next run, and the other timers run all the same.
+            log.warning("partner topics of %s not made sure of (next run tries again): %r", bank_id, unreachable)
+            run.partner_banks_waiting += 1
+            continue
         if created:
             log.info("partner topics of %s created: %s", bank_id, ", ".join(created))
         await ctx.pool.execute("update partner_banks set topics_ready_at = $2 where bank_id = $1", bank_id, ctx.clock.now())
