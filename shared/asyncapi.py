@@ -96,7 +96,10 @@ def publisher_title(service: str, event_cls: type[Envelope[Any]]) -> str:
     return f"{service}:{event_cls.event_type()}"
 
 
-def declare_publishers(broker: KafkaBroker, service: str, events: Sequence[type[Envelope[Any]]]) -> None:
+def declare_publishers(
+    broker: KafkaBroker, service: str, events: Sequence[type[Envelope[Any]]],
+    *, how: str = "published through the service's transactional outbox",
+) -> None:
     """One documentation-only publisher per event class `service` writes through its outbox (never called)."""
     for event_cls in sorted(events, key=_order):
         payload_cls = event_cls.model_fields["data"].annotation
@@ -104,8 +107,7 @@ def declare_publishers(broker: KafkaBroker, service: str, events: Sequence[type[
         broker.publisher(
             event_cls.topic,
             title=publisher_title(service, event_cls),
-            description=f"{doc} Key: the envelope's `subject`; content type `application/cloudevents+json`; "
-            "published through the service's transactional outbox.",
+            description=f"{doc} Key: the envelope's `subject`; content type `application/cloudevents+json`; {how}.",
             schema=event_cls,
         )
 
@@ -208,7 +210,10 @@ def partner_banks_broker(bootstrap_servers: str) -> KafkaBroker:
     from shared.events.banks import BankDecision, BankPayment
 
     broker = KafkaBroker(bootstrap_servers, client_id=PARTNER_BANKS)
-    declare_publishers(broker, PARTNER_BANKS, (BankDecision, BankPayment))
+    declare_publishers(
+        broker, PARTNER_BANKS, (BankDecision, BankPayment),
+        how="written by the bank to its own topic only; its `bank_id` must be the topic's bank, else it is dead-lettered",
+    )
     subscriber = broker.subscriber(
         PartnerTopics.FEED_ADDRESS,
         group_id=f"{PartnerTopics.GROUP_PREFIX}{{bank_id}}.<name>",
