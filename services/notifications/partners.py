@@ -58,7 +58,8 @@ async def open_bank_topics(ctx: Notifications) -> PartnerTopicsRun:
     """Create the three topics of each bank not done yet (a topic already there is kept as it is), then mark the bank."""
     settings = ctx.settings
     run = PartnerTopicsRun()
-    for bank_id in await ctx.pool.fetchval("select coalesce(array_agg(bank_id order by bank_id), '{}') from partner_banks where topics_ready_at is null"):
+    waiting = await ctx.pool.fetch("select bank_id from partner_banks where topics_ready_at is null order by bank_id")
+    for bank_id in (row["bank_id"] for row in waiting):
         try:
             topics = partner_topics([bank_id])
         except ValueError:

@@ -72,5 +72,8 @@ def sender_refusal(topic: str, event: Envelope[Any]) -> str | None:
         return f"{topic} is not a partner bank's incoming topic"
     named = getattr(event.data, "bank_id", None)
     if named != sender:
-        return f"bank_id: the payload names bank {named!r} but came on the topic of bank {sender!r} ({topic}); a bank writes in its own name only"
+        return (
+            f"bank_id: the payload names bank {named!r} but came on the topic of bank {sender!r} ({topic}); "
+            "a bank writes in its own name only"
+        )
     return None
