@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import yaml
 
-from shared.events import EVENT_CLASSES
+from shared.events import EVENT_CLASSES, PARTNER_FIELDS, PartnerTopics
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 
@@ -30,24 +30,25 @@ WHY: dict[tuple[str, str], str] = {
     ("fr.microcredit.application.assessed.v1", "intake"): "funnel",
     ("fr.microcredit.application.assessed.v1", "notifications"): "incomplete-file timer",
     ("fr.microcredit.application.routed.v1", "intake"): "funnel",
-    ("fr.microcredit.application.routed.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.application.routed.v1", "notifications"): "bank feed and webhooks",
     ("fr.microcredit.application.routed.v1", "directory"): "files waiting for a bank",
-    ("fr.microcredit.loan.approved.v1", "notifications"): "alert, bank webhooks",
-    ("fr.microcredit.loan.declined.v1", "notifications"): "alert, bank webhooks",
-    ("fr.microcredit.loan.disbursed.v1", "notifications"): "alert, bank webhooks",
-    ("fr.microcredit.payment.received.v1", "notifications"): "bank webhooks",
-    ("fr.microcredit.payment.reversed.v1", "notifications"): "bank webhooks",
-    ("fr.microcredit.payment.missed.v1", "notifications"): "alert, bank webhooks",
-    ("fr.microcredit.loan.delinquency.changed.v1", "notifications"): "supervisors' alert, bank webhooks",
-    ("fr.microcredit.loan.adjustment.requested.v1", "notifications"): "bank webhooks",
-    ("fr.microcredit.loan.adjustment.refused.v1", "notifications"): "alert, bank webhooks",
-    ("fr.microcredit.loan.rescheduled.v1", "notifications"): "alert, bank webhooks",
-    ("fr.microcredit.loan.written_off.v1", "notifications"): "bank webhooks",
-    ("fr.microcredit.loan.closed.v1", "notifications"): "bank webhooks",
+    ("fr.microcredit.loan.approved.v1", "notifications"): "alert, bank feed and webhooks",
+    ("fr.microcredit.loan.declined.v1", "notifications"): "alert, bank feed and webhooks",
+    ("fr.microcredit.loan.disbursed.v1", "notifications"): "alert, bank feed and webhooks",
+    ("fr.microcredit.payment.received.v1", "notifications"): "bank feed and webhooks",
+    ("fr.microcredit.payment.reversed.v1", "notifications"): "bank feed and webhooks",
+    ("fr.microcredit.payment.missed.v1", "notifications"): "alert, bank feed and webhooks",
+    ("fr.microcredit.loan.delinquency.changed.v1", "notifications"): "supervisors' alert, bank feed and webhooks",
+    ("fr.microcredit.loan.adjustment.requested.v1", "notifications"): "bank feed and webhooks",
+    ("fr.microcredit.loan.adjustment.refused.v1", "notifications"): "alert, bank feed and webhooks",
+    ("fr.microcredit.loan.rescheduled.v1", "notifications"): "alert, bank feed and webhooks",
+    ("fr.microcredit.loan.written_off.v1", "notifications"): "bank feed and webhooks",
+    ("fr.microcredit.loan.closed.v1", "notifications"): "bank feed and webhooks",
     ("fr.microcredit.directory.network.v1", "assessment"): "affordability thresholds",
     ("fr.microcredit.directory.association.v1", "assessment"): "partner banks, contact for banks",
     ("fr.microcredit.directory.association.v1", "notifications"): "shared mailbox",
     ("fr.microcredit.directory.bank.v1", "assessment"): "active banks",
+    ("fr.microcredit.directory.bank.v1", "notifications"): "the bank's topics",
     ("fr.microcredit.directory.contact.v1", "notifications"): "e-mail addresses",
 }
 
@@ -79,12 +80,33 @@ def flows(directory: Path = ASYNCAPI_DIR) -> dict[str, tuple[list[str], list[str
     for party in PARTIES:
         document = yaml.safe_load((directory / f"{party}.yaml").read_text())
         for operation in document["operations"].values():
+            if _address(document, operation) == PartnerTopics.FEED_ADDRESS:
+                continue  # the partner feed carries the same types cut to the allow-list: its own table (`partner_feed`)
             writers_or_readers = 0 if operation["action"] == "send" else 1
             for event_type in _event_types(document, operation):
                 names = out.setdefault(event_type, ([], []))[writers_or_readers]
                 if party not in names:
                     names.append(party)
     return out
+
+
+def _address(document: dict[str, Any], operation: dict[str, Any]) -> str:
+    return document["channels"][_pointer(operation["channel"]["$ref"]).removeprefix("channels/")]["address"]
+
+
+def partner_feed() -> str:
+    """The partner feed as Markdown: each type a bank receives and the fields it keeps (`shared.events.partner`)."""
+    out = [
+        f"A bank's feed `{PartnerTopics.FEED_ADDRESS}` (written by notifications, read by that bank only) carries these "
+        "types, same envelope, `subject` and key as on the platform's stream, `dataschema` "
+        "`urn:microcredit:schema:partner:<type>`, `data` cut to these fields:",
+        "",
+        "| type | fields a bank receives |",
+        "|---|---|",
+    ]
+    for cls, fields in PARTNER_FIELDS.items():
+        out.append(f"| `{cls.event_type()}` | {', '.join(f'`{f}`' for f in fields)} |")
+    return "\n".join(out)
 
 
 def _who(event_type: str, parties: list[str]) -> str:
@@ -103,7 +125,7 @@ def render() -> str:
         writers, readers = who[cls.event_type()]
         producer, consumers = _who(cls.event_type(), writers), _who(cls.event_type(), readers)
         out.append(f"| `{cls.event_type()}` | `{cls.topic}` | {producer} | {consumers} |")
-    out.append("")
+    out += ["", partner_feed(), ""]
     for cls in EVENT_CLASSES:
         event_type = cls.event_type()
         writers, readers = who[event_type]

@@ -34,6 +34,7 @@ def create_broker(
     client_id: str,
     registry: CollectorRegistry | None = None,
     login: KafkaLogin | None = None,
+    metadata_max_age_ms: int = 300_000,
 ) -> KafkaBroker:
     """A broker whose producer is idempotent with acks=all and sends at once (the relay hands it whole batches).
 
@@ -52,6 +53,8 @@ def create_broker(
         enable_idempotence=True,
         acks="all",
         linger_ms=0,
+        # Also how soon a pattern subscriber sees a topic created after it started (aiokafka's default: 5 minutes).
+        metadata_max_age_ms=metadata_max_age_ms,
         middlewares=middlewares,
         decoder=as_bytes,
         logger=logging.getLogger(f"{client_id}.kafka"),

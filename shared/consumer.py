@@ -165,6 +165,8 @@ class EventConsumer:
     on_applied: Callable[[], None] = lambda: None
     # False once a look found nothing parked for the group: a batch applied then wakes no query.
     maybe_parked: bool = True
+    # Why an event may not come on the topic it came on (a bank writing in another bank's name), or None.
+    refuse: Callable[[str, Envelope[Any]], str | None] | None = None
 
     async def on_batch(self, message: KafkaMessage) -> None:
         """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
@@ -212,6 +214,9 @@ class EventConsumer:
             return None
         handler = self.handlers.get(event.type)
         if handler is None:  # the header lied about the type: the body decides
+            return None
+        if self.refuse is not None and (refusal := self.refuse(record.topic, event)):
+            await self.dead_letter(record, f"rejected {event.type}: {refusal}")
             return None
         return _Item(record, event, handler)
 
@@ -489,6 +494,9 @@ def register_consumer(
     group_id: str,
     topics: tuple[str, ...],
     handlers: Mapping[type[Envelope[Any]], Handler],
+    pattern: str | None = None,
+    address: str | None = None,
+    refuse: Callable[[str, Envelope[Any]], str | None] | None = None,
     clock: Clock,
     failpoints: Failpoints,
     metrics: PlumbingMetrics | None = None,
@@ -498,22 +506,30 @@ def register_consumer(
     on_applied: Callable[[], None] = lambda: None,
     description: str | None = None,
 ) -> EventConsumer:
-    """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once, in batches."""
+    """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once, in batches.
+
+    With `pattern` instead of topics, every topic whose name matches it, one created later included (the client
+    looks for new ones each `metadata_max_age_ms`); `address` names them in the documents (`...{bank_id}...`).
+    `refuse(topic, event)` says why an event may not come on the topic it came on: it is dead-lettered with that reason.
+    """
     unknown = {cls.__name__ for cls in handlers if EVENT_TYPES.get(cls.event_type()) is not cls}
     if unknown:
         raise ValueError(f"handlers for event classes outside the catalogue: {sorted(unknown)}")
     by_type = {cls.event_type(): handler for cls, handler in handlers.items()}
     consumer = EventConsumer(
         broker, pools, group_id, by_type, clock, failpoints, metrics, operations,
-        batching=batching, tracer=tracer or trace.get_tracer(__name__), on_applied=on_applied,
+        batching=batching, tracer=tracer or trace.get_tracer(__name__), on_applied=on_applied, refuse=refuse,
     )
     description = description or (
         f"Consumer group `{group_id}`: each event applied at least once, in one transaction with its inbox claim "
         f"(a fetch's records of one partition share one transaction); an event it refuses goes to `{Topics.DEAD_LETTER}` "
         "with the reason, an event about something not known yet is parked until it is."
     )
+    named = address or (topics[0] if len(topics) == 1 else None)
     subscriber = broker.subscriber(
         *topics,
+        # Anchored at the end too: aiokafka matches a pattern from the start of the topic's name only.
+        pattern=None if pattern is None else f"{pattern}$",
         group_id=group_id,
         batch=True,
         max_records=batching.max_records,
@@ -527,10 +543,10 @@ def register_consumer(
         session_timeout_ms=batching.session_timeout_ms,
         heartbeat_interval_ms=batching.heartbeat_interval_ms,
         # The AsyncAPI channels' names: `<group>:<topic>` (FastStream suffixes each topic when there are several).
-        title=group_id if len(topics) > 1 else f"{group_id}:{topics[0]}",
+        title=f"{group_id}:{named}" if named else group_id,
         description=description,
     )
     subscriber(consumer.on_batch)
     # The handler takes the raw records; the AsyncAPI document shows the events it applies.
-    document_subscriber(subscriber, handlers)
+    document_subscriber(subscriber, handlers, address=address)
     return consumer

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -133,13 +134,13 @@ class OperationsGauges:
 
     async def _refresh_kafka(self) -> None:
         admin, offsets = await self._kafka()
-        wanted = set(Topics.all()) | {topic for topics in self._groups.values() for topic in topics}
+        followed = [topic for topics in self._groups.values() for topic in topics]
         # Every topic's metadata, filtered here: naming topics in the request could auto-create them.
         described = await admin.describe_topics(None)
         partitions = [
             TopicPartition(topic["topic"], partition["partition"])
             for topic in described
-            if topic["topic"] in wanted and not topic.get("error_code")
+            if (topic["topic"] in Topics.all() or _matches(followed, topic["topic"])) and not topic.get("error_code")
             for partition in topic["partitions"]
         ]
         ends: dict[TopicPartition, int] = await offsets.end_offsets(partitions) if partitions else {}
@@ -149,8 +150,13 @@ class OperationsGauges:
         for group, topics in self._groups.items():
             committed = await admin.list_consumer_group_offsets(group)
             for tp, end in ends.items():
-                if tp.topic not in topics:
+                if not _matches(topics, tp.topic):
                     continue
                 done = committed.get(tp)
                 position = done.offset if done is not None and done.offset >= 0 else 0
                 self._metrics.consumer_lag.labels(group, tp.topic, str(tp.partition)).set(max(0, end - position))
+
+
+def _matches(names: Iterable[str], topic: str) -> bool:
+    """Whether `topic` is one of `names`, a group's topics or the pattern of its topics (a regular expression)."""
+    return any(name == topic or ("\\" in name and re.fullmatch(name, topic)) for name in names)

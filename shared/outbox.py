@@ -84,12 +84,15 @@ def collecting(conn: asyncpg.Connection) -> Iterator[OutboxBuffer]:
         _buffer.reset(token)
 
 
-async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope[Any]) -> None:
-    """Store events in the caller's transaction, with the current trace context to resume later."""
+async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope[Any], topic: str | None = None) -> None:
+    """Store events in the caller's transaction, with the current trace context to resume later.
+
+    Each goes to its class's topic, or to `topic` when the topic depends on the event (a partner bank's feed).
+    """
     if not events:
         return
     headers = trace_headers()
-    rows = [(e.id, e.type, e.topic, e.subject, e.to_bytes(), headers) for e in events]
+    rows = [(e.id, e.type, topic or e.topic, e.subject, e.to_bytes(), headers) for e in events]
     buffer = _buffer.get()
     if buffer is not None and buffer.conn is conn:
         buffer.rows.extend(rows)

@@ -64,7 +64,8 @@ class ServiceContext(Generic[SettingsT]):
     verifier: TokenVerifier  # checks the identity provider's access tokens (never signs one)
     operations: OperationsMetrics | None = None  # lag, topic sizes, outbox age, event latency, HTTP requests
     pools: PoolHolder = field(default_factory=PoolHolder)
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # consumer group → its topics (the lag gauge; it keeps their dead letters)
+    # consumer group → its topics, or the pattern of its topics (the lag gauge; it keeps their dead letters)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer(__name__))
     consumers: list[EventConsumer] = field(default_factory=list)
     # Set when a consumer applied something: parked events may now find what they wait for.
@@ -75,9 +76,23 @@ class ServiceContext(Generic[SettingsT]):
         """The service's open connection pool."""
         return self.pools.get()
 
-    def consume(self, group_id: str, topics: tuple[str, ...], handlers: Mapping[type[Envelope[Any]], Handler]) -> None:
-        """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction."""
-        self.groups[group_id] = tuple(sorted({*self.groups.get(group_id, ()), *topics}))
+    def consume(
+        self,
+        group_id: str,
+        topics: tuple[str, ...],
+        handlers: Mapping[type[Envelope[Any]], Handler],
+        *,
+        pattern: str | None = None,
+        address: str | None = None,
+        refuse: Callable[[str, Envelope[Any]], str | None] | None = None,
+    ) -> None:
+        """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction.
+
+        `pattern` (a regular expression) instead of `topics`: every topic it matches, one created later included.
+        `refuse(topic, event)`: why an event may not come on that topic (dead-lettered with the reason), or None.
+        """
+        named = topics if pattern is None else (pattern,)
+        self.groups[group_id] = tuple(sorted({*self.groups.get(group_id, ()), *named}))
         settings = self.settings
         self.consumers.append(register_consumer(
             self.broker,
@@ -99,6 +114,9 @@ class ServiceContext(Generic[SettingsT]):
             ),
             tracer=self.tracer,
             on_applied=self.applied.set,
+            pattern=pattern,
+            address=address,
+            refuse=refuse,
         ))
 
 
@@ -154,7 +172,8 @@ def create_service_app(
     tracer_provider = tracer_provider or create_tracer_provider(definition.name, settings.otlp_endpoint)
     registry = CollectorRegistry()
     broker = create_broker(
-        settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry, login=settings.kafka_login
+        settings.kafka_bootstrap_servers, client_id=definition.name, registry=registry, login=settings.kafka_login,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
     )
     clock = clock or SystemClock()
     keys = keys or KeySet(

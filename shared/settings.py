@@ -21,6 +21,11 @@ class ServiceSettings(BaseSettings):
     )
     kafka_password: SecretStr | None = Field(None, description="The SCRAM password of `kafka_username`.")
     kafka_tls: bool = Field(False, description="SASL over TLS (SASL_SSL), as in production; locally the listener is plaintext.")
+    kafka_metadata_max_age_ms: int = Field(
+        60_000, ge=1_000, le=3_600_000,
+        description="How often the Kafka clients refresh the topics' metadata: a topic created later that a pattern "
+        "subscription matches (a new bank's decisions or payments topic) is read within this delay.",
+    )
     database_url: SecretStr = Field(
         SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
         description="asyncpg DSN of the Postgres database holding this service's schema.",

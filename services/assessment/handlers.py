@@ -1,4 +1,4 @@
-"""Assessment's Kafka handlers: intake's files on the applications stream, banks' decisions on their own topic,
+"""Assessment's Kafka handlers: intake's files on the applications stream, banks' decisions on each bank's own topic,
 and the directory's snapshots (networks' thresholds, associations' partner banks, banks in use).
 
 Each handler translates its event into a use case's command and calls it; a decision the use case
@@ -16,8 +16,9 @@ from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor
 from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
-from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, Topics
+from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, PartnerTopics, Topics
 from shared.events import DirectoryAssociation, DirectoryBank, DirectoryNetwork
+from shared.events.banks import sender_refusal
 from shared.runtime import ServiceContext
 
 GROUP_ID = "assessment"
@@ -70,7 +71,11 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
         (Topics.APPLICATIONS,),
         {ApplicationSubmitted: on_submitted, ApplicationUpdated: on_updated, ApplicationWithdrawn: on_withdrawn},
     )
-    ctx.consume(BANK_DECISIONS_GROUP_ID, (Topics.BANK_DECISIONS,), {BankDecision: on_bank_decision})
+    # Every bank's decisions topic, a bank added later included; the topic names the bank, the payload must too.
+    ctx.consume(
+        BANK_DECISIONS_GROUP_ID, (), {BankDecision: on_bank_decision},
+        pattern=PartnerTopics.DECISIONS_PATTERN, address=PartnerTopics.DECISIONS_ADDRESS, refuse=sender_refusal,
+    )
 
     async def on_network(conn: asyncpg.Connection, event: DirectoryNetwork) -> None:
         await usecases.keep_network(conn, event.data)

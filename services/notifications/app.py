@@ -13,10 +13,12 @@ from services.notifications.email import usecases as email
 from services.notifications.context import Notifications
 from services.notifications.handlers import register
 from services.notifications.metrics import DeliveryMetrics
+from services.notifications import partners
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import api as webhooks_api
 from services.notifications.webhooks import usecases as webhooks
 from shared import events
+from shared.asyncapi import declare_partner_feed
 from shared.runtime import ServiceDefinition
 from shared.timers import Timer
 
@@ -37,11 +39,14 @@ TIMERS: tuple[Timer[NotificationsSettings], ...] = (
     Timer("digests", _timers_every, email.write_digests, email.Digests),
     Timer("emails", _deliveries_every, email.send_due_emails, email.Emails),
     Timer("webhooks", _deliveries_every, webhooks.send_due_webhooks, webhooks.Webhooks),
+    Timer("partner_topics", _deliveries_every, partners.open_bank_topics, partners.PartnerTopicsRun),
 )
 
 def _start(ctx: Notifications) -> None:
     DeliveryMetrics.register(ctx.registry)
     register(ctx)
+    # What it writes on each bank's feed, for the AsyncAPI document (the topic depends on the event: not `publishes`).
+    declare_partner_feed(ctx.broker, "notifications")
 
 
 # The routes themselves, not included sub-routers: whatever walks `router.routes` (OpenAPI checks,
@@ -55,7 +60,7 @@ DEFINITION = ServiceDefinition(
     title="Microcredit notifications",
     description=(
         "Counsellor and supervisor alerts raised from what happens to files and loans, delivered by e-mail; "
-        "signed webhooks for partner banks."
+        "each partner bank's own Kafka feed and signed webhooks, cut to the partner allow-list."
     ),
     schema="notifications",
     migrations=Path(__file__).parent / "migrations",

@@ -1,4 +1,5 @@
-"""Notifications' Kafka handlers: each event goes to its alerts use case, then to the banks' webhooks if a bank may receive it."""
+"""Notifications' Kafka handlers: each event goes to its alerts use case, then to its bank's feed and webhooks if a bank
+may receive it; a bank the directory tells of gets its topics."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from services.notifications.alerts import usecases as alerts
 from services.notifications.context import Notifications
 from services.notifications.email import usecases as email
 from services.notifications.settings import NotificationsSettings
-from services.notifications.webhooks import usecases as webhooks
-from services.notifications.webhooks.domain import MINIMAL_FIELDS
+from services.notifications import partners
 from shared.consumer import Handler
 from shared.events import (
     AdjustmentRefused,
@@ -25,6 +25,7 @@ from shared.events import (
     BankDecisionOverdue,
     DelinquencyStageChanged,
     DirectoryAssociation,
+    DirectoryBank,
     DirectoryContact,
     Envelope,
     LoanApproved,
@@ -33,6 +34,7 @@ from shared.events import (
     LoanDisbursed,
     LoanRescheduled,
     LoanWrittenOff,
+    PARTNER_FIELDS,
     PaymentMissed,
     Topics,
 )
@@ -62,10 +64,11 @@ ALERTS: dict[type[Envelope[Any]], UseCase] = {
 
 
 def use_cases(event_type: type[Envelope[Any]]) -> list[UseCase]:
-    """What an event is handed to, in order: its alerts use case first (it learns the loan's file), then the webhooks'."""
+    """What an event is handed to, in order: its alerts use case first (it learns the loan's file), then the bank's feed
+    and webhooks."""
     steps = [ALERTS[event_type]] if event_type in ALERTS else []
-    if event_type in MINIMAL_FIELDS:
-        steps.append(webhooks.fan_out)
+    if event_type in PARTNER_FIELDS:
+        steps.append(partners.share)
     return steps
 
 
@@ -80,8 +83,7 @@ def register(ctx: Notifications) -> None:
 
         return handle
 
-    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | MINIMAL_FIELDS.keys()})
-
+    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()})
 
     async def on_contact(conn: asyncpg.Connection, event: DirectoryContact) -> None:
         await email.keep_contact(conn, event.data)
@@ -89,4 +91,11 @@ def register(ctx: Notifications) -> None:
     async def on_association(conn: asyncpg.Connection, event: DirectoryAssociation) -> None:
         await email.keep_association(conn, event.data)
 
-    ctx.consume(DIRECTORY_GROUP_ID, (Topics.DIRECTORY,), {DirectoryContact: on_contact, DirectoryAssociation: on_association})
+    async def on_bank(conn: asyncpg.Connection, event: DirectoryBank) -> None:
+        await partners.keep_bank(conn, event.data.bank_id)
+
+    ctx.consume(
+        DIRECTORY_GROUP_ID,
+        (Topics.DIRECTORY,),
+        {DirectoryContact: on_contact, DirectoryAssociation: on_association, DirectoryBank: on_bank},
+    )

@@ -59,6 +59,11 @@ class NotificationsSettings(ServiceSettings):
         False, description="Accept http:// (not only https://) subscription URLs: for local tests and demos only."
     )
 
+    # --- the partner banks' own topics -------------------------------------------------------------------
+    partner_topic_replication_factor: int = Field(
+        1, ge=1, le=5, description="Replicas of the three topics created for a bank the directory adds (3 on a production cluster)."
+    )
+
     # --- the delivery workers --------------------------------------------------------------------------
     delivery_interval_seconds: float = Field(5.0, gt=0, le=3600, description="How often the e-mail and webhook workers look for due deliveries.")
     delivery_batch_size: int = Field(50, ge=1, le=1000, description="Deliveries one worker run sends at most.")

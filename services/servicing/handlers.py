@@ -1,4 +1,4 @@
-"""Servicing's Kafka handlers: a bank approval opens a loan; the banks' payment feed pays or reverses.
+"""Servicing's Kafka handlers: a bank approval opens a loan; each bank's payments topic pays or reverses.
 
 They translate, they do not decide: the event becomes the command the HTTP API also takes, the same use
 case applies it, and what it refuses (another bank's loan, a broken rule) goes to the dead-letter topic.
@@ -14,7 +14,8 @@ from services.servicing.settings import ServicingSettings
 from shared.auth import Principal, Role
 from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
-from shared.events import BankPayment, LoanApproved, Topics
+from shared.events import BankPayment, LoanApproved, PartnerTopics, Topics
+from shared.events.banks import sender_refusal
 from shared.http import Problem
 from shared.runtime import ServiceContext
 
@@ -35,7 +36,11 @@ def register(ctx: ServiceContext[ServicingSettings]) -> None:
             raise EventRejected(str(refused)) from refused
 
     ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})
-    ctx.consume(BANK_PAYMENTS_GROUP_ID, (Topics.BANK_PAYMENTS,), {BankPayment: on_bank_payment})
+    # Every bank's payments topic, a bank added later included; the topic names the bank, the payload must too.
+    ctx.consume(
+        BANK_PAYMENTS_GROUP_ID, (), {BankPayment: on_bank_payment},
+        pattern=PartnerTopics.PAYMENTS_PATTERN, address=PartnerTopics.PAYMENTS_ADDRESS, refuse=sender_refusal,
+    )
 
 
 async def apply_bank_payment(conn: asyncpg.Connection, event: BankPayment, ctx: ServiceContext[ServicingSettings]) -> None:
@@ -48,7 +53,7 @@ async def apply_bank_payment(conn: asyncpg.Connection, event: BankPayment, ctx: 
     if loan.status is domain.LoanStatus.PENDING_DISBURSEMENT and loan.bank_id == d.bank_id:
         # The bank confirms the disbursement over HTTP: its first payments may come before that confirmation.
         raise EventTooEarly(f"loan {d.loan_id} not disbursed yet: waiting for the bank's confirmation")
-    # The bank's reserved topic proves the sender: the event acts as that bank.
+    # The bank's own topic proves the sender (its payload's bank was checked against it): the event acts as that bank.
     bank = Principal(subject=event.source, role=Role.BANK, bank_id=d.bank_id)
     if d.kind == "payment":
         payment = domain.NewPayment(bank_reference=d.bank_reference, amount_cents=d.amount_cents, received_on=d.received_on)

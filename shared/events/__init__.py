@@ -12,6 +12,7 @@ from shared.events.common import Cents, FileOwnership, Rate
 from shared.events.directory import Branch, ContactRole
 from shared.events.envelope import Envelope, EnvelopeHeader, new_event
 from shared.events.loans import AdjustmentTerms
+from shared.events.partner import PARTNER_FIELDS, for_partner
 from shared.events.topics import PartnerTopics, Topics
 
 _EVENTS: dict[str, Any] = {cls.__name__: cls for cls in EVENT_CLASSES}
@@ -35,8 +36,10 @@ __all__ = [
     "Household",
     "ProjectInfo",
     "Rate",
+    "PARTNER_FIELDS",
     "PartnerTopics",
     "Topics",
+    "for_partner",
     "new_event",
     "parse_event",
     "payload_class",

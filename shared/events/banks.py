@@ -1,17 +1,21 @@
-"""What partner banks write to their reserved topics: decisions (key: application id) and payments (key: loan id)."""
+"""What partner banks write to their own incoming topics: decisions (key: application id) and payments (key: loan id).
+
+The topic proves the sender: a bank writes only to its own two topics (the broker's ACLs), and an event whose
+`bank_id` names another bank than the topic's is refused (`sender_refusal`).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
 
 from shared.events.common import Cents, FileOwnership, Rate
 from shared.events.envelope import Envelope, Payload
-from shared.events.topics import Topics
+from shared.events.topics import PartnerTopics
 
 
 class BankDecisionData(Payload):
@@ -28,9 +32,9 @@ class BankDecisionData(Payload):
 
 
 class BankDecision(Envelope[BankDecisionData]):
-    """`bank decision` v1, written by a partner bank to its reserved topic."""
+    """`bank decision` v1, written by a partner bank to its decisions topic."""
 
-    topic: ClassVar[str] = Topics.BANK_DECISIONS
+    topic: ClassVar[str] = PartnerTopics.DECISIONS_ADDRESS
     type: Literal["fr.microcredit.bank.decision.v1"] = "fr.microcredit.bank.decision.v1"
 
 
@@ -48,7 +52,28 @@ class BankPaymentData(Payload):
 
 
 class BankPayment(Envelope[BankPaymentData]):
-    """`bank payment` v1, written by a partner bank to its reserved topic."""
+    """`bank payment` v1, written by a partner bank to its payments topic."""
 
-    topic: ClassVar[str] = Topics.BANK_PAYMENTS
+    topic: ClassVar[str] = PartnerTopics.PAYMENTS_ADDRESS
     type: Literal["fr.microcredit.bank.payment.v1"] = "fr.microcredit.bank.payment.v1"
+
+
+def incoming_topic(event: BankDecision | BankPayment) -> str:
+    """The topic the bank the event names writes it to."""
+    bank_id = event.data.bank_id
+    return PartnerTopics.decisions(bank_id) if isinstance(event, BankDecision) else PartnerTopics.payments(bank_id)
+
+
+def sender_refusal(topic: str, event: Envelope[Any]) -> str | None:
+    """Why a bank's event may not be applied as it came on `topic`: the payload names another bank (None: it does not)."""
+    try:
+        sender = PartnerTopics.bank_of(topic)
+    except ValueError:
+        return f"{topic} is not a partner bank's incoming topic"
+    named = getattr(event.data, "bank_id", None)
+    if named != sender:
+        return (
+            f"bank_id: the payload names bank {named!r} but came on the topic of bank {sender!r} ({topic}); "
+            "a bank writes in its own name only"
+        )
+    return None

@@ -12,15 +12,13 @@ class Topics:
     APPLICATIONS: Final = "microcredit.applications.v1"
     LOANS: Final = "microcredit.loans.v1"
     ALERTS: Final = "microcredit.alerts.v1"
-    BANK_DECISIONS: Final = "microcredit.bank-decisions.v1"
-    BANK_PAYMENTS: Final = "microcredit.bank-payments.v1"
     DIRECTORY: Final = "microcredit.directory.v1"
     DEAD_LETTER: Final = "microcredit.dead-letter.v1"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
-        """Every topic the platform uses."""
-        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.BANK_DECISIONS, cls.BANK_PAYMENTS, cls.DIRECTORY, cls.DEAD_LETTER)
+        """Every topic of the platform's own (each partner bank has three more: `PartnerTopics`)."""
+        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.DIRECTORY, cls.DEAD_LETTER)
 
 
 class PartnerTopics:
@@ -64,6 +62,11 @@ class PartnerTopics:
     def group_prefix(cls, bank_id: str) -> str:
         """The prefix of the consumer groups the bank may use on its feed."""
         return f"{cls.GROUP_PREFIX}{cls._checked(bank_id)}."
+
+    # The addresses with the bank as a parameter, as the AsyncAPI documents and the catalogue name them.
+    FEED_ADDRESS: Final = "microcredit.partner.{bank_id}.v1"
+    DECISIONS_ADDRESS: Final = "microcredit.partner.{bank_id}.decisions.v1"
+    PAYMENTS_ADDRESS: Final = "microcredit.partner.{bank_id}.payments.v1"
 
     DECISIONS_PATTERN: Final = r"microcredit\.partner\.[a-z0-9-]+\.decisions\.v1"
     PAYMENTS_PATTERN: Final = r"microcredit\.partner\.[a-z0-9-]+\.payments\.v1"

@@ -55,9 +55,12 @@ class RunningServices:
         self.processes[name] = proc
         return proc
 
-    async def produce(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> tuple[int, int]:
-        """Write one raw record as a partner or a buggy producer would; return (partition, offset)."""
-        producer = AIOKafkaProducer(**kafka_client(self.kafka), enable_idempotence=True)
+    async def produce(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None, *, as_principal: str | None = None
+    ) -> tuple[int, int]:
+        """Write one raw record as a partner (`as_principal`: a bank's own login) or a buggy producer would; return (partition, offset)."""
+        login = {} if as_principal is None else {"principal": as_principal}
+        producer = AIOKafkaProducer(**kafka_client(self.kafka, **login), enable_idempotence=True)
         await producer.start()
         try:
             meta = await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
@@ -141,6 +144,8 @@ async def running_platform(
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "DATABASE_URL": dsn,
             "OUTBOX_POLL_SECONDS": "0.5",
+            # A bank's topics created during a test are subscribed to within seconds (60 s by default).
+            "KAFKA_METADATA_MAX_AGE_MS": "2000",
             "OIDC_ISSUER": keycloak.issuer,
             **tracing_env(zipkin),
         }

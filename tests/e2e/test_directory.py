@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
+from uuid import uuid4
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 import pytest
 
 from deploy.local.directory_seed import SEED, seed
+from shared.events import BankDecision, BankDecisionData, PartnerTopics, new_event
 from tests.e2e.conftest import RunningPlatform, eventually
 from tests.support import tokens
+from tests.support.infra import kafka_client
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +66,39 @@ async def test_a_change_reaches_assessment_and_notifications_running_processes(p
 
     await eventually(assessment_knows, what="assessment to learn the network's new share")
     await eventually(notifications_knows, what="notifications to learn the supervisor's new address")
+
+
+async def test_a_bank_the_directory_adds_gets_its_topics_and_what_it_writes_there_is_read(platform: RunningPlatform) -> None:
+    bank_id = f"banque-{uuid4().hex[:8]}"  # the test broker outlives one run: a bank of its own each time
+    admin = await platform.bearer(tokens.admin())
+    async with httpx.AsyncClient(base_url=platform.urls["directory"], timeout=30) as client:
+        added = await client.put(f"/banks/{bank_id}", json={"name": "Banque Solidaire du Nord"}, headers=admin)
+    assert added.status_code == 201, added.text
+
+    async def topics_created() -> bool:
+        admin_client = AIOKafkaAdminClient(**kafka_client(platform.kafka))
+        await admin_client.start()
+        try:
+            return set(PartnerTopics.of_bank(bank_id)) <= set(await admin_client.list_topics())
+        finally:
+            await admin_client.close()
+
+    await eventually(topics_created, what="notifications to create the new bank's three topics")
+    # Assessment reads the new bank's decisions topic without a restart: a decision there in another bank's name is
+    # refused, naming the topic it came on.
+    file = uuid4()
+    decision = new_event(
+        BankDecision, source=f"/banks/{bank_id}", subject=str(file), time=datetime.now(UTC),
+        data=BankDecisionData(application_id=file, bank_id="credit-mutuel-nord", decision="decline", reason="Dossier incomplet"),
+    )
+    await platform.produce(PartnerTopics.decisions(bank_id), str(file).encode(), decision.to_bytes())
+    ops = await platform.bearer(tokens.ops())
+
+    async def dead_lettered() -> list[dict]:
+        async with httpx.AsyncClient(base_url=platform.urls["assessment"], timeout=30) as client:
+            listed = (await client.get("/operations/dead-letters", params={"reason": bank_id}, headers=ops)).json()
+        return [d for d in listed if d["event_id"] == str(decision.id)]
+
+    [dead] = await eventually(dead_lettered, timeout=60, what="assessment to read the new bank's decisions topic")
+    assert dead["original_topic"] == PartnerTopics.decisions(bank_id)
+    assert f"came on the topic of bank '{bank_id}'" in dead["reason"]

@@ -4,25 +4,31 @@ then two replicas of each behind HAProxy, one of each killed mid-way."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from opentelemetry import propagate
 from playwright.async_api import Browser
 
+from deploy.kafka_security import bank_principal
 from deploy.local.haproxy import LocalHaproxy
 from deploy.local.journey import Credentials, sample_application, submit_file, walk
 from deploy.local.ports import find_free_ports
 from deploy.local.services import SERVICES, ServiceProcess, kafka_env, tracing_env
 from deploy.local.victoria import LocalVictoria
 from deploy.local.zipkin import fetch_trace, zipkin_records
+from shared.events import EVENT_TYPES, PARTNER_FIELDS, BankDecision, BankDecisionData, PartnerTopics, new_event
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
 from tests.support.infra import kafka_client, kafka_login
@@ -297,3 +303,146 @@ async def test_two_replicas_of_each_service_lose_one_each_mid_way_and_every_file
         for proc in extras.values():
             if platform.processes.get(proc.name) is not proc:
                 proc.stop()
+
+
+async def partition_count(kafka: str, topic: str) -> int:
+    """How many partitions `topic` has (it must exist)."""
+    admin = AIOKafkaAdminClient(**kafka_client(kafka))
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert not described["error_code"], described
+    return len(described["partitions"])
+
+
+async def read_topic(
+    kafka: str, topic: str, *, bank: str, group_id: str | None = None, until: Callable[[list[Any]], bool] | None = None
+) -> list[Any]:
+    """What a partner's plain aiokafka consumer reads on `topic` from its start: until `until` says enough (under its
+    own consumer group), or everything there is now (no group)."""
+    consumer = AIOKafkaConsumer(
+        **kafka_client(kafka, bank_principal(bank)), group_id=group_id, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        if until is None:
+            partitions = [TopicPartition(topic, p) for p in range(await partition_count(kafka, topic))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    records += batch
+            return records
+        consumer.subscribe([topic])
+        deadline = asyncio.get_running_loop().time() + 60
+        while not until(records):
+            assert asyncio.get_running_loop().time() < deadline, f"{topic}: only {[r.headers for r in records]}"
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+        await consumer.commit()
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_a_bank_reads_its_files_events_on_its_own_feed_cut_to_the_allow_list_and_decides_on_its_own_topic(
+    platform: RunningPlatform,
+) -> None:
+    today = datetime.now(UTC).date()
+    people = await Credentials.sign_in(platform.identity, counsellor="c-fontaine")  # Crédit Mutuel Nord is the file's bank
+    async with httpx.AsyncClient(timeout=30) as client:
+        journey = await walk(client, platform.urls, today=today, credentials=people, application=sample_application(3))
+    ours = {journey.application_id, journey.loan_id}
+    expected = {"fr.microcredit.application.routed.v1", "fr.microcredit.loan.approved.v1", "fr.microcredit.loan.disbursed.v1",
+                "fr.microcredit.payment.missed.v1"}
+
+    def of_the_journey(records: list[Any]) -> list[dict[str, Any]]:
+        return [json.loads(r.value) for r in records if r.key.decode() in ours]
+
+    # Crédit Mutuel Nord's back office, a plain Kafka consumer in one of its own groups.
+    feed = await read_topic(
+        platform.kafka, PartnerTopics.feed("credit-mutuel-nord"), bank="credit-mutuel-nord", group_id="partner.credit-mutuel-nord.back-office",
+        until=lambda records: expected <= {e["type"] for e in of_the_journey(records)},
+    )
+
+    events = of_the_journey(feed)
+    assert all(r.key.decode() == json.loads(r.value)["subject"] for r in feed)
+    assert all(dict(r.headers)["content-type"] == b"application/cloudevents+json" for r in feed)
+    for event in events:
+        allowed = PARTNER_FIELDS[EVENT_TYPES[event["type"]]]
+        assert set(event["data"]) <= set(allowed), event["type"]
+        assert event["dataschema"] == f"urn:microcredit:schema:partner:{event['type']}"
+    approved = next(e for e in events if e["type"] == "fr.microcredit.loan.approved.v1")["data"]
+    assert (approved["amount_cents"], approved["duration_months"], approved["bank_id"]) == (300_000, 36, "credit-mutuel-nord")
+    text = b"".join(r.value for r in feed).decode()
+    # No counsellor, birth date or address, of this journey or of the module's others.
+    assert not [word for word in ("c-fontaine", "c-girard", "c-roux", "1988-06-14", "Lens") if word in text]
+    # The other bank's feed has nothing of this file or its loan.
+    other = await read_topic(platform.kafka, PartnerTopics.feed("la-banque-postale"), bank="la-banque-postale")
+    assert [r for r in other if r.key.decode() in ours] == []
+
+    # A second file routed to Crédit Mutuel Nord: La Banque Postale writes a decision in its name, refused; then the bank itself.
+    file = await routed_file(platform, people, today, sample_application(4))
+    impersonated = bank_decision_event(file, "credit-mutuel-nord", today)
+    await platform.produce(
+        PartnerTopics.decisions("la-banque-postale"), file.encode(), impersonated.to_bytes(), as_principal=bank_principal("la-banque-postale")
+    )
+    genuine = bank_decision_event(file, "credit-mutuel-nord", today)
+    await platform.produce(
+        PartnerTopics.decisions("credit-mutuel-nord"), file.encode(), genuine.to_bytes(), as_principal=bank_principal("credit-mutuel-nord")
+    )
+
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def decided() -> dict[str, Any] | None:
+            found = (await client.get(f"{platform.urls['assessment']}/assessments/{file}", headers=people.as_counsellor())).json()
+            return found if found["status"] == "approved" else None
+
+        async def dead_lettered() -> list[dict[str, Any]]:
+            listed = await client.get(
+                f"{platform.urls['assessment']}/operations/dead-letters", params={"reason": "la-banque-postale"},
+                headers=people.as_ops(),
+            )
+            return [d for d in listed.json() if d["event_id"] == str(impersonated.id)]
+
+        assert (await eventually(decided, what="the bank's own decision to be applied"))["status"] == "approved"
+        [dead] = await eventually(dead_lettered, what="the decision in another bank's name to be dead-lettered")
+    assert dead["original_topic"] == PartnerTopics.decisions("la-banque-postale")
+    assert dead["reason"].startswith("rejected fr.microcredit.bank.decision.v1: bank_id: the payload names bank 'credit-mutuel-nord'")
+
+
+async def routed_file(platform: RunningPlatform, people: Credentials, today: date, application: dict[str, Any]) -> str:
+    """A file submitted, its FICP consulted and routed to the counsellor's partner bank with a favourable opinion."""
+    counsellor = people.as_counsellor()
+    urls = platform.urls
+    async with httpx.AsyncClient(timeout=30) as client:
+        draft = (await client.post(f"{urls['intake']}/applications", json=application, headers=counsellor)).json()
+        file = draft["id"]
+        assert (await client.post(f"{urls['intake']}/applications/{file}/submission", json={}, headers=counsellor)).status_code == 200
+
+        async def opened() -> bool:
+            return (await client.get(f"{urls['assessment']}/assessments/{file}", headers=counsellor)).status_code == 200
+
+        await eventually(opened, what="assessment to open the file")
+        ficp = {"consulted_on": today.isoformat(), "result": "not_registered", "reference": f"FICP-{today:%Y%m%d}-{file[:8]}"}
+        assert (await client.post(f"{urls['assessment']}/assessments/{file}/ficp", json=ficp, headers=counsellor)).status_code == 200
+        outcome = {"outcome": "favourable", "opinion": "Projet cohérent, budget tenu.", "bank_id": people.bank,
+                   "amount_cents": 300_000, "duration_months": 36, "annual_rate": "0.035"}
+        routed = await client.post(f"{urls['assessment']}/assessments/{file}/outcome", json=outcome, headers=counsellor)
+        assert routed.status_code == 200, routed.text
+    return file
+
+
+def bank_decision_event(file: str, bank_id: str, today: date) -> BankDecision:
+    """An approval as a bank's system writes it on a decisions topic."""
+    return new_event(
+        BankDecision, source=f"/banks/{bank_id}", subject=file, time=datetime.now(UTC),
+        data=BankDecisionData(
+            application_id=UUID(file), bank_id=bank_id, decision="approve", amount_cents=300_000, annual_rate=Decimal("0.035"),
+            duration_months=36, first_due_date=today + timedelta(days=30),
+        ),
+    )

@@ -24,7 +24,8 @@ from services.intake.app import DEFINITION as INTAKE
 from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.servicing.app import DEFINITION as SERVICING
 from shared.clock import FixedClock
-from shared.events import ApplicationSubmitted, Envelope, LoanApproved, PaymentMissed, Topics, new_event
+from shared.events import ApplicationSubmitted, BankDecision, BankPayment, Envelope, LoanApproved, PaymentMissed, Topics, new_event
+from shared.events.banks import incoming_topic
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
 from tests.support import directory
@@ -41,6 +42,11 @@ TODAY = NOW.date()
 DIRECTORY_READERS = frozenset({"assessment", "notifications"})
 # Nothing listens there: any attempt to reach a real broker fails loudly instead of hanging on one.
 UNREACHABLE_KAFKA = "127.0.0.1:1"
+
+
+def topic_of(event: Envelope[Any]) -> str:
+    """The topic an event is written to: its class's, or for a bank's decision or payment the incoming topic of the bank it names."""
+    return incoming_topic(event) if isinstance(event, (BankDecision, BankPayment)) else event.topic
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,8 @@ class RunningService:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     async def deliver(self, event: Envelope[Any]) -> None:
-        """Deliver an event on its topic, keyed by its subject, as a producer service would."""
-        await self.deliver_raw(event.to_bytes(), topic=event.topic, key=event.subject.encode())
+        """Deliver an event on its topic (a bank's: that bank's own), keyed by its subject, as its producer would."""
+        await self.deliver_raw(event.to_bytes(), topic=topic_of(event), key=event.subject.encode())
 
     async def deliver_raw(self, body: bytes, *, topic: str, key: bytes = b"") -> None:
         """Deliver raw bytes, e.g. a record a buggy producer wrote."""

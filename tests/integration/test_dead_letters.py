@@ -20,10 +20,10 @@ from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from services.servicing.domain import loan_id_for
-from shared.events import BankPayment, BankPaymentData, Topics, new_event
+from shared.events import BankPayment, BankPaymentData, PartnerTopics, Topics, new_event
 from shared.events.envelope import Envelope
 from shared.oversized_dead_letters import PREVIEW_BYTES
-from tests.integration.conftest import NOW, TODAY, RunningService, loan_approved, run_service
+from tests.integration.conftest import NOW, TODAY, RunningService, loan_approved, run_service, topic_of
 from tests.support import tokens
 from tests.support.infra import kafka_client
 
@@ -33,6 +33,7 @@ OPS = tokens.bearer(tokens.ops())
 BANK = tokens.bearer(tokens.bank())
 COUNSELLOR = tokens.bearer(tokens.counsellor())
 GROUP = "servicing-bank-payments"
+PAYMENTS = PartnerTopics.payments("credit-mutuel-nord")
 DEAD_LETTERS = "/operations/dead-letters"
 DEAD_LETTER_REPLAYS = "/operations/dead-letter-replays"
 Coordinates = tuple[str, int, int]
@@ -67,7 +68,7 @@ async def produce(kafka: str, topic: str, value: bytes, key: bytes, content_type
 
 async def produce_event(kafka: str, event: Envelope[Any]) -> Coordinates:
     """Write an event on its topic, keyed by its subject."""
-    return await produce(kafka, event.topic, event.to_bytes(), event.subject.encode())
+    return await produce(kafka, topic_of(event), event.to_bytes(), event.subject.encode())
 
 
 async def eventually(probe: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -158,7 +159,7 @@ async def test_ops_replay_dead_letters_once_the_cause_is_fixed_and_the_event_app
     [audit] = replayed.json()["audit"]
     assert replayed.json()["status"] == "replayed"
     assert (audit["action"], audit["actor"], audit["at"], audit["why"]) == ("replayed", "ops-durand", NOW.isoformat().replace("+00:00", "Z"), "Prêt ouvert et décaissé.")
-    await processed(kafka, (Topics.BANK_PAYMENTS, audit["published_partition"], audit["published_offset"]))
+    await processed(kafka, (PAYMENTS, audit["published_partition"], audit["published_offset"]))
     assert [p["bank_reference"] for p in await payments(servicing, loan_id)] == ["VIR-2026-03-02-0001"]
 
     # The second copy: the event was applied already, its replay changes nothing.
@@ -167,7 +168,7 @@ async def test_ops_replay_dead_letters_once_the_cause_is_fixed_and_the_event_app
     assert by_selection.status_code == 200, by_selection.text
     assert [(d["id"], d["status"]) for d in by_selection.json()] == [(copy["id"], "replayed")]
     [audit] = (await read(servicing, copy["id"]))["audit"]
-    await processed(kafka, (Topics.BANK_PAYMENTS, audit["published_partition"], audit["published_offset"]))
+    await processed(kafka, (PAYMENTS, audit["published_partition"], audit["published_offset"]))
     assert len(await payments(servicing, loan_id)) == 1
     assert len(await servicing.fetch("select 1 from inbox where event_id = $1", payment.id)) == 1
     assert (await servicing.http.get(DEAD_LETTERS, params={"reason": str(loan_id), "status": "pending"}, headers=OPS)).json() == []
@@ -191,7 +192,7 @@ async def test_a_replay_that_still_fails_is_a_new_dead_letter_and_a_discard_need
     replayed = await servicing.http.post(f"{DEAD_LETTERS}/{dead['id']}/replay", headers=OPS)
     assert replayed.status_code == 200, replayed.text
     [audit] = replayed.json()["audit"]
-    new = await listed(servicing, (Topics.BANK_PAYMENTS, audit["published_partition"], audit["published_offset"]), reason=str(never_opened))
+    new = await listed(servicing, (PAYMENTS, audit["published_partition"], audit["published_offset"]), reason=str(never_opened))
 
     assert new["id"] != dead["id"] and new["status"] == "pending" and new["replay_of"] == dead["id"]
     assert (new["event_id"], new["reason"]) == (dead["event_id"], dead["reason"])
@@ -202,7 +203,7 @@ async def test_a_replay_that_still_fails_is_a_new_dead_letter_and_a_discard_need
 
     # A record that is not even JSON is kept too, its bytes as they came, whatever its content type claims.
     garbage = await listed(
-        servicing, await produce(kafka, Topics.BANK_PAYMENTS, b"\xffVIR;8791;2026-03-02", b"lot-0302", b"application/json"),
+        servicing, await produce(kafka, PAYMENTS, b"\xffVIR;8791;2026-03-02", b"lot-0302", b"application/json"),
         reason="invalid envelope",
     )
     assert (garbage["event_id"], garbage["event_type"]) == (None, None)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from deploy import asyncapi, catalogue
-from shared.events import EVENT_CLASSES, Topics
+from shared.events import EVENT_CLASSES, PartnerTopics, Topics
 
 pytestmark = pytest.mark.unit
 
@@ -82,5 +82,19 @@ def test_the_documents_name_the_topics_of_the_catalogue() -> None:
         for channel in yaml.safe_load(path.read_text())["channels"].values()
     }
 
-    # Every service also reads the dead-letter topic, to keep its own groups' dead letters for ops.
-    assert addresses == {cls.topic for cls in EVENT_CLASSES} | {Topics.DEAD_LETTER}
+    # Every service also reads the dead-letter topic, to keep its own groups' dead letters for ops; each bank's feed
+    # carries the catalogue's types cut for it.
+    assert addresses == {cls.topic for cls in EVENT_CLASSES} | {Topics.DEAD_LETTER, PartnerTopics.FEED_ADDRESS}
+
+
+def test_the_partner_topics_are_channels_of_a_bank_on_the_scram_secured_server() -> None:
+    document = asyncapi.documents()["partner-banks"].to_jsonable()
+    channels = {c["address"]: c for c in document["channels"].values()}
+
+    assert set(channels) == {PartnerTopics.FEED_ADDRESS, PartnerTopics.DECISIONS_ADDRESS, PartnerTopics.PAYMENTS_ADDRESS}
+    assert all(set(c["parameters"]) == {"bank_id"} and c["servers"] == [{"$ref": "#/servers/partners"}] for c in channels.values())
+    assert document["servers"]["partners"]["security"] == [{"$ref": "#/components/securitySchemes/scramSha512"}]
+    assert document["components"]["securitySchemes"]["scramSha512"]["type"] == "scramSha512"
+    # What a bank reads on its feed: the partner schema of each type, without the fields it may not see.
+    feed = document["components"]["schemas"]["PartnerLoanApprovedData"]["properties"]
+    assert "counsellor_id" not in feed and {"application_id", "amount_cents", "annual_rate"} <= set(feed)

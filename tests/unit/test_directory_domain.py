@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.directory.domain.changes import Stored, check_association, check_contact, deactivates, put, refuse_deactivation
-from services.directory.domain.entities import ASSOCIATION, BANK, NETWORK, AssociationFields, ContactFields, NetworkFields
+from services.directory.domain.entities import ASSOCIATION, BANK, NETWORK, AssociationFields, BankFields, ContactFields, NetworkFields
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.events import DirectoryNetwork
@@ -94,6 +94,11 @@ def test_deactivating_and_reactivating_are_said_so_in_the_audit() -> None:
 
 
 # --- what stays in use ------------------------------------------------------------------------------
+
+
+def test_a_new_bank_needs_an_id_that_can_name_its_kafka_topics() -> None:
+    assert put(BANK, "credit-agricole-nord-est", BankFields(name="Crédit Agricole Nord Est"), None, ADMIN, NOW) is not None
+    assert refusal(put, BANK, "Credit_Agricole", BankFields(name="Crédit Agricole"), None, ADMIN, NOW) == ("bank_id", "topic_name", 422)
 
 
 def test_a_bank_with_files_waiting_for_its_decision_cannot_be_deactivated_and_the_refusal_says_how_many() -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
-from shared.events import Topics, parse_event
+from shared.events import PartnerTopics, Topics, parse_event
 from shared.events import EVENT_CLASSES
 from shared.events.envelope import Envelope
 
@@ -24,8 +24,8 @@ AGGREGATE_ID = {
     Topics.APPLICATIONS: "application_id",
     Topics.LOANS: "loan_id",
     Topics.ALERTS: "alert_id",
-    Topics.BANK_DECISIONS: "application_id",
-    Topics.BANK_PAYMENTS: "loan_id",
+    PartnerTopics.DECISIONS_ADDRESS: "application_id",
+    PartnerTopics.PAYMENTS_ADDRESS: "loan_id",
 }
 # The directory's topic holds several kinds of entity: the subject is the entity's path, `associations/<id>`.
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.directory.domain.entities import BANK, NETWORK, AssociationFields, ContactFields, Fields, Kind
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
-from shared.events import Envelope, new_event
+from shared.events import Envelope, PartnerTopics, new_event
 
 SOURCE = "/services/directory"
 ASSOCIATION_ROLES = frozenset({"counsellor", "supervisor"})
@@ -75,6 +75,8 @@ class Change:
 
 def put(kind: Kind, entity_id: str, fields: Fields, current: Stored | None, actor: Actor, now: datetime) -> Change | None:
     """The entity as `fields` say, one version more; None when it is already so (a repeated `PUT` changes nothing)."""
+    if kind is BANK and current is None:
+        _check_bank_id(entity_id)
     state = fields.model_dump(mode="json", exclude={"active"})
     if current is not None and current.state == state and current.active == fields.active:
         return None
@@ -153,6 +155,17 @@ def check_contact(fields: ContactFields, association: Stored | None, bank: Store
         raise BusinessRuleError(f"a {fields.role} must name its {belongs}", field=belongs, rule="required_for_role", status=422)
     if (association if belongs == "association_id" else bank) is None:
         raise _unknown(belongs, belongs.removesuffix("_id"), owner_id)
+
+
+def _check_bank_id(bank_id: str) -> None:
+    """A new bank's id names its three Kafka topics (`microcredit.partner.<bank_id>.v1`…): it must be able to."""
+    try:
+        PartnerTopics.feed(bank_id)
+    except ValueError:
+        raise BusinessRuleError(
+            f"a bank id names its Kafka topics: lowercase letters, digits and dashes only, 63 at most ({bank_id!r})",
+            field="bank_id", rule="topic_name", status=422,
+        ) from None
 
 
 def _unknown(field: str, kind: str, ident: str) -> BusinessRuleError:

@@ -77,7 +77,7 @@ async def resend(pool: asyncpg.Pool, delivery_id: UUID, now: datetime) -> None:
 # --- each event, in its transaction ------------------------------------------------------------------
 
 
-async def _bank_of(conn: asyncpg.Connection, event: Envelope[Any]) -> str | None:
+async def bank_of(conn: asyncpg.Connection, event: Envelope[Any]) -> str | None:
     """The bank an event concerns: named in it, or the bank the loan's file went to."""
     data = event.data
     if bank_id := getattr(data, "bank_id", None):
@@ -86,12 +86,8 @@ async def _bank_of(conn: asyncpg.Connection, event: Envelope[Any]) -> str | None
     return await alerts.bank_of_loan(conn, loan_id) if loan_id else None
 
 
-async def fan_out(conn: asyncpg.Connection, event: Envelope[Any], settings: NotificationsSettings, now: datetime) -> int:
-    """One delivery per subscription of the event's bank to its type; an event whose bank is not known yet is not sent."""
-    bank_id = await _bank_of(conn, event)
-    if bank_id is None:
-        log.info("%s %s: no bank known for it, no webhook", event.type, event.id)
-        return 0
+async def fan_out(conn: asyncpg.Connection, event: Envelope[Any], bank_id: str, now: datetime) -> int:
+    """One delivery per subscription of `bank_id` (the event's bank) to the event's type."""
     return await repository.add_deliveries(conn, event, bank_id, now)
 
 
