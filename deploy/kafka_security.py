@@ -16,11 +16,13 @@ service and checks its consumer groups and publishers against `SERVICES`):
   - Describe the platform's topics (metadata and end offsets, no record): the lag and topic-size gauges
     (shared/metrics_refresh.py).
 A bank reads only its feed, with consumer groups prefixed `partner.<bank>.`, and writes only its decisions and
-payments topics. Bank topics are granted literally, bank by bank: assessment and servicing subscribe to the
-incoming topics by pattern, and a pattern only matches the topics the principal may Describe, so a literal ACL
-per bank keeps a service off any `microcredit.partner.*` topic that is not a known bank's incoming topic (a
-prefixed `microcredit.partner.` grant would also give them every bank's feed). Adding a bank adds its ACLs
-and the services' on its topics: `python -m deploy.kafka_security add-bank <bank-id>` (README, partner quick-start).
+payments topics (literal ACLs, its own). The services' grants on the banks' topics are prefixed, one per kind
+(`PartnerTopics`: each kind has a prefix of its own): assessment reads (and may replay to) every
+`microcredit.partner-decisions.` topic, servicing every `microcredit.partner-payments.` topic, notifications
+writes every feed `microcredit.partner.` and may create a new bank's three topics; none of them can read a feed.
+A bank the directory adds later is served at once (notifications creates its topics, the pattern subscriptions
+find them); only the bank's own user and ACLs are added by ops: `python -m deploy.kafka_security add-bank
+<bank-id>` (README, partner quick-start).
 Kafka's internal topics (`__consumer_offsets`, …) are granted to no one. The web workspace has no principal: it
 speaks only HTTP to the services.
 """
@@ -62,10 +64,12 @@ class Acl:
 
 @dataclass(frozen=True)
 class ServiceAccess:
-    """What one service does on Kafka: the streams it owns and, per consumer group, the topics it reads."""
+    """What one service does on Kafka: the streams it owns, per consumer group the topics it reads (literal names,
+    or the prefix its pattern subscription matches), and the banks' topics it may create."""
 
     writes: tuple[str, ...]
     groups: Mapping[str, tuple[str, ...]]
+    creates: tuple[str, ...] = ()  # topic prefixes
 
 
 def _dead_letters(service: str) -> dict[str, tuple[str, ...]]:
@@ -73,12 +77,11 @@ def _dead_letters(service: str) -> dict[str, tuple[str, ...]]:
     return {f"{service}-dead-letters": (Topics.DEAD_LETTER,)}
 
 
-def services(banks: Iterable[str]) -> dict[str, ServiceAccess]:
-    """Each service's streams and consumer groups, the partner banks' topics included (for `banks`)."""
-    banks = sorted(banks)
-    decisions = tuple(PartnerTopics.decisions(b) for b in banks)
-    payments = tuple(PartnerTopics.payments(b) for b in banks)
-    feeds = tuple(PartnerTopics.feed(b) for b in banks)
+PARTNER_PREFIXES = PartnerTopics.PREFIXES
+
+
+def services() -> dict[str, ServiceAccess]:
+    """Each service's streams and consumer groups; the banks' topics by their prefixes (`PARTNER_PREFIXES`)."""
     return {
         "intake": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
@@ -88,7 +91,7 @@ def services(banks: Iterable[str]) -> dict[str, ServiceAccess]:
             writes=(Topics.APPLICATIONS,),
             groups={
                 "assessment": (Topics.APPLICATIONS,),
-                "assessment-bank-decisions": (Topics.BANK_DECISIONS, *decisions),
+                "assessment-bank-decisions": (PartnerTopics.DECISIONS_PREFIX,),
                 "assessment-directory": (Topics.DIRECTORY,),
                 **_dead_letters("assessment"),
             },
@@ -97,17 +100,18 @@ def services(banks: Iterable[str]) -> dict[str, ServiceAccess]:
             writes=(Topics.LOANS,),
             groups={
                 "servicing": (Topics.APPLICATIONS,),
-                "servicing-bank-payments": (Topics.BANK_PAYMENTS, *payments),
+                "servicing-bank-payments": (PartnerTopics.PAYMENTS_PREFIX,),
                 **_dead_letters("servicing"),
             },
         ),
         "notifications": ServiceAccess(
-            writes=(Topics.ALERTS, *feeds),
+            writes=(Topics.ALERTS, PartnerTopics.PREFIX),
             groups={
                 "notifications": (Topics.APPLICATIONS, Topics.LOANS),
                 "notifications-directory": (Topics.DIRECTORY,),
                 **_dead_letters("notifications"),
             },
+            creates=PARTNER_PREFIXES,  # a bank the directory adds gets its three topics (services/notifications/partners.py)
         ),
         "directory": ServiceAccess(
             writes=(Topics.DIRECTORY,),
@@ -128,19 +132,23 @@ def seed_banks(seed: Path = DIRECTORY_SEED) -> tuple[str, ...]:
 
 
 def _topic(principal: str, name: str, *operations: str) -> Acl:
-    return Acl(principal, "topic", name, "literal", operations)
+    pattern = "prefixed" if name in PARTNER_PREFIXES else "literal"
+    return Acl(principal, "topic", name, pattern, operations)
 
 
 def acls(banks: Iterable[str]) -> list[Acl]:
     """Every ACL of the platform for `banks`, services first, then banks (no duplicate resource per principal)."""
     banks = sorted(set(banks))
     out: list[Acl] = []
-    for name, access in services(banks).items():
+    for name, access in services().items():
         consumed = {t for topics in access.groups.values() for t in topics}
         writes = {*access.writes, Topics.DEAD_LETTER, *consumed}  # consumed: dead-letter replay (module docstring)
         described = set(Topics.all()) - writes - consumed  # the gauges' metadata and end offsets
-        for topic in sorted(writes | consumed | described):
-            ops = (("Read",) if topic in consumed else ()) + (("Write",) if topic in writes else ()) + ("Describe",)
+        for topic in sorted(writes | consumed | described | set(access.creates)):
+            ops = (
+                (("Read",) if topic in consumed else ()) + (("Write",) if topic in writes else ())
+                + (("Create",) if topic in access.creates else ()) + ("Describe",)
+            )
             out.append(_topic(name, topic, *ops))
         out += [Acl(name, "group", group, "literal", ("Read", "Describe")) for group in sorted(access.groups)]
     for bank in banks:
@@ -154,7 +162,7 @@ def acls(banks: Iterable[str]) -> list[Acl]:
 
 def principals(banks: Iterable[str]) -> tuple[str, ...]:
     """Every SCRAM user: the admin, the services, the banks."""
-    return (ADMIN, *services(()).keys(), *(bank_principal(b) for b in sorted(set(banks))))
+    return (ADMIN, *services().keys(), *(bank_principal(b) for b in sorted(set(banks))))
 
 
 # ----------------------------------------------------------------------------------------------- credentials

@@ -37,7 +37,7 @@ from shared.events.topics import PartnerTopics
 ASYNCAPI_VERSION = "3.0.0"
 PARTNERS_SERVER = "partners"
 _TYPES = [cls.event_type() for cls in EVENT_CLASSES]
-SECURITY_SCHEME = "scramSha512"
+SECURITY_SCHEME = "scram512"  # the name FastStream gives the brokers' SASLScram512 security
 # Written on the partner banks' own topics, by the banks (`shared.events.banks`): their document is made here too.
 PARTNER_BANKS = "partner-banks"
 
@@ -151,7 +151,7 @@ def _partner_channels(document: Any) -> None:
     """The partner banks' topics as channels with the bank as a parameter, on the partners' server, whose clients
     authenticate with SASL/SCRAM-SHA-512 (one principal per bank, allowed by ACLs on its own topics only)."""
     partner = {
-        key: channel for key, channel in document.channels.items() if (channel.address or "").startswith(PartnerTopics.PREFIX)
+        key: channel for key, channel in document.channels.items() if (channel.address or "").startswith(PartnerTopics.PREFIXES)
     }
     if not partner:
         return

@@ -16,6 +16,7 @@ from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import usecases as webhooks
 from shared.events import Envelope, PartnerTopics, for_partner
 from shared.outbox import add_to_outbox
+from shared.kafka_auth import aiokafka_options
 from shared.topic_admin import PARTNER_PARTITIONS, ensure_topics, partner_topics
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ async def open_bank_topics(ctx: Notifications) -> PartnerTopicsRun:
         try:
             created = await ensure_topics(
                 settings.kafka_bootstrap_servers, topics, partitions=PARTNER_PARTITIONS,
-                replication_factor=settings.partner_topic_replication_factor,
+                replication_factor=settings.partner_topic_replication_factor, **aiokafka_options(settings.kafka_login),
             )
         except (KafkaError, OSError) as unreachable:
             # The broker away: every bank waits for the next run, and the other timers run all the same.

@@ -93,8 +93,8 @@ def test_the_partner_topics_are_channels_of_a_bank_on_the_scram_secured_server()
 
     assert set(channels) == {PartnerTopics.FEED_ADDRESS, PartnerTopics.DECISIONS_ADDRESS, PartnerTopics.PAYMENTS_ADDRESS}
     assert all(set(c["parameters"]) == {"bank_id"} and c["servers"] == [{"$ref": "#/servers/partners"}] for c in channels.values())
-    assert document["servers"]["partners"]["security"] == [{"$ref": "#/components/securitySchemes/scramSha512"}]
-    assert document["components"]["securitySchemes"]["scramSha512"]["type"] == "scramSha512"
+    assert document["servers"]["partners"]["security"] == [{"$ref": "#/components/securitySchemes/scram512"}]
+    assert document["components"]["securitySchemes"]["scram512"]["type"] == "scramSha512"
     # What a bank reads on its feed: the partner schema of each type, without the fields it may not see.
     feed = document["components"]["schemas"]["PartnerLoanApprovedData"]["properties"]
     assert "counsellor_id" not in feed and {"application_id", "amount_cents", "annual_rate"} <= set(feed)

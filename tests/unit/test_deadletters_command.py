@@ -14,7 +14,7 @@ ID = "0b8a4f7e-52b6-5d55-9a3c-6c1f4a7e2d10"
 URLS = {"intake": "http://127.0.0.1:8001", "servicing": "http://127.0.0.1:8003"}
 LETTER: dict[str, Any] = {
     "id": ID, "status": "pending", "consumer_group": "servicing-bank-payments",
-    "reason": "rejected fr.microcredit.bank.payment.v1: no loan with id 5d2f…", "original_topic": "microcredit.partner.credit-mutuel-nord.payments.v1",
+    "reason": "rejected fr.microcredit.bank.payment.v1: no loan with id 5d2f…", "original_topic": "microcredit.partner-payments.credit-mutuel-nord.v1",
     "original_partition": 2, "original_offset": 41, "event_type": "fr.microcredit.bank.payment.v1",
     "event_id": "9c7e7a4e-1f7e-4a57-8a51-3f7f7b1d2c11", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
     "dead_lettered_at": "2026-03-02T08:30:00Z", "replay_of": None,
@@ -58,14 +58,14 @@ def test_list_asks_every_service_for_its_pending_dead_letters_and_prints_a_table
     assert all("status=pending" in u and "reason=no+loan" in u for _, u, _ in sent)
     header, line, counts = printed.splitlines()
     assert header.split() == ["SERVICE", "ID", "STATUS", "GROUP", "ORIGINAL", "EVENT", "TYPE", "AT", "REASON"]
-    assert line.split()[:6] == ["servicing", ID, "pending", "servicing-bank-payments", "microcredit.partner.credit-mutuel-nord.payments.v1[2]@41", "fr.microcredit.bank.payment.v1"]
+    assert line.split()[:6] == ["servicing", ID, "pending", "servicing-bank-payments", "microcredit.partner-payments.credit-mutuel-nord.v1[2]@41", "fr.microcredit.bank.payment.v1"]
     assert counts == "(intake 0 of 0; servicing 1 of 1)"
 
 
 def test_show_finds_the_service_keeping_the_id() -> None:
     printed, _ = command("show", ID)
 
-    assert "service:          servicing" in printed and "original:         microcredit.partner.credit-mutuel-nord.payments.v1[2]@41" in printed
+    assert "service:          servicing" in printed and "original:         microcredit.partner-payments.credit-mutuel-nord.v1[2]@41" in printed
     assert "(nothing done yet)" in printed
 
 
@@ -76,7 +76,7 @@ def test_show_says_when_the_value_is_only_the_start_of_a_record_too_large_for_th
     printed = describe("servicing", cut)
 
     assert (f"value cut:        the first 16 of 1048000 bytes (sha256 {'5e' * 32}); a replay sends the full record,"
-            " read back from microcredit.partner.credit-mutuel-nord.payments.v1[2]@41") in printed.splitlines()
+            " read back from microcredit.partner-payments.credit-mutuel-nord.v1[2]@41") in printed.splitlines()
     assert "value cut" not in describe("servicing", FULL)
 
 

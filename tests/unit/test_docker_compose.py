@@ -358,7 +358,7 @@ def test_kafka_requires_scram_and_denies_what_no_acl_grants_as_the_local_broker(
 def test_each_service_logs_in_to_kafka_as_itself_with_a_password_from_env(name: str) -> None:
     prefix = env_prefix(name)
     env = _environment(_service(name))
-    assert env[f"{prefix}KAFKA_USERNAME"] == name and name in kafka_security.services(()).keys()
+    assert env[f"{prefix}KAFKA_USERNAME"] == name and name in kafka_security.services().keys()
     assert env[f"{prefix}KAFKA_PASSWORD"].startswith("${" + kafka_security.password_variable(name) + ":?")
     assert _service(name)["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
     generated = {line.split("=", 1)[0] for line in compose_env.lines()}

@@ -19,7 +19,7 @@ HEADERS = {
     "dlq-reason": "invalid envelope: id: Field required; type: Field required",
     "dlq-detail": "",
     "dlq-consumer-group": "servicing-bank-payments",
-    "dlq-original-topic": "microcredit.partner.credit-mutuel-nord.payments.v1",
+    "dlq-original-topic": "microcredit.partner-payments.credit-mutuel-nord.v1",
     "dlq-original-partition": "2",
     "dlq-original-offset": "41",
     "dlq-trace-id": "4bf92f3577b34da6a3ce929d0e0e4736",
