@@ -25,9 +25,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from deploy.local.keycloak_dist import (
-    find_java_home,  # the same JDK search as Keycloak's (Java 21+)
-)
+# The same JDK search as Keycloak's: Strimzi's CRD generator needs Java 21+ too.
+from deploy.local.keycloak_dist import find_java_home
 from deploy.versions import VERSIONS_FILE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -229,6 +229,11 @@ def test_services_scale_on_the_lag_of_their_own_groups_with_their_own_principal(
             password = next(r for r in auth["spec"]["secretTargetRef"] if r["parameter"] == "password")
             assert password["name"] == name  # the Secret Strimzi writes for the service's KafkaUser
         assert {t["metadata"]["consumerGroup"] for t in scaled[name]["spec"]["triggers"]} == groups
+        # KEDA runs in a namespace of its own: it must be given the broker's address in this one.
+        namespace = scaled[name]["metadata"]["namespace"]
+        assert {t["metadata"]["bootstrapServers"] for t in scaled[name]["spec"]["triggers"]} == {
+            f"microcredit-kafka-bootstrap.{namespace}.svc:9093"
+        }
 
 
 def test_the_network_denies_by_default_and_lets_in_from_outside_only_the_workspace_and_sign_in(objects: list[dict[str, Any]]) -> None:
