@@ -204,11 +204,15 @@ def test_each_bank_reads_only_its_feed_and_writes_only_its_incoming_topics(objec
         feed, decisions, payments = PartnerTopics.of_bank(bank)
         assert acls(users[f"bank-{bank}"]) == {
             ("topic", feed, "literal", "Read"), ("topic", feed, "literal", "Describe"),
-            ("group", PartnerTopics.group_prefix(bank), "prefix", "Read"),
+            ("group", PartnerTopics.group_prefix(bank), "prefix", "Read"), ("group", PartnerTopics.group_prefix(bank), "prefix", "Describe"),
             ("topic", decisions, "literal", "Write"), ("topic", decisions, "literal", "Describe"),
             ("topic", payments, "literal", "Write"), ("topic", payments, "literal", "Describe"),
         }
-    assert set(users) == {*CONSUMERS, *(f"bank-{bank}" for bank in SEED["banks"])}
+    assert set(users) == {"admin", *CONSUMERS, *(f"bank-{bank}" for bank in SEED["banks"])}
+    # The super user (ops' tools) is granted nothing by ACL and is the only one the authorizer exempts.
+    assert "authorization" not in users["admin"]["spec"]
+    (kafka,) = of_kind(objects, "Kafka").values()
+    assert kafka["spec"]["kafka"]["authorization"]["superUsers"] == ["admin"]
 
 
 def test_services_scale_on_the_lag_of_their_own_groups_with_their_own_principal(objects: list[dict[str, Any]]) -> None:
