@@ -267,3 +267,33 @@ def test_no_secret_value_is_committed(objects: list[dict[str, Any]]) -> None:
     assert set(secrets) == {"kafka-scaler"}
     data = {k: base64.b64decode(v).decode() for k, v in secrets["kafka-scaler"]["data"].items()}
     assert data == {"sasl": "scram_sha512", "tls": "enable", **{name: name for name in CONSUMERS}}
+
+
+def secret_names(node: Any) -> Iterator[str]:
+    """The name of every Secret an object refers to, wherever its kind puts it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("secretKeyRef", "secretRef", "passwordSecret") and isinstance(value, dict):
+                yield value["name"]
+            elif key == "secret" and isinstance(value, dict) and "secretName" in value:
+                yield value["secretName"]
+            elif key == "secretTargetRef":
+                yield from (ref["name"] for ref in value)
+            elif key in ("accessKeyId", "secretAccessKey"):
+                yield value["name"]
+            else:
+                yield from secret_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from secret_names(item)
+
+
+def test_every_secret_referred_to_is_made_by_an_operator_or_listed_in_the_readme(objects: list[dict[str, Any]]) -> None:
+    referred = {name for obj in objects for name in secret_names(obj)}
+    # Strimzi's User Operator writes one Secret per KafkaUser; its Cluster Operator the cluster CA's.
+    by_operators = {*of_kind(objects, "KafkaUser"), "microcredit-cluster-ca-cert"} | set(of_kind(objects, "Secret"))
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Secrets**"):readme.index("**Checked offline**")]
+    listed = set(re.findall(r"`([a-z0-9-]+)`", section))
+    assert referred - by_operators - listed == set()
+    assert referred >= {"db-intake", "keycloak-realm", "backup-object-store", "notifications-smtp"}
