@@ -25,6 +25,7 @@ import yaml
 
 from deploy import k8s_tools
 from deploy.local.services import SERVICES, WEB, env_prefix
+from deploy.versions import pinned
 from shared.events.topics import PartnerTopics, Topics
 
 pytestmark = pytest.mark.unit
@@ -297,3 +298,12 @@ def test_every_secret_referred_to_is_made_by_an_operator_or_listed_in_the_readme
     listed = set(re.findall(r"`([a-z0-9-]+)`", section))
     assert referred - by_operators - listed == set()
     assert referred >= {"db-intake", "keycloak-realm", "backup-object-store", "notifications-smtp"}
+
+
+def test_production_runs_the_pinned_keycloak_and_postgres(objects: list[dict[str, Any]]) -> None:
+    dockerfile = (REPO_ROOT / "deploy" / "keycloak" / "Dockerfile").read_text(encoding="utf-8")
+    assert f"ARG KEYCLOAK_VERSION={pinned('keycloak')}\n" in dockerfile
+    (container,) = of_kind(objects, "Deployment")["keycloak"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(f":{pinned('keycloak')}")
+    (cluster,) = of_kind(objects, "Cluster").values()
+    assert cluster["spec"]["imageName"].rpartition(":")[2].split(".")[0] == pinned("postgres")
