@@ -41,3 +41,8 @@ npm_ci services/web "the web workspace's front-end assets"
 npm_ci shared/docs_ui "Swagger UI's assets for the services' /docs"
 # The official AsyncAPI parser, with which the tests validate docs/asyncapi/*.yaml.
 npm_ci tests/support/asyncapi "the AsyncAPI parser the tests use"
+
+# What checks deploy/k8s offline (tests/unit/test_k8s_manifests.py), into .local/k8s (git-ignored): kustomize built
+# from the Go module proxy, the operators' CRDs (Strimzi's written by its own generator, on Java 21+), pinned and
+# checked against their SHA-256 in deploy/versions.toml. Quick when they are there.
+.venv/bin/python -m deploy.k8s_tools ensure
