@@ -77,7 +77,7 @@ async def test_a_bank_writes_its_own_incoming_topics_and_not_another_banks_nor_t
     await produce(kafka, bank_principal(BANK), PartnerTopics.decisions(BANK), b"{}")
     await produce(kafka, bank_principal(BANK), PartnerTopics.payments(BANK), b"{}")
 
-    for topic in (PartnerTopics.decisions(OTHER_BANK), PartnerTopics.payments(OTHER_BANK), Topics.BANK_DECISIONS, Topics.LOANS):
+    for topic in (PartnerTopics.decisions(OTHER_BANK), PartnerTopics.payments(OTHER_BANK), PartnerTopics.feed(BANK), Topics.LOANS):
         with pytest.raises(TopicAuthorizationFailedError):
             await produce(kafka, bank_principal(BANK), topic, b"{}")
 
@@ -88,6 +88,17 @@ async def test_a_service_writes_its_own_stream_and_not_another_services(kafka: s
     for topic in (Topics.ALERTS, Topics.DIRECTORY, PartnerTopics.feed(BANK)):
         with pytest.raises(TopicAuthorizationFailedError):
             await produce(kafka, "servicing", topic, b"{}")
+
+
+async def test_the_services_reading_every_banks_incoming_topics_cannot_read_a_banks_feed(kafka: str) -> None:
+    for service in ("assessment", "servicing"):
+        consumer = AIOKafkaConsumer(PartnerTopics.feed(BANK), **kafka_client(kafka, service), auto_offset_reset="earliest")
+        try:
+            with pytest.raises(TopicAuthorizationFailedError):
+                await consumer.start()
+                await consumer.getmany(timeout_ms=5000)
+        finally:
+            await consumer.stop()
 
 
 def test_kafkas_console_consumer_reads_a_banks_feed_with_the_banks_client_properties(kafka: str, tmp_path: Path) -> None:

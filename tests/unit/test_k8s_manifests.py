@@ -216,6 +216,18 @@ def test_each_bank_reads_only_its_feed_and_writes_only_its_incoming_topics(objec
     assert kafka["spec"]["kafka"]["authorization"]["superUsers"] == ["admin"]
 
 
+def test_every_kafka_user_carries_exactly_the_acls_the_local_broker_applies(objects: list[dict[str, Any]]) -> None:
+    """One declaration (deploy/kafka_security.py) for the local broker, compose and Strimzi: the same rules."""
+    from deploy import kafka_security
+
+    users = of_kind(objects, "KafkaUser")
+    declared: dict[str, set[tuple[str, str, str, str]]] = {}
+    for rule in kafka_security.acls(SEED["banks"]):
+        pattern = {"literal": "literal", "prefixed": "prefix"}[rule.pattern]  # Strimzi's spelling of the pattern type
+        declared.setdefault(rule.principal, set()).update((rule.resource_type, rule.name, pattern, op) for op in rule.operations)
+    assert {name: acls(user) for name, user in users.items() if name != "admin"} == declared
+
+
 def test_services_scale_on_the_lag_of_their_own_groups_with_their_own_principal(objects: list[dict[str, Any]]) -> None:
     scaled, auths, users = of_kind(objects, "ScaledObject"), of_kind(objects, "TriggerAuthentication"), of_kind(objects, "KafkaUser")
     assert set(scaled) == set(CONSUMERS)
