@@ -132,6 +132,11 @@ async def seed_directory(directory_url: str, dsn: str, identity: LocalIdentity) 
         await conn.close()
 
 
+# A killed consumer's partitions go to the others after 6 s (the broker's minimum session timeout), not 10:
+# the tests that kill a service wait that long for the group to move on.
+QUICK_FAILOVER = {"CONSUMER_SESSION_TIMEOUT_MS": "6000", "CONSUMER_HEARTBEAT_INTERVAL_MS": "1000"}
+
+
 @asynccontextmanager
 async def running_platform(
     kafka: str, postgres: str, keycloak: LocalIdentity, zipkin: str, run_dir: Path, settings: dict[str, dict[str, str]] | None = None
@@ -146,6 +151,7 @@ async def running_platform(
             "OUTBOX_POLL_SECONDS": "0.5",
             # A bank's topics created during a test are subscribed to within seconds (60 s by default).
             "KAFKA_METADATA_MAX_AGE_MS": "2000",
+            **QUICK_FAILOVER,
             "OIDC_ISSUER": keycloak.issuer,
             **tracing_env(zipkin),
         }

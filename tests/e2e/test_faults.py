@@ -37,7 +37,7 @@ from shared.events import ApplicationSubmitted, ApplicationWithdrawn, Applicatio
 from shared.events import Topics, new_event, parse_event
 from tests.support.infra import kafka_client
 from tests.conftest import fresh_database
-from tests.e2e.conftest import RunningServices, eventually, running_services
+from tests.e2e.conftest import QUICK_FAILOVER, RunningServices, eventually, running_services
 from tests.e2e.test_resilience import application_submitted
 from tests.support import tokens
 from tests.support.infra import servers_of_their_own
@@ -116,6 +116,7 @@ async def rig(servers: tuple[LocalKafka, LocalPostgres], tmp_path_factory: pytes
                 "OUTBOX_POLL_SECONDS": "0.5",
                 "OIDC_ISSUER": tokens.TEST_ISSUER,
                 "OIDC_JWKS_URL": keys_url,
+                **QUICK_FAILOVER,
                 **tracing_env(None),
             }
             async with running_services(("intake", "assessment"), env, tmp_path_factory.mktemp("faults")) as processes:
