@@ -34,7 +34,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The code the services run: the shared package and the services (with their SQL migrations).
 COPY shared/ ./shared/
 COPY services/ ./services/
-# compose's kafka-init: the principals, ACLs and topics (deploy/kafka_security.py) and the directory seed's banks.
+# compose's kafka-init: the principals, ACLs and topics (deploy/kafka_security/) and the directory seed's banks.
 COPY deploy/ ./deploy/
 COPY --from=assets /assets/node_modules/ ./services/web/node_modules/
 COPY --from=assets /assets/docs_ui/node_modules/ ./shared/docs_ui/node_modules/

@@ -26,6 +26,7 @@ from deploy.local.ports import LOOPBACK, PortInUse, choose_port_pair, is_port_op
 from deploy.local.process import cmdline, pid_alive, reap, run_blocking, tail, terminate_group
 from deploy.versions import pinned
 from deploy import kafka_security
+from deploy.kafka_security.broker import provision
 from shared.kafka_auth import KafkaLogin, aiokafka_options
 
 DEFAULT_START_TIMEOUT = 60.0
@@ -161,7 +162,7 @@ class LocalKafka:
 
         banks = self.banks()
         try:
-            kafka_security.provision(address, self.credentials, banks)
+            provision(address, self.credentials, banks)
             run_blocking(ensure_partner_topics(address, self.login(), banks))
         except Exception as exc:  # the broker's refusal, or aiokafka's error: either way the broker is not usable
             raise self._failure(f"provisioning the users and ACLs of the broker at {address} failed: {exc}") from exc

@@ -80,7 +80,7 @@ def server_properties(data_dir: Path, port: int, controller_port: int, admin_pas
     """Render server.properties for a single-node broker+controller on the loopback interface.
 
     Clients authenticate with SASL/SCRAM-SHA-512 and KRaft's StandardAuthorizer denies what no ACL grants
-    (deploy/kafka_security.py declares them). The controller listener stays PLAINTEXT on 127.0.0.1: the broker
+    (deploy/kafka_security/ declares them). The controller listener stays PLAINTEXT on 127.0.0.1: the broker
     reaches its own controller there as `User:ANONYMOUS`, which must then be a super user (SCRAM credentials
     live in the metadata log, so the controller cannot check them before it has read it). No client is ever
     ANONYMOUS on the client listener, which accepts SASL only.
@@ -180,7 +180,7 @@ def format_storage(libs_dir: Path, config_file: Path, data_dir: Path, logs_dir: 
         java_executable(), "-Xmx256m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
         f"-Dkafka.logs.dir={logs_dir}", "-cp", classpath(libs_dir),
         "kafka.tools.StorageTool", "format", "-t", _new_cluster_id(), "-c", str(config_file),
-        # The only user that exists before the broker runs: the others are created through it (deploy/kafka_security.py).
+        # The only user that exists before the broker runs: the others are created through it (deploy/kafka_security/).
         "--add-scram", f"SCRAM-SHA-512=[name={ADMIN_PRINCIPAL},password={admin_password}]",
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)

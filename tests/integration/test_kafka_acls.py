@@ -1,6 +1,6 @@
 """The broker says no (issue 13): with its own credentials a bank reads its feed and nothing else, writes its own incoming
 topics and no other bank's, and a service writes only its own streams. Real clients on the session's broker, whose
-users and ACLs are deploy/kafka_security.py's."""
+users and ACLs are deploy/kafka_security/'s."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from deploy.local.keycloak import LocalKeycloak
 from deploy.local.postgres import LocalPostgres
 from deploy.versions import pinned
 from deploy import kafka_security
+from deploy.kafka_security.broker import provision
 from shared.kafka_auth import KafkaLogin
 
 KAFKA_ENV = "MC_TEST_KAFKA_BOOTSTRAP"
@@ -40,7 +41,7 @@ POSTGRES_ENV = "MC_TEST_POSTGRES_DSN"
 DOCKER_ENV = "MC_TEST_DOCKER"
 DEFAULT_KAFKA_IMAGE = f"apache/kafka:{pinned('kafka')}"
 DEFAULT_POSTGRES_IMAGE = f"postgres:{pinned('postgres')}"
-# A broker given by address: the file of its principals' passwords (deploy/kafka_security.py's format).
+# A broker given by address: the file of its principals' passwords (deploy/kafka_security/'s format).
 KAFKA_CREDENTIALS_ENV = "MC_TEST_KAFKA_CREDENTIALS"
 
 # The principals' passwords of each broker this session uses, by bootstrap address (the broker requires SASL).
@@ -176,7 +177,7 @@ def servers_of_their_own(name: str) -> Iterator[tuple[LocalKafka, LocalPostgres]
 def _kafka_container() -> Iterator[str]:
     """Run Kafka in a testcontainers container (the official image, KRaft) and yield its bootstrap address.
 
-    Its users and ACLs are the local broker's (deploy/kafka_security.py), their passwords new for each session.
+    Its users and ACLs are the local broker's (deploy/kafka_security/), their passwords new for each session.
     (Written without a Docker engine to run it on: the local broker is what the suite runs on here.)
     """
     from tests.support.kafka_container import ApacheKafkaContainer  # imports testcontainers: slow
@@ -190,7 +191,7 @@ def _kafka_container() -> Iterator[str]:
     with ApacheKafkaContainer(image, admin) as container:
         address = container.get_bootstrap_server()
         banks = kafka_security.seed_banks()
-        kafka_security.provision(address, credentials, banks)
+        provision(address, credentials, banks)
         run_blocking(ensure_partner_topics(address, credentials.login(kafka_security.ADMIN), banks))
         _CREDENTIALS[address] = credentials
         yield address

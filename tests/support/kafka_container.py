@@ -26,7 +26,7 @@ KRAFT_ENVIRONMENT = {
     "KAFKA_PROCESS_ROLES": "broker,controller",
     "KAFKA_LISTENERS": f"CLIENT://:{CLIENT_PORT},BROKER://:9093,CONTROLLER://:9094",
     "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CLIENT:SASL_PLAINTEXT,BROKER:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-    # As the local broker and compose: SCRAM logins, and nothing allowed that no ACL grants (deploy/kafka_security.py).
+    # As the local broker and compose: SCRAM logins, and nothing allowed that no ACL grants (deploy/kafka_security/).
     "KAFKA_SASL_ENABLED_MECHANISMS": "SCRAM-SHA-512",
     "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": "SCRAM-SHA-512",
     "KAFKA_AUTHORIZER_CLASS_NAME": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",

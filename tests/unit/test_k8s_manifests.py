@@ -217,7 +217,7 @@ def test_each_bank_reads_only_its_feed_and_writes_only_its_incoming_topics(objec
 
 
 def test_every_kafka_user_carries_exactly_the_acls_the_local_broker_applies(objects: list[dict[str, Any]]) -> None:
-    """One declaration (deploy/kafka_security.py) for the local broker, compose and Strimzi: the same rules."""
+    """One declaration (deploy/kafka_security/) for the local broker, compose and Strimzi: the same rules."""
     from deploy import kafka_security
 
     users = of_kind(objects, "KafkaUser")

@@ -1,4 +1,4 @@
-"""The one declaration of Kafka principals and ACLs (deploy/kafka_security.py) says what the services really do."""
+"""The one declaration of Kafka principals and ACLs (deploy/kafka_security/) says what the services really do."""
 
 from __future__ import annotations
 
