@@ -211,7 +211,7 @@ def partner_banks_broker(bootstrap_servers: str) -> KafkaBroker:
 
     from faststream.security import SASLScram512
 
-    # Each bank logs in as its own principal (deploy/kafka_security.py): the document names the scheme, never a password.
+    # Each bank logs in as its own principal (deploy/kafka_security/): the document names the scheme, never a password.
     broker = KafkaBroker(bootstrap_servers, client_id=PARTNER_BANKS, security=SASLScram512(username="bank-<bank-id>", password=""))
     declare_publishers(
         broker, PARTNER_BANKS, (BankDecision, BankPayment),

@@ -39,7 +39,7 @@ def create_broker(
     """A broker whose producer is idempotent with acks=all and sends at once (the relay hands it whole batches).
 
     With `login`, it authenticates as that principal (SASL/SCRAM-SHA-512): the broker lets it write and read
-    only what deploy/kafka_security.py grants it.
+    only what deploy/kafka_security/ grants it.
     """
     middlewares: list = []
     if registry is not None:

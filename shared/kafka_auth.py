@@ -1,6 +1,6 @@
 """How every Kafka client of the platform authenticates: SASL/SCRAM-SHA-512, one principal per service and bank.
 
-The broker accepts no anonymous client (deploy/kafka_security.py declares the principals and their ACLs).
+The broker accepts no anonymous client (deploy/kafka_security/ declares the principals and their ACLs).
 Every client (FastStream's broker, aiokafka's producers, consumers and admin clients, Kafka's Java tools)
 takes its options from here, so there is one place that says how to log in:
 
