@@ -145,6 +145,28 @@ async def run_service(
 
 
 ServiceStarter = Callable[[str], Awaitable[RunningService]]
+PreparedService = Callable[[str], Awaitable[tuple[RunningService, dict[str, str]]]]
+
+
+@asynccontextmanager
+async def prepared_once(postgres: str, prepare: Callable[[RunningService], Awaitable[dict[str, str]]]) -> AsyncIterator[PreparedService]:
+    """Each service started and put in the state `prepare` makes once, on a database of its own, then shared.
+
+    For the many cases of one module whose requests are refused and so change nothing (each case asserts the
+    refusal): starting and preparing a service again for each of them is most of their time.
+    """
+    started: dict[str, tuple[RunningService, dict[str, str]]] = {}
+    async with AsyncExitStack() as stack:
+
+        async def get(name: str) -> tuple[RunningService, dict[str, str]]:
+            if name not in started:
+                from tests.conftest import fresh_database
+
+                service = await stack.enter_async_context(run_service(name, await stack.enter_async_context(fresh_database(postgres))))
+                started[name] = (service, await prepare(service))
+            return started[name]
+
+        yield get
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from services.servicing.domain import loan_id_for
 from shared.auth import Principal
-from tests.integration.conftest import TODAY, RunningService, ServiceStarter, loan_approved
+from tests.integration.conftest import TODAY, PreparedService, RunningService, ServiceStarter, loan_approved, prepared_once
 from tests.support import notifications, tokens
 from tests.support.tokens import bearer
 
@@ -149,13 +150,20 @@ async def test_each_role_sees_only_what_is_its_own(endpoint: Endpoint, caller: s
         assert response.json()["title"].endswith("not found")
 
 
+@pytest.fixture(scope="module")
+async def prepared_service(postgres: str) -> AsyncIterator[PreparedService]:
+    """Each service started and prepared once for the module's unauthenticated requests (refused: nothing changes)."""
+    async with prepared_once(postgres, _prepare) as get:
+        yield get
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-jwt", "Basic YWRtaW46YWRtaW4="])
 async def test_no_valid_token_answers_401_naming_the_header(
-    endpoint: Endpoint, authorization: str | None, start_service: ServiceStarter
+    endpoint: Endpoint, authorization: str | None, prepared_service: PreparedService
 ) -> None:
-    service = await start_service(endpoint.service)
-    path = endpoint.path.format(**await _prepare(service))
+    service, ids = await prepared_service(endpoint.service)
+    path = endpoint.path.format(**ids)
     headers = {"Authorization": authorization} if authorization else {}
 
     response = await service.http.request(endpoint.method, path, json=endpoint.body, headers=headers)

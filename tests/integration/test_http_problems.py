@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,9 +30,9 @@ from tests.integration.conftest import (
     bank_approval,
     favourable_outcome,
     loan_approved,
-    run_service,
+    prepared_once,
+    PreparedService,
 )
-from tests.conftest import fresh_database
 from tests.support import directory_service
 from tests.support import notifications as notifications_support
 from tests.support import tokens
@@ -741,25 +740,10 @@ async def send(service: RunningService, case: BadRequest, ids: dict[str, str]) -
     return await service.http.request(case.method, url, json=body, params=case.query, headers=auth)
 
 
-PreparedService = Callable[[str], Awaitable[tuple[RunningService, dict[str, str]]]]
-
-
 @pytest.fixture(scope="module")
 async def prepared_service(postgres: str) -> AsyncIterator[PreparedService]:
-    """Each service started and prepared once for the module's bad requests, on a database of its own.
-
-    A bad request is refused and changes nothing (each case asserts the refusal), so one service's cases share
-    its prepared state rather than starting and preparing it again for each of the ~500 cases.
-    """
-    started: dict[str, tuple[RunningService, dict[str, str]]] = {}
-    async with AsyncExitStack() as stack:
-
-        async def get(name: str) -> tuple[RunningService, dict[str, str]]:
-            if name not in started:
-                service = await stack.enter_async_context(run_service(name, await stack.enter_async_context(fresh_database(postgres))))
-                started[name] = (service, await prepare(service))
-            return started[name]
-
+    """Each service started and prepared once for the module's ~500 bad requests (a refused request changes nothing)."""
+    async with prepared_once(postgres, prepare) as get:
         yield get
 
 
