@@ -1,7 +1,8 @@
 """`python -m deploy.compose_env > .env`: the secrets docker-compose.yml needs, generated for this machine.
 
 Every `${MC_PASSWORD_…}` and `${MC_SECRET_…}` placeholder of the realm file, Keycloak's administrator
-password, and each Kafka principal's SCRAM password (`MC_KAFKA_PASSWORD_<PRINCIPAL>`, deploy/kafka_security/); `.env` is git-ignored, so nothing in the repository lets anyone sign in to a deployment.
+password, and each Kafka principal's SCRAM password (`MC_KAFKA_PASSWORD_<PRINCIPAL>`, deploy/kafka_security/);
+`.env` is git-ignored, so nothing in the repository lets anyone sign in to a deployment.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from shared.events import ApplicationSubmitted, BankDecision, BankPayment, Envel
 from shared.events.banks import incoming_topic
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
 from shared.runtime import ServiceDefinition
+from tests.conftest import fresh_database
 from tests.support import directory
 from tests.support.infra import service_kafka_settings
 from tests.support.tokens import TEST_ISSUER, test_keys
@@ -160,8 +161,6 @@ async def prepared_once(postgres: str, prepare: Callable[[RunningService], Await
 
         async def get(name: str) -> tuple[RunningService, dict[str, str]]:
             if name not in started:
-                from tests.conftest import fresh_database
-
                 service = await stack.enter_async_context(run_service(name, await stack.enter_async_context(fresh_database(postgres))))
                 started[name] = (service, await prepare(service))
             return started[name]
