@@ -30,6 +30,7 @@ class Role(StrEnum):
     BANK = "bank"
     OPS = "ops"
     ADMIN = "admin"
+    DPO = "dpo"  # the data protection officer (délégué à la protection des données): people's rights
 
 
 # Counsellors and supervisors: the people of an association, who see its files and only its files.
