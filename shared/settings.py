@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.kafka_auth import KafkaLogin
+from shared.privacy.keyring import KeyRing
 
 
 class ServiceSettings(BaseSettings):
@@ -88,6 +91,11 @@ class ServiceSettings(BaseSettings):
     idempotency_cleanup_seconds: float = Field(
         600.0, ge=0, description="Period of the deletion of expired idempotency keys (0: never; an expired key is reused anyway)."
     )
+    privacy_kek: SecretStr | None = Field(
+        None,
+        description="The platform's key-encryption key (base64 of 32 bytes) that wraps each applicant's data key in the "
+        "keyring; required by the services that write or read personal fields (a secret: `.local/privacy/kek` locally).",
+    )
     failpoints: str = Field(
         "",
         description=(
@@ -96,6 +104,12 @@ class ServiceSettings(BaseSettings):
             "kills it in the middle of a batch, once that event is applied and before the transaction commits."
         ),
     )
+
+    def keyring(self) -> KeyRing:
+        """The keyring of the applicants' data keys, unwrapped with `privacy_kek`; a clear error when it is not given."""
+        if self.privacy_kek is None:
+            raise ValueError(f"{self.model_config.get('env_prefix', '')}PRIVACY_KEK is not set: personal fields cannot be sealed or read")
+        return KeyRing(base64.b64decode(self.privacy_kek.get_secret_value(), validate=True))
 
     @property
     def kafka_login(self) -> KafkaLogin | None:
