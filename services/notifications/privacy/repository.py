@@ -12,14 +12,14 @@ from shared.privacy.access import rows
 Connection = asyncpg.Connection | asyncpg.Pool
 
 # The file's loan, as notifications learnt it (an alert about a loan may name only the loan).
-_LOANS = "select loan_id from loan_followups where application_id = $1"
+_LOANS = "select loan_id from loan_followups where application_id = $1::uuid"
 _ALERTS = f"select id from alerts where application_id = $1 or loan_id in ({_LOANS})"
 # A webhook's body is the event sent to the bank: about the file when it names the file or its loan.
 _WEBHOOKS = (
     "select d.id, d.subscription_id, s.bank_id, d.event_id, d.event_type, d.status, d.attempts, d.last_status_code,"
     " d.last_error, d.created_at, d.delivered_at, convert_from(d.body, 'UTF8')::jsonb as body"
     " from webhook_deliveries d join webhook_subscriptions s on s.id = d.subscription_id"
-    " where convert_from(d.body, 'UTF8')::jsonb -> 'data' ->> 'application_id' = $1::text"
+    " where convert_from(d.body, 'UTF8')::jsonb -> 'data' ->> 'application_id' = $1::uuid::text"
     f" or (convert_from(d.body, 'UTF8')::jsonb -> 'data' ->> 'loan_id')::uuid in ({_LOANS}) order by d.created_at"
 )
 
