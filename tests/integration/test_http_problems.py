@@ -601,6 +601,7 @@ CASES: list[BadRequest] = [
     *(case for name in PRIVACY_HOLDERS for case in _privacy_cases(name)),
     get("intake", SUBJECT_SEARCH, "no name and no birth date", query={}, field="query.name", rule="criterion_required"),
     get("intake", SUBJECT_SEARCH, "a name of one letter", query={"name": "B"}, field="query.name", rule="string_too_short"),
+    get("intake", SUBJECT_SEARCH, "NUL character in the name", query={"name": "Ben\u0000ali"}, field="query.name", rule="string_pattern_mismatch"),
     get("intake", SUBJECT_SEARCH, "no result asked for", query={"name": "Benali", "limit": 0}, field="query.limit", rule="greater_than_equal"),
     get("intake", SUBJECT_SEARCH, "a supervisor searching people", query={"name": "Benali"}, caller=tokens.supervisor(),
         status=403, field="role", rule="forbidden_role"),
@@ -954,7 +955,9 @@ async def test_any_json_patched_to_an_intake_file_gets_a_problem_not_a_server_er
 
 
 GET_ENDPOINTS = [endpoint for name in DEFINITIONS for endpoint in _business_paths(name, "get")]
-CALLERS_OF_ANY_ROLE = [tokens.counsellor(), tokens.supervisor(), tokens.bank(), tokens.ops(), tokens.counsellor(association="restos-du-coeur")]
+CALLERS_OF_ANY_ROLE = [
+    tokens.counsellor(), tokens.supervisor(), tokens.bank(), tokens.ops(), tokens.counsellor(association="restos-du-coeur"), tokens.dpo(),
+]
 
 
 @pytest.mark.parametrize("endpoint", GET_ENDPOINTS, ids=lambda e: f"{e[0]} GET {e[1]}")

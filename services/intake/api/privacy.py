@@ -12,6 +12,7 @@ from services.intake import repository
 from services.intake.api.common import Context
 from shared.auth import Dpo
 from shared.errors import BusinessRuleError
+from shared.fields import FREE_TEXT_PATTERN
 from shared.privacy.access import access_router
 
 router = access_router("intake", repository.subject_records)
@@ -35,7 +36,9 @@ class SubjectFound(BaseModel):
 async def find_subjects(
     principal: Dpo,
     ctx: Context,
-    name: str | None = Query(None, min_length=2, max_length=200, description="Words of the applicant's name, any case, any order."),
+    name: str | None = Query(
+        None, min_length=2, max_length=200, pattern=FREE_TEXT_PATTERN, description="Words of the applicant's name, any case, any order."
+    ),
     birth_date: date | None = Query(None, description="The applicant's birth date."),
     limit: int = Query(50, ge=1, le=200),
 ) -> list[SubjectFound]:
