@@ -31,7 +31,7 @@ class _Pages(FPDF):
 
 
 def document_pdf(document: Document, *, made_at: datetime | None = None, author: str = "Microcrédit accompagné") -> bytes:
-    """The document as PDF bytes: title, lead, then each section's paragraphs, bullet points and table."""
+    """The document as PDF bytes: title, lead, then each section's paragraphs, bullet points, table and records."""
     pdf = _Pages(format="A4")
     pdf.footer_text = document.title
     pdf.add_font(_FONT, "", str(FONTS / "DejaVuSans.ttf"))
@@ -65,4 +65,12 @@ def document_pdf(document: Document, *, made_at: datetime | None = None, author:
                     row = table.row()
                     for value in values:
                         row.cell(value)
+        for record in section.records:
+            pdf.ln(1.5)
+            pdf.set_font(_FONT, "B", 9)
+            pdf.multi_cell(0, 4.6, record.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.set_font(_FONT, size=8)
+            for label, value in record.fields:
+                pdf.set_x(pdf.l_margin + 4)
+                pdf.multi_cell(0, 4, f"{label} : {value}", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())

@@ -15,7 +15,7 @@ from typing import Any
 
 from services.web import labels
 from services.web.backends import Backends
-from shared.privacy.notice import Document, Section
+from shared.privacy.notice import Document, Record, Section
 
 # The services that hold rows about a file, in the order of the file's life.
 HOLDERS = ("intake", "assessment", "directory", "servicing", "notifications")
@@ -53,6 +53,12 @@ FIELD = {
     "raised_at": "Levée le", "subject": "Objet", "body": "Texte", "recipients": "Destinataires", "sent_at": "Envoyé le",
     "event_type": "Événement", "closed": "Clos",
 }
+# Codes said in words: everywhere, and per table for a status.
+_CODES = {"purpose": labels.PURPOSE, "referral_source": labels.REFERRAL, "severity": labels.SEVERITY, "orientation": labels.ORIENTATION}
+_VALUES = {
+    "applications": {"status": labels.FILE_STATUS}, "assessments": {"status": labels.ASSESSMENT_STATUS},
+    "loans": {"status": labels.LOAN_STATUS}, "alerts": {"status": labels.ALERT_STATUS},
+}
 _AMOUNTS = {"resources": labels.RESOURCE, "charges": labels.CHARGE}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -77,20 +83,22 @@ def applicant_name(records: dict[str, Any]) -> str | None:
 
 
 def export_document(application_id: str, records: dict[str, Any], *, at: datetime, by: str) -> Document:
-    """The export in French: one section per service, each row's fields as `Libellé : valeur`."""
+    """The export in French: one section per service, each row a record of `Libellé : valeur`."""
     name = applicant_name(records) or "personne inconnue"
     sections = []
     for service in HOLDERS:
         tables = records.get(service, {})
-        lines: list[str] = []
+        found: list[Record] = []
+        empty: list[str] = []
         for table, rows in tables.items():
             title = TABLE_TITLE.get(table, table)
             if not rows:
-                lines.append(f"{title} : rien")
+                empty.append(title)
             for n, row in enumerate(rows, start=1):
                 numbered = f"{title} {n}/{len(rows)}" if len(rows) > 1 else title
-                lines.append(f"{numbered} — " + " · ".join(f"{label} : {value}" for label, value in _fields(row)))
-        sections.append(Section(SERVICE_TITLE.get(service, service), items=tuple(lines) or ("Aucune donnée.",)))
+                found.append(Record(numbered, tuple(_fields(row, values=_VALUES.get(table, {})))))
+        nothing = (f"Rien dans : {', '.join(empty)}.",) if empty else () if found else ("Aucune donnée.",)
+        sections.append(Section(SERVICE_TITLE.get(service, service), paragraphs=nothing, records=tuple(found)))
     return Document(
         title=f"Données personnelles — {name}",
         lead=(
@@ -101,8 +109,9 @@ def export_document(application_id: str, records: dict[str, Any], *, at: datetim
     )
 
 
-def _fields(row: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """A row's fields, nested ones flattened (`Personne › Prénom`), each value in French."""
+def _fields(row: dict[str, Any], prefix: str = "", values: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str]]:
+    """A row's fields, nested ones flattened (`Personne › Prénom`), each value in French (codes in words by `values`)."""
+    values = {**_CODES, **(values or {})}
     out: list[tuple[str, str]] = []
     for key, value in row.items():
         label = f"{prefix}{FIELD.get(key, key.replace('_', ' '))}"
@@ -111,10 +120,12 @@ def _fields(row: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
         elif key == "documents" and isinstance(value, dict):
             out += [(f"{label} › {labels.DOCUMENT.get(k, k)}", _status(v)) for k, v in value.items()]
         elif isinstance(value, dict):
-            out += _fields(value, f"{label} › ") if value else [(label, "—")]
+            out += _fields(value, f"{label} › ", values) if value else [(label, "—")]
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for n, item in enumerate(value, start=1):
-                out += _fields(item, f"{label} {n} › ")
+                out += _fields(item, f"{label} {n} › ", values)
+        elif isinstance(value, str) and value in values.get(key, {}):
+            out.append((label, values[key][value]))
         else:
             out.append((label, _value(key, value)))
     return out

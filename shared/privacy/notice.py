@@ -15,12 +15,21 @@ from shared.privacy.processing import CNIL, CONTROLLER, DPO_CONTACT, PROCESSING,
 
 @dataclass(frozen=True)
 class Section:
-    """A titled part of a document: paragraphs, then bullet points, then a table (each may be empty)."""
+    """A titled part of a document: paragraphs, then bullet points, then a table, then records (each may be empty)."""
 
     title: str
     paragraphs: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
     table: tuple[tuple[str, ...], ...] = ()  # the first row is the header
+    records: tuple[Record, ...] = ()  # rows of data, each its fields
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of data as a person reads it: what it is, then each field as a label and a value."""
+
+    title: str
+    fields: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Download
 
 from deploy.local.journey import Credentials, sample_application, walk
 from tests.e2e.conftest import RunningPlatform
-from tests.e2e.web.support import serious_violations, sign_in
+from tests.e2e.web.support import SCREENS, serious_violations, sign_in
 from tests.support import tokens
 from tests.support.pdf import text
 
@@ -64,6 +64,8 @@ async def test_the_dpo_exports_everything_every_service_holds_about_one_person_a
     await page.get_by_role("link", name=f"Inès {mine}").click()
     await page.wait_for_url(f"{workspace}/protection-des-donnees/{subject.application_id}")
     assert await serious_violations(page) == []
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENS / "droits-des-personnes.png"), full_page=True)
 
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="Télécharger l'export (JSON)").click()
@@ -115,6 +117,7 @@ async def test_only_the_dpo_reads_what_a_service_holds_about_a_person(platform: 
     await page.get_by_role("link", name="Notice d'information").click()
     assert await page.inner_text("h1") == "Vos données personnelles et le microcrédit accompagné"
     assert "Conservées 6 mois" in await page.inner_text("main")
+    assert await serious_violations(page) == []
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="Télécharger la notice (PDF) pour la remettre à la personne").click()
     notice = await _downloaded(await downloading.value)
