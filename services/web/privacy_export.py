@@ -30,7 +30,8 @@ TABLE_TITLE = {
     "schedule_versions": "Versions de l'échéancier", "payments": "Paiements", "missed_instalments": "Échéances impayées",
     "adjustments": "Aménagements", "files": "Dossier connu des alertes", "incomplete_files": "Dossier incomplet",
     "loan_followups": "Suivi du prêt", "alerts": "Alertes", "digest_items": "Récapitulatifs", "email_deliveries": "Courriels",
-    "webhook_deliveries": "Messages à la banque",
+    "webhook_deliveries": "Messages à la banque", "dead_letters": "Messages rejetés (en erreur)",
+    "parked_events": "Événements mis en attente", "idempotency_keys": "Réponses gardées pour une requête renvoyée",
 }
 FIELD = {
     "id": "Identifiant", "application_id": "Dossier", "loan_id": "Prêt", "status": "État", "association_id": "Association",
