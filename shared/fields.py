@@ -19,7 +19,8 @@ from shared.money import canonical_decimal
 
 # Postgres text cannot hold NUL; other control characters have no place in a file either (tab and
 # newline excepted, for written opinions).
-FreeText = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control character (Postgres refuses NUL in a text)
+FreeText = Annotated[str, Field(pattern=FREE_TEXT_PATTERN)]
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
 Reference = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[!-~]+$")]

@@ -12,6 +12,7 @@ discovery document answering, never a sleep.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -75,6 +76,7 @@ class LocalKeycloak:
         self.base = self.state_dir / "keycloak"
         self.home = self.base / "home"
         self.secrets_file = self.base / "secrets.json"
+        self.realm_stamp = self.base / "realm.sha256"  # the realm file this state dir's database was imported from
         self.ports_file = self.base / "ports.json"
         self.log_file = self.base / "keycloak.log"
         self.server = Detached("Keycloak", self.base / "keycloak.pid", self.log_file, marker=str(self.home))
@@ -144,8 +146,13 @@ class LocalKeycloak:
         java_home = find_java_home()
         self._prepare_home(java_home)
         server, _, _ = postgres_dsn.rpartition("/")
-        # New secrets mean a new realm: its database is made again, so that the realm is imported with them.
-        _create_database(postgres_dsn, "keycloak", replace=not self.secrets_file.is_file())
+        # New secrets, or a realm file changed since the import (a new role, a new person), mean a new realm: its
+        # database is made again, so that the realm is imported as the file says (an import skips an existing realm).
+        realm = hashlib.sha256(REALM_FILE.read_bytes()).hexdigest()
+        stale = not self.realm_stamp.is_file() or self.realm_stamp.read_text() != realm
+        _create_database(postgres_dsn, "keycloak", replace=not self.secrets_file.is_file() or stale)
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.realm_stamp.write_text(realm)
         port, management = self._choose_ports()
         self.ports_file.write_text(json.dumps({"port": port, "management_port": management}))
         host, _, pg_port = server.rpartition("@")[2].partition(":")

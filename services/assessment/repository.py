@@ -12,6 +12,7 @@ import asyncpg
 from services.assessment.domain.assessment import Assessment, AuditEntry, DirectoryTerms, Status
 from shared.db import keep_newest
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
+from shared.privacy.access import rows as privacy_rows
 
 _FIELDS = tuple(Assessment.model_fields)
 _JSON_FIELDS = frozenset({
@@ -119,6 +120,16 @@ async def audit_trail(conn: Connection, application_id: UUID) -> list[AuditEntry
 
 
 # --- the copy of the directory: the newest version of each entity wins --------------------------------
+
+
+async def subject_records(conn: Connection, application_id: UUID) -> dict[str, list[dict[str, Any]]]:
+    """What assessment holds about the applicant of one file (right of access): the assessment and its audit trail."""
+    return {
+        "assessments": await privacy_rows(conn, "select * from assessments where application_id = $1", application_id),
+        "assessment_audit": await privacy_rows(
+            conn, "select * from assessment_audit where application_id = $1 order by id", application_id
+        ),
+    }
 
 
 async def keep_network(conn: asyncpg.Connection, n: DirectoryNetworkData) -> None:

@@ -10,6 +10,7 @@ import asyncpg
 
 from services.directory.domain.changes import AuditEntry, Change, Stored
 from services.directory.domain.entities import Kind
+from shared.privacy.access import rows as privacy_rows
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -105,6 +106,11 @@ async def file_decided(conn: asyncpg.Connection, application_id: UUID, bank_id: 
 async def file_withdrawn(conn: asyncpg.Connection, application_id: UUID) -> None:
     """The applicant withdrew: the file, if it was routed, waits no more."""
     await conn.execute("update routed_files set closed = true where application_id = $1", application_id)
+
+
+async def subject_records(conn: Connection, application_id: UUID) -> dict[str, list[dict[str, Any]]]:
+    """What the directory holds about one file (right of access): which bank it was routed to, and whether it is closed."""
+    return {"routed_files": await privacy_rows(conn, "select * from routed_files where application_id = $1", application_id)}
 
 
 async def files_waiting(conn: Connection, bank_id: str) -> int:

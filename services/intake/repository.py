@@ -14,6 +14,7 @@ from services.intake.domain import (
     CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
 )
 from shared.outbox import NOTIFY_CHANNEL, trace_headers
+from shared.privacy.access import rows as privacy_rows
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -188,6 +189,33 @@ async def audit_trail(conn: Connection, application_id: UUID) -> list[dict[str, 
         application_id,
     )
     return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+
+async def subject_records(conn: Connection, application_id: UUID) -> dict[str, list[dict[str, Any]]]:
+    """What intake holds about the applicant of one file (right of access): the file, its audit trail, its milestones."""
+    return {
+        "applications": await privacy_rows(conn, "select * from applications where id = $1", application_id),
+        "audit_log": await privacy_rows(conn, "select * from audit_log where application_id = $1 order by at, id", application_id),
+        "milestones": await privacy_rows(conn, "select * from milestones where application_id = $1 order by at", application_id),
+    }
+
+
+async def find_subjects(conn: Connection, *, name: str | None, birth_date: date | None, limit: int) -> list[dict[str, Any]]:
+    """The files whose applicant has every word of `name` in their name (any case) and, when given, was born on `birth_date`."""
+    words = [f"%{_literal(w)}%" for w in (name or "").split()]
+    return await privacy_rows(
+        conn,
+        "select id as application_id, applicant_name, (applicant ->> 'birth_date')::date as birth_date, association_id, region,"
+        " counsellor_id, status, created_at, updated_at from applications"
+        " where applicant_name ilike all($1::text[]) and ($2::date is null or (applicant ->> 'birth_date')::date = $2)"
+        " order by applicant_name, created_at desc limit $3",
+        words, birth_date, limit,
+    )
+
+
+def _literal(word: str) -> str:
+    """A word matched as typed: `%` and `_` are not wildcards."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def add_milestone(

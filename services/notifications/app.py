@@ -14,6 +14,7 @@ from services.notifications.context import Notifications
 from services.notifications.handlers import register
 from services.notifications.metrics import DeliveryMetrics
 from services.notifications import partners
+from services.notifications.privacy import api as privacy_api
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import api as webhooks_api
 from services.notifications.webhooks import usecases as webhooks
@@ -52,7 +53,7 @@ def _start(ctx: Notifications) -> None:
 # The routes themselves, not included sub-routers: whatever walks `router.routes` (OpenAPI checks,
 # the HTTP sweeps of the tests) sees every endpoint.
 router = APIRouter()
-for _group in (alerts_api.router, email_api.router, webhooks_api.router):
+for _group in (alerts_api.router, email_api.router, webhooks_api.router, privacy_api.router):
     router.routes.extend(_group.routes)
 
 DEFINITION = ServiceDefinition(

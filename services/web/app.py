@@ -23,7 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.web import labels
 from services.web.backends import BackendError, Backends
 from services.web.context import CsrfRefused, SignInRequired, WebContext
-from services.web.pages import alerts, bank, contacts, directory, feeds, files, home, loans, operations, review, signin, supervision
+from services.web.pages import (
+    alerts, bank, contacts, directory, feeds, files, home, loans, operations, privacy, review, signin, supervision,
+)
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.signin import Provider
@@ -167,6 +169,6 @@ def create_app(
     # Each page is a span; the services' calls carry its context (backends.py), so one trace follows a click.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,static,favicon.ico", exclude_spans=["receive", "send"])
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (signin, home, alerts, contacts, files, review, bank, loans, operations, supervision, directory, feeds):
+    for module in (signin, home, alerts, contacts, files, review, bank, loans, operations, supervision, directory, feeds, privacy):
         app.include_router(module.router)
     return app

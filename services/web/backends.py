@@ -34,7 +34,7 @@ class Backends:
     def __init__(self, settings: WebSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         urls = {
             "intake": settings.intake_url, "assessment": settings.assessment_url, "servicing": settings.servicing_url,
-            "notifications": settings.notifications_url, "directory": settings.directory_url,
+            "notifications": settings.notifications_url, "directory": settings.directory_url, "privacy": settings.privacy_url,
         }
         self._clients = {name: httpx.AsyncClient(base_url=url, timeout=30, transport=transport) for name, url in urls.items()}
 

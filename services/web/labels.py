@@ -21,7 +21,7 @@ ALERT_STATUS = {"open": "À traiter", "acknowledged": "Pris en compte", "snoozed
 SEVERITY = {"info": "Information", "warning": "Attention", "critical": "Urgent"}
 ROLE = {
     "counsellor": "Conseillère ou conseiller", "supervisor": "Responsable d'association", "bank": "Chargé·e de clientèle (banque)",
-    "ops": "Exploitation", "admin": "Administration de l'annuaire",
+    "ops": "Exploitation", "admin": "Administration de l'annuaire", "dpo": "Délégué·e à la protection des données",
 }
 PURPOSE = french.PURPOSES
 
@@ -93,11 +93,15 @@ ASSESSMENT_STATUS = {
 
 # The menu of each role: where a person of that role goes from any page.
 NAV = {
-    "counsellor": [("/", "Accueil"), ("/premiers-contacts", "Premier contact"), ("/dossiers/nouveau", "Nouveau dossier"), ("/alertes", "Alertes")],
+    "counsellor": [
+        ("/", "Accueil"), ("/premiers-contacts", "Premier contact"), ("/dossiers/nouveau", "Nouveau dossier"), ("/alertes", "Alertes"),
+        ("/notice-information", "Notice d'information"),
+    ],
     "supervisor": [("/", "Accueil"), ("/pilotage", "Pilotage"), ("/alertes", "Alertes"), ("/premiers-contacts", "Premier contact"), ("/dossiers/nouveau", "Nouveau dossier")],
     "bank": [("/", "Accueil"), ("/banque/abonnements", "Abonnements")],
     "ops": [("/", "Accueil"), ("/exploitation/cloture", "Clôture du jour")],
     "admin": [("/", "Accueil"), ("/annuaire", "Annuaire")],
+    "dpo": [("/", "Accueil"), ("/protection-des-donnees", "Droits des personnes"), ("/notice-information", "Notice d'information")],
 }
 def trace_id() -> str | None:
     """The id of the trace the page is rendered in (its spans in the tracing UI); None when nothing is traced."""

@@ -208,6 +208,22 @@ def _directory_cases(collection: str, param: str) -> list[BadRequest]:
 DISCARDED = {"reason": "Virement de test envoyé par erreur par la banque."}
 
 
+# The right of access (DPO only): every service answers for any well-formed id what it holds about it (nothing is
+# an answer too, not an unknown id); intake also finds a person's files.
+SUBJECT_RECORDS = "/v1/privacy/subjects/{application_id}"
+SUBJECT_SEARCH = "/v1/privacy/subjects"
+PRIVACY_HOLDERS = ("intake", "assessment", "servicing", "notifications", "directory")
+
+
+def _privacy_cases(service: str) -> list[BadRequest]:
+    """A malformed subject id, and anyone but the DPO reading what a service holds about a person."""
+    return [
+        malformed_id(service, "GET", SUBJECT_RECORDS, "application_id"),
+        get(service, SUBJECT_RECORDS, "a counsellor reading a person's records", at="unknown", caller=tokens.counsellor(),
+            status=403, field="role", rule="forbidden_role"),
+    ]
+
+
 def _dead_letter_cases(service: str) -> list[BadRequest]:
     """Every service keeps its consumers' dead letters under /operations/dead-letters (ops only)."""
     counsellor = {"caller": tokens.counsellor(), "status": 403, "field": "role", "rule": "forbidden_role"}
@@ -582,6 +598,13 @@ CASES: list[BadRequest] = [
     malformed_json("notifications", TIMERS),
     *DIRECTORY_CASES,
     *(case for name in DEFINITIONS for case in _dead_letter_cases(name)),
+    *(case for name in PRIVACY_HOLDERS for case in _privacy_cases(name)),
+    get("intake", SUBJECT_SEARCH, "no name and no birth date", query={}, field="query.name", rule="criterion_required"),
+    get("intake", SUBJECT_SEARCH, "a name of one letter", query={"name": "B"}, field="query.name", rule="string_too_short"),
+    get("intake", SUBJECT_SEARCH, "NUL character in the name", query={"name": "Ben\u0000ali"}, field="query.name", rule="string_pattern_mismatch"),
+    get("intake", SUBJECT_SEARCH, "no result asked for", query={"name": "Benali", "limit": 0}, field="query.limit", rule="greater_than_equal"),
+    get("intake", SUBJECT_SEARCH, "a supervisor searching people", query={"name": "Benali"}, caller=tokens.supervisor(),
+        status=403, field="role", rule="forbidden_role"),
     post("intake", DEAD_LETTER_REPLAY, "a dead letter already discarded", at="discarded_dead_letter", status=409, field="status", rule="not_pending"),
     post("intake", DEAD_LETTERS_REPLAY, "a selection naming a discarded one", {"ids": ["discarded_dead_letter"]}, status=409, field="status", rule="not_pending"),
     post("intake", DEAD_LETTER_DISCARD, "a dead letter already discarded", DISCARDED, at="discarded_dead_letter", status=409, field="status", rule="not_pending"),
@@ -713,6 +736,7 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("assessment", BANK_FILE): tokens.bank(),
     ("assessment", BANK_DECISION): tokens.bank(),
     ("assessment", TIMERS): tokens.ops(),
+    **{(name, route): tokens.dpo() for name in PRIVACY_HOLDERS for route in (SUBJECT_RECORDS, SUBJECT_SEARCH)},
     ("notifications", TIMERS): tokens.ops(),
     **{(name, route): tokens.ops() for name in DEFINITIONS for route in DEAD_LETTER_ROUTES},
     **{("directory", route): tokens.admin() for collection, param in DIRECTORY.items()
@@ -789,6 +813,8 @@ def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
         if "path" in where:
             # A PUT by id creates what it does not find: an unknown id is no error there.
             needed |= {"malformed id"} if method == "PUT" else {"malformed id", "unknown id"}
+            if path == SUBJECT_RECORDS:
+                needed.discard("unknown id")  # what a service holds about any id: nothing is an answer (200, empty lists)
         if "query" in where:
             needed.add("bad field")
         missing += [f"{method} {path}: {kind}" for kind in sorted(needed - kinds)]
@@ -929,7 +955,9 @@ async def test_any_json_patched_to_an_intake_file_gets_a_problem_not_a_server_er
 
 
 GET_ENDPOINTS = [endpoint for name in DEFINITIONS for endpoint in _business_paths(name, "get")]
-CALLERS_OF_ANY_ROLE = [tokens.counsellor(), tokens.supervisor(), tokens.bank(), tokens.ops(), tokens.counsellor(association="restos-du-coeur")]
+CALLERS_OF_ANY_ROLE = [
+    tokens.counsellor(), tokens.supervisor(), tokens.bank(), tokens.ops(), tokens.counsellor(association="restos-du-coeur"), tokens.dpo(),
+]
 
 
 @pytest.mark.parametrize("endpoint", GET_ENDPOINTS, ids=lambda e: f"{e[0]} GET {e[1]}")

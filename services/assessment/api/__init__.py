@@ -6,8 +6,9 @@ answers 404, exactly like an unknown one.
 
 from fastapi import APIRouter
 
-from services.assessment.api import assessments, bank_files
+from services.assessment.api import assessments, bank_files, privacy
 
 router = APIRouter()
 router.include_router(assessments.router)
 router.include_router(bank_files.router)
+router.include_router(privacy.router)

@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from services.directory.api import associations, banks, contacts, networks
+from services.directory.api import associations, banks, contacts, networks, privacy
 
 router = APIRouter()
-for resource in (networks, associations, banks, contacts):
+for resource in (networks, associations, banks, contacts, privacy):
     router.include_router(resource.router)
 
 __all__ = ["router"]

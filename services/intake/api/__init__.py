@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import applications, contacts, funnel
+from services.intake.api import applications, contacts, funnel, privacy
 
 router = APIRouter()
 router.include_router(contacts.router)
 router.include_router(applications.router)
 router.include_router(funnel.router)
+router.include_router(privacy.router)

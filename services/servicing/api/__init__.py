@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from services.servicing.api import adjustments, close_of_business, loans, payments
+from services.servicing.api import adjustments, close_of_business, loans, payments, privacy
 
 router = APIRouter()
-for resource in (loans, payments, adjustments, close_of_business):
+for resource in (loans, payments, adjustments, close_of_business, privacy):
     router.include_router(resource.router)
 
 __all__ = ["router"]

@@ -1,0 +1,1 @@
+"""The right of access to what notifications holds about one file: its alerts, the e-mails and webhooks sent about it."""
