@@ -60,6 +60,11 @@ GRANTS: dict[str, dict[type[Envelope[Any]], tuple[str, ...]]] = {
         ApplicationUpdated: ("applicant_name",),
     },
 }
+# The services given the KEK wherever they run (local, compose, Kubernetes): those that seal or open personal fields
+# (`needs_keyring` of their definition; a unit test keeps the two in step).
+KEY_HOLDERS: tuple[str, ...] = ("intake", "assessment", "notifications", "servicing")
+
+
 def needs_keyring(service: str, publishes: Iterable[type[Envelope[Any]]] = ()) -> bool:
     """Whether a service seals (it publishes events with personal fields) or opens some (it is granted them): it needs
     the KEK and the keyring's tables."""
