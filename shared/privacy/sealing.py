@@ -61,7 +61,7 @@ GRANTS: dict[str, dict[type[Envelope[Any]], tuple[str, ...]]] = {
     },
 }
 # The services given the KEK wherever they run (local, compose, Kubernetes): those that seal or open personal fields
-# (`needs_keyring` of their definition; a unit test keeps the two in step).
+# (`needs_keyring` of their definition; a unit test keeps them in), and any that destroys keys (erasure).
 KEY_HOLDERS: tuple[str, ...] = ("intake", "assessment", "notifications", "servicing")
 
 
