@@ -3,6 +3,7 @@ stores (and so in what reaches Kafka), the fields the flows need left in clear, 
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from deploy.local.privacy import ensure_kek, kek_path, privacy_env
 from services.assessment.app import DEFINITION as ASSESSMENT
 from services.directory.app import DEFINITION as DIRECTORY
 from services.intake.app import DEFINITION as INTAKE
@@ -206,3 +208,12 @@ def test_the_kek_goes_to_every_service_that_seals_or_opens_and_not_to_the_direct
     definitions = (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY)
     assert {d.name for d in definitions if needs_keyring(d.name, d.publishes)} == {"intake", "assessment", "servicing", "notifications"}
     assert {"intake", "assessment", "servicing", "notifications"} <= set(KEY_HOLDERS) and "directory" not in KEY_HOLDERS
+
+
+def test_make_run_writes_the_kek_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    first = ensure_kek(tmp_path)
+
+    assert len(base64.b64decode(first, validate=True)) == 32
+    assert kek_path(tmp_path).stat().st_mode & 0o777 == 0o600
+    assert ensure_kek(tmp_path) == first  # never replaced: the keys it wrapped stay readable
+    assert privacy_env("intake", first) == {"PRIVACY_KEK": first} and privacy_env("directory", first) == {}
