@@ -106,15 +106,19 @@ def open_event(event: EventT, fields: Iterable[str], keys: Mapping[UUID, bytes |
     destroyed (or that does not open) stays sealed."""
     data = event.data
     opened: dict[str, Any] = {}
+    ciphers: dict[UUID, AESGCM] = {}
     for name in fields:
         value = getattr(data, name)
         if not isinstance(value, Sealed):
             continue
-        key = keys.get(value.kid)
-        if key is None:
-            continue
+        aead = ciphers.get(value.kid)
+        if aead is None:
+            key = keys.get(value.kid)
+            if key is None:
+                continue
+            aead = ciphers[value.kid] = AESGCM(key)
         try:
-            plain = AESGCM(key).decrypt(base64.b64decode(value.iv), base64.b64decode(value.ct), _aad(event.type, name, value.kid))
+            plain = aead.decrypt(base64.b64decode(value.iv), base64.b64decode(value.ct), _aad(event.type, name, value.kid))
         except InvalidTag:
             log.warning("%s %s: field %s does not open with the key of subject %s", event.type, event.id, name, value.kid)
             continue
