@@ -35,12 +35,12 @@ class ApplicationFileData(FileOwnership):
     """The file as the counsellor built it. Fields after the totals were added within v1 (optional)."""
 
     application_id: UUID
-    applicant_name: Sealable[str] = Field(description="Applicant's full name (personal: sealed).")
+    applicant_name: Sealable[str] = Field(description="Applicant's full name.")
     purpose: str = Field(description="Purpose category of the project (vehicle, housing, training…).")
     amount_cents: Cents
     duration_months: int = Field(ge=1)
-    monthly_resources_cents: Sealable[Cents] = Field(description="Total of the monthly resources (personal: sealed).")
-    monthly_charges_cents: Sealable[Cents] = Field(description="Total of the monthly fixed charges (personal: sealed).")
+    monthly_resources_cents: Sealable[Cents] = Field(description="Total of the monthly resources.")
+    monthly_charges_cents: Sealable[Cents] = Field(description="Total of the monthly fixed charges.")
     branch_id: str | None = Field(None, description="The association's branch (antenne).")
     birth_date: Sealable[date | None] = None
     household: Sealable[Household | None] = None
@@ -127,7 +127,7 @@ class ApplicationAssessedData(FileOwnership):
     proposed_duration_months: int | None = None
     proposed_annual_rate: Rate | None = None
     checks: Sealable[list[CheckResult]] = Field(
-        default_factory=list, description="The checks, their reasons and the overrides' justifications (personal: sealed)."
+        default_factory=list, description="The checks, their reasons and the overrides' justifications."
     )
     reason_codes: list[str] = Field(default_factory=list, description="Unfavourable: why.")
     orientation: Sealable[str | None] = Field(None, description="Unfavourable: what is proposed instead (social aid, budget coaching…).")

@@ -122,7 +122,7 @@ class AdjustmentRequestedData(FileOwnership):
     loan_id: UUID
     adjustment_id: UUID
     terms: AdjustmentTerms
-    reason: Sealable[str] = Field(description="The counsellor's account of the borrower's situation (personal: sealed).")
+    reason: Sealable[str] = Field(description="The counsellor's account of the borrower's situation.")
     requested_by: str
     application_id: UUID | None = Field(None, description="The loan's file: whose data key seals the reason (v1 addition).")
 

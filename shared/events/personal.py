@@ -46,7 +46,8 @@ class Personal:
 PERSONAL = Personal()
 
 # A personal field: its clear value, or sealed. Optional ones are `Sealable[T | None]` (the marker stays on the field).
-Sealable = Annotated[T | Sealed, PERSONAL]
+# Its JSON schema says so too (`x-personal`), for the readers of the AsyncAPI documents.
+Sealable = Annotated[T | Sealed, PERSONAL, Field(json_schema_extra={"x-personal": True})]
 
 
 @cache
