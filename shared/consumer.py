@@ -167,6 +167,8 @@ class EventConsumer:
     maybe_parked: bool = True
     # Why an event may not come on the topic it came on (a bank writing in another bank's name), or None.
     refuse: Callable[[str, Envelope[Any]], str | None] | None = None
+    # Opens the personal fields the service is granted (`shared.privacy.sealing.Opener`), in the batch's transaction.
+    opener: Any = None
 
     async def on_batch(self, message: KafkaMessage) -> None:
         """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
@@ -278,14 +280,17 @@ class EventConsumer:
                     behind = await self._parked_keys(conn, items)
                     to_apply = [i for i in items if i.parked_id is not None or i.record.key_text not in behind]
                     claimed = await inbox.claim_many(conn, self.group_id, [i.event for i in to_apply]) if to_apply else set()
+                    events = [i.event for i in to_apply]
+                    if self.opener is not None and to_apply:
+                        events = await self.opener.open(conn, events)  # one key look-up for the batch
                     with outbox.collecting(conn) as rows:
-                        for item in to_apply:
+                        for item, event in zip(to_apply, events, strict=True):
                             if item.event.id not in claimed:
                                 log.info("event %s already applied by %s: skipped", item.event.id, self.group_id)
                                 continue
                             claimed.discard(item.event.id)  # the same event twice in one batch applies once
                             with self._span(item):
-                                await item.handler(conn, item.event)
+                                await item.handler(conn, event)
                             applied.append(item)
                             self.failpoints.hit("before_commit", item.event.type)
                         await rows.flush()
@@ -505,6 +510,7 @@ def register_consumer(
     tracer: Tracer | None = None,
     on_applied: Callable[[], None] = lambda: None,
     description: str | None = None,
+    opener: Any = None,
 ) -> EventConsumer:
     """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once, in batches.
 
@@ -519,6 +525,7 @@ def register_consumer(
     consumer = EventConsumer(
         broker, pools, group_id, by_type, clock, failpoints, metrics, operations,
         batching=batching, tracer=tracer or trace.get_tracer(__name__), on_applied=on_applied, refuse=refuse,
+        opener=opener,
     )
     description = description or (
         f"Consumer group `{group_id}`: each event applied at least once, in one transaction with its inbox claim "

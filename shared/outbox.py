@@ -22,6 +22,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 
 from shared.events.envelope import CONTENT_TYPE, Envelope
+from shared.events.personal import personal_fields, to_seal
 from shared.metrics import PlumbingMetrics
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,33 @@ _INSERT = (
 _OutboxRow = tuple[UUID, str, str, str, bytes, str]
 
 
+class Sealing:
+    """What seals the personal fields of the events this process writes (`shared.privacy.sealing.Sealer`), set once at
+    the start of a service that writes any (`seal_with`). Without it, an event with a personal value in clear is
+    refused: no personal field leaves a service unsealed, not even into its own outbox table."""
+
+    sealer: Any = None
+
+
+def seal_with(sealer: Any) -> None:
+    """Seal the personal fields of every event written from now on with `sealer` (its `seal(conn, events)`)."""
+    Sealing.sealer = sealer
+
+
+async def sealed(conn: asyncpg.Connection, events: Sequence[Envelope[Any]]) -> Sequence[Envelope[Any]]:
+    """`events` as they may leave the service: their personal fields sealed, in the caller's transaction.
+
+    An event type without personal fields (every loan event of a close of business) costs one look-up.
+    """
+    if not any(personal_fields(type(e)) for e in events):
+        return events
+    if Sealing.sealer is None:
+        if any(to_seal(e) for e in events):
+            raise RuntimeError("personal fields to write but no sealer: the service was started without its PRIVACY_KEK")
+        return events
+    return await Sealing.sealer.seal(conn, events)
+
+
 class OutboxBuffer:
     """Outbox rows held back until the end of a consumer's batch transaction, then written in one statement.
 
@@ -61,12 +89,15 @@ class OutboxBuffer:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
-        self.rows: list[_OutboxRow] = []
+        self.rows: list[tuple[Envelope[Any], str, str]] = []
 
     async def flush(self) -> None:
-        """Write the rows held so far, in order, and wake the relay when the transaction commits."""
+        """Seal the events held so far (one key look-up for them all), write them in order, and wake the relay when
+        the transaction commits."""
         if self.rows:
-            await _insert(self.conn, self.rows)
+            events = await sealed(self.conn, [e for e, _, _ in self.rows])
+            await _insert(self.conn, [(e.id, e.type, topic, e.subject, e.to_bytes(), headers)
+                                      for e, (_, topic, headers) in zip(events, self.rows, strict=True)])
             self.rows = []
 
 
@@ -92,12 +123,12 @@ async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope[Any], topic:
     if not events:
         return
     headers = trace_headers()
-    rows = [(e.id, e.type, topic or e.topic, e.subject, e.to_bytes(), headers) for e in events]
     buffer = _buffer.get()
     if buffer is not None and buffer.conn is conn:
-        buffer.rows.extend(rows)
+        buffer.rows.extend((e, topic or e.topic, headers) for e in events)
         return
-    await _insert(conn, rows)
+    events = await sealed(conn, events)
+    await _insert(conn, [(e.id, e.type, topic or e.topic, e.subject, e.to_bytes(), headers) for e in events])
 
 
 async def _insert(conn: asyncpg.Connection, rows: Sequence[_OutboxRow]) -> None:

@@ -39,7 +39,9 @@ from shared.metrics_refresh import OperationsGauges
 from shared.middleware import RequestTelemetry
 from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, seal_with
+from shared.privacy.keyring import KEYRING_MIGRATIONS
+from shared.privacy.sealing import Opener, Sealer, needs_keyring
 from shared.settings import ServiceSettings
 from shared.telemetry import create_tracer_provider
 from shared.timers import Timer, periodic, timers_router
@@ -70,6 +72,8 @@ class ServiceContext(Generic[SettingsT]):
     consumers: list[EventConsumer] = field(default_factory=list)
     # Set when a consumer applied something: parked events may now find what they wait for.
     applied: asyncio.Event = field(default_factory=asyncio.Event)
+    # Opens the personal fields of events the service is granted (shared.privacy.sealing.GRANTS), None if none.
+    opener: Opener | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -117,6 +121,7 @@ class ServiceContext(Generic[SettingsT]):
             pattern=pattern,
             address=address,
             refuse=refuse,
+            opener=self.opener,
         ))
 
 
@@ -192,6 +197,13 @@ def create_service_app(
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
         tracer=trace.get_tracer("shared.consumer", tracer_provider=tracer_provider),
     )
+    # A service that writes or reads personal fields needs the KEK: it refuses to start without it (its documents, which
+    # start nothing, are made without).
+    personal = needs_keyring(definition.name, definition.publishes)
+    keyring = settings.keyring() if personal and settings.privacy_kek is not None else None
+    if keyring is not None:
+        ctx.opener = Opener.for_service(definition.name, keyring)
+        seal_with(Sealer(keyring))
     definition.register_consumers(ctx)
     declare_publishers(broker, definition.name, definition.publishes)
     keep_dead_letters(ctx)
@@ -213,7 +225,12 @@ def create_service_app(
         tasks: list[asyncio.Task[None]] = []
         gauges: OperationsGauges | None = None
         try:
-            await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
+            if personal and keyring is None:
+                settings.keyring()  # raises, naming the setting that is missing
+            await migrate(
+                pool, definition.schema,
+                [PLUMBING_MIGRATIONS, *([KEYRING_MIGRATIONS] if keyring is not None else []), definition.migrations],
+            )
             ctx.pools.pool = pool
             await refresh_pending(ctx)
             await broker.start()

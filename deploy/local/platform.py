@@ -18,6 +18,7 @@ from deploy.local.keycloak import LocalKeycloak
 from deploy.local.haproxy import LocalHaproxy
 from deploy.local.kafka import LocalKafka
 from deploy.local.ports import choose_ports, find_free_ports
+from deploy.local.privacy import ensure_kek, privacy_env
 from deploy.local.services import (
     SERVICES, WEB, ServiceProcess, kafka_env, read_manifest, replicas_of, tracing_env, web_env, write_manifest,
 )
@@ -99,9 +100,11 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
     ports = {name: [next(spare) for _ in range(replicas)] if spare else [choice.ports[name]] for name in (*SERVICES, WEB)}
     fronted = {name: f"http://127.0.0.1:{choice.ports[name]}" for name in (*SERVICES, WEB)}
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OIDC_ISSUER": issuer, **tracing_env(zipkin)}
+    kek = ensure_kek(state_dir)
     processes = [
         # each service logs in to Kafka as its own principal: it may do only what its ACLs say
-        proc for name in SERVICES for proc in _replicas(name, replicas, ports[name], run_dir, {**env, **kafka_env(kafka.login(name))})
+        proc for name in SERVICES
+        for proc in _replicas(name, replicas, ports[name], run_dir, {**env, **kafka_env(kafka.login(name)), **privacy_env(name, kek)})
     ]
     _start_all(processes)
     proxy = LocalHaproxy(state_dir)

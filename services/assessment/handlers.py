@@ -7,6 +7,8 @@ refuses becomes `EventRejected` (the dead-letter topic, with the reason).
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 from pydantic import ValidationError
 
@@ -19,7 +21,10 @@ from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, PartnerTopics, Topics
 from shared.events import DirectoryAssociation, DirectoryBank, DirectoryNetwork
 from shared.events.banks import sender_refusal
+from shared.privacy.sealing import ERASED, clear_or, still_sealed
 from shared.runtime import ServiceContext
+
+log = logging.getLogger(__name__)
 
 GROUP_ID = "assessment"
 BANK_DECISIONS_GROUP_ID = "assessment-bank-decisions"
@@ -32,18 +37,31 @@ def _intake(source: str) -> Actor:
     return Actor(subject=source, role="system")
 
 
+def _erased(event: ApplicationSubmitted | ApplicationUpdated) -> bool:
+    """A file whose personal fields no longer open (its applicant was erased): nothing left to assess."""
+    if fields := still_sealed(event):
+        log.warning("%s %s: %s sealed for an erased subject, file not taken in", event.type, event.id, ", ".join(fields))
+        return True
+    return False
+
+
 def register(ctx: ServiceContext[AssessmentSettings]) -> None:
     """Subscribe assessment to the applications stream, the partner banks' decisions and the directory."""
     settings = ctx.settings
 
     async def on_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted) -> None:
+        if _erased(event):
+            return
         await usecases.open_file(conn, event.data, settings=settings, actor=_intake(event.source), now=ctx.clock.now())
 
     async def on_updated(conn: asyncpg.Connection, event: ApplicationUpdated) -> None:
+        if _erased(event):
+            return
         await usecases.update_file(conn, event.data, settings=settings, actor=_intake(event.source), now=ctx.clock.now())
 
     async def on_withdrawn(conn: asyncpg.Connection, event: ApplicationWithdrawn) -> None:
-        await usecases.withdraw_file(conn, event.data, actor=_intake(event.source), now=ctx.clock.now())
+        data = event.data.model_copy(update={"reason": clear_or(event.data.reason, ERASED)})
+        await usecases.withdraw_file(conn, data, actor=_intake(event.source), now=ctx.clock.now())
 
     async def on_bank_decision(conn: asyncpg.Connection, event: BankDecision) -> None:
         data = event.data

@@ -13,7 +13,7 @@ import asyncpg
 from services.intake.domain import (
     CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
 )
-from shared.outbox import NOTIFY_CHANNEL, trace_headers
+from shared.outbox import NOTIFY_CHANNEL, sealed, trace_headers
 from shared.privacy.access import rows as privacy_rows
 
 Connection = asyncpg.Connection | asyncpg.Pool
@@ -76,7 +76,8 @@ async def store(conn: Connection, change: Change, *, version: int | None = None)
 
     A new file (`version` None) is inserted; a file read at `version` (`get_versioned`) is updated only if
     its row is still that version: False, and nothing written, when it changed meanwhile. One statement is
-    its own transaction: no BEGIN and COMMIT round trips, no row lock held between two of them.
+    its own transaction: no BEGIN and COMMIT round trips, no row lock held between two of them. Events with
+    personal fields first get the applicant's data key (one statement, made on first use) to seal them.
     """
     application, audit = change.application, change.audit
     args: list[Any] = [*_row(application), audit.at, audit.actor.subject, audit.actor.role, audit.action, json.dumps(audit.details)]
@@ -85,7 +86,7 @@ async def store(conn: Connection, change: Change, *, version: int | None = None)
     if change.milestone is not None:
         args.append(change.milestone.value)
     if change.events:
-        events = change.events
+        events = await sealed(conn, change.events)  # the personal fields sealed with the applicant's key
         args += [[e.id for e in events], [e.type for e in events], [e.topic for e in events], [e.subject for e in events],
                  [e.to_bytes() for e in events], trace_headers(), NOTIFY_CHANNEL]
     return await conn.fetchval(_store_sql(version is not None, change.milestone is not None, bool(change.events)), *args) is not None

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from shared.events.common import Cents, FileOwnership, Rate
 from shared.events.envelope import Envelope, Payload
+from shared.events.personal import Sealable
 from shared.events.topics import Topics
 
 
@@ -34,21 +35,21 @@ class ApplicationFileData(FileOwnership):
     """The file as the counsellor built it. Fields after the totals were added within v1 (optional)."""
 
     application_id: UUID
-    applicant_name: str = Field(description="Applicant's full name (internal topic only).")
+    applicant_name: Sealable[str] = Field(description="Applicant's full name.")
     purpose: str = Field(description="Purpose category of the project (vehicle, housing, training…).")
     amount_cents: Cents
     duration_months: int = Field(ge=1)
-    monthly_resources_cents: Cents = Field(description="Total of the monthly resources.")
-    monthly_charges_cents: Cents = Field(description="Total of the monthly fixed charges.")
+    monthly_resources_cents: Sealable[Cents] = Field(description="Total of the monthly resources.")
+    monthly_charges_cents: Sealable[Cents] = Field(description="Total of the monthly fixed charges.")
     branch_id: str | None = Field(None, description="The association's branch (antenne).")
-    birth_date: date | None = None
-    household: Household | None = None
-    resources: dict[str, Cents] | None = Field(None, description="Monthly resources by kind (vocabulary.ResourceKind).")
-    charges: dict[str, Cents] | None = Field(None, description="Monthly charges by kind (vocabulary.ChargeKind).")
-    project: ProjectInfo | None = None
+    birth_date: Sealable[date | None] = None
+    household: Sealable[Household | None] = None
+    resources: Sealable[dict[str, Cents] | None] = Field(None, description="Monthly resources by kind (vocabulary.ResourceKind).")
+    charges: Sealable[dict[str, Cents] | None] = Field(None, description="Monthly charges by kind (vocabulary.ChargeKind).")
+    project: Sealable[ProjectInfo | None] = None
     referral_source: str | None = Field(None, description="vocabulary.ReferralSource")
     documents: dict[str, str] | None = Field(None, description="Checklist item → missing/received/verified/expired.")
-    incomplete_reason: str | None = Field(None, description="Why the file was submitted with documents missing.")
+    incomplete_reason: Sealable[str | None] = Field(None, description="Why the file was submitted with documents missing.")
 
 
 class ApplicationSubmittedData(ApplicationFileData):
@@ -79,7 +80,7 @@ class ApplicationWithdrawnData(FileOwnership):
     """The applicant withdrew the file before the bank decided."""
 
     application_id: UUID
-    reason: str
+    reason: Sealable[str]
     withdrawn_by: str = Field(description="The counsellor who recorded the withdrawal.")
 
 
@@ -119,15 +120,17 @@ class ApplicationAssessedData(FileOwnership):
 
     application_id: UUID
     outcome: Literal["favourable", "unfavourable", "incomplete"]
-    diagnostic: BudgetDiagnostic
-    opinion: str
+    diagnostic: Sealable[BudgetDiagnostic]
+    opinion: Sealable[str]
     bank_id: str | None = Field(None, description="Partner bank the file is routed to (favourable only).")
     proposed_amount_cents: Cents | None = None
     proposed_duration_months: int | None = None
     proposed_annual_rate: Rate | None = None
-    checks: list[CheckResult] = Field(default_factory=list)
+    checks: Sealable[list[CheckResult]] = Field(
+        default_factory=list, description="The checks, their reasons and the overrides' justifications."
+    )
     reason_codes: list[str] = Field(default_factory=list, description="Unfavourable: why.")
-    orientation: str | None = Field(None, description="Unfavourable: what is proposed instead (social aid, budget coaching…).")
+    orientation: Sealable[str | None] = Field(None, description="Unfavourable: what is proposed instead (social aid, budget coaching…).")
     missing_documents: list[str] = Field(default_factory=list, description="Incomplete: what the file lacks.")
 
 

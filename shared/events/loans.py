@@ -11,6 +11,7 @@ from pydantic import Field
 
 from shared.events.common import Cents, FileOwnership, Rate
 from shared.events.envelope import Envelope, Payload
+from shared.events.personal import Sealable
 from shared.events.topics import Topics
 
 
@@ -121,8 +122,9 @@ class AdjustmentRequestedData(FileOwnership):
     loan_id: UUID
     adjustment_id: UUID
     terms: AdjustmentTerms
-    reason: str
+    reason: Sealable[str] = Field(description="The counsellor's account of the borrower's situation.")
     requested_by: str
+    application_id: UUID | None = Field(None, description="The loan's file: whose data key seals the reason (v1 addition).")
 
 
 class AdjustmentRequested(Envelope[AdjustmentRequestedData]):

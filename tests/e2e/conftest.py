@@ -30,6 +30,7 @@ from deploy.local.identity import LocalIdentity
 from shared.auth import Principal
 from tests.support import tokens
 from tests.support.infra import kafka_client, kafka_login
+from tests.support.privacy import PRIVACY_ENV
 
 
 @dataclass
@@ -154,6 +155,7 @@ async def running_platform(
             **QUICK_FAILOVER,
             "OIDC_ISSUER": keycloak.issuer,
             **tracing_env(zipkin),
+            **PRIVACY_ENV,  # the services that seal or open personal fields need the KEK
         }
         async with running_services(SERVICES, env, run_dir, settings) as processes:
             await seed_directory(processes["directory"].url, dsn, keycloak)

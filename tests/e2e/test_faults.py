@@ -42,6 +42,7 @@ from tests.e2e.test_resilience import application_submitted
 from tests.support import tokens
 from tests.support.infra import servers_of_their_own
 from tests.support.intake import complete_file
+from tests.support.privacy import PRIVACY_ENV
 
 pytestmark = pytest.mark.e2e
 
@@ -118,6 +119,7 @@ async def rig(servers: tuple[LocalKafka, LocalPostgres], tmp_path_factory: pytes
                 "OIDC_JWKS_URL": keys_url,
                 **QUICK_FAILOVER,
                 **tracing_env(None),
+                **PRIVACY_ENV,
             }
             async with running_services(("intake", "assessment"), env, tmp_path_factory.mktemp("faults")) as processes:
                 yield Rig(RunningServices(broker.address, dsn, processes, env), broker, database)

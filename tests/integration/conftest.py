@@ -32,6 +32,7 @@ from tests.conftest import fresh_database
 from tests.support import directory
 from tests.support.infra import service_kafka_settings
 from tests.support.tokens import TEST_ISSUER, test_keys
+from tests.support.privacy import TEST_KEK
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
     d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY)
@@ -113,7 +114,8 @@ async def run_service(
     if kafka is not None:
         settings_ = {**service_kafka_settings(kafka, name), **settings_}  # the service's own principal
     settings = definition.settings_cls(
-        database_url=dsn, kafka_bootstrap_servers=kafka or UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER, **settings_
+        database_url=dsn, kafka_bootstrap_servers=kafka or UNREACHABLE_KAFKA, oidc_issuer=issuer or TEST_ISSUER,
+        **{"privacy_kek": TEST_KEK, **settings_},
     )
     clock = clock or FixedClock(NOW)
     keys = None if issuer else test_keys(clock.now)

@@ -17,6 +17,7 @@ from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationW
 from shared.events.envelope import Envelope
 from tests.integration.conftest import NOW, RunningService, ServiceStarter, loan_approved
 from tests.support import intake as files
+from tests.support.privacy import opened
 from tests.support.tokens import bearer, counsellor, ops, supervisor
 
 pytestmark = pytest.mark.integration
@@ -25,9 +26,9 @@ NADIA = bearer(counsellor())  # c-lefebvre, Secours Catholique, Hauts-de-France
 
 
 async def published(service: RunningService) -> list[Envelope[Any]]:
-    """The events intake stored in its outbox, in order."""
+    """The events intake stored in its outbox, in order, their personal fields opened (as assessment reads them)."""
     rows = await service.fetch("select payload from outbox order by id")
-    return [parse_event(bytes(r["payload"])) for r in rows]
+    return await opened(service.dsn, [parse_event(bytes(r["payload"])) for r in rows])
 
 
 async def open_file(service: RunningService, body: dict[str, Any], headers: dict[str, str] = NADIA) -> dict[str, Any]:
@@ -70,6 +71,8 @@ async def test_a_draft_edited_then_submitted_publishes_the_whole_file(start_serv
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "submitted"
+    [stored] = await intake.fetch("select payload from outbox")
+    assert b"Nadia Benali" not in bytes(stored["payload"]) and b"1988-06-14" not in bytes(stored["payload"])  # sealed
     [event] = await published(intake)
     assert isinstance(event, ApplicationSubmitted)
     assert event.subject == draft["id"]

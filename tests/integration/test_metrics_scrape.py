@@ -20,6 +20,7 @@ from deploy.local.services import ServiceProcess, kafka_env
 from deploy.local.victoria import LocalVictoria
 from shared.events import Topics
 from tests.support.infra import kafka_login
+from tests.support.privacy import PRIVACY_ENV
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def intake(kafka: str, database: str, tmp_path: Path) -> Iterator[ServiceProcess
             "DATABASE_URL": database,
             "OIDC_ISSUER": "http://127.0.0.1:9/realms/none",  # no request here needs a token
             "METRICS_REFRESH_SECONDS": "1",
+            **PRIVACY_ENV,
         },
     )
     proc.start()

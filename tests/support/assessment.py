@@ -10,6 +10,7 @@ from shared.events import BankDecision, Envelope, new_event, parse_event
 from shared.events import BankDecisionData, Household
 from tests.integration.conftest import NOW, TODAY, RunningService, application_submitted
 from tests.support import tokens
+from tests.support.privacy import opened
 from tests.support.tokens import bearer
 
 COUNSELLOR = bearer(tokens.counsellor())
@@ -38,8 +39,8 @@ def fatou_diallo(**data: Any) -> Any:
 
 
 async def outbox(service: RunningService) -> list[Envelope[Any]]:
-    """The events the service wrote to its outbox, in order."""
-    return [parse_event(bytes(r["payload"])) for r in await service.fetch("select payload from outbox order by id")]
+    """The events the service wrote to its outbox, in order, their personal fields opened with the test keyring."""
+    return await opened(service.dsn, [parse_event(bytes(r["payload"])) for r in await service.fetch("select payload from outbox order by id")])
 
 
 async def routed_file(service: RunningService, **data: Any) -> UUID:

@@ -16,7 +16,7 @@ from bench.portfolio import DURATIONS, max_duration, picks, templates
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg"])
+@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg", "bench.sealing"])
 def test_the_benchmark_command_loads_and_lists_its_options(module: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Importing the command is what breaks when the service code it drives moves.
     main = importlib.import_module(module).main

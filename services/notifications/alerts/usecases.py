@@ -36,6 +36,7 @@ from shared.events import (
 )
 from shared.http import not_found
 from shared.outbox import add_to_outbox
+from shared.privacy.sealing import clear_or
 
 BATCH = 200
 
@@ -61,14 +62,14 @@ async def record_alerts(conn: asyncpg.Connection, drafts: list[AlertDraft], sett
 
 
 async def file_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted, settings: NotificationsSettings, now: datetime) -> None:
-    """Remember the applicant's name, for the counsellor's e-mails."""
-    await repository.remember_file(conn, event.data.application_id, applicant_name=event.data.applicant_name)
+    """Remember the applicant's name, for the counsellor's e-mails (none once the applicant was erased: it stays sealed)."""
+    await repository.remember_file(conn, event.data.application_id, applicant_name=clear_or(event.data.applicant_name, None))
 
 
 async def file_updated(conn: asyncpg.Connection, event: ApplicationUpdated, settings: NotificationsSettings, now: datetime) -> None:
     """The applicant's name as it is now; documents received shorten (or end) an incomplete file's wait."""
     d = event.data
-    await repository.remember_file(conn, d.application_id, applicant_name=d.applicant_name)
+    await repository.remember_file(conn, d.application_id, applicant_name=clear_or(d.applicant_name, None))
     if watched := await repository.incomplete(conn, d.application_id):
         if missing := rules.still_missing(watched.missing_documents, d.documents):
             await repository.update_missing(conn, d.application_id, missing)

@@ -86,7 +86,7 @@ def request_adjustment(
         now,
         AdjustmentRequestedData(
             **loan.ownership(), loan_id=loan.id, adjustment_id=adjustment_id, terms=body.terms.contract(),
-            reason=body.reason, requested_by=requested_by,
+            reason=body.reason, requested_by=requested_by, application_id=loan.application_id,
         ),
     )
     return adjustment, figures, event
