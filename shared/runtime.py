@@ -137,6 +137,8 @@ class ServiceDefinition(Generic[SettingsT]):
     postgres_statistics: bool = False
     # What the service writes through its outbox: the `send` operations of its AsyncAPI document.
     publishes: tuple[type[Envelope[Any]], ...] = ()
+    # Shared migrations applied before the service's own, e.g. the platform's keyring (shared/privacy/keyring.py).
+    extra_migrations: tuple[Path, ...] = ()
 
     def create_app(
         self,
@@ -213,7 +215,7 @@ def create_service_app(
         tasks: list[asyncio.Task[None]] = []
         gauges: OperationsGauges | None = None
         try:
-            await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, definition.migrations])
+            await migrate(pool, definition.schema, [PLUMBING_MIGRATIONS, *definition.extra_migrations, definition.migrations])
             ctx.pools.pool = pool
             await refresh_pending(ctx)
             await broker.start()

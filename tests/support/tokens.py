@@ -129,3 +129,8 @@ def ops(sub: str = "ops-durand") -> Principal:
 def admin(sub: str = "adm-moreau") -> Principal:
     """An administrator of the directory."""
     return Principal(subject=sub, role=Role.ADMIN)
+
+
+def dpo(sub: str = "dpo-lambert") -> Principal:
+    """The data protection officer (délégué à la protection des données)."""
+    return Principal(subject=sub, role=Role.DPO)
