@@ -81,12 +81,12 @@ def services() -> dict[str, ServiceAccess]:
     return {
         "intake": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
-            groups={"intake": (Topics.APPLICATIONS,), **_dead_letters("intake")},
+            groups={"intake": (Topics.APPLICATIONS, Topics.PRIVACY), **_dead_letters("intake")},
         ),
         "assessment": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
             groups={
-                "assessment": (Topics.APPLICATIONS,),
+                "assessment": (Topics.APPLICATIONS, Topics.PRIVACY),
                 "assessment-bank-decisions": (PartnerTopics.DECISIONS_PREFIX,),
                 "assessment-directory": (Topics.DIRECTORY,),
                 **_dead_letters("assessment"),
@@ -95,7 +95,7 @@ def services() -> dict[str, ServiceAccess]:
         "servicing": ServiceAccess(
             writes=(Topics.LOANS,),
             groups={
-                "servicing": (Topics.APPLICATIONS,),
+                "servicing": (Topics.APPLICATIONS, Topics.PRIVACY),
                 "servicing-bank-payments": (PartnerTopics.PAYMENTS_PREFIX,),
                 **_dead_letters("servicing"),
             },
@@ -103,7 +103,7 @@ def services() -> dict[str, ServiceAccess]:
         "notifications": ServiceAccess(
             writes=(Topics.ALERTS, PartnerTopics.PREFIX),
             groups={
-                "notifications": (Topics.APPLICATIONS, Topics.LOANS),
+                "notifications": (Topics.APPLICATIONS, Topics.LOANS, Topics.PRIVACY),
                 "notifications-directory": (Topics.DIRECTORY,),
                 **_dead_letters("notifications"),
             },
@@ -112,6 +112,11 @@ def services() -> dict[str, ServiceAccess]:
         "directory": ServiceAccess(
             writes=(Topics.DIRECTORY,),
             groups={"directory": (Topics.APPLICATIONS,), **_dead_letters("directory")},
+        ),
+        # The DPO's service: reads where each file stands, writes the erasures every service applies.
+        "privacy": ServiceAccess(
+            writes=(Topics.PRIVACY,),
+            groups={"privacy": (Topics.APPLICATIONS, Topics.LOANS), **_dead_letters("privacy")},
         ),
     }
 

@@ -1,4 +1,4 @@
-"""Run the five services as separate OS processes (used by the platform launcher and the e2e tests)."""
+"""Run the six services as separate OS processes (used by the platform launcher and the e2e tests)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from deploy.local import REPO_ROOT
 from deploy.local.process import pid_alive, tail, terminate_group
 from shared.kafka_auth import KafkaLogin
 
-SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory")
+SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory", "privacy")
 # The web workspace: pages for people, calling the services above with each person's token.
 WEB = "web"
 

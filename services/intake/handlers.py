@@ -12,7 +12,7 @@ import asyncpg
 from services.intake import domain, usecases
 from services.intake.settings import IntakeSettings
 from shared.auth import Actor
-from shared.events import ApplicationAssessed, ApplicationRouted, LoanApproved, LoanDeclined, Topics
+from shared.events import ApplicationAssessed, ApplicationRouted, LoanApproved, LoanDeclined, PersonErased, Topics
 from shared.events.envelope import Envelope
 from shared.runtime import ServiceContext
 
@@ -54,10 +54,18 @@ async def on_declined(conn: asyncpg.Connection, event: LoanDeclined) -> None:
     await usecases.record_progress(conn, _progress(event, domain.Milestone.DECLINED, bank_id=event.data.bank_id))
 
 
+async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
+    """The person of a file was erased (privacy service): nothing of them stays in intake."""
+    await usecases.erase_person(conn, event.data.subject_id, actor=Actor.service(event.source), at=event.data.erased_at)
+
+
 def register(ctx: ServiceContext[IntakeSettings]) -> None:
-    """Subscribe intake to assessment's events on the applications stream."""
+    """Subscribe intake to assessment's events on the applications stream, and to the erasures."""
     ctx.consume(
         GROUP_ID,
-        (Topics.APPLICATIONS,),
-        {ApplicationAssessed: on_assessed, ApplicationRouted: on_routed, LoanApproved: on_approved, LoanDeclined: on_declined},
+        (Topics.APPLICATIONS, Topics.PRIVACY),
+        {
+            ApplicationAssessed: on_assessed, ApplicationRouted: on_routed, LoanApproved: on_approved, LoanDeclined: on_declined,
+            PersonErased: on_erased,
+        },
     )
