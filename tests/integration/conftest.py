@@ -22,6 +22,7 @@ from services.assessment.app import DEFINITION as ASSESSMENT
 from services.directory.app import DEFINITION as DIRECTORY
 from services.intake.app import DEFINITION as INTAKE
 from services.notifications.app import DEFINITION as NOTIFICATIONS
+from services.privacy.app import DEFINITION as PRIVACY
 from services.servicing.app import DEFINITION as SERVICING
 from shared.clock import FixedClock
 from shared.events import ApplicationSubmitted, BankDecision, BankPayment, Envelope, LoanApproved, PaymentMissed, Topics, new_event
@@ -34,7 +35,7 @@ from tests.support.infra import service_kafka_settings
 from tests.support.tokens import TEST_ISSUER, test_keys
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
-    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY)
+    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY, PRIVACY)
 }
 # A Monday morning in Paris: business dates in the tests are relative to it.
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)

@@ -7,7 +7,6 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.privacy import repository, usecases
