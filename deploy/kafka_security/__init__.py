@@ -73,6 +73,11 @@ def _dead_letters(service: str) -> dict[str, tuple[str, ...]]:
     return {f"{service}-dead-letters": (Topics.DEAD_LETTER,)}
 
 
+def _erasures(service: str) -> dict[str, tuple[str, ...]]:
+    # Every service that holds rows about a file applies the privacy service's erasures, under a group of its own.
+    return {f"{service}-erasures": (Topics.PRIVACY,)}
+
+
 PARTNER_PREFIXES = PartnerTopics.PREFIXES
 
 
@@ -81,12 +86,13 @@ def services() -> dict[str, ServiceAccess]:
     return {
         "intake": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
-            groups={"intake": (Topics.APPLICATIONS, Topics.PRIVACY), **_dead_letters("intake")},
+            groups={"intake": (Topics.APPLICATIONS,), **_erasures("intake"), **_dead_letters("intake")},
         ),
         "assessment": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
             groups={
-                "assessment": (Topics.APPLICATIONS, Topics.PRIVACY),
+                "assessment": (Topics.APPLICATIONS,),
+                **_erasures("assessment"),
                 "assessment-bank-decisions": (PartnerTopics.DECISIONS_PREFIX,),
                 "assessment-directory": (Topics.DIRECTORY,),
                 **_dead_letters("assessment"),
@@ -95,7 +101,8 @@ def services() -> dict[str, ServiceAccess]:
         "servicing": ServiceAccess(
             writes=(Topics.LOANS,),
             groups={
-                "servicing": (Topics.APPLICATIONS, Topics.PRIVACY),
+                "servicing": (Topics.APPLICATIONS,),
+                **_erasures("servicing"),
                 "servicing-bank-payments": (PartnerTopics.PAYMENTS_PREFIX,),
                 **_dead_letters("servicing"),
             },
@@ -103,7 +110,8 @@ def services() -> dict[str, ServiceAccess]:
         "notifications": ServiceAccess(
             writes=(Topics.ALERTS, PartnerTopics.PREFIX),
             groups={
-                "notifications": (Topics.APPLICATIONS, Topics.LOANS, Topics.PRIVACY),
+                "notifications": (Topics.APPLICATIONS, Topics.LOANS),
+                **_erasures("notifications"),
                 "notifications-directory": (Topics.DIRECTORY,),
                 **_dead_letters("notifications"),
             },

@@ -24,6 +24,7 @@ from shared.events.banks import sender_refusal
 from shared.runtime import ServiceContext
 
 GROUP_ID = "assessment"
+ERASURES_GROUP_ID = "assessment-erasures"
 BANK_DECISIONS_GROUP_ID = "assessment-bank-decisions"
 DIRECTORY_GROUP_ID = "assessment-directory"
 _TERMS = frozenset(BankDecisionTerms.model_fields)
@@ -73,12 +74,10 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
 
     ctx.consume(
         GROUP_ID,
-        (Topics.APPLICATIONS, Topics.PRIVACY),
-        {
-            ApplicationSubmitted: on_submitted, ApplicationUpdated: on_updated, ApplicationWithdrawn: on_withdrawn,
-            PersonErased: on_erased,
-        },
+        (Topics.APPLICATIONS,),
+        {ApplicationSubmitted: on_submitted, ApplicationUpdated: on_updated, ApplicationWithdrawn: on_withdrawn},
     )
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
     # Every bank's decisions topic, a bank added later included; the topic names the bank, the payload must too.
     ctx.consume(
         BANK_DECISIONS_GROUP_ID, (), {BankDecision: on_bank_decision},

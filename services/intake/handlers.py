@@ -17,6 +17,7 @@ from shared.events.envelope import Envelope
 from shared.runtime import ServiceContext
 
 GROUP_ID = "intake"
+ERASURES_GROUP_ID = "intake-erasures"
 
 
 def _progress(event: Envelope[Any], milestone: domain.Milestone, **details: Any) -> domain.Progress:
@@ -63,9 +64,7 @@ def register(ctx: ServiceContext[IntakeSettings]) -> None:
     """Subscribe intake to assessment's events on the applications stream, and to the erasures."""
     ctx.consume(
         GROUP_ID,
-        (Topics.APPLICATIONS, Topics.PRIVACY),
-        {
-            ApplicationAssessed: on_assessed, ApplicationRouted: on_routed, LoanApproved: on_approved, LoanDeclined: on_declined,
-            PersonErased: on_erased,
-        },
+        (Topics.APPLICATIONS,),
+        {ApplicationAssessed: on_assessed, ApplicationRouted: on_routed, LoanApproved: on_approved, LoanDeclined: on_declined},
     )
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})

@@ -43,6 +43,7 @@ from shared.events import (
 
 GROUP_ID = "notifications"
 DIRECTORY_GROUP_ID = "notifications-directory"
+ERASURES_GROUP_ID = "notifications-erasures"
 # A use case an event is handed to, in the event's transaction.
 UseCase = Callable[[asyncpg.Connection, Any, NotificationsSettings, datetime], Awaitable[object]]
 
@@ -88,11 +89,8 @@ def register(ctx: Notifications) -> None:
     async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
         await erase_person(conn, event.data.subject_id)
 
-    ctx.consume(
-        GROUP_ID,
-        (Topics.LOANS, Topics.APPLICATIONS, Topics.PRIVACY),
-        {**{cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()}, PersonErased: on_erased},
-    )
+    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()})
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
 
     async def on_contact(conn: asyncpg.Connection, event: DirectoryContact) -> None:
         await email.keep_contact(conn, event.data)

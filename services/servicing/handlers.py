@@ -22,6 +22,7 @@ from shared.http import Problem
 from shared.runtime import ServiceContext
 
 GROUP_ID = "servicing"
+ERASURES_GROUP_ID = "servicing-erasures"
 BANK_PAYMENTS_GROUP_ID = "servicing-bank-payments"
 
 
@@ -42,7 +43,8 @@ def register(ctx: ServiceContext[ServicingSettings]) -> None:
         await erase_borrower(conn, event.data.subject_id)
         await forget_stored_responses(conn, event.data.subject_id)
 
-    ctx.consume(GROUP_ID, (Topics.APPLICATIONS, Topics.PRIVACY), {LoanApproved: on_loan_approved, PersonErased: on_erased})
+    ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
     # Every bank's payments topic, a bank added later included; the topic names the bank, the payload must too.
     ctx.consume(
         BANK_PAYMENTS_GROUP_ID, (), {BankPayment: on_bank_payment},

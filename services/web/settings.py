@@ -34,6 +34,7 @@ class WebSettings(BaseSettings):
     servicing_url: str = Field("http://127.0.0.1:8003", description="Servicing's API.")
     notifications_url: str = Field("http://127.0.0.1:8004", description="Notifications' API.")
     directory_url: str = Field("http://127.0.0.1:8005", description="The directory's API.")
+    privacy_url: str = Field("http://127.0.0.1:8006", description="The privacy service's API (the DPO's: erasure, restriction, retention).")
     trace_url: str | None = Field(
         None, description="A trace's page in the tracing UI, with `{trace_id}` in it (Zipkin: `http://host:9411/zipkin/traces/{trace_id}`)."
     )
