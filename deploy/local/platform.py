@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -26,7 +27,9 @@ from deploy.local.zipkin import LocalZipkin, fetch_trace, zipkin_records
 from deploy.local.status import KEYCLOAK, METRICS, TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.victoria import LocalVictoria
 from deploy.local.topics import ensure_topics
+from deploy.kafka_security import write_private
 from shared.auth import Principal, Role
+from shared.privacy.keyring import new_kek
 
 PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, "privacy": 8006, WEB: 8000}
 PREFERRED_ZIPKIN_PORT = 9411
@@ -36,6 +39,14 @@ PREFERRED_METRICS_PORT = 8428  # VictoriaMetrics' own default
 WEB_BASE_URL = "http://127.0.0.1:8000"
 # The realm's demo administrator puts the demo directory in place, as any administrator would.
 DEMO_ADMIN = "adm-moreau"
+
+
+def privacy_kek(state_dir: Path) -> str:
+    """The platform's key-encryption key (base64), made once into `<state>/privacy/kek` (mode 0600) and kept."""
+    path = state_dir / "privacy" / "kek"
+    if not path.is_file():
+        write_private(path, base64.b64encode(new_kek()).decode())
+    return path.read_text().strip()
 
 
 def _manifest_path(state_dir: Path) -> Path:
@@ -98,7 +109,10 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
     spare = iter(find_free_ports(replicas * (len(SERVICES) + 1))) if replicas > 1 else None
     ports = {name: [next(spare) for _ in range(replicas)] if spare else [choice.ports[name]] for name in (*SERVICES, WEB)}
     fronted = {name: f"http://127.0.0.1:{choice.ports[name]}" for name in (*SERVICES, WEB)}
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OIDC_ISSUER": issuer, **tracing_env(zipkin)}
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OIDC_ISSUER": issuer, **tracing_env(zipkin),
+        "PRIVACY_KEK": privacy_kek(state_dir),  # the keyring's KEK (shared/privacy/keyring.py)
+    }
     processes = [
         # each service logs in to Kafka as its own principal: it may do only what its ACLs say
         proc for name in SERVICES for proc in _replicas(name, replicas, ports[name], run_dir, {**env, **kafka_env(kafka.login(name))})

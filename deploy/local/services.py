@@ -104,6 +104,8 @@ class ServiceProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", f"{prefix}HTTP_PORT": str(self.port)}
         # OpenTelemetry's standard variables (OTEL_*) go as they are; the service's own settings take its prefix.
         env.update({k if k.startswith((prefix, "OTEL_")) else prefix + k: v for k, v in self.env.items()})
+        if "PRIVACY_KEK" in self.env:  # the keyring's KEK, given once for all: the privacy service's prefix is PRIVACY_ too
+            env[f"{prefix}PRIVACY_KEK"] = self.env["PRIVACY_KEK"]
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.name}"],

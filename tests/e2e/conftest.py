@@ -6,6 +6,7 @@ and the services that keep a copy of it have read it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import time
@@ -28,6 +29,7 @@ from deploy.local.ports import find_free_ports
 from tests.conftest import fresh_database
 from deploy.local.identity import LocalIdentity
 from shared.auth import Principal
+from shared.privacy.keyring import new_kek
 from tests.support import tokens
 from tests.support.infra import kafka_client, kafka_login
 
@@ -141,7 +143,7 @@ QUICK_FAILOVER = {"CONSUMER_SESSION_TIMEOUT_MS": "6000", "CONSUMER_HEARTBEAT_INT
 async def running_platform(
     kafka: str, postgres: str, keycloak: LocalIdentity, zipkin: str, run_dir: Path, settings: dict[str, dict[str, str]] | None = None
 ) -> AsyncIterator[RunningPlatform]:
-    """The five services on a database of their own, exporting to Zipkin, the directory seeded; all stopped after.
+    """The six services on a database of their own, exporting to Zipkin, the directory seeded; all stopped after.
 
     `settings`: more settings of one service (`{"notifications": {"WEBHOOK_ALLOW_INSECURE_URLS": "true"}}`)."""
     async with fresh_database(postgres) as dsn:
@@ -154,6 +156,7 @@ async def running_platform(
             **QUICK_FAILOVER,
             "OIDC_ISSUER": keycloak.issuer,
             **tracing_env(zipkin),
+            "PRIVACY_KEK": base64.b64encode(new_kek()).decode(),  # the keyring's KEK, one per platform
         }
         async with running_services(SERVICES, env, run_dir, settings) as processes:
             await seed_directory(processes["directory"].url, dsn, keycloak)
