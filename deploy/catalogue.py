@@ -56,6 +56,7 @@ WHY: dict[tuple[str, str], str] = {
     ("fr.microcredit.person.erased.v1", "assessment"): "erase the assessment",
     ("fr.microcredit.person.erased.v1", "servicing"): "erase the borrower's texts",
     ("fr.microcredit.person.erased.v1", "notifications"): "erase the name from alerts and e-mails",
+    ("fr.microcredit.person.restricted.v1", "intake"): "refuse changes to the file",
 }
 
 

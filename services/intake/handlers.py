@@ -12,7 +12,9 @@ import asyncpg
 from services.intake import domain, usecases
 from services.intake.settings import IntakeSettings
 from shared.auth import Actor
-from shared.events import ApplicationAssessed, ApplicationRouted, LoanApproved, LoanDeclined, PersonErased, Topics
+from shared.events import (
+    ApplicationAssessed, ApplicationRouted, LoanApproved, LoanDeclined, PersonErased, PersonRestricted, Topics,
+)
 from shared.events.envelope import Envelope
 from shared.runtime import ServiceContext
 
@@ -60,6 +62,12 @@ async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
     await usecases.erase_person(conn, event.data.subject_id, actor=Actor.service(event.source), at=event.data.erased_at)
 
 
+async def on_restricted(conn: asyncpg.Connection, event: PersonRestricted) -> None:
+    """The DPO restricted the file's processing, or lifted the restriction."""
+    data = event.data
+    await usecases.restrict_file(conn, data.subject_id, data.at if data.restricted else None)
+
+
 def register(ctx: ServiceContext[IntakeSettings]) -> None:
     """Subscribe intake to assessment's events on the applications stream, and to the erasures."""
     ctx.consume(
@@ -67,4 +75,4 @@ def register(ctx: ServiceContext[IntakeSettings]) -> None:
         (Topics.APPLICATIONS,),
         {ApplicationAssessed: on_assessed, ApplicationRouted: on_routed, LoanApproved: on_approved, LoanDeclined: on_declined},
     )
-    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased, PersonRestricted: on_restricted})

@@ -266,6 +266,12 @@ async def erase(conn: asyncpg.Connection, application_id: UUID, at: datetime) ->
     return True
 
 
-async def erased_at(conn: Connection, application_id: UUID) -> datetime | None:
-    """When the file's person was erased, or None."""
-    return await conn.fetchval("select erased_at from applications where id = $1", application_id)
+async def frozen(conn: Connection, application_id: UUID) -> tuple[datetime | None, datetime | None]:
+    """When the file's person was erased, and since when its processing is restricted (each None if not)."""
+    row = await conn.fetchrow("select erased_at, restricted_at from applications where id = $1", application_id)
+    return (row["erased_at"], row["restricted_at"]) if row else (None, None)
+
+
+async def restrict(conn: asyncpg.Connection, application_id: UUID, at: datetime | None) -> None:
+    """Restrict the file's processing (`at`) or lift the restriction (None)."""
+    await conn.execute("update applications set restricted_at = $2 where id = $1", application_id, at)

@@ -56,7 +56,7 @@ DEFINITION = ServiceDefinition(
     settings_cls=PrivacySettings,
     register_consumers=register,
     timers=(Timer("retention", lambda s: s.retention_interval_seconds, run_retention, RetentionDone),),
-    publishes=(events.PersonErased,),
+    publishes=(events.PersonErased, events.PersonRestricted),
 )
 
 create_app = DEFINITION.create_app

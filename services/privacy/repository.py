@@ -59,9 +59,14 @@ async def erasure(conn: Connection, subject_id: UUID) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def set_restriction(conn: Connection, subject_id: UUID, *, at: datetime | None, by: str | None) -> None:
-    """Restrict the processing of the subject's data (`at` given) or lift the restriction."""
-    await conn.execute("update subjects set restricted_at = $2, restricted_by = $3 where subject_id = $1", subject_id, at, by)
+async def set_restriction(conn: Connection, subject_id: UUID, *, at: datetime | None, by: str | None) -> bool:
+    """Restrict the processing of the subject's data (`at` given) or lift the restriction; False when it already was so."""
+    changed = await conn.fetchval(
+        "update subjects set restricted_at = $2, restricted_by = $3"
+        " where subject_id = $1 and (restricted_at is null) <> ($2::timestamptz is null) returning true",
+        subject_id, at, by,
+    )
+    return bool(changed)
 
 
 async def save_erasure(

@@ -19,7 +19,7 @@ import asyncpg
 
 from services.privacy import repository
 from services.privacy.domain import Decision, Subject, erasure_decision, retention_due
-from shared.events import PersonErased, PersonErasedData, new_event
+from shared.events import PersonErased, PersonErasedData, PersonRestricted, PersonRestrictedData, new_event
 from shared.outbox import add_to_outbox
 from shared.privacy.keyring import KeyRing
 from shared.privacy.retention import RetentionRule, in_force
@@ -66,6 +66,23 @@ async def request_erasure(
         if decision.allowed:
             await erase(conn, keyring, subject, kind=decision.kind, rule=decision.rule, now=now, requested_by=by)
         return subject, decision
+
+
+async def restrict(pool: asyncpg.Pool, subject_id: UUID, *, restricted: bool, by: str, now: datetime) -> Subject | None:
+    """Restrict the processing of the subject's data (RGPD art. 18) or lift it, and tell the services; None if unknown.
+
+    Asked again in the same sense, nothing changes and nothing is published.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        subject = await repository.get(conn, subject_id, lock=True)
+        if subject is None:
+            return None
+        if await repository.set_restriction(conn, subject_id, at=now if restricted else None, by=by if restricted else None):
+            data = PersonRestrictedData(
+                subject_id=subject_id, association_id=subject.association_id, region=subject.region, restricted=restricted, at=now,
+            )
+            await add_to_outbox(conn, new_event(PersonRestricted, source=SOURCE, subject=str(subject_id), time=now, data=data))
+        return await repository.get(conn, subject_id)
 
 
 async def retention_run(

@@ -31,6 +31,28 @@ class PersonErasedData(Payload):
         return str(self.subject_id)
 
 
+class PersonRestrictedData(Payload):
+    """The processing of a person's data was restricted (RGPD art. 18), or the restriction lifted: the file is kept
+    as it is, nobody changes it, until the restriction is lifted."""
+
+    subject_id: UUID = Field(description="The data subject: the `application_id` of the file.")
+    association_id: str = Field(description="The association that followed the file.")
+    region: str = Field(description="The region of the association's branch.")
+    restricted: bool = Field(description="True: restricted from now on; false: the restriction is lifted.")
+    at: AwareDatetime = Field(description="When the DPO restricted it or lifted the restriction.")
+
+    def subject(self) -> str:
+        """The event's subject and Kafka key."""
+        return str(self.subject_id)
+
+
+class PersonRestricted(Envelope[PersonRestrictedData]):
+    """`person restricted` v1."""
+
+    topic: ClassVar[str] = Topics.PRIVACY
+    type: Literal["fr.microcredit.person.restricted.v1"] = "fr.microcredit.person.restricted.v1"
+
+
 class PersonErased(Envelope[PersonErasedData]):
     """`person erased` v1."""
 

@@ -139,6 +139,30 @@ async def figures(services: dict[str, RunningService], loan_id: str, clock: Fixe
     return funnel.json(), {k: v for k, v in loan.items() if k != "payee"}
 
 
+async def test_a_restricted_file_cannot_be_changed_until_the_restriction_is_lifted(platform: dict[str, RunningService]) -> None:
+    intake, privacy = platform["intake"], platform["privacy"]
+    draft = await intake.http.post("/applications", json=complete_file(), headers=COUNSELLOR)
+    application_id = draft.json()["id"]
+    assert (await intake.http.post(f"/applications/{application_id}/submission", json={}, headers=COUNSELLOR)).status_code == 200
+    await forward(platform, "intake")
+    change = {"amount_cents": 250_000}
+
+    restricted = await privacy.http.put(f"/v1/subjects/{application_id}/restriction", headers=DPO)
+    again = await privacy.http.put(f"/v1/subjects/{application_id}/restriction", headers=DPO)
+    told = await forward(platform, "privacy")
+
+    assert (restricted.json()["restricted"], again.status_code) == (True, 200)
+    assert [(e.type, e.data.restricted) for e in told] == [("fr.microcredit.person.restricted.v1", True)]  # once
+    refused = await intake.http.patch(f"/applications/{application_id}", json=change, headers=COUNSELLOR)
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["rule"] == "restricted"
+    assert "limitation du traitement" in refused.json()["detail"]
+    lifted = await privacy.http.delete(f"/v1/subjects/{application_id}/restriction", headers=DPO)
+    await forward(platform, "privacy")
+    assert lifted.json()["restricted"] is False
+    assert (await intake.http.patch(f"/applications/{application_id}", json=change, headers=COUNSELLOR)).status_code == 200
+
+
 async def test_erasure_is_refused_while_the_loan_runs_and_done_by_the_retention_after_its_closure(
     platform: dict[str, RunningService], database: str,
 ) -> None:
@@ -241,7 +265,8 @@ async def test_a_retention_run_interrupted_resumes_and_erases_each_file_once_hol
         assert (resumed.json()["erased"], resumed.json()["held"]) == (3, 1)
         [run] = (await privacy.http.get("/v1/retention/runs", headers=dpo)).json()
         assert (run["status"], run["passes"], run["reviewed"]) == ("finished", 2, 4)
-        events = [parse_event(bytes(r["payload"])) for r in await privacy.fetch("select payload from outbox order by id")]
+        erased = "select payload from outbox where event_type = 'fr.microcredit.person.erased.v1' order by id"
+        events = [parse_event(bytes(r["payload"])) for r in await privacy.fetch(erased)]
         assert sorted(e.data.subject_id for e in events) == files[:3]
         assert {(e.data.kind, e.data.rule) for e in events} == {("erase", "file-not-a-loan")}
         held = (await privacy.http.get(f"/v1/subjects/{files[3]}", headers=dpo)).json()

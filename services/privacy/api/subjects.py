@@ -131,19 +131,21 @@ async def erase(application_id: UUID, dpo: Dpo, ctx: Context) -> Any:
     return ErasureDone(subject_id=application_id, done=decision.reason, erasure=ErasureView(**erasure))
 
 
-async def _restrict(ctx: Context, application_id: UUID, at: datetime | None, by: str | None) -> SubjectView:
-    await _subject(ctx, application_id)
-    await repository.set_restriction(ctx.pool, application_id, at=at, by=by)
-    return await _view(ctx, await _subject(ctx, application_id))
+async def _restrict(ctx: Context, application_id: UUID, *, restricted: bool, by: str) -> SubjectView:
+    subject = await usecases.restrict(ctx.pool, application_id, restricted=restricted, by=by, now=ctx.clock.now())
+    if subject is None:
+        raise not_found("subject", application_id)
+    return await _view(ctx, subject)
 
 
 @router.put("/{application_id}/restriction", response_model=SubjectView, summary="Restrict the processing of a person's data")
 async def restrict(application_id: UUID, dpo: Dpo, ctx: Context) -> SubjectView:
-    """RGPD art. 18: the data is kept but no longer changed; the retention job holds it past its period until lifted."""
-    return await _restrict(ctx, application_id, ctx.clock.now(), dpo.subject)
+    """RGPD art. 18: the file is kept but intake no longer lets anyone change it; the retention job holds it past its
+    period until the restriction is lifted (`person restricted` tells the services)."""
+    return await _restrict(ctx, application_id, restricted=True, by=dpo.subject)
 
 
 @router.delete("/{application_id}/restriction", response_model=SubjectView, summary="Lift the restriction")
-async def lift(application_id: UUID, _dpo: Dpo, ctx: Context) -> SubjectView:
-    """The restriction ends: the retention rules apply again."""
-    return await _restrict(ctx, application_id, None, None)
+async def lift(application_id: UUID, dpo: Dpo, ctx: Context) -> SubjectView:
+    """The restriction ends: the file can change again and the retention rules apply again."""
+    return await _restrict(ctx, application_id, restricted=False, by=dpo.subject)
