@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,7 +26,8 @@ from shared.events import (
 from shared.events import ApplicationWithdrawnData
 from shared.privacy.keyring import new_kek
 from shared.privacy.retention import load_rules
-from tests.integration.conftest import NOW, TODAY, RunningService, application_submitted, run_service
+from tests.integration.conftest import NOW, TODAY, RunningService, application_submitted, payment_missed, run_service
+from tests.support import notifications as notifications_support
 from tests.support import tokens
 from tests.support.assessment import APPROVAL, BANK, FICP_CLEAR
 from tests.support.intake import complete_file
@@ -271,3 +272,37 @@ async def test_a_retention_run_interrupted_resumes_and_erases_each_file_once_hol
         assert {(e.data.kind, e.data.rule) for e in events} == {("erase", "file-not-a-loan")}
         held = (await privacy.http.get(f"/v1/subjects/{files[3]}", headers=dpo)).json()
         assert (held["restricted"], held["erasure"]) == (True, None)
+
+
+async def test_the_notification_log_is_erased_a_year_after_the_sending_and_the_resolution(
+    monkeypatch: pytest.MonkeyPatch, database: str,
+) -> None:
+    clock = FixedClock(datetime(2027, 1, 4, 8, 30, tzinfo=UTC))  # the retention rules are in force
+    with notifications_support.smtp_server() as smtp:
+        notifications_support.configure(monkeypatch, smtp_port=smtp.port)
+        async with run_service("notifications", database, clock=clock) as notifications:
+            submitted = application_submitted()
+            await notifications.deliver(submitted)
+            await notifications.deliver(payment_missed(application_id=submitted.data.application_id))
+
+            async def run(*timers: str) -> dict[str, Any]:
+                response = await notifications.http.post("/operations/timers", json={"timers": list(timers)}, headers=at(clock, tokens.ops()))
+                assert response.status_code == 200, response.text
+                return response.json()  # type: ignore[no-any-return]
+
+            assert (await run("emails"))["emails_sent"] == 1
+            [alert] = (await notifications.http.get("/alerts", headers=at(clock, tokens.counsellor()))).json()
+            note = {"note": "Appelée : l'échéance sera réglée vendredi."}
+            resolved = await notifications.http.post(f"/alerts/{alert['id']}/resolution", json=note, headers=at(clock, tokens.counsellor()))
+            assert resolved.status_code == 200, resolved.text
+
+            clock.advance(timedelta(days=364))
+            kept = await run("notification_log")
+            clock.advance(timedelta(days=2))
+            erased = await run("notification_log")
+            again = await run("notification_log")
+
+            fields = ("emails_erased", "alerts_erased")
+            assert [tuple(r[f] for f in fields) for r in (kept, erased, again)] == [(0, 0), (1, 1), (0, 0)]
+            assert await notifications.fetch("select id from email_deliveries") == []
+            assert await notifications.fetch("select id from alerts") == []
