@@ -586,6 +586,8 @@ CASES: list[BadRequest] = [
     post("notifications", TIMERS, "a counsellor running the timers", {}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     malformed_json("notifications", TIMERS),
     *DIRECTORY_CASES,
+    post("intake", TIMERS, "a timer outside the list", {"timers": ["nightly_purge"]}, field="timers.0", rule="enum"),
+    malformed_json("intake", TIMERS),
     malformed_id("privacy", "GET", SUBJECT, "application_id"),
     unknown_id("privacy", "GET", SUBJECT),
     get("privacy", SUBJECT, "a counsellor reading the DPO's ledger", at="unknown", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
@@ -736,6 +738,7 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("assessment", TIMERS): tokens.ops(),
     ("notifications", TIMERS): tokens.ops(),
     ("privacy", TIMERS): tokens.ops(),
+    ("intake", TIMERS): tokens.ops(),
     **{("privacy", route): tokens.dpo() for route in (SUBJECT, ERASURE, RESTRICTION, RETENTION_RUNS, RETENTION_RUN)},
     **{(name, route): tokens.ops() for name in DEFINITIONS for route in DEAD_LETTER_ROUTES},
     **{("directory", route): tokens.admin() for collection, param in DIRECTORY.items()

@@ -306,3 +306,26 @@ async def test_the_notification_log_is_erased_a_year_after_the_sending_and_the_r
             assert [tuple(r[f] for f in fields) for r in (kept, erased, again)] == [(0, 0), (1, 1), (0, 0)]
             assert await notifications.fetch("select id from email_deliveries") == []
             assert await notifications.fetch("select id from alerts") == []
+
+
+async def test_a_draft_abandoned_six_months_is_erased_by_intake_and_still_counted_as_opened(database: str) -> None:
+    clock = FixedClock(datetime(2027, 1, 4, 8, 30, tzinfo=UTC))  # the retention rules are in force
+    async with run_service("intake", database, clock=clock) as intake:
+        abandoned = (await intake.http.post("/applications", json=complete_file(), headers=at(clock, tokens.counsellor()))).json()["id"]
+        kept = (await intake.http.post("/applications", json=complete_file(), headers=at(clock, tokens.counsellor()))).json()["id"]
+        clock.advance(timedelta(days=40))
+        edited = await intake.http.patch(f"/applications/{kept}", json={"amount_cents": 250_000}, headers=at(clock, tokens.counsellor()))
+        assert edited.status_code == 200, edited.text
+        opened = {"from": "2027-01-01", "to": "2027-01-31"}
+        before = (await intake.http.get("/funnel", params=opened, headers=at(clock, tokens.supervisor()))).json()
+
+        clock.advance(timedelta(days=183 - 40))  # 5 July 2027: six months and a day after the first draft's last change
+        first = await intake.http.post("/operations/timers", json={}, headers=at(clock, tokens.ops()))
+        second = await intake.http.post("/operations/timers", json={}, headers=at(clock, tokens.ops()))
+
+        assert (first.json()["drafts_erased"], second.json()["drafts_erased"]) == (1, 0)
+        counsellor = at(clock, tokens.counsellor())
+        gone = (await intake.http.get(f"/applications/{abandoned}", headers=counsellor)).json()
+        assert (gone["applicant"]["last_name"], gone["household"], gone["resources"]) == ("effacée", None, {})
+        assert (await intake.http.get(f"/applications/{kept}", headers=counsellor)).json()["applicant"]["last_name"] == "Benali"
+        assert (await intake.http.get("/funnel", params=opened, headers=at(clock, tokens.supervisor()))).json() == before
