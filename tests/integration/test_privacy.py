@@ -205,6 +205,14 @@ async def test_erasure_is_refused_while_the_loan_runs_and_done_by_the_retention_
     key = await privacy.fetch("select wrapped, destroyed_at from keyring.data_keys where subject_id = $1", application_id)
     assert [(k["wrapped"], k["destroyed_at"]) for k in key] == [(None, privacy.clock.now())]
     assert await figures(platform, loan_id, privacy.clock) == before
+    counsellor = at(privacy.clock, tokens.counsellor())
+    file = (await platform["intake"].http.get(f"/applications/{application_id}", headers=counsellor)).json()
+    assert (file["applicant"], file["household"], file["project"]["description"]) == (
+        {"first_name": "Personne", "last_name": "effacée", "birth_date": None, "contact": None, "address": None, "over_indebted": False},
+        None, "Effacé (RGPD)",
+    )
+    assessed = (await platform["assessment"].http.get(f"/assessments/{application_id}", headers=counsellor)).json()
+    assert (assessed["applicant_name"], assessed["opinion"], assessed["status"]) == (None, "Effacé (RGPD)", "approved")
     dpo = at(privacy.clock, tokens.dpo())
     [run] = (await privacy.http.get("/v1/retention/runs", headers=dpo)).json()
     report = (await privacy.http.get(f"/v1/retention/runs/{run['run_date']}", headers=dpo)).json()
