@@ -10,8 +10,6 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.servicing import domain, repository, usecases
-from services.servicing.repository.erasure import erase_borrower
-from shared.privacy.erasure import forget_stored_responses
 from services.servicing.settings import ServicingSettings
 from shared.auth import Principal, Role
 from shared.consumer import EventRejected, EventTooEarly
@@ -39,9 +37,7 @@ def register(ctx: ServiceContext[ServicingSettings]) -> None:
             raise EventRejected(str(refused)) from refused
 
     async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
-        # The loan's amounts and dates stay for the portfolio; what was written about the borrower goes.
-        await erase_borrower(conn, event.data.subject_id)
-        await forget_stored_responses(conn, event.data.subject_id)
+        await usecases.erase_borrower(conn, event.data.subject_id)
 
     ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})
     ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})

@@ -18,7 +18,8 @@ async def forget_stored_responses(conn: asyncpg.Connection, subject_id: UUID) ->
     They hold the response a client gets again, which may show the file; they expire anyway, this is sooner.
     """
     result = await conn.execute(
-        "delete from idempotency_keys where strpos(path, $1) > 0 or strpos(convert_from(coalesce(body, ''), 'UTF8'), $1) > 0",
+        # bytea search: a stored body need not be text (the id is looked for as its UTF-8 bytes).
+        "delete from idempotency_keys where strpos(path, $1) > 0 or position(convert_to($1, 'UTF8') in body) > 0",
         str(subject_id),
     )
     return int(result.split()[-1])
