@@ -22,7 +22,7 @@ from shared.oidc import KeySet
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "docs" / "asyncapi"
-SERVICES = ("intake", "assessment", "servicing", "notifications", "directory")
+SERVICES = ("intake", "assessment", "servicing", "notifications", "directory", "privacy")
 # The address the documents name for the broker: the local platform's (deploy/local) default.
 BOOTSTRAP = "127.0.0.1:9092"
 # Never used: building an app reads no key, it only needs to know where keys would come from.
@@ -46,7 +46,7 @@ def service_app(service: str) -> FastAPI:
 
 @cache
 def documents() -> dict[str, Specification]:
-    """Every document by name: the five services', then the partner banks'."""
+    """Every document by name: the six services', then the partner banks'."""
     out: dict[str, Specification] = {}
     for service in SERVICES:
         definition = _definition(service)

@@ -20,7 +20,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 
 ASYNCAPI_DIR = Path(__file__).resolve().parents[1] / "docs" / "asyncapi"
 # The writers and readers, in this order: the services' documents, then the partner banks' (`python -m deploy.asyncapi`).
-PARTIES = ("intake", "assessment", "servicing", "notifications", "directory", "partner-banks")
+PARTIES = ("intake", "assessment", "servicing", "notifications", "directory", "privacy", "partner-banks")
 
 # Why a reader reads a type, where the table says it (the code says who reads what; this only explains).
 WHY: dict[tuple[str, str], str] = {
@@ -50,6 +50,13 @@ WHY: dict[tuple[str, str], str] = {
     ("fr.microcredit.directory.bank.v1", "assessment"): "active banks",
     ("fr.microcredit.directory.bank.v1", "notifications"): "the bank's topics",
     ("fr.microcredit.directory.contact.v1", "notifications"): "e-mail addresses",
+    ("fr.microcredit.application.submitted.v1", "privacy"): "retention ledger",
+    ("fr.microcredit.loan.closed.v1", "privacy"): "retention ledger",
+    ("fr.microcredit.person.erased.v1", "intake"): "erase the file",
+    ("fr.microcredit.person.erased.v1", "assessment"): "erase the assessment",
+    ("fr.microcredit.person.erased.v1", "servicing"): "erase the borrower's texts",
+    ("fr.microcredit.person.erased.v1", "notifications"): "erase the name from alerts and e-mails",
+    ("fr.microcredit.person.restricted.v1", "intake"): "refuse changes to the file",
 }
 
 

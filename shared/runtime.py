@@ -142,6 +142,8 @@ class ServiceDefinition(Generic[SettingsT]):
     postgres_statistics: bool = False
     # What the service writes through its outbox: the `send` operations of its AsyncAPI document.
     publishes: tuple[type[Envelope[Any]], ...] = ()
+    # Shared migrations applied before the service's own, e.g. the platform's keyring (shared/privacy/keyring.py).
+    extra_migrations: tuple[Path, ...] = ()
 
     def create_app(
         self,
@@ -229,7 +231,10 @@ def create_service_app(
                 settings.keyring()  # raises, naming the setting that is missing
             await migrate(
                 pool, definition.schema,
-                [PLUMBING_MIGRATIONS, *([KEYRING_MIGRATIONS] if keyring is not None else []), definition.migrations],
+                list(dict.fromkeys([
+                    PLUMBING_MIGRATIONS, *([KEYRING_MIGRATIONS] if keyring is not None else []),
+                    *definition.extra_migrations, definition.migrations,
+                ])),
             )
             ctx.pools.pool = pool
             await refresh_pending(ctx)

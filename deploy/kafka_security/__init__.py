@@ -73,6 +73,11 @@ def _dead_letters(service: str) -> dict[str, tuple[str, ...]]:
     return {f"{service}-dead-letters": (Topics.DEAD_LETTER,)}
 
 
+def _erasures(service: str) -> dict[str, tuple[str, ...]]:
+    # Every service that holds rows about a file applies the privacy service's erasures, under a group of its own.
+    return {f"{service}-erasures": (Topics.PRIVACY,)}
+
+
 PARTNER_PREFIXES = PartnerTopics.PREFIXES
 
 
@@ -81,12 +86,13 @@ def services() -> dict[str, ServiceAccess]:
     return {
         "intake": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
-            groups={"intake": (Topics.APPLICATIONS,), **_dead_letters("intake")},
+            groups={"intake": (Topics.APPLICATIONS,), **_erasures("intake"), **_dead_letters("intake")},
         ),
         "assessment": ServiceAccess(
             writes=(Topics.APPLICATIONS,),
             groups={
                 "assessment": (Topics.APPLICATIONS,),
+                **_erasures("assessment"),
                 "assessment-bank-decisions": (PartnerTopics.DECISIONS_PREFIX,),
                 "assessment-directory": (Topics.DIRECTORY,),
                 **_dead_letters("assessment"),
@@ -96,6 +102,7 @@ def services() -> dict[str, ServiceAccess]:
             writes=(Topics.LOANS,),
             groups={
                 "servicing": (Topics.APPLICATIONS,),
+                **_erasures("servicing"),
                 "servicing-bank-payments": (PartnerTopics.PAYMENTS_PREFIX,),
                 **_dead_letters("servicing"),
             },
@@ -104,6 +111,7 @@ def services() -> dict[str, ServiceAccess]:
             writes=(Topics.ALERTS, PartnerTopics.PREFIX),
             groups={
                 "notifications": (Topics.APPLICATIONS, Topics.LOANS),
+                **_erasures("notifications"),
                 "notifications-directory": (Topics.DIRECTORY,),
                 **_dead_letters("notifications"),
             },
@@ -112,6 +120,11 @@ def services() -> dict[str, ServiceAccess]:
         "directory": ServiceAccess(
             writes=(Topics.DIRECTORY,),
             groups={"directory": (Topics.APPLICATIONS,), **_dead_letters("directory")},
+        ),
+        # The DPO's service: reads where each file stands, writes the erasures every service applies.
+        "privacy": ServiceAccess(
+            writes=(Topics.PRIVACY,),
+            groups={"privacy": (Topics.APPLICATIONS, Topics.LOANS), **_dead_letters("privacy")},
         ),
     }
 

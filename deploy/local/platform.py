@@ -29,7 +29,7 @@ from deploy.local.victoria import LocalVictoria
 from deploy.local.topics import ensure_topics
 from shared.auth import Principal, Role
 
-PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, WEB: 8000}
+PREFERRED_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, "privacy": 8006, WEB: 8000}
 PREFERRED_ZIPKIN_PORT = 9411
 PREFERRED_KEYCLOAK_PORT = 8180
 PREFERRED_METRICS_PORT = 8428  # VictoriaMetrics' own default
@@ -68,7 +68,7 @@ def _running(manifest: dict[str, object], state_dir: Path) -> bool:
 
 
 def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
-    """Provision Kafka and Postgres, start Zipkin, Keycloak, `replicas` processes of each of the five services and of
+    """Provision Kafka and Postgres, start Zipkin, Keycloak, `replicas` processes of each of the six services and of
     the workspace (HAProxy in front of them when more than one), VictoriaMetrics; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
     if manifest and _running(manifest, state_dir):
@@ -128,7 +128,7 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
         proxy.wait_ready({WEB: fronted[WEB]})
     print("starting VictoriaMetrics, scraping each service's /metrics (the first time: built with Go, about a minute)…", flush=True)
     victoria = LocalVictoria(state_dir)
-    # The five services expose /metrics, each replica its own; the web workspace does not.
+    # The six services expose /metrics, each replica its own; the web workspace does not.
     metrics_url = victoria.start(
         {name: [p.url for p in processes if p.name == name] for name in SERVICES}, port=choice.ports[METRICS]
     )

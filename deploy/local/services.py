@@ -1,4 +1,4 @@
-"""Run the five services as separate OS processes (used by the platform launcher and the e2e tests)."""
+"""Run the six services as separate OS processes (used by the platform launcher and the e2e tests)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from deploy.local import REPO_ROOT
 from deploy.local.process import pid_alive, tail, terminate_group
 from shared.kafka_auth import KafkaLogin
 
-SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory")
+SERVICES: tuple[str, ...] = ("intake", "assessment", "servicing", "notifications", "directory", "privacy")
 # The web workspace: pages for people, calling the services above with each person's token.
 WEB = "web"
 
@@ -104,6 +104,8 @@ class ServiceProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", f"{prefix}HTTP_PORT": str(self.port)}
         # OpenTelemetry's standard variables (OTEL_*) go as they are; the service's own settings take its prefix.
         env.update({k if k.startswith((prefix, "OTEL_")) else prefix + k: v for k, v in self.env.items()})
+        if "PRIVACY_KEK" in self.env:  # the keyring's KEK, given once for all: the privacy service's prefix is PRIVACY_ too
+            env[f"{prefix}PRIVACY_KEK"] = self.env["PRIVACY_KEK"]
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.name}"],

@@ -18,7 +18,9 @@ from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor
 from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
-from shared.events import ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, PartnerTopics, Topics
+from shared.events import (
+    ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, BankDecision, PartnerTopics, PersonErased, Topics,
+)
 from shared.events import DirectoryAssociation, DirectoryBank, DirectoryNetwork
 from shared.events.banks import sender_refusal
 from shared.privacy.sealing import ERASED, clear_or, still_sealed
@@ -27,6 +29,7 @@ from shared.runtime import ServiceContext
 log = logging.getLogger(__name__)
 
 GROUP_ID = "assessment"
+ERASURES_GROUP_ID = "assessment-erasures"
 BANK_DECISIONS_GROUP_ID = "assessment-bank-decisions"
 DIRECTORY_GROUP_ID = "assessment-directory"
 _TERMS = frozenset(BankDecisionTerms.model_fields)
@@ -84,11 +87,15 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
         except BusinessRuleError as refused:
             raise EventRejected(f"{refused.field}: {refused.detail}") from None
 
+    async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
+        await usecases.erase_person(conn, event.data.subject_id, actor=_intake(event.source), at=event.data.erased_at)
+
     ctx.consume(
         GROUP_ID,
         (Topics.APPLICATIONS,),
         {ApplicationSubmitted: on_submitted, ApplicationUpdated: on_updated, ApplicationWithdrawn: on_withdrawn},
     )
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
     # Every bank's decisions topic, a bank added later included; the topic names the bank, the payload must too.
     ctx.consume(
         BANK_DECISIONS_GROUP_ID, (), {BankDecision: on_bank_decision},

@@ -13,6 +13,7 @@ from services.assessment.domain.assessment import Assessment, AuditEntry, Direct
 from shared.db import keep_newest
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.privacy.access import rows as privacy_rows
+from shared.privacy.erasure import ERASED_TEXT
 
 _FIELDS = tuple(Assessment.model_fields)
 _JSON_FIELDS = frozenset({
@@ -188,3 +189,41 @@ async def bank_contacts(conn: Connection, association_ids: set[str]) -> dict[str
         list(association_ids),
     )
     return {r["association_id"]: r["bank_contact"] for r in rows}
+
+
+# The amounts of the loan asked, proposed and approved stay (the portfolio's figures); the budget, the opinion, the
+# justifications and everything that describes the person go. The diagnostic keeps only the instalment.
+_ERASE = f"""
+update assessments set
+    applicant_name = null, birth_date = null, project = null, documents = null, incomplete_reason = null,
+    household = null, resources = null, charges = null, monthly_resources_cents = 0, monthly_charges_cents = 0,
+    remaining_after_instalment_cents = 0,
+    diagnostic = jsonb_build_object(
+        'monthly_resources_cents', 0, 'monthly_charges_cents', 0,
+        'monthly_instalment_cents', diagnostic -> 'monthly_instalment_cents', 'remaining_after_instalment_cents', 0),
+    checks = '[]', ficp = null,
+    opinion = case when opinion is null then null else '{ERASED_TEXT}' end,
+    orientation = case when orientation is null then null else '{ERASED_TEXT}' end,
+    decision_reason = case when decision_reason is null then null else '{ERASED_TEXT}' end,
+    erased_at = $2
+where application_id = $1 and erased_at is null
+returning application_id
+"""
+
+
+async def erase(conn: asyncpg.Connection, application_id: UUID, at: datetime) -> bool:
+    """Remove the person from the assessment and pseudonymise its audit trail; False when already done or unknown."""
+    if await conn.fetchval(_ERASE, application_id, at) is None:
+        return False
+    await conn.execute("update assessment_audit set details = '{}'::jsonb where application_id = $1", application_id)
+    return True
+
+
+async def add_audit(conn: asyncpg.Connection, entry: AuditEntry) -> None:
+    """Append one audit entry."""
+    await conn.execute(_audit_insert(1), *_audit_columns((entry,)))
+
+
+async def is_erased(conn: Connection, application_id: UUID) -> bool:
+    """Whether the file's person was erased."""
+    return bool(await conn.fetchval("select erased_at is not null from assessments where application_id = $1", application_id))

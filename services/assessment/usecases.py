@@ -15,12 +15,13 @@ from pydantic import BaseModel, Field
 
 from services.assessment import repository
 from services.assessment.domain import access, decision, outcome, review
-from services.assessment.domain.assessment import Assessment, Change, Policy
+from services.assessment.domain.assessment import Assessment, AuditEntry, Change, Policy
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor, Principal
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.outbox import add_to_outbox
+from shared.privacy.erasure import forget_stored_responses
 from shared.runtime import ServiceContext
 
 TIMER = Actor.system("/services/assessment/timers")
@@ -59,7 +60,12 @@ async def open_file(
 async def update_file(
     conn: asyncpg.Connection, data: ApplicationUpdatedData, *, settings: AssessmentSettings, actor: Actor, now: datetime
 ) -> None:
-    """Intake's new version of a file: reviewed again while still under review (opened if assessment missed it)."""
+    """Intake's new version of a file: reviewed again while still under review (opened if assessment missed it).
+
+    A version of a file whose person was erased is ignored (a late redelivery must not bring them back).
+    """
+    if await repository.is_erased(conn, data.application_id):
+        return
     policy = await _policy(conn, settings, data.association_id)
     current = await repository.get(conn, data.application_id, for_update=True)
     change = (
@@ -188,3 +194,14 @@ async def raise_overdue_bank_decisions(ctx: ServiceContext[AssessmentSettings]) 
         raised += in_batch
         if len(waiting) < OVERDUE_BATCH or in_batch == 0:
             return OverdueRun(bank_decisions_overdue=raised)
+
+
+async def erase_person(conn: asyncpg.Connection, application_id: UUID, *, actor: Actor, at: datetime) -> bool:
+    """The person of the file was erased: their data leaves the assessment and its audit trail; the erasure is audited."""
+    if not await repository.erase(conn, application_id, at):
+        return False
+    await repository.add_audit(
+        conn, AuditEntry(application_id=application_id, at=at, actor=actor.subject, actor_role=actor.role, action="erased")
+    )
+    await forget_stored_responses(conn, application_id)
+    return True

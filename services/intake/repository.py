@@ -15,6 +15,7 @@ from services.intake.domain import (
 )
 from shared.outbox import NOTIFY_CHANNEL, sealed, trace_headers
 from shared.privacy.access import rows as privacy_rows
+from shared.privacy.erasure import ERASED_FIRST_NAME, ERASED_LAST_NAME, ERASED_NAME, ERASED_TEXT
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -259,3 +260,47 @@ async def funnel_rows(
     """First contacts logged and milestones reached from `start` to `end` (days in France, included), per association and region."""
     rows = await conn.fetch(_FUNNEL, start, end, association_id, region)
     return [FunnelRow(**dict(r)) for r in rows]
+
+
+_ERASE = f"""
+update applications set
+    applicant = jsonb_build_object('first_name', '{ERASED_FIRST_NAME}', 'last_name', '{ERASED_LAST_NAME}'),
+    applicant_name = '{ERASED_NAME}',
+    household = null, resources = '{{}}', charges = '{{}}', monthly_resources_cents = 0, monthly_charges_cents = 0,
+    project = case when project is null then null
+                   else jsonb_build_object('purpose', project -> 'purpose', 'description', '{ERASED_TEXT}') end,
+    documents = '{{}}', incomplete_reason = null,
+    withdrawal_reason = case when withdrawal_reason is null then null else '{ERASED_TEXT}' end,
+    erased_at = $2
+where id = $1 and erased_at is null
+returning id
+"""
+
+
+async def erase(conn: asyncpg.Connection, application_id: UUID, at: datetime) -> bool:
+    """Remove the person from the file and pseudonymise its audit trail; False when already done (or no such file).
+
+    Kept: ids, association, region, counsellor, status, amount and duration asked, the purpose's category, the
+    dates; the milestones (the funnel) are untouched. The audit trail keeps who did what and when (an event's id
+    too), nothing of what it said about the person.
+    """
+    if await conn.fetchval(_ERASE, application_id, at) is None:
+        return False
+    await conn.execute(
+        "update audit_log set details = case when details ? 'event_id'"
+        " then jsonb_build_object('event_id', details -> 'event_id') else '{}'::jsonb end"
+        " where application_id = $1",
+        application_id,
+    )
+    return True
+
+
+async def frozen(conn: Connection, application_id: UUID) -> tuple[datetime | None, datetime | None]:
+    """When the file's person was erased, and since when its processing is restricted (each None if not)."""
+    row = await conn.fetchrow("select erased_at, restricted_at from applications where id = $1", application_id)
+    return (row["erased_at"], row["restricted_at"]) if row else (None, None)
+
+
+async def restrict(conn: asyncpg.Connection, application_id: UUID, at: datetime | None) -> None:
+    """Restrict the file's processing (`at`) or lift the restriction (None)."""
+    await conn.execute("update applications set restricted_at = $2 where id = $1", application_id, at)

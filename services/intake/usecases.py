@@ -18,6 +18,7 @@ import asyncpg
 from services.intake import domain, repository
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
+from shared.privacy.erasure import forget_stored_responses
 
 # How many times a command reads and decides again when the file changed between its read and its write.
 ATTEMPTS = 5
@@ -34,6 +35,19 @@ async def _change(
     A change that lands meanwhile (another person's edit, an event of assessment) wins the race, and the
     decision is taken again on the file as it is then, as a lock would have made it.
     """
+    erased, restricted = await repository.frozen(conn, application_id)
+    if erased is not None:
+        raise BusinessRuleError(
+            "le dossier a été effacé à la demande de la personne ou au terme de sa durée de conservation : "
+            "il ne peut plus être modifié",
+            field="application_id", rule="erased", status=409,
+        )
+    if restricted is not None:
+        raise BusinessRuleError(
+            "la personne a demandé la limitation du traitement de ses données (RGPD, art. 18) : le dossier est conservé "
+            "tel quel et ne peut pas être modifié tant que le délégué à la protection des données ne l'a pas levée",
+            field="application_id", rule="restricted", status=409,
+        )
     for _ in range(ATTEMPTS):
         found = await repository.get_versioned(conn, application_id, association_id=association_id)
         if found is None:
@@ -142,3 +156,17 @@ async def record_progress(conn: asyncpg.Connection, progress: domain.Progress) -
     if change is not None:
         await repository.save(conn, change.application)
         await repository.add_audit(conn, progress.application_id, change.audit)
+
+
+async def erase_person(conn: asyncpg.Connection, application_id: UUID, *, actor: Actor, at: datetime) -> bool:
+    """The person of the file was erased: their data leaves the file and its audit trail, the erasure is audited."""
+    if not await repository.erase(conn, application_id, at):
+        return False
+    await repository.add_audit(conn, application_id, domain.AuditEntry(at=at, actor=actor, action="erased", details={}))
+    await forget_stored_responses(conn, application_id)
+    return True
+
+
+async def restrict_file(conn: asyncpg.Connection, application_id: UUID, since: datetime | None) -> None:
+    """The DPO restricted the file's processing (`since`), or lifted the restriction (None): changes are refused meanwhile."""
+    await repository.restrict(conn, application_id, since)

@@ -13,7 +13,7 @@ from services.notifications.email import usecases as email
 from services.notifications.context import Notifications
 from services.notifications.handlers import register
 from services.notifications.metrics import DeliveryMetrics
-from services.notifications import partners
+from services.notifications import partners, retention
 from services.notifications.privacy import api as privacy_api
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import api as webhooks_api
@@ -41,6 +41,7 @@ TIMERS: tuple[Timer[NotificationsSettings], ...] = (
     Timer("emails", _deliveries_every, email.send_due_emails, email.Emails),
     Timer("webhooks", _deliveries_every, webhooks.send_due_webhooks, webhooks.Webhooks),
     Timer("partner_topics", _deliveries_every, partners.open_bank_topics, partners.PartnerTopicsRun),
+    Timer("notification_log", _timers_every, retention.forget_old_log, retention.NotificationLog),
 )
 
 def _start(ctx: Notifications) -> None:

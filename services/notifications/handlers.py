@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.notifications.alerts import usecases as alerts
+from services.notifications.alerts.erasure import erase_person
 from services.notifications.context import Notifications
 from services.notifications.email import usecases as email
 from services.notifications.settings import NotificationsSettings
@@ -36,11 +37,13 @@ from shared.events import (
     LoanWrittenOff,
     PARTNER_FIELDS,
     PaymentMissed,
+    PersonErased,
     Topics,
 )
 
 GROUP_ID = "notifications"
 DIRECTORY_GROUP_ID = "notifications-directory"
+ERASURES_GROUP_ID = "notifications-erasures"
 # A use case an event is handed to, in the event's transaction.
 UseCase = Callable[[asyncpg.Connection, Any, NotificationsSettings, datetime], Awaitable[object]]
 
@@ -73,7 +76,7 @@ def use_cases(event_type: type[Envelope[Any]]) -> list[UseCase]:
 
 
 def register(ctx: Notifications) -> None:
-    """Subscribe notifications to the applications and loans streams, and to the directory's addresses."""
+    """Subscribe notifications to the applications and loans streams, the erasures, and the directory's addresses."""
 
     def handling(steps: list[UseCase]) -> Handler:
         async def handle(conn: asyncpg.Connection, event: Any) -> None:
@@ -83,7 +86,11 @@ def register(ctx: Notifications) -> None:
 
         return handle
 
+    async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
+        await erase_person(conn, event.data.subject_id)
+
     ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()})
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
 
     async def on_contact(conn: asyncpg.Connection, event: DirectoryContact) -> None:
         await email.keep_contact(conn, event.data)

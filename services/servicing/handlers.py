@@ -14,17 +14,18 @@ from services.servicing.settings import ServicingSettings
 from shared.auth import Principal, Role
 from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
-from shared.events import BankPayment, LoanApproved, PartnerTopics, Topics
+from shared.events import BankPayment, LoanApproved, PartnerTopics, PersonErased, Topics
 from shared.events.banks import sender_refusal
 from shared.http import Problem
 from shared.runtime import ServiceContext
 
 GROUP_ID = "servicing"
+ERASURES_GROUP_ID = "servicing-erasures"
 BANK_PAYMENTS_GROUP_ID = "servicing-bank-payments"
 
 
 def register(ctx: ServiceContext[ServicingSettings]) -> None:
-    """Subscribe servicing to the applications stream (loan approvals) and the banks' payments."""
+    """Subscribe servicing to the applications stream (loan approvals), the erasures and the banks' payments."""
 
     async def on_loan_approved(conn: asyncpg.Connection, event: LoanApproved) -> None:
         await usecases.open_loan(conn, event, now=ctx.clock.now())
@@ -35,7 +36,11 @@ def register(ctx: ServiceContext[ServicingSettings]) -> None:
         except (Problem, BusinessRuleError, ValidationError) as refused:
             raise EventRejected(str(refused)) from refused
 
+    async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
+        await usecases.erase_borrower(conn, event.data.subject_id)
+
     ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})
+    ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
     # Every bank's payments topic, a bank added later included; the topic names the bank, the payload must too.
     ctx.consume(
         BANK_PAYMENTS_GROUP_ID, (), {BankPayment: on_bank_payment},

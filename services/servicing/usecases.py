@@ -17,12 +17,14 @@ import asyncpg
 
 from services.servicing import domain, repository
 from services.servicing.repository import close_of_business as cob
+from services.servicing.repository import erasure
 from services.servicing.repository.events_sql import Stamp
 from shared.auth import Principal
 from shared.events import LoanApproved
 from shared.failpoints import Failpoints
 from shared.http import Problem, not_found
 from shared.outbox import add_to_outbox
+from shared.privacy.erasure import forget_stored_responses
 
 log = logging.getLogger(__name__)
 
@@ -247,3 +249,11 @@ async def _close_chunk(
         loans=len(chunk.locked), missed=closed.missed, stage_changes=closed.stage_changes, written_off=len(decisions)
     )
     return done, closed.number
+
+
+async def erase_borrower(conn: asyncpg.Connection, application_id: UUID) -> bool:
+    """The borrower of the file was erased: what servicing wrote about them goes; the loan's amounts and dates stay
+    for the portfolio. False when servicing holds no loan of that file."""
+    erased = await erasure.erase_borrower(conn, application_id)
+    await forget_stored_responses(conn, application_id)
+    return erased

@@ -20,6 +20,7 @@ from shared.events.applications import (
 from shared.events.banks import BankDecision, BankPayment
 from shared.events.directory import DirectoryAssociation, DirectoryBank, DirectoryContact, DirectoryNetwork
 from shared.events.envelope import Envelope
+from shared.events.privacy import PersonErased, PersonRestricted
 from shared.events.loans import (
     AdjustmentRefused,
     AdjustmentRequested,
@@ -62,6 +63,8 @@ EVENT_CLASSES: tuple[type[Envelope[Any]], ...] = (
     DirectoryAssociation,
     DirectoryBank,
     DirectoryContact,
+    PersonErased,
+    PersonRestricted,
 )
 EVENT_TYPES: dict[str, type[Envelope[Any]]] = {c.event_type(): c for c in EVENT_CLASSES}
 

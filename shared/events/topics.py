@@ -13,12 +13,13 @@ class Topics:
     LOANS: Final = "microcredit.loans.v1"
     ALERTS: Final = "microcredit.alerts.v1"
     DIRECTORY: Final = "microcredit.directory.v1"
+    PRIVACY: Final = "microcredit.privacy.v1"
     DEAD_LETTER: Final = "microcredit.dead-letter.v1"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
         """Every topic of the platform's own (each partner bank has three more: `PartnerTopics`)."""
-        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.DIRECTORY, cls.DEAD_LETTER)
+        return (cls.APPLICATIONS, cls.LOANS, cls.ALERTS, cls.DIRECTORY, cls.PRIVACY, cls.DEAD_LETTER)
 
 
 class PartnerTopics:

@@ -62,7 +62,7 @@ GRANTS: dict[str, dict[type[Envelope[Any]], tuple[str, ...]]] = {
 }
 # The services given the KEK wherever they run (local, compose, Kubernetes): those that seal or open personal fields
 # (`needs_keyring` of their definition; a unit test keeps them in), and any that destroys keys (erasure).
-KEY_HOLDERS: tuple[str, ...] = ("intake", "assessment", "notifications", "servicing")
+KEY_HOLDERS: tuple[str, ...] = ("intake", "assessment", "notifications", "servicing", "privacy")
 
 
 def needs_keyring(service: str, publishes: Iterable[type[Envelope[Any]]] = ()) -> bool:

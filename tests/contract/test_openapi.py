@@ -33,6 +33,7 @@ ROLES: dict[str, Principal] = {
     "bank": tokens.bank(),
     "ops": tokens.ops(),
     "admin": tokens.admin(),
+    "dpo": tokens.dpo(),
 }
 # Reproducible by default; MC_SCHEMATHESIS_SEED=random (or a number) explores further.
 SEED = os.environ.get("MC_SCHEMATHESIS_SEED", "20261130")
@@ -41,10 +42,11 @@ MAX_EXAMPLES = os.environ.get("MC_SCHEMATHESIS_EXAMPLES", "8")
 
 SHARED_ROUTES_FUZZED_ON = "intake"
 # Each service with every role that acts on it and the others it refuses (their 403s are in the document too);
-# the directory's readers all read alike, so one of them stands for the four, beside its administrators.
-RUNS = [(service, role) for service in SERVICES if service != "directory" for role in ROLES if role != "admin"] + [
-    ("directory", "admin"), ("directory", "counsellor"),
-]
+# the directory's readers all read alike, so one of them stands for the four, beside its administrators; the
+# privacy service is the DPO's, the others all refused alike (one of them stands for them).
+RUNS = [
+    (service, role) for service in SERVICES if service not in ("directory", "privacy") for role in ROLES if role not in ("admin", "dpo")
+] + [("directory", "admin"), ("directory", "counsellor"), ("privacy", "dpo"), ("privacy", "counsellor")]
 
 
 @pytest.mark.parametrize(("service", "role"), RUNS)

@@ -142,7 +142,7 @@ QUICK_FAILOVER = {"CONSUMER_SESSION_TIMEOUT_MS": "6000", "CONSUMER_HEARTBEAT_INT
 async def running_platform(
     kafka: str, postgres: str, keycloak: LocalIdentity, zipkin: str, run_dir: Path, settings: dict[str, dict[str, str]] | None = None
 ) -> AsyncIterator[RunningPlatform]:
-    """The five services on a database of their own, exporting to Zipkin, the directory seeded; all stopped after.
+    """The six services on a database of their own, exporting to Zipkin, the directory seeded; all stopped after.
 
     `settings`: more settings of one service (`{"notifications": {"WEBHOOK_ALLOW_INSECURE_URLS": "true"}}`)."""
     async with fresh_database(postgres) as dsn:

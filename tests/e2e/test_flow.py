@@ -31,6 +31,7 @@ from deploy.local.zipkin import fetch_trace, zipkin_records
 from shared.events import EVENT_TYPES, PARTNER_FIELDS, BankDecision, BankDecisionData, PartnerTopics, new_event
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
+from tests.support import tokens
 from tests.support.infra import kafka_client, kafka_login
 from tests.e2e.web.support import SCREENS
 
@@ -173,6 +174,56 @@ async def test_the_flow_dashboard_draws_the_events_of_the_journeys(platform: Run
     SCREENS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENS / "tableau-de-bord-flux.png"), full_page=True)
     await context.close()
+
+
+async def test_a_person_is_refused_erasure_while_the_loan_runs_then_erased_from_every_service(platform: RunningPlatform) -> None:
+    today = datetime.now(UTC).date()
+    people = await Credentials.sign_in(platform.identity, counsellor="c-girard")
+    application = sample_application(3)
+    # A name no other journey of the module uses: after the erasure, no row of any service may carry it.
+    application["applicant"] = {**application["applicant"], "first_name": "Solène", "last_name": "Kerbrat"}
+    dpo = await platform.bearer(tokens.dpo())
+    async with httpx.AsyncClient(timeout=30) as client:
+        journey = await walk(
+            client, platform.urls, today=today, credentials=people, application=application, close_of_business=False
+        )
+        subject = f"{platform.urls['privacy']}/v1/subjects/{journey.application_id}"
+
+        async def ledger_says(status: str) -> dict[str, Any] | None:
+            found = await client.get(subject, headers=dpo)
+            return found.json() if found.status_code == 200 and found.json()["status"] == status else None
+
+        await eventually(lambda: ledger_says("active"), what="the privacy ledger to learn the disbursement")
+        refused = await client.post(f"{subject}/erasure", headers=dpo)
+        assert refused.status_code == 409, refused.text
+        assert (refused.json()["rule"], refused.json()["legal_reason"][:22]) == ("active-loan", "Tant que le prêt court")
+
+        loan_url = f"{platform.urls['servicing']}/loans/{journey.loan_id}"
+        loan = (await client.get(loan_url, headers=people.as_counsellor())).json()
+        paid = await client.post(f"{loan_url}/payments", headers=people.bank_headers, json={
+            "bank_reference": f"SOLDE-{journey.loan_id[:8]}", "amount_cents": loan["principal_outstanding_cents"],
+            "received_on": today.isoformat(),
+        })
+        assert paid.status_code == 201, paid.text
+        await eventually(lambda: ledger_says("closed"), what="the privacy ledger to learn the closure")
+        done = await client.post(f"{subject}/erasure", headers=dpo)
+        assert done.status_code == 200, done.text
+        assert (done.json()["erasure"]["kind"], done.json()["erasure"]["rule"]) == ("anonymise", "request")
+
+    async def nobody_names_her() -> bool:
+        conn = await asyncpg.connect(platform.dsn)
+        try:
+            tables = await conn.fetch(
+                "select table_schema || '.' || table_name as t from information_schema.tables"
+                " where table_type = 'BASE TABLE' and table_schema = any($1::text[])", [*SERVICES, "keyring"],
+            )
+            counts = [await conn.fetchval(f"select count(*) from {r['t']} x where strpos(x::text, 'Kerbrat') > 0") for r in tables]
+            return sum(counts) == 0
+        finally:
+            await conn.close()
+
+    # person.erased goes over Kafka to intake, assessment, servicing and notifications, each with its own principal.
+    await eventually(nobody_names_her, what="every service to erase Solène Kerbrat")
 
 
 # The service groups of the platform, as the replicas' consumers join them (client id = the service's name).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from services.assessment.app import DEFINITION as ASSESSMENT
 from services.directory.app import DEFINITION as DIRECTORY
 from services.intake.app import DEFINITION as INTAKE
 from services.notifications.app import DEFINITION as NOTIFICATIONS
+from services.privacy.app import DEFINITION as PRIVACY
 from services.servicing.app import DEFINITION as SERVICING
 from shared.clock import FixedClock
+from shared.privacy.keyring import new_kek
 from shared.events import ApplicationSubmitted, BankDecision, BankPayment, Envelope, LoanApproved, PaymentMissed, Topics, new_event
 from shared.events.banks import incoming_topic
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
@@ -35,7 +38,7 @@ from tests.support.tokens import TEST_ISSUER, test_keys
 from tests.support.privacy import TEST_KEK
 
 DEFINITIONS: dict[str, ServiceDefinition] = {
-    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY)
+    d.name: d for d in (INTAKE, ASSESSMENT, SERVICING, NOTIFICATIONS, DIRECTORY, PRIVACY)
 }
 # A Monday morning in Paris: business dates in the tests are relative to it.
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
@@ -111,6 +114,8 @@ async def run_service(
     outbox relay publishing (`dead_letters` then stays empty: read the topic or the service's API).
     """
     definition = DEFINITIONS[name]
+    if name == "privacy":  # it destroys data keys: the keyring's KEK (a fresh one per start)
+        settings_.setdefault("privacy_kek", base64.b64encode(new_kek()).decode())
     if kafka is not None:
         settings_ = {**service_kafka_settings(kafka, name), **settings_}  # the service's own principal
     settings = definition.settings_cls(

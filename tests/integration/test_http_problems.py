@@ -121,6 +121,11 @@ BANK_FILES = "/bank/files"
 BANK_FILE = "/bank/files/{application_id}"
 BANK_DECISION = "/bank/files/{application_id}/decision"
 TIMERS = "/operations/timers"
+SUBJECT = "/v1/subjects/{application_id}"
+ERASURE = "/v1/subjects/{application_id}/erasure"
+RESTRICTION = "/v1/subjects/{application_id}/restriction"
+RETENTION_RUNS = "/v1/retention/runs"
+RETENTION_RUN = "/v1/retention/runs/{run_date}"
 LOANS = "/loans"
 LOAN = "/loans/{loan_id}"
 DISBURSEMENT = "/loans/{loan_id}/disbursement"
@@ -597,6 +602,24 @@ CASES: list[BadRequest] = [
     post("notifications", TIMERS, "a counsellor running the timers", {}, caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
     malformed_json("notifications", TIMERS),
     *DIRECTORY_CASES,
+    post("intake", TIMERS, "a timer outside the list", {"timers": ["nightly_purge"]}, field="timers.0", rule="enum"),
+    malformed_json("intake", TIMERS),
+    malformed_id("privacy", "GET", SUBJECT, "application_id"),
+    unknown_id("privacy", "GET", SUBJECT),
+    get("privacy", SUBJECT, "a counsellor reading the DPO's ledger", at="unknown", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    malformed_id("privacy", "POST", ERASURE, "application_id"),
+    unknown_id("privacy", "POST", ERASURE),
+    post("privacy", ERASURE, "a supervisor erasing a file", at="unknown", caller=tokens.supervisor(), status=403, field="role", rule="forbidden_role"),
+    malformed_id("privacy", "PUT", RESTRICTION, "application_id"),
+    unknown_id("privacy", "PUT", RESTRICTION),
+    malformed_id("privacy", "DELETE", RESTRICTION, "application_id"),
+    unknown_id("privacy", "DELETE", RESTRICTION),
+    get("privacy", RETENTION_RUNS, "page size 0", query={"limit": 0}, field="query.limit", rule="greater_than_equal"),
+    get("privacy", RETENTION_RUNS, "a counsellor reading the reports", caller=tokens.counsellor(), status=403, field="role", rule="forbidden_role"),
+    get("privacy", RETENTION_RUN, "30 February", at="2026-02-30", field="path.run_date", rule="date_from_datetime_parsing"),
+    get("privacy", RETENTION_RUN, "a day never run", at="2026-03-01", status=404),
+    post("privacy", TIMERS, "a timer outside the list", {"timers": ["nightly_purge"]}, field="timers.0", rule="enum"),
+    malformed_json("privacy", TIMERS),
     *(case for name in DEFINITIONS for case in _dead_letter_cases(name)),
     *(case for name in PRIVACY_HOLDERS for case in _privacy_cases(name)),
     get("intake", SUBJECT_SEARCH, "no name and no birth date", query={}, field="query.name", rule="criterion_required"),
@@ -738,6 +761,9 @@ CALLERS: dict[tuple[str, str], Principal] = {
     ("assessment", TIMERS): tokens.ops(),
     **{(name, route): tokens.dpo() for name in PRIVACY_HOLDERS for route in (SUBJECT_RECORDS, SUBJECT_SEARCH)},
     ("notifications", TIMERS): tokens.ops(),
+    ("privacy", TIMERS): tokens.ops(),
+    ("intake", TIMERS): tokens.ops(),
+    **{("privacy", route): tokens.dpo() for route in (SUBJECT, ERASURE, RESTRICTION, RETENTION_RUNS, RETENTION_RUN)},
     **{(name, route): tokens.ops() for name in DEFINITIONS for route in DEAD_LETTER_ROUTES},
     **{("directory", route): tokens.admin() for collection, param in DIRECTORY.items()
        for route in (f"/{collection}", f"/{collection}/{{{param}}}", f"/{collection}/{{{param}}}/audit")},

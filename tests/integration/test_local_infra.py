@@ -197,7 +197,7 @@ def test_platform_status_says_the_services_are_down_when_only_kafka_and_postgres
     kafka_line, postgres_line, *_ = done.stdout.splitlines()
     assert kafka_line.split() == ["kafka", "up", str(kafka.address)]
     assert postgres_line.split() == ["postgres", "up", str(postgres.dsn)]
-    assert "down: keycloak, intake, assessment, servicing, notifications, directory, web, zipkin, victoriametrics" in done.stdout
+    assert "down: keycloak, intake, assessment, servicing, notifications, directory, privacy, web, zipkin, victoriametrics" in done.stdout
 
 
 def test_stop_leaves_no_process_behind(kafka: LocalKafka, postgres: LocalPostgres) -> None:

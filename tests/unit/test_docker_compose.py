@@ -39,7 +39,7 @@ KAFKA_POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 KAFKA_VERSION_NOTE = REPO_ROOT / "deploy" / "kafka" / "VERSION.md"
 README = REPO_ROOT / "README.md"
 
-HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005}
+HOST_PORTS = {"intake": 8001, "assessment": 8002, "servicing": 8003, "notifications": 8004, "directory": 8005, "privacy": 8006}
 
 
 def _compose() -> dict[str, Any]:
@@ -132,7 +132,7 @@ def _first_party_imports() -> set[str]:
 
 
 @pytest.mark.unit
-def test_compose_runs_exactly_the_five_services_the_workspace_and_the_infrastructure() -> None:
+def test_compose_runs_exactly_the_six_services_the_workspace_and_the_infrastructure() -> None:
     assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "kafka-init", "postgres", "jaeger", "keycloak", "prometheus"}
 
 

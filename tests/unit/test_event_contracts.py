@@ -24,6 +24,7 @@ AGGREGATE_ID = {
     Topics.APPLICATIONS: "application_id",
     Topics.LOANS: "loan_id",
     Topics.ALERTS: "alert_id",
+    Topics.PRIVACY: "subject_id",
     PartnerTopics.DECISIONS_ADDRESS: "application_id",
     PartnerTopics.PAYMENTS_ADDRESS: "loan_id",
 }

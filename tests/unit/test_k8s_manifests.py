@@ -34,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The oldest Kubernetes the manifests are written for (PodDisruptionBudget policy/v1, autoscaling/v2, …).
 KUBERNETES_VERSION = "1.33.0"
 SEED = json.loads((REPO_ROOT / "deploy" / "directory" / "seed.json").read_text(encoding="utf-8"))
-CONSUMERS = ("intake", "assessment", "servicing", "notifications", "directory")
+CONSUMERS = ("intake", "assessment", "servicing", "notifications", "directory", "privacy")
 
 
 @pytest.fixture(scope="module")
