@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from services.notifications.app import DEFINITION as NOTIFICATIONS
 from services.privacy.app import DEFINITION as PRIVACY
 from services.servicing.app import DEFINITION as SERVICING
 from shared.clock import FixedClock
-from shared.privacy.keyring import new_kek
 from shared.events import ApplicationSubmitted, BankDecision, BankPayment, Envelope, LoanApproved, PaymentMissed, Topics, new_event
 from shared.events.banks import incoming_topic
 from shared.events import ApplicationSubmittedData, LoanApprovedData, PaymentMissedData
@@ -114,8 +112,6 @@ async def run_service(
     outbox relay publishing (`dead_letters` then stays empty: read the topic or the service's API).
     """
     definition = DEFINITIONS[name]
-    if name == "privacy":  # it destroys data keys: the keyring's KEK (a fresh one per start)
-        settings_.setdefault("privacy_kek", base64.b64encode(new_kek()).decode())
     if kafka is not None:
         settings_ = {**service_kafka_settings(kafka, name), **settings_}  # the service's own principal
     settings = definition.settings_cls(
