@@ -28,11 +28,13 @@ from deploy.local.ports import find_free_ports
 from deploy.local.services import SERVICES, ServiceProcess, kafka_env, tracing_env
 from deploy.local.victoria import LocalVictoria
 from deploy.local.zipkin import fetch_trace, zipkin_records
-from shared.events import EVENT_TYPES, PARTNER_FIELDS, BankDecision, BankDecisionData, PartnerTopics, new_event
+from shared.events import EVENT_TYPES, PARTNER_FIELDS, BankDecision, BankDecisionData, PartnerTopics, Topics, new_event, parse_event
+from shared.events.personal import Sealed, personal_fields
 from shared.telemetry import create_tracer_provider
 from tests.e2e.conftest import RunningPlatform, eventually
 from tests.support import tokens
 from tests.support.infra import kafka_client, kafka_login
+from tests.support.privacy import opened, records_of
 from tests.e2e.web.support import SCREENS
 
 pytestmark = pytest.mark.e2e
@@ -224,6 +226,12 @@ async def test_a_person_is_refused_erasure_while_the_loan_runs_then_erased_from_
 
     # person.erased goes over Kafka to intake, assessment, servicing and notifications, each with its own principal.
     await eventually(nobody_names_her, what="every service to erase Solène Kerbrat")
+    # On the applications topic, her file's events were sealed from the start; now nobody can open them.
+    records = await records_of(platform.kafka, Topics.APPLICATIONS, journey.application_id.encode())
+    assert records and [r for r in records if b"Kerbrat" in r or "Solène".encode() in r] == []
+    for event in await opened(platform.dsn, [parse_event(r) for r in records]):
+        if fields := personal_fields(type(event)):
+            assert all(getattr(event.data, f) is None or isinstance(getattr(event.data, f), Sealed) for f in fields)
 
 
 # The service groups of the platform, as the replicas' consumers join them (client id = the service's name).

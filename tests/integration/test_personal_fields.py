@@ -10,7 +10,6 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from services.notifications import handlers as notifications_handlers
 from shared.events import ApplicationSubmitted, Topics, parse_event
@@ -18,8 +17,7 @@ from shared.events.personal import Sealed, personal_fields
 from shared.privacy.keyring import KeyRing
 from tests.integration.conftest import NOW, RunningService, ServiceStarter, run_service
 from tests.support import intake as files
-from tests.support.infra import kafka_client
-from tests.support.privacy import TEST_KEK_BYTES, opened
+from tests.support.privacy import TEST_KEK_BYTES, opened, records_of
 from tests.support.tokens import bearer, counsellor
 
 pytestmark = pytest.mark.integration
@@ -75,22 +73,6 @@ async def test_only_the_services_granted_a_personal_field_read_it_in_clear(
     clear = [f for f in personal_fields(ApplicationSubmitted) if not isinstance(v := getattr(seen.data, f), Sealed) and v is not None]
     assert clear == ["applicant_name"]
     assert [r["applicant_name"] for r in await notifications.fetch("select applicant_name from files")] == ["Nadia Benali"]
-
-
-async def records_of(kafka: str, topic: str, key: bytes) -> list[bytes]:
-    """Every record of `topic` under `key`, read from the start, raw."""
-    consumer = AIOKafkaConsumer(topic, **kafka_client(kafka), auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[bytes] = []
-    try:
-        for _ in range(40):
-            batches = await consumer.getmany(timeout_ms=500)
-            found += [r.value for records in batches.values() for r in records if r.key == key]
-            if found and not batches:
-                return found
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def test_once_the_key_is_destroyed_the_events_on_the_topic_keep_nothing_readable_and_readers_make_do(

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 
 from shared.events import EVENT_CLASSES, Envelope
 from shared.events.personal import personal_fields
 from shared.privacy.keyring import KeyRing
 from shared.privacy.sealing import Opener
+from tests.support.infra import kafka_client
 
 EventT = TypeVar("EventT", bound=Envelope[Any])
 
@@ -32,3 +34,19 @@ async def opened(dsn: str, events: Sequence[EventT]) -> list[EventT]:
         return await Opener(KeyRing(TEST_KEK_BYTES), everything).open(conn, events)
     finally:
         await conn.close()
+
+
+async def records_of(kafka: str, topic: str, key: bytes) -> list[bytes]:
+    """Every record of `topic` under `key`, read from the start, raw."""
+    consumer = AIOKafkaConsumer(topic, **kafka_client(kafka), auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[bytes] = []
+    try:
+        for _ in range(40):
+            batches = await consumer.getmany(timeout_ms=500)
+            found += [r.value for records in batches.values() for r in records if r.key == key]
+            if found and not batches:
+                return found
+        return found
+    finally:
+        await consumer.stop()
