@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -34,10 +36,14 @@ from bench.ceilings import kafka_consume_ceiling, postgres_ceiling
 from bench.flow_report import table
 from bench.processes import cpu_seconds, cpu_snapshot, process_figures, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
+from deploy.local.privacy import kek_path
 from deploy.local.services import read_manifest
 from shared.events import ApplicationSubmitted, ApplicationSubmittedData, LoanApproved, LoanApprovedData, PaymentMissed, Topics, new_event
 from shared.events.envelope import Envelope
 from shared.events.loans import PaymentMissedData
+from shared.events.personal import personal_fields
+from shared.privacy.keyring import KeyRing
+from shared.privacy.sealing import Sealer
 
 NOT_RUNNING = "start the platform first: make run"
 OWNERSHIP = {"association_id": "secours-catholique", "region": "hauts-de-france", "counsellor_id": "c-bench-drain"}
@@ -99,6 +105,20 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+async def _as_written(manifest: Mapping[str, Any], state_dir: Path, events: list[Envelope[Any]]) -> list[Envelope[Any]]:
+    """`events` as intake's outbox writes them: personal fields sealed with their applicants' keys (made in the
+    platform's keyring with its KEK), so that the service drained opens them as it does every day."""
+    if not any(personal_fields(type(e)) for e in events):
+        return events
+    keyring = KeyRing(base64.b64decode(kek_path(state_dir).read_text().strip()))
+    conn = await asyncpg.connect(str(manifest["postgres"]))
+    try:
+        async with conn.transaction():
+            return await Sealer(keyring).seal(conn, events)
+    finally:
+        await conn.close()
+
+
 def passed(committed: Mapping[TopicPartition, int], targets: Mapping[TopicPartition, int]) -> bool:
     """True when the group committed at least up to each target offset (the offset after the last record written)."""
     return all(committed.get(tp, 0) >= end for tp, end in targets.items())
@@ -139,7 +159,7 @@ async def drain(manifest: Mapping[str, Any], state_dir: Path, scenario: Scenario
         if await _wait(admin, scenario.group, scenario.topic, ends, timeout=60.0) is None:
             raise RuntimeError(f"{scenario.group} has not caught up with {scenario.topic} (its backlog would be counted)")
         now = datetime.now(UTC)
-        events = [scenario.event(i, now) for i in range(n)]
+        events = await _as_written(manifest, state_dir, [scenario.event(i, now) for i in range(n)])
         records = [(e.subject.encode(), e.to_bytes()) for e in events]
         groups = process_groups(manifest, state_dir)
         cpu_before = cpu_snapshot(groups)

@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Browser, Download
 
 from deploy.local.journey import Credentials, sample_application, walk
-from tests.e2e.conftest import RunningPlatform
+from tests.e2e.conftest import RunningPlatform, eventually
 from tests.e2e.web.support import SCREENS, serious_violations, sign_in
 from tests.support import tokens
 from tests.support.pdf import text
@@ -94,6 +94,17 @@ async def test_the_dpo_exports_everything_every_service_holds_about_one_person_a
     assert f"Données personnelles — Inès {mine}" in read
     assert "Personne › Date de naissance : 08/03/1991" in read and "Montant : 3 000,00 €" in read  # split() took the narrow space
     assert "Prêt et remboursements (servicing)" in read and other not in read
+
+    # Her loan runs: the privacy service refuses the erasure, and the DPO reads why, in French.
+    dpo = await platform.bearer(tokens.dpo())
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def ledger_knows_the_loan() -> bool:
+            found = await client.get(f"{platform.urls['privacy']}/v1/subjects/{subject.application_id}", headers=dpo)
+            return found.status_code == 200 and found.json()["status"] == "active"
+
+        await eventually(ledger_knows_the_loan, what="the privacy ledger to learn the disbursement")
+    await page.get_by_role("button", name="Demander l'effacement").click()
+    assert (await page.locator("#raison-legale").inner_text()).startswith("Tant que le prêt court")
     await context.close()
 
 
