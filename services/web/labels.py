@@ -17,6 +17,11 @@ FILE_STATUS = {
     "unfavourable": "Avis défavorable", "returned_incomplete": "À compléter", "routed": "Transmis à la banque",
     "approved": "Prêt accordé", "declined": "Refusé par la banque", "withdrawn": "Abandonné",
 }
+# Where a file stands in the privacy service's ledger (the file's steps, then its loan's).
+LEDGER_STATUS = {
+    **{k: FILE_STATUS[k] for k in ("submitted", "withdrawn", "unfavourable", "declined", "approved")},
+    "active": "Prêt en cours de remboursement", "closed": "Prêt remboursé", "written_off": "Prêt passé en perte",
+}
 ALERT_STATUS = {"open": "À traiter", "acknowledged": "Pris en compte", "snoozed": "Reporté", "resolved": "Résolu"}
 SEVERITY = {"info": "Information", "warning": "Attention", "critical": "Urgent"}
 ROLE = {
@@ -135,7 +140,7 @@ SUBSCRIPTION_STATUS = {"active": "Actif", "paused": "En pause (trop d'échecs)"}
 DELIVERY_STATUS = {"pending": "À envoyer", "delivered": "Livré", "failed": "Abandonné"}
 LOAN_STATUS = {"pending_disbursement": "En attente de décaissement", "active": "En cours", "closed": "Soldé", "written_off": "Passé en perte"}
 FILTERS = {"euros": euros, "day": day, "moment": moment, "rate": rate, "stage": stage}
-LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE, "nav": NAV,
+LABELS = {"loan_status": LOAN_STATUS, "file_status": FILE_STATUS, "ledger_status": LEDGER_STATUS, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE, "purpose": PURPOSE, "nav": NAV,
     "resource": RESOURCE, "charge": CHARGE, "referral": REFERRAL, "document": DOCUMENT, "document_status": DOCUMENT_STATUS,
     "check": CHECK, "unfavourable": UNFAVOURABLE, "orientation": ORIENTATION, "assessment_status": ASSESSMENT_STATUS,
     "contact_role": CONTACT_ROLE, "audit_action": AUDIT_ACTION, "event_type": EVENT_TYPE, "subscription_status": SUBSCRIPTION_STATUS,

@@ -188,6 +188,11 @@ _COVERS = {
 _PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
 
 
+def rule_title(rule_id: str) -> str:
+    """What a retention rule is about, in French (its id when the declaration has no title for it)."""
+    return _COVERS.get(rule_id, rule_id)
+
+
 @dataclass(frozen=True)
 class RetentionRule:
     """A rule of the retention file in force on a day, with what a person reads of it."""

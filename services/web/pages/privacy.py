@@ -24,6 +24,7 @@ from services.web.pdf import document_pdf
 from services.web.privacy_export import applicant_name, export_document, export_json, gather
 from shared.auth import Role
 from shared.privacy.notice import notice
+from shared.privacy.processing import rule_title
 
 router = APIRouter()
 NOTICE_READERS = (Role.COUNSELLOR, Role.SUPERVISOR, Role.DPO)
@@ -75,7 +76,7 @@ async def _subject_page(
     return ctx.render(
         request, "dpo_subject.html", person, status_code=status_code, application_id=application_id, document=document,
         name=applicant_name(records), ledger=ledger, unavailable=unavailable, counts={s: sum(map(len, t.values())) for s, t in records.items()},
-        **said,
+        rule_title=rule_title, **said,
     )
 
 

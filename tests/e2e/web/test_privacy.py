@@ -105,6 +105,8 @@ async def test_the_dpo_exports_everything_every_service_holds_about_one_person_a
         await eventually(ledger_knows_the_loan, what="the privacy ledger to learn the disbursement")
     await page.get_by_role("button", name="Demander l'effacement").click()
     assert (await page.locator("#raison-legale").inner_text()).startswith("Tant que le prêt court")
+    said = await page.locator("#titre-demandes + dl").inner_text()
+    assert "Prêt en cours de remboursement" in said and "Règle de conservation\nPrêt en cours" in said
     await context.close()
 
 
