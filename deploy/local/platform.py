@@ -10,7 +10,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from deploy.local import REPO_ROOT
 from deploy.local.directory_seed import seed as seed_directory
 from deploy.local.identity import LocalIdentity, describe
 from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
@@ -159,7 +158,6 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
 
 def down(state_dir: Path) -> None:
     """Stop VictoriaMetrics, the services, Zipkin, Keycloak, Kafka and Postgres; no process is left behind."""
-    manifest = read_manifest(_manifest_path(state_dir))
     LocalVictoria(state_dir).stop()
     LocalHaproxy(state_dir).stop()
     for name in (WEB, *SERVICES):

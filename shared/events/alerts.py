@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
 
-from shared.events.common import Cents, FileOwnership, Rate
+from shared.events.common import FileOwnership
 from shared.events.envelope import Envelope, Payload
 from shared.events.topics import Topics
 

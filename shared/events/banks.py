@@ -7,13 +7,12 @@ The topic proves the sender: a bank writes only to its own two topics (the broke
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
 
-from shared.events.common import Cents, FileOwnership, Rate
+from shared.events.common import Cents, Rate
 from shared.events.envelope import Envelope, Payload
 from shared.events.topics import PartnerTopics
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from shared.events.common import Cents, FileOwnership, Rate
+from shared.events.common import Cents, FileOwnership
 from shared.events.envelope import Envelope, Payload
 from shared.events.personal import Sealable
 from shared.events.topics import Topics

@@ -42,7 +42,6 @@ from services.servicing.domain.rescheduling import Preview, Terms, plan, preview
 from services.servicing.domain.writeoff import write_off
 
 __all__ = [
-    "SOURCE",
     "Adjustment",
     "AdjustmentAnswer",
     "AdjustmentRequest",
@@ -60,6 +59,7 @@ __all__ = [
     "Preview",
     "RecordedRun",
     "Reversal",
+    "SOURCE",
     "Terms",
     "allocate",
     "answer_adjustment",
@@ -79,4 +79,5 @@ __all__ = [
     "reverse_payment",
     "taeg",
     "visible",
+    "write_off",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "cob_runs",
     "current_version_origin",
     "find_loans",
+    "followed_loans",
     "get_adjustment",
     "get_loan",
     "insert_adjustment",
@@ -55,5 +56,6 @@ __all__ = [
     "save_instalments",
     "save_loan",
     "schedule_versions",
+    "schedules",
     "set_status",
 ]

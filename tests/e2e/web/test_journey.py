@@ -87,7 +87,7 @@ async def test_a_loan_from_the_first_form_to_the_missed_instalment_alert_in_the_
     application_id = page.url.rsplit("/", 1)[-1]
     assert await page.inner_text("h1") == f"Dossier de Inès {LAST_NAME}"
     main = await page.inner_text("main")
-    assert f"1{NARROW_NBSP}310,00 €" in main and f"565,50 €" in main and "Brouillon" in main
+    assert f"1{NARROW_NBSP}310,00 €" in main and "565,50 €" in main and "Brouillon" in main
     await accessible(page)
 
     # Every document asked for is verified, then the file goes to assessment.
