@@ -84,8 +84,17 @@ async def ceiling_seconds(pool: asyncpg.Pool, subjects: list[uuid.UUID], chunk: 
 
 
 async def main(subjects_count: int, chunk: int, state_dir: Path) -> dict[str, float]:
-    """Run the job and its ceiling; the figures."""
-    dsn = await fresh_database(LocalPostgres(state_dir).start())
+    """Run the job and its ceiling; the figures. A Postgres this run started is stopped at the end."""
+    postgres = LocalPostgres(state_dir)
+    started_here = not postgres.status().running
+    try:
+        return await _measure(await fresh_database(postgres.start()), subjects_count, chunk)
+    finally:
+        if started_here:
+            postgres.stop()
+
+
+async def _measure(dsn: str, subjects_count: int, chunk: int) -> dict[str, float]:
     pool = await create_pool(dsn, "privacy", max_size=2)
     try:
         await migrate(pool, "privacy", [PLUMBING_MIGRATIONS, KEYRING_MIGRATIONS, PRIVACY.migrations])
