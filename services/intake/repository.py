@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -34,8 +34,17 @@ _UPSERT = (
     " on conflict (id) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
 )
 _SELECT = f"select {', '.join(_COLUMNS)} from applications"
-_VERSIONED_SELECT = f"select xmin as row_version, {', '.join(_COLUMNS)} from applications"
+_VERSIONED_SELECT = f"select xmin as row_version, erased_at, restricted_at, {', '.join(_COLUMNS)} from applications"
 _JSON_COLUMNS = frozenset(_JSON)
+
+
+class Versioned(NamedTuple):
+    """A file as read for a change: its row's version, and whether its person's rights freeze it."""
+
+    application: Application
+    version: int
+    erased_at: datetime | None
+    restricted_at: datetime | None
 
 
 def _row(application: Application) -> list[Any]:
@@ -62,14 +71,15 @@ async def save(conn: asyncpg.Connection, application: Application) -> None:
     await conn.execute(_UPSERT, *_row(application))
 
 
-async def get_versioned(conn: Connection, application_id: UUID, *, association_id: str) -> tuple[Application, int] | None:
-    """One of the association's files and the version of its row (Postgres' `xmin`), which `store` checks."""
+async def get_versioned(conn: Connection, application_id: UUID, *, association_id: str) -> Versioned | None:
+    """One of the association's files, the version of its row (Postgres' `xmin`), which `store` checks, and when
+    its person was erased and since when its processing is restricted (each None if not)."""
     row = await conn.fetchrow(f"{_VERSIONED_SELECT} where id = $1 and association_id = $2", application_id, association_id)
     if row is None:
         return None
     values = dict(row)
-    version = values.pop("row_version")
-    return _application(values), version
+    version, erased_at, restricted_at = values.pop("row_version"), values.pop("erased_at"), values.pop("restricted_at")
+    return Versioned(_application(values), version, erased_at, restricted_at)
 
 
 async def store(conn: Connection, change: Change, *, version: int | None = None) -> bool:
@@ -293,12 +303,6 @@ async def erase(conn: asyncpg.Connection, application_id: UUID, at: datetime) ->
         application_id,
     )
     return True
-
-
-async def frozen(conn: Connection, application_id: UUID) -> tuple[datetime | None, datetime | None]:
-    """When the file's person was erased, and since when its processing is restricted (each None if not)."""
-    row = await conn.fetchrow("select erased_at, restricted_at from applications where id = $1", application_id)
-    return (row["erased_at"], row["restricted_at"]) if row else (None, None)
 
 
 async def restrict(conn: asyncpg.Connection, application_id: UUID, at: datetime | None) -> None:

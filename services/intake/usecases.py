@@ -35,24 +35,23 @@ async def _change(
     A change that lands meanwhile (another person's edit, an event of assessment) wins the race, and the
     decision is taken again on the file as it is then, as a lock would have made it.
     """
-    erased, restricted = await repository.frozen(conn, application_id)
-    if erased is not None:
-        raise BusinessRuleError(
-            "le dossier a été effacé à la demande de la personne ou au terme de sa durée de conservation : "
-            "il ne peut plus être modifié",
-            field="application_id", rule="erased", status=409,
-        )
-    if restricted is not None:
-        raise BusinessRuleError(
-            "la personne a demandé la limitation du traitement de ses données (RGPD, art. 18) : le dossier est conservé "
-            "tel quel et ne peut pas être modifié tant que le délégué à la protection des données ne l'a pas levée",
-            field="application_id", rule="restricted", status=409,
-        )
     for _ in range(ATTEMPTS):
         found = await repository.get_versioned(conn, application_id, association_id=association_id)
         if found is None:
             return None
-        current, version = found
+        if found.erased_at is not None:
+            raise BusinessRuleError(
+                "le dossier a été effacé à la demande de la personne ou au terme de sa durée de conservation : "
+                "il ne peut plus être modifié",
+                field="application_id", rule="erased", status=409,
+            )
+        if found.restricted_at is not None:
+            raise BusinessRuleError(
+                "la personne a demandé la limitation du traitement de ses données (RGPD, art. 18) : le dossier est "
+                "conservé tel quel et ne peut pas être modifié tant que le délégué à la protection des données ne l'a pas levée",
+                field="application_id", rule="restricted", status=409,
+            )
+        current, version = found.application, found.version
         change = decide(current)
         if change is None:
             return current
