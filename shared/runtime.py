@@ -41,7 +41,7 @@ from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
 from shared.outbox import OutboxRelay, seal_with
 from shared.privacy.keyring import KEYRING_MIGRATIONS
-from shared.privacy.sealing import Opener, Sealer, needs_keyring
+from shared.privacy.sealing import KEY_HOLDERS, Opener, Sealer, needs_keyring
 from shared.settings import ServiceSettings
 from shared.telemetry import create_tracer_provider
 from shared.timers import Timer, periodic, timers_router
@@ -142,8 +142,6 @@ class ServiceDefinition(Generic[SettingsT]):
     postgres_statistics: bool = False
     # What the service writes through its outbox: the `send` operations of its AsyncAPI document.
     publishes: tuple[type[Envelope[Any]], ...] = ()
-    # Shared migrations applied before the service's own, e.g. the platform's keyring (shared/privacy/keyring.py).
-    extra_migrations: tuple[Path, ...] = ()
 
     def create_app(
         self,
@@ -199,11 +197,12 @@ def create_service_app(
         verifier=TokenVerifier(keys, audience=settings.oidc_audience, leeway_seconds=settings.oidc_leeway_seconds, now=clock.now),
         tracer=trace.get_tracer("shared.consumer", tracer_provider=tracer_provider),
     )
-    # A service that writes or reads personal fields needs the KEK: it refuses to start without it (its documents, which
-    # start nothing, are made without).
-    personal = needs_keyring(definition.name, definition.publishes)
+    # A service that writes or reads personal fields, or destroys keys (KEY_HOLDERS), needs the KEK and the keyring's
+    # tables: it refuses to start without the KEK (its documents, which start nothing, are made without).
+    seals_or_opens = needs_keyring(definition.name, definition.publishes)
+    personal = seals_or_opens or definition.name in KEY_HOLDERS
     keyring = settings.keyring() if personal and settings.privacy_kek is not None else None
-    if keyring is not None:
+    if keyring is not None and seals_or_opens:  # the sealer is the process's: a service that only destroys keys sets none
         ctx.opener = Opener.for_service(definition.name, keyring)
         seal_with(Sealer(keyring))
     definition.register_consumers(ctx)
@@ -231,10 +230,7 @@ def create_service_app(
                 settings.keyring()  # raises, naming the setting that is missing
             await migrate(
                 pool, definition.schema,
-                list(dict.fromkeys([
-                    PLUMBING_MIGRATIONS, *([KEYRING_MIGRATIONS] if keyring is not None else []),
-                    *definition.extra_migrations, definition.migrations,
-                ])),
+                [PLUMBING_MIGRATIONS, *([KEYRING_MIGRATIONS] if keyring is not None else []), definition.migrations],
             )
             ctx.pools.pool = pool
             await refresh_pending(ctx)

@@ -12,7 +12,6 @@ from services.privacy.handlers import register
 from services.privacy.settings import PrivacySettings
 from shared import events
 from shared.clock import business_day
-from shared.privacy.keyring import KEYRING_MIGRATIONS
 from shared.privacy.retention import load_rules
 from shared.runtime import ServiceContext, ServiceDefinition
 from shared.timers import Timer
@@ -51,7 +50,6 @@ DEFINITION = ServiceDefinition(
     ),
     schema="privacy",
     migrations=Path(__file__).parent / "migrations",
-    extra_migrations=(KEYRING_MIGRATIONS,),
     router=router,
     settings_cls=PrivacySettings,
     register_consumers=register,
