@@ -5,7 +5,8 @@ bare machine lacks), unpacked with `dpkg -x` into the git-ignored `.local/haprox
 state dir and run from there with `LD_LIBRARY_PATH` (nothing installed on the system). Each service gets a
 frontend on its printed address and a backend of its replicas: round robin, `/ready` checked every half
 second, a replica that refuses a connection marked down at once and the request sent to another one
-(`retry-on conn-failure`: never a request a replica may have started on). It is ready when every fronted
+(`retry-on conn-failure`: never a request a replica may have started on; `http-reuse never`, so a request is
+never sent over an idle connection to a replica that died meanwhile). It is ready when every fronted
 address answers `/ready` through it, never after a sleep; `stop` ends its process group.
 
     python -m deploy.local.haproxy fetch     # the binary, once (make run REPLICAS=n does it when missing)
@@ -92,6 +93,9 @@ def config(fronts: Mapping[str, tuple[int, Sequence[str]]]) -> str:
         "    option redispatch 1",
         # Only a connection refused is retried elsewhere: a request a replica may have applied never is.
         "    retry-on conn-failure",
+        # A fresh connection to the replica for every request: an idle one kept from before would be the dead
+        # replica's, and HAProxy then closes the client's connection without an answer (a POST lost for the client).
+        "    http-reuse never",
         "    default-server check inter 500ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
     ]
     for name, (port, urls) in sorted(fronts.items()):
