@@ -35,6 +35,7 @@ from shared.clock import Clock
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
+from shared.long_poll import long_poll
 from shared.metrics import OperationsMetrics, PlumbingMetrics
 from shared.oversized_dead_letters import publish_dead_letter
 
@@ -86,7 +87,7 @@ class BatchSettings:
     """How a consumer group fetches and parks: the service's `consumer_*` settings."""
 
     max_records: int = 500
-    max_wait_ms: int = 5
+    max_wait_ms: int = 500
     park_retry_seconds: float = 2.0
     park_max_seconds: float = 3600.0
     session_timeout_ms: int = 10_000
@@ -540,7 +541,7 @@ def register_consumer(
         group_id=group_id,
         batch=True,
         max_records=batching.max_records,
-        # How long a fetch waits when nothing is there; a fetch returns at once with what has arrived.
+        # How long an idle fetch waits before the loop turns again; a fetch returns at once with what has arrived.
         batch_timeout_ms=batching.max_wait_ms,
         # Commit the offsets only after the batch's transactions committed (never ack-first).
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -553,6 +554,7 @@ def register_consumer(
         title=f"{group_id}:{named}" if named else group_id,
         description=description,
     )
+    long_poll(subscriber)  # no sleep after an empty fetch: an idle consumer waits on the broker, not on a timer
     subscriber(consumer.on_batch)
     # The handler takes the raw records; the AsyncAPI document shows the events it applies.
     document_subscriber(subscriber, handlers, address=address)

@@ -59,8 +59,9 @@ class ServiceSettings(BaseSettings):
         500, ge=1, le=10_000, description="Most records a consumer group applies per fetch (one transaction per partition)."
     )
     consumer_batch_wait_ms: int = Field(
-        5, ge=1, le=10_000,
-        description="How long a consumer's fetch waits when nothing has arrived (a fetch returns at once with what has).",
+        500, ge=1, le=10_000,
+        description="How long an idle consumer's fetch waits before its loop turns again; a fetch returns as soon as "
+        "records arrive, so no record waits for it.",
     )
     consumer_park_retry_seconds: float = Field(
         2.0, gt=0, le=3600, description="Period at which parked events (arrived before what they refer to) are tried again."
