@@ -27,7 +27,10 @@ from shared.metrics import PlumbingMetrics
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "outbox"
+# Each service's relay listens on its own schema's channel, so a commit in one service wakes only its own relay
+# (one channel for all woke every service's relay, and each ran a query for nothing, at every commit of any).
+NOTIFY_CHANNEL_PREFIX = "outbox:"
+NOTIFY = f"pg_notify('{NOTIFY_CHANNEL_PREFIX}' || current_schema(), '')"  # the writer's schema: its search_path
 NO_TRACE = "{}"  # what `headers` holds when the writer had no trace context
 _BACKLOG_COUNT_PERIOD = 1.0  # seconds between two exact backlog counts while the relay is busy
 _CONTENT_TYPE = CONTENT_TYPE.encode()
@@ -46,7 +49,7 @@ def trace_headers() -> str:
 _INSERT = (
     "with written as (insert into outbox (event_id, event_type, topic, key, payload, headers)"
     " select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[]) returning 1)"
-    f" select pg_notify('{NOTIFY_CHANNEL}', '')"
+    f" select {NOTIFY}"
 )
 _OutboxRow = tuple[UUID, str, str, str, bytes, str]
 
@@ -138,7 +141,7 @@ async def _insert(conn: asyncpg.Connection, rows: Sequence[_OutboxRow]) -> None:
 
 async def notify_relay(conn: asyncpg.Connection) -> None:
     """Wake the relay when the caller's transaction commits (Postgres collapses it to one per transaction)."""
-    await conn.execute("select pg_notify($1, '')", NOTIFY_CHANNEL)
+    await conn.execute(f"select {NOTIFY}")
 
 
 @lru_cache(maxsize=65_536)
@@ -187,6 +190,7 @@ class OutboxRelay:
         self._pool = pool
         self._broker = broker
         self._schema = schema
+        self._channel = f"{NOTIFY_CHANNEL_PREFIX}{schema}"
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._metrics = metrics
@@ -220,7 +224,7 @@ class OutboxRelay:
         lock = f"outbox-relay:{self._schema}"
         while not await conn.fetchval("select pg_try_advisory_lock(hashtext($1))", lock):
             await asyncio.sleep(self._poll_seconds * 2)
-        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        await conn.add_listener(self._channel, self._on_notify)
         try:
             while True:
                 self._wake.clear()
@@ -232,7 +236,7 @@ class OutboxRelay:
                         pass
         finally:
             if not conn.is_closed():  # a connection the database dropped took its listener and lock with it
-                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await conn.remove_listener(self._channel, self._on_notify)
                 await conn.execute("select pg_advisory_unlock(hashtext($1))", lock)
 
     def _on_notify(self, *_: object) -> None:

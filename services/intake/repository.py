@@ -13,7 +13,7 @@ import asyncpg
 from services.intake.domain import (
     CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
 )
-from shared.outbox import NOTIFY_CHANNEL, sealed, trace_headers
+from shared.outbox import NOTIFY, sealed, trace_headers
 from shared.privacy.access import rows as privacy_rows
 from shared.privacy.erasure import ERASED_FIRST_NAME, ERASED_LAST_NAME, ERASED_NAME, ERASED_TEXT
 
@@ -99,7 +99,7 @@ async def store(conn: Connection, change: Change, *, version: int | None = None)
     if change.events:
         events = await sealed(conn, change.events)  # the personal fields sealed with the applicant's key
         args += [[e.id for e in events], [e.type for e in events], [e.topic for e in events], [e.subject for e in events],
-                 [e.to_bytes() for e in events], trace_headers(), NOTIFY_CHANNEL]
+                 [e.to_bytes() for e in events], trace_headers()]
     return await conn.fetchval(_store_sql(version is not None, change.milestone is not None, bool(change.events)), *args) is not None
 
 
@@ -132,7 +132,7 @@ def _store_sql(update: bool, milestone: bool, events: bool) -> str:
             f" select e.event_id, e.event_type, e.topic, e.key, e.payload, ${p + 5}::jsonb"
             f" from unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[], ${p + 4}::bytea[])"
             " with ordinality as e (event_id, event_type, topic, key, payload, n)"
-            f" where exists (select from written) order by e.n returning pg_notify(${p + 6}, ''))"
+            f" where exists (select from written) order by e.n returning {NOTIFY})"
         )
     return f"with {', '.join(clauses)} select id from written"
 

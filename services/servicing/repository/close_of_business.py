@@ -30,7 +30,7 @@ from services.servicing.domain import Instalment, Loan
 from services.servicing.repository.events_sql import Stamp, literal, outbox_rows
 from shared.events import DelinquencyStageChanged, LoanWrittenOff, PaymentMissed
 from shared.events.vocabulary import STAGE_BOUNDS, DelinquencyStage
-from shared.outbox import NOTIFY_CHANNEL
+from shared.outbox import NOTIFY
 
 RUN_LOCK = "servicing:close-of-business"
 _NIL = UUID(int=0)
@@ -141,7 +141,7 @@ with lines as (
 )
 select (select count(*) from missed) as missed, (select count(*) from stage_changes) as stage_changes,
        (select chunks from progress) as chunk, array(select id from staged where days_past_due >= $8 order by id) as to_write_off,
-       pg_notify({literal(NOTIFY_CHANNEL)}, '')
+       {NOTIFY}
 """
 
 _LOAN_COLUMNS = ", ".join(Loan.model_fields)
