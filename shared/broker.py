@@ -18,8 +18,10 @@ from prometheus_client import CollectorRegistry
 from shared.kafka_auth import KafkaLogin
 
 
-def as_bytes(message: StreamMessage[Any]) -> bytes:
+async def as_bytes(message: StreamMessage[Any]) -> bytes:
     """The record's value as it came: the handlers parse it themselves.
+
+    A coroutine, not a plain function: FastStream runs a plain decoder in a worker thread, one thread hop per fetch.
 
     FastStream would parse a body whose `content-type` says JSON (or text) before the handler runs, and a
     body that does not parse would then fail outside it, be redelivered and stop its partition for ever:
