@@ -4,8 +4,10 @@ parking of early events, and a dead-letter topic.
 A fetch brings the records of several partitions. The records of each partition are applied in their own
 transaction (partitions in parallel, each on its own connection): one inbox statement claims every event
 id of the batch, the handlers run in offset order, the outbox rows they write go in one statement at the
-end, one commit. Then one offset commit for the whole fetch. A batch that fails is split in halves until
-the record at fault is alone: it alone is retried, parked or dead-lettered, the others are applied.
+end, one commit. The fetch's offsets are then committed with those of the next fetches, at most once per
+`commit_interval_ms` (`shared/offset_commits.py`): never an offset whose transaction did not commit. A
+batch that fails is split in halves until the record at fault is alone: it alone is retried, parked or
+dead-lettered, the others are applied.
 Records of one key are always applied in offset order; a key with a parked event keeps its later events
 parked behind it.
 """
@@ -36,6 +38,7 @@ from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
 from shared.long_poll import long_poll
+from shared.offset_commits import PacedCommits
 from shared.metrics import OperationsMetrics, PlumbingMetrics
 from shared.oversized_dead_letters import publish_dead_letter
 
@@ -92,6 +95,7 @@ class BatchSettings:
     park_max_seconds: float = 3600.0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    commit_interval_ms: int = 100
 
 
 class PoolHolder:
@@ -170,6 +174,11 @@ class EventConsumer:
     refuse: Callable[[str, Envelope[Any]], str | None] | None = None
     # Opens the personal fields the service is granted (`shared.privacy.sealing.Opener`), in the batch's transaction.
     opener: Any = None
+    # The offsets of the fetches applied, committed together at most once per `batching.commit_interval_ms`.
+    commits: PacedCommits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.commits = PacedCommits(self.group_id, self.batching.commit_interval_ms / 1000)
 
     async def on_batch(self, message: KafkaMessage) -> None:
         """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
@@ -184,6 +193,7 @@ class EventConsumer:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        self.commits.applied(message, records)
 
     async def apply_partition(self, records: Sequence[Record]) -> int:
         """Apply the records of one partition in offset order; return how many events were applied."""

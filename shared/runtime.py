@@ -115,6 +115,7 @@ class ServiceContext(Generic[SettingsT]):
                 park_max_seconds=settings.consumer_park_max_seconds,
                 session_timeout_ms=settings.consumer_session_timeout_ms,
                 heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+                commit_interval_ms=settings.consumer_commit_interval_ms,
             ),
             tracer=self.tracer,
             on_applied=self.applied.set,
@@ -265,6 +266,7 @@ def create_service_app(
             if gauges is not None:
                 await gauges.stop()
             await relay.stop()
+            await asyncio.gather(*(consumer.commits.stop() for consumer in ctx.consumers))  # what was applied stays applied
             await broker.stop()
             await pool.close()
             tracer_provider.force_flush()

@@ -63,6 +63,11 @@ class ServiceSettings(BaseSettings):
         description="How long an idle consumer's fetch waits before its loop turns again; a fetch returns as soon as "
         "records arrive, so no record waits for it.",
     )
+    consumer_commit_interval_ms: int = Field(
+        100, ge=0, le=10_000,
+        description="How long a consumer group lets the offsets of the fetches it applied wait before it commits them "
+        "together (0: a commit after every fetch). A crash in between brings those records again; the inbox skips them.",
+    )
     consumer_park_retry_seconds: float = Field(
         2.0, gt=0, le=3600, description="Period at which parked events (arrived before what they refer to) are tried again."
     )
