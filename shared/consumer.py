@@ -3,10 +3,11 @@ parking of early events, and a dead-letter topic.
 
 A fetch brings the records of several partitions. The records of each partition are applied in their own
 transaction (partitions in parallel, each on its own connection): one inbox statement claims every event
-id of the batch, the handlers run in offset order (a `shared.batch_handler.BatchHandler` reads and writes once
-for each run of its consecutive events instead of once per event), the outbox rows they write go in one
-statement at the end, one commit. Then one offset commit for the whole fetch. A batch that fails is split in halves until
-the record at fault is alone: it alone is retried, parked or dead-lettered, the others are applied.
+id of the batch, the handlers run in offset order (a `shared.batch_handler.BatchHandler` reads and writes
+once for each run of its consecutive events instead of once per event), the outbox rows they write go in
+one statement at the end, one commit. Then one offset commit for the whole fetch. A batch that fails is
+split in halves until the record at fault is alone: it alone is retried, parked or dead-lettered, the
+others are applied.
 Records of one key are always applied in offset order; a key with a parked event keeps its later events
 parked behind it.
 """
