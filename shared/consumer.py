@@ -3,11 +3,12 @@ parking of early events, and a dead-letter topic.
 
 A fetch brings the records of several partitions. The records of each partition are applied in their own
 transaction (partitions in parallel, each on its own connection): one inbox statement claims every event
-id of the batch, the handlers run in offset order, the outbox rows they write go in one statement at the
-end, one commit. The fetch's offsets are then committed with those of the next fetches, at most once per
-`commit_interval_ms` (`shared/offset_commits.py`): never an offset whose transaction did not commit. A
-batch that fails is split in halves until the record at fault is alone: it alone is retried, parked or
-dead-lettered, the others are applied.
+id of the batch, the handlers run in offset order (a `shared.batch_handler.BatchHandler` reads and writes
+once for each run of its consecutive events instead of once per event), the outbox rows they write go in
+one statement at the end, one commit. The fetch's offsets are then committed with those of the next
+fetches, at most once per `commit_interval_ms` (`shared/offset_commits.py`): never an offset whose
+transaction did not commit. A batch that fails is split in halves until the record at fault is alone: it
+alone is retried, parked or dead-lettered, the others are applied.
 Records of one key are always applied in offset order; a key with a parked event keeps its later events
 parked behind it.
 """
@@ -20,6 +21,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 import asyncpg
@@ -33,6 +35,7 @@ from pydantic import ValidationError
 
 from shared import inbox, outbox
 from shared.asyncapi import document_subscriber
+from shared.batch_handler import BatchHandler
 from shared.clock import Clock
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
@@ -44,6 +47,7 @@ from shared.oversized_dead_letters import publish_dead_letter
 
 log = logging.getLogger(__name__)
 
+# A plain handler, or a `shared.batch_handler.BatchHandler` (itself callable as one) that reads and writes once per run.
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
 # Errors that say "try again later", not "this message is wrong": never dead-letter on them.
@@ -294,16 +298,16 @@ class EventConsumer:
                     events = [i.event for i in to_apply]
                     if self.opener is not None and to_apply:
                         events = await self.opener.open(conn, events)  # one key look-up for the batch
+                    due: list[tuple[_Item, Envelope[Any]]] = []
+                    for item, event in zip(to_apply, events, strict=True):
+                        if item.event.id not in claimed:
+                            log.info("event %s already applied by %s: skipped", item.event.id, self.group_id)
+                            continue
+                        claimed.discard(item.event.id)  # the same event twice in one batch applies once
+                        due.append((item, event))
                     with outbox.collecting(conn) as rows:
-                        for item, event in zip(to_apply, events, strict=True):
-                            if item.event.id not in claimed:
-                                log.info("event %s already applied by %s: skipped", item.event.id, self.group_id)
-                                continue
-                            claimed.discard(item.event.id)  # the same event twice in one batch applies once
-                            with self._span(item):
-                                await item.handler(conn, event)
-                            applied.append(item)
-                            self.failpoints.hit("before_commit", item.event.type)
+                        for handler, run in groupby(due, key=lambda pair: pair[0].handler):
+                            await self._apply_run(conn, handler, list(run), applied)
                         await rows.flush()
                     parked = [i.parked_id for i in items if i.parked_id is not None]
                     if parked:
@@ -317,6 +321,24 @@ class EventConsumer:
             self.failpoints.hit("after_commit", item.event.type)
         self._observe(applied)
         return len(applied)
+
+    async def _apply_run(
+        self, conn: asyncpg.Connection, handler: Handler, run: Sequence[tuple[_Item, Envelope[Any]]], applied: list[_Item]
+    ) -> None:
+        """Apply consecutive events of one handler; a `BatchHandler` prepares and finishes them once for the run."""
+        state: Any = None
+        if isinstance(handler, BatchHandler):
+            state = await handler.prepare(conn, [event for _, event in run])
+        for item, event in run:
+            with self._span(item):
+                if isinstance(handler, BatchHandler):
+                    await handler.apply(conn, event, state)
+                else:
+                    await handler(conn, event)
+            applied.append(item)
+            self.failpoints.hit("before_commit", item.event.type)
+        if isinstance(handler, BatchHandler):
+            await handler.finish(conn, state)
 
     async def _parked_keys(self, conn: asyncpg.Connection, items: Sequence[_Item]) -> set[str]:
         """The keys of `items` (not themselves parked) that have an event parked for this group."""

@@ -8,6 +8,7 @@ refuses becomes `EventRejected` (the dead-letter topic, with the reason).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from services.assessment import repository, usecases
 from services.assessment.domain.decision import BankDecisionTerms, NotRoutedToBank
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor
+from shared.batch_handler import BatchHandler
 from shared.consumer import EventRejected, EventTooEarly
 from shared.errors import BusinessRuleError
 from shared.events import (
@@ -52,10 +54,18 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
     """Subscribe assessment to the applications stream, the partner banks' decisions and the directory."""
     settings = ctx.settings
 
-    async def on_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted) -> None:
+    async def prepare_submitted(conn: asyncpg.Connection, events: Sequence[ApplicationSubmitted]) -> usecases.Openings:
+        return await usecases.prepare_openings(conn, [e.data for e in events])
+
+    async def open_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted, openings: usecases.Openings) -> None:
         if _erased(event):
             return
-        await usecases.open_file(conn, event.data, settings=settings, actor=_intake(event.source), now=ctx.clock.now())
+        await usecases.open_file(
+            conn, event.data, openings, settings=settings, actor=_intake(event.source), now=ctx.clock.now()
+        )
+
+    # A run of submitted files costs two round trips, not two per file: one read before, one write after.
+    on_submitted = BatchHandler(prepare_submitted, open_submitted, usecases.store_openings)
 
     async def on_updated(conn: asyncpg.Connection, event: ApplicationUpdated) -> None:
         if _erased(event):

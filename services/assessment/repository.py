@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -61,6 +62,16 @@ async def save(conn: asyncpg.Connection, assessment: Assessment, audit: tuple[Au
         await conn.execute(_UPSERT, *_row(assessment))
         return
     await conn.execute(_UPSERT_WITH_AUDIT, *_row(assessment), *_audit_columns(audit))
+
+
+async def save_many(conn: asyncpg.Connection, saved: Sequence[tuple[Assessment, tuple[AuditEntry, ...]]]) -> None:
+    """`save` for several assessments in one pipelined round trip (those with audit entries first, in order)."""
+    with_audit = [[*_row(a), *_audit_columns(audit)] for a, audit in saved if audit]
+    without = [_row(a) for a, audit in saved if not audit]
+    if with_audit:
+        await conn.executemany(_UPSERT_WITH_AUDIT, with_audit)
+    if without:
+        await conn.executemany(_UPSERT, without)
 
 
 async def get(conn: Connection, application_id: UUID, *, for_update: bool = False) -> Assessment | None:
@@ -150,13 +161,14 @@ async def keep_bank(conn: asyncpg.Connection, b: DirectoryBankData) -> None:
     await keep_newest(conn, "directory_banks", "bank_id", b.model_dump(include={"bank_id", "active", "version"}))
 
 
-_TERMS = (
+_TERMS_OF = (
     "select true as found, n.min_remaining_per_unit_cents, n.max_instalment_share, array("
     "   select p.bank_id from unnest(a.partner_banks) with ordinality p(bank_id, n)"
     "   join directory_banks b using (bank_id) where b.active and a.active order by p.n"
     " ) as partner_banks"
-    " from directory_associations a left join directory_networks n using (network_id) where a.association_id = $1"
+    " from directory_associations a left join directory_networks n using (network_id) where a.association_id = {}"
 )
+_TERMS = _TERMS_OF.format("$1")
 
 
 def _terms(row: asyncpg.Record | None) -> DirectoryTerms:
@@ -170,15 +182,18 @@ async def directory_terms(conn: Connection, association_id: str) -> DirectoryTer
     return _terms(await conn.fetchrow(_TERMS, association_id))
 
 
-async def opening(conn: Connection, application_id: UUID, association_id: str) -> tuple[bool, DirectoryTerms]:
-    """Whether the file is opened already, and the association's terms: what opening it needs, in one round trip."""
-    row = await conn.fetchrow(
-        "select exists(select 1 from assessments where application_id = $2) as opened, t.*"
-        f" from (values (1)) as one(x) left join lateral ({_TERMS}) as t on true",
-        association_id, application_id,
+async def openings(
+    conn: Connection, application_ids: Collection[UUID], association_ids: Collection[str]
+) -> tuple[set[UUID], dict[str, DirectoryTerms]]:
+    """What opening several files needs, in one round trip: those opened already, and each association's terms."""
+    rows = await conn.fetch(
+        "select ids.association_id, array(select application_id from assessments where application_id = any($1::uuid[]))"
+        " as opened, t.* from unnest($2::text[]) as ids(association_id)"
+        f" left join lateral ({_TERMS_OF.format('ids.association_id')}) as t on true",
+        list(application_ids), list(association_ids),
     )
-    assert row is not None  # one row whatever the tables hold
-    return row["opened"], _terms(row)
+    opened = set(rows[0]["opened"]) if rows else set()
+    return opened, {r["association_id"]: _terms(r) for r in rows}
 
 
 async def bank_contacts(conn: Connection, association_ids: set[str]) -> dict[str, str]:

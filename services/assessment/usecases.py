@@ -7,6 +7,8 @@ the bank's decision is one use case whether the bank posts it or writes it to it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -15,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from services.assessment import repository
 from services.assessment.domain import access, decision, outcome, review
-from services.assessment.domain.assessment import Assessment, AuditEntry, Change, Policy
+from services.assessment.domain.assessment import Assessment, AuditEntry, Change, DirectoryTerms, Policy
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor, Principal
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
@@ -48,13 +50,51 @@ async def _policy(conn: asyncpg.Connection, settings: AssessmentSettings, associ
 # --- intake's events ------------------------------------------------------------------------------
 
 
+@dataclass
+class Openings:
+    """What opening a run of submitted files needs, read once: the files opened already (those the run opens added
+    as it goes, so the same file twice opens once), each association's directory terms, the files left to store."""
+
+    opened: set[UUID]
+    terms: dict[str, DirectoryTerms]
+    to_store: list[Change] = field(default_factory=list)
+
+
+async def prepare_openings(conn: asyncpg.Connection, files: Sequence[ApplicationSubmittedData]) -> Openings:
+    """One query for a run of submitted files: which are opened already, and their associations' terms."""
+    opened, terms = await repository.openings(
+        conn, {d.application_id for d in files}, {d.association_id for d in files}
+    )
+    return Openings(opened, terms)
+
+
 async def open_file(
-    conn: asyncpg.Connection, data: ApplicationSubmittedData, *, settings: AssessmentSettings, actor: Actor, now: datetime
+    conn: asyncpg.Connection,
+    data: ApplicationSubmittedData,
+    openings: Openings,
+    *,
+    settings: AssessmentSettings,
+    actor: Actor,
+    now: datetime,
 ) -> None:
-    """A submitted application enters the review queue; opened once, whatever the event id a replay carries."""
-    opened, terms = await repository.opening(conn, data.application_id, data.association_id)
-    if not opened:
-        await _store(conn, review.open_file(data, settings.policy_for(terms), actor, now))
+    """A submitted application enters the review queue; opened once, whatever the event id a replay carries.
+
+    Its events go to the outbox now (under the event's trace); the file itself is written by `store_openings`.
+    """
+    if data.application_id in openings.opened:
+        return
+    terms = openings.terms.get(data.association_id, DirectoryTerms())
+    change = review.open_file(data, settings.policy_for(terms), actor, now)
+    openings.opened.add(data.application_id)
+    openings.to_store.append(change)
+    await add_to_outbox(conn, *change.events)
+
+
+async def store_openings(conn: asyncpg.Connection, openings: Openings) -> None:
+    """Write the files a run opened, with their audit entries, in one round trip."""
+    if openings.to_store:
+        await repository.save_many(conn, [(c.assessment, c.audit) for c in openings.to_store])
+        openings.to_store.clear()
 
 
 async def update_file(

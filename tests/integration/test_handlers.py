@@ -12,17 +12,20 @@ import pytest
 
 from services.notifications.alerts.domain import ALERT_ID_NAMESPACE
 from services.servicing.domain import loan_id_for
+from shared.consumer import Record
 from shared.events import EVENT_TYPES, BankDecisionOverdue, CounsellorAlertRaised, Topics, new_event, parse_event
-from shared.events import BankDecisionOverdueData
+from shared.events import ApplicationUpdated, ApplicationUpdatedData, BankDecisionOverdueData
 from shared.events.envelope import Envelope
 from tests.integration.conftest import (
     RunningService,
+    NOW,
     ServiceStarter,
     application_submitted,
     favourable_outcome,
     loan_approved,
     payment_missed,
 )
+from tests.support import directory
 from tests.support import intake as intake_files
 from tests.support.tokens import bearer, counsellor
 
@@ -74,6 +77,38 @@ async def test_the_same_submission_delivered_twice_opens_the_file_once(start_ser
     assert (await assessment.http.get(f"/assessments/{submitted.data.application_id}", headers=COUNSELLOR)).json() == before
     assert await inbox_rows(assessment, submitted) == 1
     assert len(await assessment.fetch("select application_id from assessments")) == 1
+
+
+async def test_one_batch_opens_each_file_once_with_its_own_associations_thresholds(start_service: ServiceStarter) -> None:
+    assessment = await start_service("assessment")
+    # The Restos du Cœur's network asks 450 € per consumption unit; the Secours Catholique's, 300 €.
+    await assessment.deliver(directory.network("restos-du-coeur-reseau", min_remaining_per_unit_cents=450_00))
+    await assessment.deliver(directory.association("restos-du-coeur", network_id="restos-du-coeur-reseau"))
+    # Nadia Benali keeps 442.09 € a month, one consumption unit: enough for the first, not for the second.
+    secours, restos = application_submitted(), application_submitted(association_id="restos-du-coeur")
+    replayed = application_submitted(secours.data.application_id, amount_cents=200_000)  # a new event id, same file
+    missed = application_submitted()  # intake's update came first: assessment opened the file from it
+    update = new_event(ApplicationUpdated, source="/services/intake", subject=missed.subject, time=NOW,
+                       data=ApplicationUpdatedData(**missed.data.model_dump(), changed_fields=["amount_cents"]))
+    late = application_submitted(missed.data.application_id, amount_cents=100_000)
+    batch = [secours, restos, replayed, update, late]
+    records = [Record(Topics.APPLICATIONS, 0, n, e.subject.encode(), e.to_bytes(), {"ce-type": e.type})
+               for n, e in enumerate(batch)]
+    consumer = next(c for c in assessment.app.state.ctx.consumers if c.group_id == "assessment")
+
+    assert await consumer.apply_partition(records) == len(batch)
+
+    rows = await assessment.fetch(
+        "select application_id, association_id, requested_amount_cents, checks from assessments"
+    )
+    files = {r["application_id"]: r for r in rows}
+    remaining = {f: {c["name"]: c["passed"] for c in json.loads(r["checks"])}["remaining_per_unit"] for f, r in files.items()}
+    assert (len(rows), remaining[secours.data.application_id], remaining[restos.data.application_id]) == (3, True, False)
+    assert files[secours.data.application_id]["requested_amount_cents"] == 300_000  # the replay opened nothing
+    assert files[missed.data.application_id]["requested_amount_cents"] == 300_000  # nor did the late submission
+    received = await assessment.fetch("select application_id from assessment_audit where action = 'file_received'")
+    opened_once = [secours.data.application_id, restos.data.application_id, missed.data.application_id]
+    assert sorted(r["application_id"] for r in received) == sorted(opened_once)
 
 
 async def test_a_late_redelivery_does_not_reopen_a_file_the_counsellor_already_assessed(start_service: ServiceStarter) -> None:
