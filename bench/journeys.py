@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-import httpx
+import aiohttp
 
+from bench.aio_client import AioClient
 from deploy.local.journey import Credentials, Identity, Journey, JourneyError, sample_application, walk
 
 # The run's counsellors: each gets a fiftieth of the files, and only this run's alerts.
@@ -50,12 +51,11 @@ async def run_journeys(
     result = JourneyRun()
     step = max(1, n // 10)
     width = concurrency * 2 if rate is None else 400
-    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
     # Signed in before the clock starts: Keycloak creates the run's counsellors once, then gives tokens.
     people = [await Credentials.sign_in(identity, counsellor=f"c-bench-{tag}-{k}") for k in range(min(n, COUNSELLORS))]
     in_flight = 0
 
-    async def journey(client: httpx.AsyncClient, i: int) -> None:
+    async def journey(client: AioClient, i: int) -> None:
         nonlocal in_flight
         in_flight += 1
         result.most_in_flight = max(result.most_in_flight, in_flight)
@@ -64,7 +64,7 @@ async def run_journeys(
                 client, urls, today=today, credentials=people[i % len(people)], application=sample_application(i), timeout=timeout,
                 close_of_business=False,
             ))
-        except (JourneyError, httpx.HTTPError) as exc:
+        except (JourneyError, aiohttp.ClientError, TimeoutError) as exc:
             result.failures[_reason(exc)] += 1
         finally:
             in_flight -= 1
@@ -72,7 +72,7 @@ async def run_journeys(
         if done % step == 0:
             print(f"  {done}/{n} journeys done", file=sys.stderr, flush=True)
 
-    async def closed_loop(client: httpx.AsyncClient) -> None:
+    async def closed_loop(client: AioClient) -> None:
         indices = iter(range(n))
 
         async def worker() -> None:
@@ -81,7 +81,7 @@ async def run_journeys(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    async def open_loop(client: httpx.AsyncClient, began: float) -> None:
+    async def open_loop(client: AioClient, began: float) -> None:
         assert rate is not None
         tasks = []
         for i in range(n):
@@ -89,7 +89,7 @@ async def run_journeys(
             tasks.append(asyncio.create_task(journey(client, i)))
         await asyncio.gather(*tasks)
 
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+    async with AioClient(width, timeout=30.0) as client:
         result.started_at = time.time()
         began = time.monotonic()
         await (closed_loop(client) if rate is None else open_loop(client, began))

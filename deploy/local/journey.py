@@ -9,12 +9,30 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol, TypeVar
 
-import httpx
-
 from shared.auth import Principal, Role
 from shared.events import LoanDisbursed, PaymentMissed
 
 T = TypeVar("T")
+
+
+class Answer(Protocol):
+    """What the journey reads of an HTTP answer (httpx's `Response` is one)."""
+
+    status_code: int
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class Client(Protocol):
+    """What the journey asks of an HTTP client (httpx's `AsyncClient` is one; the flow benchmark passes a lighter one)."""
+
+    async def get(self, url: str, *, params: Mapping[str, str] | None = ..., headers: Mapping[str, str] | None = ...) -> Answer:
+        ...
+
+    async def post(self, url: str, *, json: Any = ..., headers: Mapping[str, str] | None = ...) -> Answer: ...
 
 
 class JourneyError(RuntimeError):
@@ -140,14 +158,14 @@ async def _poll(what: str, probe: Callable[[], Awaitable[T | None]], timeout: fl
         delay = min(delay * 1.5, 0.25)
 
 
-def _check(response: httpx.Response, step: str) -> dict[str, Any]:
+def _check(response: Answer, step: str) -> dict[str, Any]:
     if response.status_code >= 400:
         raise JourneyError(f"{step}: HTTP {response.status_code} {response.text}")
     return response.json()
 
 
 async def submit_file(
-    client: httpx.AsyncClient,
+    client: Client,
     urls: Mapping[str, str],
     *,
     credentials: Credentials,
@@ -171,7 +189,7 @@ async def submit_file(
 
 
 async def walk(
-    client: httpx.AsyncClient,
+    client: Client,
     urls: Mapping[str, str],
     *,
     today: date,
