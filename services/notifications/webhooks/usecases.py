@@ -99,13 +99,19 @@ async def send_due_webhooks(ctx: Notifications) -> Webhooks:
     settings = ctx.settings
     run = Webhooks()
     metrics = DeliveryMetrics.of(ctx.registry)
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as http:
+    http: httpx.AsyncClient | None = None  # made at the first delivery due: most runs have none (a TLS context costs)
+    try:
         for _ in range(settings.delivery_batch_size):
             async with ctx.pool.acquire() as conn, conn.transaction():
                 row = await repository.next_due(conn, ctx.clock.now())
                 if row is None:
                     break
+                if http is None:
+                    http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
                 await _attempt(conn, http, row, ctx, run, metrics)
+    finally:
+        if http is not None:
+            await http.aclose()
     if metrics is not None:
         metrics.webhooks_waiting(await repository.pending_by_subscription_status(ctx.pool))
     return run
