@@ -185,12 +185,13 @@ async def send_due_emails(ctx: Notifications) -> Emails:
     """Send the e-mails due now (at most `delivery_batch_size`), one locked row at a time; then count what still waits."""
     run = Emails()
     metrics = DeliveryMetrics.of(ctx.registry)
-    for _ in range(ctx.settings.delivery_batch_size):
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            row = await repository.next_due(conn, ctx.clock.now())
-            if row is None:
-                break
-            await _attempt(conn, row, ctx, run, metrics)
+    async with smtp.Relay(ctx.settings) as relay:  # one connection for the run's e-mails, opened at the first
+        for _ in range(ctx.settings.delivery_batch_size):
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                row = await repository.next_due(conn, ctx.clock.now())
+                if row is None:
+                    break
+                await _attempt(conn, row, ctx, run, metrics, relay)
     if metrics is not None:
         metrics.emails_pending.set(await repository.pending(ctx.pool))
     return run
@@ -205,7 +206,8 @@ async def _recipients(conn: asyncpg.Connection, row: asyncpg.Record) -> list[str
 
 
 async def _attempt(
-    conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notifications, run: Emails, metrics: DeliveryMetrics | None
+    conn: asyncpg.Connection, row: asyncpg.Record, ctx: Notifications, run: Emails, metrics: DeliveryMetrics | None,
+    relay: smtp.Relay,
 ) -> None:
     settings = ctx.settings
     letter = letters.Letter(row["subject"], row["body"])
@@ -213,7 +215,7 @@ async def _attempt(
     try:
         recipients = await _recipients(conn, row)
         message = letters.mime(letter, sender=settings.email_sender, recipients=recipients, delivery_id=row["id"], created_at=row["created_at"])
-        await smtp.send(message, settings)
+        await relay.send(message)
     except smtp.PermanentFailure as exc:
         await _give_up(conn, row, attempts, f"refused: {exc}", ctx)
         run.emails_failed += 1
