@@ -292,9 +292,12 @@ class EventConsumer:
         try:
             async with self.pools.get().acquire() as conn:
                 async with conn.transaction():
-                    behind = await self._parked_keys(conn, items)
+                    # A key with an event parked keeps its later events parked behind it; the others are claimed.
+                    claimed, behind = await inbox.claim_unparked(
+                        conn, self.group_id, [i.event for i in items], [i.record.key_text for i in items],
+                        [i.parked_id is not None for i in items],
+                    )
                     to_apply = [i for i in items if i.parked_id is not None or i.record.key_text not in behind]
-                    claimed = await inbox.claim_many(conn, self.group_id, [i.event for i in to_apply]) if to_apply else set()
                     events = [i.event for i in to_apply]
                     if self.opener is not None and to_apply:
                         events = await self.opener.open(conn, events)  # one key look-up for the batch
@@ -339,18 +342,6 @@ class EventConsumer:
             self.failpoints.hit("before_commit", item.event.type)
         if isinstance(handler, BatchHandler):
             await handler.finish(conn, state)
-
-    async def _parked_keys(self, conn: asyncpg.Connection, items: Sequence[_Item]) -> set[str]:
-        """The keys of `items` (not themselves parked) that have an event parked for this group."""
-        keys = {i.record.key_text for i in items if i.parked_id is None}
-        if not keys:
-            return set()
-        rows = await conn.fetch(
-            "select distinct key from parked_events where consumer = $1 and key = any($2::text[])",
-            self.group_id,
-            list(keys),
-        )
-        return {r["key"] for r in rows}
 
     def _span(self, item: _Item) -> Any:
         """The span of one event processed, a child of the span that published it (when it was traced)."""

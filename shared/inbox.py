@@ -30,3 +30,30 @@ async def claim_many(conn: asyncpg.Connection, consumer: str, events: Sequence[E
         [e.type for e in events],
     )
     return {r["event_id"] for r in rows}
+
+
+async def claim_unparked(
+    conn: asyncpg.Connection, consumer: str, events: Sequence[Envelope[Any]], keys: Sequence[str], retried: Sequence[bool]
+) -> tuple[set[UUID], set[str]]:
+    """`claim_many` for the events whose key has no event parked for `consumer`, and the keys that have one, in one
+    statement (one round trip instead of a look at `parked_events` and then the claim).
+
+    `keys[i]` is the Kafka key of `events[i]`; an event `retried[i]` comes from `parked_events` itself: it is claimed
+    whatever is parked, and its key is not looked up (its own row is there).
+    """
+    row = await conn.fetchrow(
+        "with behind as (select distinct key from parked_events where consumer = $1 and key = any($6::text[])),"
+        " claimed as (insert into inbox (consumer, event_id, event_type)"
+        "  select $1, e.id, e.type from unnest($2::uuid[], $3::text[], $4::text[], $5::bool[]) as e(id, type, key, retried)"
+        "  where e.retried or e.key not in (select key from behind)"
+        "  on conflict do nothing returning event_id)"
+        " select array(select event_id from claimed) as claimed, array(select key from behind) as behind",
+        consumer,
+        [e.id for e in events],
+        [e.type for e in events],
+        list(keys),
+        list(retried),
+        sorted({key for key, again in zip(keys, retried, strict=True) if not again}),
+    )
+    assert row is not None  # one row whatever the tables hold
+    return set(row["claimed"]), set(row["behind"])
