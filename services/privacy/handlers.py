@@ -5,6 +5,7 @@ They translate, they do not decide: each event says where the file stands and wh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,7 @@ import asyncpg
 from services.privacy import repository
 from services.privacy.domain import Status
 from services.privacy.settings import PrivacySettings
+from shared.batch_handler import BatchHandler
 from shared.clock import business_day
 from shared.events import (
     ApplicationAssessed, ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, LoanApproved, LoanClosed,
@@ -23,17 +25,35 @@ from shared.runtime import ServiceContext
 GROUP_ID = "privacy"
 
 
-async def _record(conn: asyncpg.Connection, event: Envelope[Any], status: Status | None, **facts: Any) -> None:
+def _fact(event: Envelope[Any], status: Status | None, **facts: Any) -> repository.LedgerFact:
     data = event.data
-    await repository.record(
-        conn, data.application_id, association_id=data.association_id, region=data.region, status=status, at=event.time,
-        **facts,
+    return repository.ledger_fact(
+        data.application_id, association_id=data.association_id, region=data.region, status=status, at=event.time, **facts
     )
 
 
-async def on_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted | ApplicationUpdated) -> None:
-    """A file was submitted or changed: its last activity."""
-    await _record(conn, event, Status.SUBMITTED if isinstance(event, ApplicationSubmitted) else None)
+async def _record(conn: asyncpg.Connection, event: Envelope[Any], status: Status | None, **facts: Any) -> None:
+    await repository.record(conn, _fact(event, status, **facts))
+
+
+async def _no_read(_conn: asyncpg.Connection, _events: Sequence[Envelope[Any]]) -> list[repository.LedgerFact]:
+    return []  # the ledger's upsert decides from the row itself: nothing to read before the run
+
+
+async def _submitted(
+    _conn: asyncpg.Connection, event: ApplicationSubmitted | ApplicationUpdated, facts: list[repository.LedgerFact]
+) -> None:
+    """A file was submitted or changed: its last activity (written with the run's others by `_write`)."""
+    facts.append(_fact(event, Status.SUBMITTED if isinstance(event, ApplicationSubmitted) else None))
+
+
+async def _write(conn: asyncpg.Connection, facts: list[repository.LedgerFact]) -> None:
+    await repository.record_many(conn, facts)
+    facts.clear()
+
+
+# A run of submitted or changed files is recorded in one round trip, not one per file (shared.batch_handler).
+on_submitted = BatchHandler(_no_read, _submitted, _write)
 
 
 async def on_withdrawn(conn: asyncpg.Connection, event: ApplicationWithdrawn) -> None:
