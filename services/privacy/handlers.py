@@ -5,7 +5,7 @@ They translate, they do not decide: each event says where the file stands and wh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -32,19 +32,61 @@ def _fact(event: Envelope[Any], status: Status | None, **facts: Any) -> reposito
     )
 
 
-async def _record(conn: asyncpg.Connection, event: Envelope[Any], status: Status | None, **facts: Any) -> None:
-    await repository.record(conn, _fact(event, status, **facts))
+def submitted(event: ApplicationSubmitted | ApplicationUpdated) -> repository.LedgerFact:
+    """A file was submitted or changed: its last activity."""
+    return _fact(event, Status.SUBMITTED if isinstance(event, ApplicationSubmitted) else None)
 
 
-async def _no_read(_conn: asyncpg.Connection, _events: Sequence[Envelope[Any]]) -> list[repository.LedgerFact]:
-    return []  # the ledger's upsert decides from the row itself: nothing to read before the run
+def withdrawn(event: ApplicationWithdrawn) -> repository.LedgerFact:
+    """The applicant withdrew the file."""
+    return _fact(event, Status.WITHDRAWN)
 
 
-async def _submitted(
-    _conn: asyncpg.Connection, event: ApplicationSubmitted | ApplicationUpdated, facts: list[repository.LedgerFact]
-) -> None:
-    """A file was submitted or changed: its last activity (written with the run's others by `_write`)."""
-    facts.append(_fact(event, Status.SUBMITTED if isinstance(event, ApplicationSubmitted) else None))
+def assessed(event: ApplicationAssessed) -> repository.LedgerFact:
+    """An unfavourable assessment ends the file; any other is activity."""
+    return _fact(event, Status.UNFAVOURABLE if event.data.outcome == "unfavourable" else None)
+
+
+def approved(event: LoanApproved) -> repository.LedgerFact:
+    """The bank approved: a loan runs from now on (erasure refused)."""
+    return _fact(event, Status.APPROVED, approved_at=event.time)
+
+
+def declined(event: LoanDeclined) -> repository.LedgerFact:
+    """The bank declined."""
+    return _fact(event, Status.DECLINED)
+
+
+def disbursed(event: LoanDisbursed) -> repository.LedgerFact:
+    """The loan was paid out."""
+    return _fact(event, Status.ACTIVE, loan_id=event.data.loan_id)
+
+
+def closed(event: LoanClosed) -> repository.LedgerFact:
+    """The loan is repaid: the five years of `loan-after-closure` count from its closure."""
+    return _fact(event, Status.CLOSED, loan_id=event.data.loan_id, ended_on=event.data.closed_on)
+
+
+def written_off(event: LoanWrittenOff) -> repository.LedgerFact:
+    """The loan was written off: it ends there too."""
+    ended = event.data.business_date or business_day(event.time)
+    return _fact(event, Status.WRITTEN_OFF, loan_id=event.data.loan_id, ended_on=ended)
+
+
+# What each event the ledger reads says of its file.
+FACTS: dict[type[Envelope[Any]], Callable[[Any], repository.LedgerFact]] = {
+    ApplicationSubmitted: submitted, ApplicationUpdated: submitted, ApplicationWithdrawn: withdrawn,
+    ApplicationAssessed: assessed, LoanApproved: approved, LoanDeclined: declined, LoanDisbursed: disbursed,
+    LoanClosed: closed, LoanWrittenOff: written_off,
+}
+
+
+async def _nothing_to_read(_conn: asyncpg.Connection, _events: Sequence[Envelope[Any]]) -> list[repository.LedgerFact]:
+    return []  # the ledger's upsert decides from the row itself
+
+
+async def _note(_conn: asyncpg.Connection, event: Envelope[Any], facts: list[repository.LedgerFact]) -> None:
+    facts.append(FACTS[type(event)](event))
 
 
 async def _write(conn: asyncpg.Connection, facts: list[repository.LedgerFact]) -> None:
@@ -52,54 +94,11 @@ async def _write(conn: asyncpg.Connection, facts: list[repository.LedgerFact]) -
     facts.clear()
 
 
-# A run of submitted or changed files is recorded in one round trip, not one per file (shared.batch_handler).
-on_submitted = BatchHandler(_no_read, _submitted, _write)
-
-
-async def on_withdrawn(conn: asyncpg.Connection, event: ApplicationWithdrawn) -> None:
-    """The applicant withdrew the file."""
-    await _record(conn, event, Status.WITHDRAWN)
-
-
-async def on_assessed(conn: asyncpg.Connection, event: ApplicationAssessed) -> None:
-    """An unfavourable assessment ends the file; any other is activity."""
-    await _record(conn, event, Status.UNFAVOURABLE if event.data.outcome == "unfavourable" else None)
-
-
-async def on_approved(conn: asyncpg.Connection, event: LoanApproved) -> None:
-    """The bank approved: a loan runs from now on (erasure refused)."""
-    await _record(conn, event, Status.APPROVED, approved_at=event.time)
-
-
-async def on_declined(conn: asyncpg.Connection, event: LoanDeclined) -> None:
-    """The bank declined."""
-    await _record(conn, event, Status.DECLINED)
-
-
-async def on_disbursed(conn: asyncpg.Connection, event: LoanDisbursed) -> None:
-    """The loan was paid out."""
-    await _record(conn, event, Status.ACTIVE, loan_id=event.data.loan_id)
-
-
-async def on_closed(conn: asyncpg.Connection, event: LoanClosed) -> None:
-    """The loan is repaid: the five years of `loan-after-closure` count from its closure."""
-    await _record(conn, event, Status.CLOSED, loan_id=event.data.loan_id, ended_on=event.data.closed_on)
-
-
-async def on_written_off(conn: asyncpg.Connection, event: LoanWrittenOff) -> None:
-    """The loan was written off: it ends there too."""
-    ended = event.data.business_date or business_day(event.time)
-    await _record(conn, event, Status.WRITTEN_OFF, loan_id=event.data.loan_id, ended_on=ended)
+# Every event the ledger reads is one upsert of its file's row: a run of them, whatever their types, is written in one
+# pipelined round trip, in offset order (shared.batch_handler), not one per event.
+on_event = BatchHandler(_nothing_to_read, _note, _write)
 
 
 def register(ctx: ServiceContext[PrivacySettings]) -> None:
     """Subscribe the privacy service to the applications and loans streams."""
-    ctx.consume(
-        GROUP_ID,
-        (Topics.APPLICATIONS, Topics.LOANS),
-        {
-            ApplicationSubmitted: on_submitted, ApplicationUpdated: on_submitted, ApplicationWithdrawn: on_withdrawn,
-            ApplicationAssessed: on_assessed, LoanApproved: on_approved, LoanDeclined: on_declined,
-            LoanDisbursed: on_disbursed, LoanClosed: on_closed, LoanWrittenOff: on_written_off,
-        },
-    )
+    ctx.consume(GROUP_ID, (Topics.APPLICATIONS, Topics.LOANS), {cls: on_event for cls in FACTS})

@@ -45,18 +45,14 @@ def ledger_fact(
     subject_id: UUID, *, association_id: str, region: str, status: Status | None, at: datetime,
     loan_id: UUID | None = None, approved_at: datetime | None = None, ended_on: date | None = None,
 ) -> LedgerFact:
-    """What a stream said of a file (`status` None: only its activity), as `record_many` writes it."""
+    """What a stream said of a file (`status` None: only its activity), as `record_many` records it."""
     return subject_id, association_id, region, status.value if status else None, loan_id, at, approved_at, ended_on
 
 
-async def record(conn: asyncpg.Connection, fact: LedgerFact) -> None:
-    """Record what a stream said of a file (see `ledger_fact`); a replay or an older fact changes nothing."""
-    await conn.execute(_RECORD, *fact)
-
-
 async def record_many(conn: asyncpg.Connection, facts: Sequence[LedgerFact]) -> None:
-    """`record` for several facts in one pipelined round trip, in order: the same file twice is recorded as one fact
-    after the other (one multi-row upsert could not touch a row twice)."""
+    """Record what the streams said of files, in one pipelined round trip and in order: the same file twice is recorded
+    as one fact after the other (one multi-row upsert could not touch a row twice); a replay or an older fact changes
+    nothing."""
     if facts:
         await conn.executemany(_RECORD, facts)
 
