@@ -15,6 +15,7 @@ from services.notifications.context import Notifications
 from services.notifications.email import usecases as email
 from services.notifications.settings import NotificationsSettings
 from services.notifications import partners
+from shared.batch_handler import BatchHandler
 from shared.consumer import Handler
 from shared.events import (
     AdjustmentRefused,
@@ -48,7 +49,6 @@ ERASURES_GROUP_ID = "notifications-erasures"
 UseCase = Callable[[asyncpg.Connection, Any, NotificationsSettings, datetime], Awaitable[object]]
 
 ALERTS: dict[type[Envelope[Any]], UseCase] = {
-    ApplicationSubmitted: alerts.file_submitted,
     ApplicationUpdated: alerts.file_updated,
     ApplicationAssessed: alerts.file_assessed,
     ApplicationRouted: alerts.file_routed,
@@ -63,6 +63,13 @@ ALERTS: dict[type[Envelope[Any]], UseCase] = {
     AdjustmentRefused: alerts.loan_adjusted,
     LoanWrittenOff: alerts.loan_ended,
     LoanClosed: alerts.loan_ended,
+}
+
+
+# The events whose alerts use case takes a run of them at once (shared.batch_handler): one round trip for a run of
+# submitted files, not one per file. None of them goes to a bank's feed (PARTNER_FIELDS): the run is its whole handling.
+BATCHED: dict[type[Envelope[Any]], BatchHandler[Any, Any]] = {
+    ApplicationSubmitted: BatchHandler(alerts.files_submitted, alerts.file_submitted, alerts.remember_files),
 }
 
 
@@ -89,7 +96,8 @@ def register(ctx: Notifications) -> None:
     async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
         await erase_person(conn, event.data.subject_id)
 
-    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()})
+    handlers: dict[type[Envelope[Any]], Handler] = {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()}
+    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), handlers | BATCHED)
     ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
 
     async def on_contact(conn: asyncpg.Connection, event: DirectoryContact) -> None:

@@ -5,6 +5,7 @@ They translate, they do not decide: each event says where the file stands and wh
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,7 @@ import asyncpg
 from services.privacy import repository
 from services.privacy.domain import Status
 from services.privacy.settings import PrivacySettings
+from shared.batch_handler import BatchHandler
 from shared.clock import business_day
 from shared.events import (
     ApplicationAssessed, ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, LoanApproved, LoanClosed,
@@ -23,63 +25,80 @@ from shared.runtime import ServiceContext
 GROUP_ID = "privacy"
 
 
-async def _record(conn: asyncpg.Connection, event: Envelope[Any], status: Status | None, **facts: Any) -> None:
+def _fact(event: Envelope[Any], status: Status | None, **facts: Any) -> repository.LedgerFact:
     data = event.data
-    await repository.record(
-        conn, data.application_id, association_id=data.association_id, region=data.region, status=status, at=event.time,
-        **facts,
+    return repository.ledger_fact(
+        data.application_id, association_id=data.association_id, region=data.region, status=status, at=event.time, **facts
     )
 
 
-async def on_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted | ApplicationUpdated) -> None:
+def submitted(event: ApplicationSubmitted | ApplicationUpdated) -> repository.LedgerFact:
     """A file was submitted or changed: its last activity."""
-    await _record(conn, event, Status.SUBMITTED if isinstance(event, ApplicationSubmitted) else None)
+    return _fact(event, Status.SUBMITTED if isinstance(event, ApplicationSubmitted) else None)
 
 
-async def on_withdrawn(conn: asyncpg.Connection, event: ApplicationWithdrawn) -> None:
+def withdrawn(event: ApplicationWithdrawn) -> repository.LedgerFact:
     """The applicant withdrew the file."""
-    await _record(conn, event, Status.WITHDRAWN)
+    return _fact(event, Status.WITHDRAWN)
 
 
-async def on_assessed(conn: asyncpg.Connection, event: ApplicationAssessed) -> None:
+def assessed(event: ApplicationAssessed) -> repository.LedgerFact:
     """An unfavourable assessment ends the file; any other is activity."""
-    await _record(conn, event, Status.UNFAVOURABLE if event.data.outcome == "unfavourable" else None)
+    return _fact(event, Status.UNFAVOURABLE if event.data.outcome == "unfavourable" else None)
 
 
-async def on_approved(conn: asyncpg.Connection, event: LoanApproved) -> None:
+def approved(event: LoanApproved) -> repository.LedgerFact:
     """The bank approved: a loan runs from now on (erasure refused)."""
-    await _record(conn, event, Status.APPROVED, approved_at=event.time)
+    return _fact(event, Status.APPROVED, approved_at=event.time)
 
 
-async def on_declined(conn: asyncpg.Connection, event: LoanDeclined) -> None:
+def declined(event: LoanDeclined) -> repository.LedgerFact:
     """The bank declined."""
-    await _record(conn, event, Status.DECLINED)
+    return _fact(event, Status.DECLINED)
 
 
-async def on_disbursed(conn: asyncpg.Connection, event: LoanDisbursed) -> None:
+def disbursed(event: LoanDisbursed) -> repository.LedgerFact:
     """The loan was paid out."""
-    await _record(conn, event, Status.ACTIVE, loan_id=event.data.loan_id)
+    return _fact(event, Status.ACTIVE, loan_id=event.data.loan_id)
 
 
-async def on_closed(conn: asyncpg.Connection, event: LoanClosed) -> None:
+def closed(event: LoanClosed) -> repository.LedgerFact:
     """The loan is repaid: the five years of `loan-after-closure` count from its closure."""
-    await _record(conn, event, Status.CLOSED, loan_id=event.data.loan_id, ended_on=event.data.closed_on)
+    return _fact(event, Status.CLOSED, loan_id=event.data.loan_id, ended_on=event.data.closed_on)
 
 
-async def on_written_off(conn: asyncpg.Connection, event: LoanWrittenOff) -> None:
+def written_off(event: LoanWrittenOff) -> repository.LedgerFact:
     """The loan was written off: it ends there too."""
     ended = event.data.business_date or business_day(event.time)
-    await _record(conn, event, Status.WRITTEN_OFF, loan_id=event.data.loan_id, ended_on=ended)
+    return _fact(event, Status.WRITTEN_OFF, loan_id=event.data.loan_id, ended_on=ended)
+
+
+# What each event the ledger reads says of its file.
+FACTS: dict[type[Envelope[Any]], Callable[[Any], repository.LedgerFact]] = {
+    ApplicationSubmitted: submitted, ApplicationUpdated: submitted, ApplicationWithdrawn: withdrawn,
+    ApplicationAssessed: assessed, LoanApproved: approved, LoanDeclined: declined, LoanDisbursed: disbursed,
+    LoanClosed: closed, LoanWrittenOff: written_off,
+}
+
+
+async def _nothing_to_read(_conn: asyncpg.Connection, _events: Sequence[Envelope[Any]]) -> list[repository.LedgerFact]:
+    return []  # the ledger's upsert decides from the row itself
+
+
+async def _note(_conn: asyncpg.Connection, event: Envelope[Any], facts: list[repository.LedgerFact]) -> None:
+    facts.append(FACTS[type(event)](event))
+
+
+async def _write(conn: asyncpg.Connection, facts: list[repository.LedgerFact]) -> None:
+    await repository.record_many(conn, facts)
+    facts.clear()
+
+
+# Every event the ledger reads is one upsert of its file's row: a run of them, whatever their types, is written in one
+# pipelined round trip, in offset order (shared.batch_handler), not one per event.
+on_event = BatchHandler(_nothing_to_read, _note, _write)
 
 
 def register(ctx: ServiceContext[PrivacySettings]) -> None:
     """Subscribe the privacy service to the applications and loans streams."""
-    ctx.consume(
-        GROUP_ID,
-        (Topics.APPLICATIONS, Topics.LOANS),
-        {
-            ApplicationSubmitted: on_submitted, ApplicationUpdated: on_submitted, ApplicationWithdrawn: on_withdrawn,
-            ApplicationAssessed: on_assessed, LoanApproved: on_approved, LoanDeclined: on_declined,
-            LoanDisbursed: on_disbursed, LoanClosed: on_closed, LoanWrittenOff: on_written_off,
-        },
-    )
+    ctx.consume(GROUP_ID, (Topics.APPLICATIONS, Topics.LOANS), {cls: on_event for cls in FACTS})

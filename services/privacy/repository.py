@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -25,24 +26,35 @@ def _subject(row: asyncpg.Record) -> Subject:
     return Subject(**{**dict(row), "status": Status(row["status"])})
 
 
-async def record(
-    conn: asyncpg.Connection, subject_id: UUID, *, association_id: str, region: str, status: Status | None, at: datetime,
+# Upsert what a stream said of a file ($4 None: only its activity); a replay or an older fact changes nothing.
+_RECORD = (
+    "insert into subjects (subject_id, association_id, region, status, loan_id, last_activity_at, approved_at, ended_on)"
+    " values ($1, $2, $3, coalesce($4, 'submitted'), $5, $6, $7, $8)"
+    " on conflict (subject_id) do update set"
+    f"  status = case when $4 is not null and {_RANK_SQL.format(col='$4::text')} >= {_RANK_SQL.format(col='subjects.status')}"
+    "   then $4 else subjects.status end,"
+    "  loan_id = coalesce(subjects.loan_id, excluded.loan_id),"
+    "  last_activity_at = greatest(subjects.last_activity_at, excluded.last_activity_at),"
+    "  approved_at = coalesce(subjects.approved_at, excluded.approved_at),"
+    "  ended_on = coalesce(subjects.ended_on, excluded.ended_on)"
+)
+LedgerFact = tuple[UUID, str, str, str | None, UUID | None, datetime, datetime | None, date | None]
+
+
+def ledger_fact(
+    subject_id: UUID, *, association_id: str, region: str, status: Status | None, at: datetime,
     loan_id: UUID | None = None, approved_at: datetime | None = None, ended_on: date | None = None,
-) -> None:
-    """Record what a stream said of a file (`status` None: only its activity); a replay or an older fact changes nothing."""
-    new_rank = _RANK_SQL.format(col="$4::text")
-    await conn.execute(
-        "insert into subjects (subject_id, association_id, region, status, loan_id, last_activity_at, approved_at, ended_on)"
-        " values ($1, $2, $3, coalesce($4, 'submitted'), $5, $6, $7, $8)"
-        " on conflict (subject_id) do update set"
-        f"  status = case when $4 is not null and {new_rank} >= {_RANK_SQL.format(col='subjects.status')}"
-        "   then $4 else subjects.status end,"
-        "  loan_id = coalesce(subjects.loan_id, excluded.loan_id),"
-        "  last_activity_at = greatest(subjects.last_activity_at, excluded.last_activity_at),"
-        "  approved_at = coalesce(subjects.approved_at, excluded.approved_at),"
-        "  ended_on = coalesce(subjects.ended_on, excluded.ended_on)",
-        subject_id, association_id, region, status.value if status else None, loan_id, at, approved_at, ended_on,
-    )
+) -> LedgerFact:
+    """What a stream said of a file (`status` None: only its activity), as `record_many` records it."""
+    return subject_id, association_id, region, status.value if status else None, loan_id, at, approved_at, ended_on
+
+
+async def record_many(conn: asyncpg.Connection, facts: Sequence[LedgerFact]) -> None:
+    """Record what the streams said of files, in one pipelined round trip and in order: the same file twice is recorded
+    as one fact after the other (one multi-row upsert could not touch a row twice); a replay or an older fact changes
+    nothing."""
+    if facts:
+        await conn.executemany(_RECORD, facts)
 
 
 async def get(conn: Connection, subject_id: UUID, *, lock: bool = False) -> Subject | None:

@@ -26,6 +26,7 @@ from tests.integration.conftest import (
     payment_missed,
 )
 from tests.support import directory
+from tests.support import notifications as notifications_support
 from tests.support import intake as intake_files
 from tests.support.tokens import bearer, counsellor
 
@@ -226,6 +227,28 @@ async def test_a_file_left_without_bank_decision_alerts_its_counsellor_once(star
     )
     colleague = (await notifications.http.get("/alerts", headers=bearer(counsellor(sub="c-roux")))).json()
     assert colleague == []
+
+
+async def test_one_batch_remembers_each_files_applicant_and_bank_as_the_events_one_after_the_other_would(
+    start_service: ServiceStarter,
+) -> None:
+    notifications = await start_service("notifications")
+    nadia, fatou = application_submitted(), application_submitted(applicant_name="Fatou Diallo")
+    # Nadia's file submitted again under a new event id, her name as intake has it now, then routed to her bank.
+    again = application_submitted(nadia.data.application_id, applicant_name="Nadia Benali-Martin")
+    batch = [nadia, fatou, again, notifications_support.application_routed(nadia.data.application_id)]
+    records = [Record(Topics.APPLICATIONS, 0, n, e.subject.encode(), e.to_bytes(), {"ce-type": e.type})
+               for n, e in enumerate(batch)]
+    consumer = next(c for c in notifications.app.state.ctx.consumers if c.group_id == "notifications")
+
+    assert await consumer.apply_partition(records) == len(batch)
+
+    rows = await notifications.fetch("select application_id, applicant_name, bank_id from files")
+    assert {r["application_id"]: (r["applicant_name"], r["bank_id"]) for r in rows} == {
+        nadia.data.application_id: ("Nadia Benali-Martin", "credit-mutuel-nord"),
+        fatou.data.application_id: ("Fatou Diallo", None),
+    }
+    assert notifications.dead_letters == []
 
 
 NOTIFICATIONS_READS = sorted(

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from services.notifications import handlers as notifications_handlers
+from shared.batch_handler import BatchHandler
 from shared.events import ApplicationSubmitted, Topics, parse_event
 from shared.events.personal import Sealed, personal_fields
 from shared.privacy.keyring import KeyRing
@@ -40,13 +41,14 @@ async def test_only_the_services_granted_a_personal_field_read_it_in_clear(
     start_service: ServiceStarter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen_by_notifications: list[ApplicationSubmitted] = []
-    remember = notifications_handlers.ALERTS[ApplicationSubmitted]
+    remember = notifications_handlers.BATCHED[ApplicationSubmitted]
 
-    async def recording(conn: asyncpg.Connection, event: ApplicationSubmitted, *args: Any) -> object:
+    async def recording(conn: asyncpg.Connection, event: ApplicationSubmitted, files: Any) -> None:
         seen_by_notifications.append(event)
-        return await remember(conn, event, *args)
+        await remember.apply(conn, event, files)
 
-    monkeypatch.setitem(notifications_handlers.ALERTS, ApplicationSubmitted, recording)
+    recorded = BatchHandler(remember.prepare, recording, remember.finish)
+    monkeypatch.setitem(notifications_handlers.BATCHED, ApplicationSubmitted, recorded)
     intake, assessment, notifications = [await start_service(name) for name in ("intake", "assessment", "notifications")]
 
     application_id = await submit(intake)

@@ -20,10 +20,11 @@ import pytest
 from services.privacy import usecases
 from services.servicing.domain import loan_id_for
 from shared.clock import FixedClock
+from shared.consumer import Record
 from shared.events import (
-    ApplicationSubmitted, ApplicationWithdrawn, Envelope, PersonErased, new_event, parse_event,
+    ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, Envelope, PersonErased, Topics, new_event, parse_event,
 )
-from shared.events import ApplicationWithdrawnData
+from shared.events import ApplicationUpdatedData, ApplicationWithdrawnData
 from shared.privacy.keyring import new_kek
 from shared.privacy.retention import load_rules
 from tests.integration.conftest import NOW, TODAY, RunningService, application_submitted, payment_missed, run_service
@@ -256,6 +257,37 @@ def _withdrawn(application_id: UUID) -> ApplicationWithdrawn:
         counsellor_id="c-lefebvre", reason="Le garage a vendu la voiture.", withdrawn_by="c-lefebvre",
     )
     return new_event(ApplicationWithdrawn, source="/services/intake", subject=str(application_id), time=NOW, data=data)
+
+
+async def test_one_batch_of_files_keeps_each_ledger_row_as_the_events_one_after_the_other_would(database: str) -> None:
+    async with run_service("privacy", database, privacy_kek=KEK) as privacy:
+        nadia, fatou, kevin = uuid4(), uuid4(), uuid4()
+        later = application_submitted(nadia, association_id="restos-du-coeur", region="ile-de-france")
+        fatou_submitted = application_submitted(fatou)
+        older_update = new_event(
+            ApplicationUpdated, source="/services/intake", subject=str(fatou), time=NOW - timedelta(hours=1),
+            data=ApplicationUpdatedData(**fatou_submitted.data.model_dump(), changed_fields=["amount_cents"]),
+        )
+        # Nadia's file twice (the second an hour later, as another association would tell it), Fatou's file and an
+        # older update of it, Kevin's file withdrawn then submitted again by a late redelivery: all in one batch.
+        batch: list[Envelope[Any]] = [
+            application_submitted(nadia), fatou_submitted, later.model_copy(update={"time": NOW + timedelta(hours=1)}),
+            _withdrawn(kevin), application_submitted(kevin), older_update,
+        ]
+        records = [Record(Topics.APPLICATIONS, 0, n, e.subject.encode(), e.to_bytes(), {"ce-type": e.type})
+                   for n, e in enumerate(batch)]
+        consumer = next(c for c in privacy.app.state.ctx.consumers if c.group_id == "privacy")
+
+        assert await consumer.apply_partition(records) == len(batch)
+
+        rows = await privacy.fetch("select subject_id, association_id, region, status, last_activity_at from subjects")
+        ledger = {r["subject_id"]: (r["association_id"], r["region"], r["status"], r["last_activity_at"]) for r in rows}
+        assert ledger == {
+            # The file keeps the association and region it was first submitted with; its activity moves forward only.
+            nadia: ("secours-catholique", "hauts-de-france", "submitted", NOW + timedelta(hours=1)),
+            fatou: ("secours-catholique", "hauts-de-france", "submitted", NOW),
+            kevin: ("secours-catholique", "hauts-de-france", "withdrawn", NOW),  # a late submission does not undo it
+        }
 
 
 async def test_a_retention_run_interrupted_resumes_and_erases_each_file_once_holding_the_restricted_one(database: str) -> None:

@@ -3,6 +3,7 @@ other services' facts (loans' follow-up, files' bank and applicant, incomplete f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -150,13 +151,23 @@ async def remember_loan(conn: asyncpg.Connection, loan_id: UUID, application_id:
     )
 
 
+_REMEMBER = (
+    "insert into files (application_id, bank_id, applicant_name) values ($1, $2, $3) on conflict (application_id) do update set"
+    " bank_id = coalesce(excluded.bank_id, files.bank_id), applicant_name = coalesce(excluded.applicant_name, files.applicant_name)"
+)
+# A file to remember: its id, its bank and its applicant, as far as they are known (None: unknown, kept as it was).
+RememberedFile = tuple[UUID, str | None, str | None]
+
+
 async def remember_file(conn: asyncpg.Connection, application_id: UUID, *, bank_id: str | None = None, applicant_name: str | None = None) -> None:
     """The file's bank and applicant, as far as they are known."""
-    await conn.execute(
-        "insert into files (application_id, bank_id, applicant_name) values ($1, $2, $3) on conflict (application_id) do update set"
-        " bank_id = coalesce(excluded.bank_id, files.bank_id), applicant_name = coalesce(excluded.applicant_name, files.applicant_name)",
-        application_id, bank_id, applicant_name,
-    )
+    await conn.execute(_REMEMBER, application_id, bank_id, applicant_name)
+
+
+async def remember_files(conn: asyncpg.Connection, files: Sequence[RememberedFile]) -> None:
+    """`remember_file` for several files in one pipelined round trip, in order (the same file twice: one after the other)."""
+    if files:
+        await conn.executemany(_REMEMBER, files)
 
 
 async def bank_of_loan(conn: Connection, loan_id: UUID) -> str | None:
