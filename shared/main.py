@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 from opentelemetry import trace
 
@@ -16,4 +18,8 @@ def run_service(definition: ServiceDefinition) -> None:
     provider = create_tracer_provider(definition.name, settings.otlp_endpoint)
     trace.set_tracer_provider(provider)
     app = create_service_app(definition, settings, tracer_provider=provider)
+    # What start-up built (modules, models, routes: some 130,000 objects) lives as long as the process: out of the
+    # collector's sight, a full collection scans only what requests and events left, not 40 ms of start-up each time.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
