@@ -573,6 +573,8 @@ def register_consumer(
         # to the others after the session timeout.
         session_timeout_ms=batching.session_timeout_ms,
         heartbeat_interval_ms=batching.heartbeat_interval_ms,
+        # What was applied is committed before a rebalance takes partitions away (`shared/offset_commits.py`).
+        listener=consumer.commits.listener(),
         # The AsyncAPI channels' names: `<group>:<topic>` (FastStream suffixes each topic when there are several).
         title=f"{group_id}:{named}" if named else group_id,
         description=description,

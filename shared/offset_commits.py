@@ -9,6 +9,8 @@ first of them; a busy group commits a few times a second, an idle one right afte
 Nothing is committed that was not applied: the offsets are those of fetches whose transactions committed,
 never the consumer's position (which may already be past a fetch being applied). A crash before the commit
 only brings those records again, and the inbox skips them: at-least-once on the wire, once in effect.
+When the group rebalances, what was applied is committed before the partitions go (`listener`), and an offset
+recorded for a partition this replica no longer holds is dropped: it never commits over another replica's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import AckStatus
@@ -76,9 +78,32 @@ class PacedCommits:
         except (KafkaError, ConsumerStoppedError) as exc:  # a rebalance, the broker or the consumer gone: delivered again
             log.warning("offset commit of %s failed, its records will be delivered again: %r", self.group_id, exc)
 
+    def listener(self) -> ConsumerRebalanceListener:
+        """What the consumer calls when its group rebalances (`broker.subscriber(..., listener=...)`)."""
+        return _CommitBeforeRebalance(self)
+
+    def keep_only(self, held: set[TopicPartition]) -> None:
+        """Forget the offsets of partitions this replica no longer holds (a fetch applied while they were handed over)."""
+        self._pending = {tp: offset for tp, offset in self._pending.items() if tp in held}
+
     async def stop(self) -> None:
         """Commit what is pending now (a service stopping), without waiting for the interval."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         await self.flush()
+
+
+class _CommitBeforeRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what was applied before the group takes the partitions back; keeps only the partitions given again."""
+
+    def __init__(self, commits: PacedCommits) -> None:
+        self._commits = commits
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """The partitions are about to go: their applied offsets are committed now, not after the interval."""
+        await self._commits.flush()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """An offset recorded meanwhile for a partition that went to another replica is that replica's business."""
+        self._commits.keep_only(set(assigned))
