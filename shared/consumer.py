@@ -41,8 +41,8 @@ from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
 from shared.long_poll import long_poll
-from shared.offset_commits import PacedCommits
 from shared.metrics import OperationsMetrics, PlumbingMetrics
+from shared.offset_commits import PacedCommits
 from shared.oversized_dead_letters import publish_dead_letter
 
 log = logging.getLogger(__name__)

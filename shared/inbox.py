@@ -11,32 +11,13 @@ import asyncpg
 from shared.events.envelope import Envelope
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, event: Envelope[Any]) -> bool:
-    """Record `event` as applied by `consumer` in the caller's transaction; False if it already was."""
-    return event.id in await claim_many(conn, consumer, (event,))
-
-
-async def claim_many(conn: asyncpg.Connection, consumer: str, events: Sequence[Envelope[Any]]) -> set[UUID]:
-    """Record `events` as applied by `consumer` in one statement of the caller's transaction.
-
-    Returns the ids claimed now: an id already in the inbox (or twice in `events`) is claimed once.
-    """
-    rows = await conn.fetch(
-        "insert into inbox (consumer, event_id, event_type)"
-        " select $1, e.id, e.type from unnest($2::uuid[], $3::text[]) as e(id, type)"
-        " on conflict do nothing returning event_id",
-        consumer,
-        [e.id for e in events],
-        [e.type for e in events],
-    )
-    return {r["event_id"] for r in rows}
-
-
 async def claim_unparked(
     conn: asyncpg.Connection, consumer: str, events: Sequence[Envelope[Any]], keys: Sequence[str], retried: Sequence[bool]
 ) -> tuple[set[UUID], set[str]]:
-    """`claim_many` for the events whose key has no event parked for `consumer`, and the keys that have one, in one
-    statement (one round trip instead of a look at `parked_events` and then the claim).
+    """Record as applied by `consumer` the events whose key has no event parked for `consumer`, and find the keys that
+    have one, in one statement of the caller's transaction (one round trip, not a look at `parked_events` then a claim).
+
+    Returns the ids claimed now (an id already in the inbox, or twice in `events`, is claimed once) and those keys.
 
     `keys[i]` is the Kafka key of `events[i]`; an event `retried[i]` comes from `parked_events` itself: it is claimed
     whatever is parked, and its key is not looked up (its own row is there).
