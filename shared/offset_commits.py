@@ -26,6 +26,8 @@ from faststream.message import AckStatus
 
 log = logging.getLogger(__name__)
 
+_RETRY_SECONDS = 1.0  # after a failed commit (a broker away for a while logs once a second per group, not ten times)
+
 
 class PacedCommits:
     """The offsets one consumer group applied, waiting for their commit."""
@@ -51,12 +53,15 @@ class PacedCommits:
             self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)  # type: ignore[attr-defined]
         self._consumer = consumer
         message.committed = AckStatus.ACKED  # FastStream's acknowledgement then commits nothing itself
-        if self._timer is None:
-            self._timer = asyncio.create_task(self._commit_later(), name=f"{self.group_id}-offset-commit")
+        self._commit_soon()
 
-    async def _commit_later(self) -> None:
+    def _commit_soon(self, delay: float | None = None) -> None:
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._commit_later(delay or self.interval), name=f"{self.group_id}-offset-commit")
+
+    async def _commit_later(self, delay: float) -> None:
         try:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(delay)
         finally:
             self._timer = None
         await self.flush()
@@ -75,8 +80,13 @@ class PacedCommits:
             return
         try:
             await consumer.commit(offsets)
-        except (KafkaError, ConsumerStoppedError) as exc:  # a rebalance, the broker or the consumer gone: delivered again
-            log.warning("offset commit of %s failed, its records will be delivered again: %r", self.group_id, exc)
+        except ConsumerStoppedError:  # the service is stopping: the records come again after its restart
+            log.warning("offset commit of %s dropped, its consumer stopped: its records will be delivered again", self.group_id)
+        except KafkaError as exc:  # a rebalance, the coordinator away: tried again a second later, or with the next fetch
+            log.warning("offset commit of %s failed, tried again: %r", self.group_id, exc)
+            for tp, offset in offsets.items():
+                self._pending[tp] = max(self._pending.get(tp, 0), offset)
+            self._commit_soon(_RETRY_SECONDS)
 
     def listener(self) -> ConsumerRebalanceListener:
         """What the consumer calls when its group rebalances (`broker.subscriber(..., listener=...)`)."""
