@@ -26,6 +26,7 @@ from shared.events.envelope import Envelope
 
 E = TypeVar("E", bound=Envelope[Any])
 S = TypeVar("S")
+R = TypeVar("R")
 
 
 async def _nothing_left(_conn: asyncpg.Connection, _state: Any) -> None:
@@ -45,3 +46,18 @@ class BatchHandler(Generic[E, S]):
         state = await self.prepare(conn, (event,))
         await self.apply(conn, event, state)
         await self.finish(conn, state)
+
+
+def writing_rows(
+    row: Callable[[E], R], write: Callable[[asyncpg.Connection, list[R]], Awaitable[None]]
+) -> BatchHandler[E, list[R]]:
+    """A batch handler with nothing to read first: each event of the run gives `row(event)`, and `write` stores the
+    run's rows at the end, in offset order (an upsert per row keeps the effect of the events one after the other)."""
+
+    async def nothing_to_read(_conn: asyncpg.Connection, _events: Sequence[E]) -> list[R]:
+        return []
+
+    async def note(_conn: asyncpg.Connection, event: E, rows: list[R]) -> None:
+        rows.append(row(event))
+
+    return BatchHandler(nothing_to_read, note, write)

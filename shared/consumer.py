@@ -197,7 +197,7 @@ class EventConsumer:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        self.commits.applied(message, records)
+        self.commits.applied(message)
 
     async def apply_partition(self, records: Sequence[Record]) -> int:
         """Apply the records of one partition in offset order; return how many events were applied."""

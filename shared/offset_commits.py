@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, KafkaError
@@ -39,8 +38,8 @@ class PacedCommits:
         self._consumer: AIOKafkaConsumer | None = None
         self._timer: asyncio.Task[None] | None = None
 
-    def applied(self, message: KafkaMessage, records: Iterable[object]) -> None:
-        """The fetch `message` (its `records`) is applied: its offsets are committed with the next commit, not now.
+    def applied(self, message: KafkaMessage) -> None:
+        """The fetch `message` is applied: its records' offsets are committed with the next commit, not now.
 
         With a zero interval (or FastStream's in-memory test broker, whose consumer commits nothing), FastStream
         acknowledges the fetch itself, at once, as it would without this.
@@ -48,9 +47,9 @@ class PacedCommits:
         consumer = getattr(message, "consumer", None)
         if self.interval <= 0 or not isinstance(consumer, AIOKafkaConsumer):
             return
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)  # type: ignore[attr-defined]
-            self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)  # type: ignore[attr-defined]
+        for record in message.raw_message:
+            tp = TopicPartition(record.topic, record.partition)
+            self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)
         self._consumer = consumer
         message.committed = AckStatus.ACKED  # FastStream's acknowledgement then commits nothing itself
         self._commit_soon()

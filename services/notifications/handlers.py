@@ -15,7 +15,7 @@ from services.notifications.context import Notifications
 from services.notifications.email import usecases as email
 from services.notifications.settings import NotificationsSettings
 from services.notifications import partners
-from shared.batch_handler import BatchHandler
+from shared.batch_handler import BatchHandler, writing_rows
 from shared.consumer import Handler
 from shared.events import (
     AdjustmentRefused,
@@ -69,7 +69,7 @@ ALERTS: dict[type[Envelope[Any]], UseCase] = {
 # The events whose alerts use case takes a run of them at once (shared.batch_handler): one round trip for a run of
 # submitted files, not one per file. None of them goes to a bank's feed (PARTNER_FIELDS): the run is its whole handling.
 BATCHED: dict[type[Envelope[Any]], BatchHandler[Any, Any]] = {
-    ApplicationSubmitted: BatchHandler(alerts.files_submitted, alerts.file_submitted, alerts.remember_files),
+    ApplicationSubmitted: writing_rows(alerts.file_submitted, alerts.remember_files),
 }
 
 

@@ -5,15 +5,13 @@ They translate, they do not decide: each event says where the file stands and wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
-
-import asyncpg
 
 from services.privacy import repository
 from services.privacy.domain import Status
 from services.privacy.settings import PrivacySettings
-from shared.batch_handler import BatchHandler
+from shared.batch_handler import writing_rows
 from shared.clock import business_day
 from shared.events import (
     ApplicationAssessed, ApplicationSubmitted, ApplicationUpdated, ApplicationWithdrawn, LoanApproved, LoanClosed,
@@ -81,22 +79,9 @@ FACTS: dict[type[Envelope[Any]], Callable[[Any], repository.LedgerFact]] = {
 }
 
 
-async def _nothing_to_read(_conn: asyncpg.Connection, _events: Sequence[Envelope[Any]]) -> list[repository.LedgerFact]:
-    return []  # the ledger's upsert decides from the row itself
-
-
-async def _note(_conn: asyncpg.Connection, event: Envelope[Any], facts: list[repository.LedgerFact]) -> None:
-    facts.append(FACTS[type(event)](event))
-
-
-async def _write(conn: asyncpg.Connection, facts: list[repository.LedgerFact]) -> None:
-    await repository.record_many(conn, facts)
-    facts.clear()
-
-
 # Every event the ledger reads is one upsert of its file's row: a run of them, whatever their types, is written in one
 # pipelined round trip, in offset order (shared.batch_handler), not one per event.
-on_event = BatchHandler(_nothing_to_read, _note, _write)
+on_event = writing_rows(lambda event: FACTS[type(event)](event), repository.record_many)
 
 
 def register(ctx: ServiceContext[PrivacySettings]) -> None:

@@ -6,7 +6,6 @@ for a rule, the timer's for a timer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
@@ -62,21 +61,15 @@ async def record_alerts(conn: asyncpg.Connection, drafts: list[AlertDraft], sett
 # --- what each event makes of the rules' memory, and its alerts (in the event's transaction) ----------
 
 
-async def files_submitted(conn: asyncpg.Connection, events: Sequence[ApplicationSubmitted]) -> list[repository.RememberedFile]:
-    """Nothing to read before a run of submitted files: remembering a file is an upsert (see `file_submitted`)."""
-    return []
-
-
-async def file_submitted(conn: asyncpg.Connection, event: ApplicationSubmitted, files: list[repository.RememberedFile]) -> None:
-    """Remember the applicant's name, for the counsellor's e-mails (none once the applicant was erased: it stays sealed);
-    written with the run's other files by `remember_files`."""
-    files.append((event.data.application_id, None, clear_or(event.data.applicant_name, None)))
+def file_submitted(event: ApplicationSubmitted) -> repository.RememberedFile:
+    """What a submitted file leaves to remember: the applicant's name, for the counsellor's e-mails (none once the
+    applicant was erased: it stays sealed). A run of them is written at once (`repository.remember_files`)."""
+    return event.data.application_id, None, clear_or(event.data.applicant_name, None)
 
 
 async def remember_files(conn: asyncpg.Connection, files: list[repository.RememberedFile]) -> None:
     """Write what a run of submitted files left to remember, in one round trip."""
     await repository.remember_files(conn, files)
-    files.clear()
 
 
 async def file_updated(conn: asyncpg.Connection, event: ApplicationUpdated, settings: NotificationsSettings, now: datetime) -> None:
