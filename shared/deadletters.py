@@ -70,7 +70,7 @@ class KeeperContext(Protocol):
 
     @property
     def settings(self) -> ServiceSettings:
-        """Where Kafka is: a cut dead letter's replay reads the original record from its topic."""
+        """Where Kafka is (a cut dead letter's replay reads the original record from its topic); the group's timeouts."""
         ...
 
 
@@ -210,6 +210,10 @@ def keep_dead_letters(ctx: KeeperContext) -> None:
         group_id=f"{ctx.name}-dead-letters",
         ack_policy=AckPolicy.NACK_ON_ERROR,  # stored, then committed: a crash in between stores it again, once
         auto_offset_reset="earliest",
+        # The same failover as the service's other groups: a killed replica's partitions move on, and a restarted
+        # one joins, once the coordinator has given up on the dead member (10 s by default, not the setting's).
+        session_timeout_ms=ctx.settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=ctx.settings.consumer_heartbeat_interval_ms,
         title=f"{ctx.name}-dead-letters:{Topics.DEAD_LETTER}",
     )(on_dead_letter)
 
