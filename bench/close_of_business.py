@@ -53,9 +53,9 @@ def mib(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / 1024:,.0f} MiB"
 
 
-async def loans_topic_end(bootstrap: str) -> int:
+async def loans_topic_end(bootstrap: str, state_dir: Path) -> int:
     """The sum of the end offsets of the loans topic: how many records it ever received."""
-    consumer = AIOKafkaConsumer(**local_client(bootstrap), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**local_client(bootstrap, state_dir), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - the topic's partitions, at once
@@ -67,7 +67,7 @@ async def loans_topic_end(bootstrap: str) -> int:
 
 async def close_of_business(
     pool: asyncpg.Pool, bootstrap: str, business_date: date, policy: domain.CobPolicy, batch_size: int, traced: bool,
-    relay_after: bool,
+    relay_after: bool, state_dir: Path,
 ) -> dict[str, Any]:
     """Run the close of business with the outbox relay publishing to Kafka; time both until the outbox is empty.
 
@@ -76,13 +76,13 @@ async def close_of_business(
     """
     provider = TracerProvider()  # spans are made and propagated as in the service, exported nowhere
     registry = CollectorRegistry()
-    broker = create_broker(bootstrap, client_id="bench-servicing", registry=registry, login=local_login())
+    broker = create_broker(bootstrap, client_id="bench-servicing", registry=registry, login=local_login(state_dir))
     await broker.start()
     relay = OutboxRelay(
         pool, broker, schema=SCHEMA, batch_size=batch_size, poll_seconds=0.2, metrics=PlumbingMetrics.create(registry),
         tracer_provider=provider,
     )
-    before = await loans_topic_end(bootstrap)
+    before = await loans_topic_end(bootstrap, state_dir)
     if not relay_after:
         relay.start()
     try:
@@ -103,7 +103,7 @@ async def close_of_business(
     finally:
         await relay.stop()
         await broker.stop()
-    on_kafka = await loans_topic_end(bootstrap) - before
+    on_kafka = await loans_topic_end(bootstrap, state_dir) - before
     return {
         "result": result,
         "state_seconds": state_changed - started,
@@ -131,7 +131,8 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         bootstrap, server_dsn = start_infra(args.state_dir)
         kafka, postgres = infra_status(args.state_dir)
         kafka_pid, postgres_pid = kafka.pid, postgres.pid
-    await ensure_topics(bootstrap, local_login())
+    # The logins are those of the broker's own state directory (the benchmark's, not the platform's).
+    await ensure_topics(bootstrap, local_login(args.state_dir))
     business_date: date = args.business_date or date.today()
     dsn = await database_dsn(server_dsn, fresh=False)
     kept = await kept_portfolio(dsn, args.loans) if args.keep else None
@@ -161,7 +162,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         policy = domain.CobPolicy(grace_days=args.grace_days, write_off_days=args.write_off_days, chunk_size=args.chunk_size)
         print(f"close of business {business_date} (chunks of {policy.chunk_size:,} loans) …", file=sys.stderr, flush=True)
         figures["run"] = await close_of_business(
-            pool, bootstrap, business_date, policy, args.batch_size, not args.no_trace, args.relay_after
+            pool, bootstrap, business_date, policy, args.batch_size, not args.no_trace, args.relay_after, args.state_dir
         )
         figures["memory_kb"] = {
             "benchmark": status_kb(os.getpid()),
@@ -175,7 +176,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         figures["ceiling"] = {
             "events": events, "payload_bytes": len(payload),
             "copy_seconds": await copy_seconds(pool, events, payload),
-            "produce_seconds": await produce_seconds(bootstrap, events, payload),
+            "produce_seconds": await produce_seconds(bootstrap, events, payload, args.state_dir),
         }
     finally:
         await pool.close()

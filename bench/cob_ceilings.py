@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -58,16 +59,17 @@ async def copy_seconds(pool: asyncpg.Pool, rows: int, payload: bytes) -> float:
             await conn.execute("drop table bench.ceiling_outbox")
 
 
-async def produce_seconds(bootstrap: str, rows: int, payload: bytes) -> float:
-    """Seconds to produce `rows` records of `payload`'s size, keyed like loans, and have every one acknowledged."""
-    admin = AIOKafkaAdminClient(**local_client(bootstrap))
+async def produce_seconds(bootstrap: str, rows: int, payload: bytes, state_dir: Path | None = None) -> float:
+    """Seconds to produce `rows` records of `payload`'s size, keyed like loans, and have every one acknowledged
+    (as the admin of the broker of `state_dir`, by default the platform's)."""
+    admin = AIOKafkaAdminClient(**local_client(bootstrap, state_dir))
     await admin.start()
     try:
         if CEILING_TOPIC in await admin.list_topics():
             await admin.delete_topics([CEILING_TOPIC])
             await asyncio.sleep(1)
         await admin.create_topics([NewTopic(CEILING_TOPIC, num_partitions=DEFAULT_PARTITIONS, replication_factor=1)])
-        producer = AIOKafkaProducer(**local_client(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
+        producer = AIOKafkaProducer(**local_client(bootstrap, state_dir), acks="all", enable_idempotence=True, linger_ms=5)
         await producer.start()
         try:
             partitions = sorted(await producer.partitions_for(CEILING_TOPIC))
