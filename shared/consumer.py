@@ -1,5 +1,5 @@
 """At-least-once consumers that apply what they fetch in batches: typed dispatch, idempotent inbox, retries,
-parking of early events, and a dead-letter topic.
+parking of early events (`shared/parking.py`), and a dead-letter topic.
 
 A fetch brings the records of several partitions. The records of each partition are applied in their own
 transaction (partitions in parallel, each on its own connection): one inbox statement claims every event
@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -37,6 +37,17 @@ from shared import inbox, outbox
 from shared.asyncapi import document_subscriber
 from shared.batch_handler import BatchHandler
 from shared.clock import Clock
+from shared.consumer_types import (
+    BatchFailed,
+    BatchSettings,
+    EventRejected,
+    EventTooEarly,
+    Handler,
+    Item,
+    PoolHolder,
+    Record,
+    RetryPolicy,
+)
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
@@ -44,11 +55,14 @@ from shared.long_poll import long_poll
 from shared.metrics import OperationsMetrics, PlumbingMetrics
 from shared.offset_commits import PacedCommits
 from shared.oversized_dead_letters import publish_dead_letter
+from shared.parking import Parking
 
 log = logging.getLogger(__name__)
 
-# A plain handler, or a `shared.batch_handler.BatchHandler` (itself callable as one) that reads and writes once per run.
-Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+__all__ = [
+    "BatchSettings", "EventConsumer", "EventRejected", "EventTooEarly", "Handler", "PoolHolder", "Record", "RetryPolicy",
+    "register_consumer",
+]
 
 # Errors that say "try again later", not "this message is wrong": never dead-letter on them.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -65,99 +79,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class EventRejected(Exception):
-    """A well-formed event this service cannot apply; it goes to the dead-letter topic with the reason."""
-
-
-class EventTooEarly(Exception):
-    """A well-formed event that refers to something this service does not know yet (a payment for a loan not
-    opened yet, a bank's decision before the routing): parked, and applied when the missing piece arrives —
-    or dead-lettered with this reason once the consumer's parking delay has passed."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for failures while applying one message."""
-
-    transient_attempts: int = 8
-    unexpected_attempts: int = 3
-    first_delay: float = 0.1
-    max_delay: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff delay before retry number `attempt` (1-based)."""
-        return min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """How a consumer group fetches and parks: the service's `consumer_*` settings."""
-
-    max_records: int = 500
-    max_wait_ms: int = 500
-    park_retry_seconds: float = 2.0
-    park_max_seconds: float = 3600.0
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
-    commit_interval_ms: int = 100
-
-
-class PoolHolder:
-    """Late-bound pool: consumers are registered before the service's lifespan opens the pool."""
-
-    pool: asyncpg.Pool | None = None
-
-    def get(self) -> asyncpg.Pool:
-        """The open pool; fails loudly if the service has not started."""
-        if self.pool is None:
-            raise RuntimeError("database pool is not open yet")
-        return self.pool
-
-
-@dataclass(slots=True)
-class Record:
-    """One Kafka record as the consumer keeps it: its coordinates, key, bytes and headers."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: dict[str, str]
-
-    @classmethod
-    def of(cls, record: ConsumerRecord) -> Record:
-        """The record aiokafka fetched."""
-        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
-        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", headers)
-
-    @property
-    def key_text(self) -> str:
-        """The key as text ('' without one): how parked events are grouped."""
-        return "" if self.key is None else self.key.decode("utf-8", "replace")
-
-
-@dataclass(slots=True)
-class _Item:
-    """A parsed record waiting to be applied."""
-
-    record: Record
-    event: Envelope[Any]
-    handler: Handler
-    parked_id: int | None = None  # its row in `parked_events` when it comes from there
-
-
-class _BatchFailed(Exception):
-    """A batch's transaction failed on some record; `cause` is the error."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(repr(cause))
-        self.cause = cause
-
-
 @dataclass
-class EventConsumer:
-    """Applies the events of some topics for one consumer group, one transaction per partition's batch."""
+class EventConsumer(Parking):
+    """Applies the events of some topics for one consumer group, one transaction per partition's batch; parks the
+    events that come too early (`shared.parking`)."""
 
     broker: KafkaBroker
     pools: PoolHolder
@@ -201,7 +126,7 @@ class EventConsumer:
 
     async def apply_partition(self, records: Sequence[Record]) -> int:
         """Apply the records of one partition in offset order; return how many events were applied."""
-        items: list[_Item] = []
+        items: list[Item] = []
         for record in records:
             item = await self._parse(record)
             if item is not None:
@@ -210,7 +135,7 @@ class EventConsumer:
             return 0
         return await self._apply_split(items)
 
-    async def _parse(self, record: Record) -> _Item | None:
+    async def _parse(self, record: Record) -> Item | None:
         # The relay names the type in a header: a record of a type this group does not apply is skipped unparsed.
         declared = record.headers.get("ce-type")
         if declared is not None and declared not in self.handlers:
@@ -235,16 +160,16 @@ class EventConsumer:
         if self.refuse is not None and (refusal := self.refuse(record.topic, event)):
             await self.dead_letter(record, f"rejected {event.type}: {refusal}")
             return None
-        return _Item(record, event, handler)
+        return Item(record, event, handler)
 
-    async def _apply_split(self, items: Sequence[_Item]) -> int:
+    async def _apply_split(self, items: Sequence[Item]) -> int:
         """Apply `items` in one transaction; on failure, halves in order until the faulty record is alone."""
         attempt = 0
         while True:
             attempt += 1
             try:
                 return await self._transaction(items)
-            except _BatchFailed as failed:
+            except BatchFailed as failed:
                 if len(items) == 1:
                     return await self._settle_one(items[0], failed.cause)
                 if isinstance(failed.cause, TRANSIENT_ERRORS) and attempt < self.retry.transient_attempts:
@@ -257,7 +182,7 @@ class EventConsumer:
                 middle = len(items) // 2
                 return await self._apply_split(items[:middle]) + await self._apply_split(items[middle:])
 
-    async def _settle_one(self, item: _Item, cause: BaseException) -> int:
+    async def _settle_one(self, item: Item, cause: BaseException) -> int:
         """One record failed alone: retry it, park it, or dead-letter it, as its error says."""
         attempt, error = 1, cause
         while True:
@@ -283,12 +208,12 @@ class EventConsumer:
             attempt += 1
             try:
                 return await self._transaction((item,))
-            except _BatchFailed as failed:
+            except BatchFailed as failed:
                 error = failed.cause
 
-    async def _transaction(self, items: Sequence[_Item]) -> int:
+    async def _transaction(self, items: Sequence[Item]) -> int:
         """Claim, apply and write the outbox rows of `items` in one transaction; how many were applied."""
-        applied: list[_Item] = []
+        applied: list[Item] = []
         try:
             async with self.pools.get().acquire() as conn:
                 async with conn.transaction():
@@ -301,7 +226,7 @@ class EventConsumer:
                     events = [i.event for i in to_apply]
                     if self.opener is not None and to_apply:
                         events = await self.opener.open(conn, events)  # one key look-up for the batch
-                    due: list[tuple[_Item, Envelope[Any]]] = []
+                    due: list[tuple[Item, Envelope[Any]]] = []
                     for item, event in zip(to_apply, events, strict=True):
                         if item.event.id not in claimed:
                             log.info("event %s already applied by %s: skipped", item.event.id, self.group_id)
@@ -319,14 +244,14 @@ class EventConsumer:
                         if item.parked_id is None and item.record.key_text in behind:
                             await self._park_row(conn, item, "behind an earlier parked event of the same key")
         except Exception as exc:
-            raise _BatchFailed(exc) from exc
+            raise BatchFailed(exc) from exc
         for item in applied:
             self.failpoints.hit("after_commit", item.event.type)
         self._observe(applied)
         return len(applied)
 
     async def _apply_run(
-        self, conn: asyncpg.Connection, handler: Handler, run: Sequence[tuple[_Item, Envelope[Any]]], applied: list[_Item]
+        self, conn: asyncpg.Connection, handler: Handler, run: Sequence[tuple[Item, Envelope[Any]]], applied: list[Item]
     ) -> None:
         """Apply consecutive events of one handler; a `BatchHandler` prepares and finishes them once for the run."""
         state: Any = None
@@ -343,7 +268,7 @@ class EventConsumer:
         if isinstance(handler, BatchHandler):
             await handler.finish(conn, state)
 
-    def _span(self, item: _Item) -> Any:
+    def _span(self, item: Item) -> Any:
         """The span of one event processed, a child of the span that published it (when it was traced)."""
         record = item.record
         return self.tracer.start_as_current_span(
@@ -362,112 +287,13 @@ class EventConsumer:
             },
         )
 
-    def _observe(self, applied: Iterable[_Item]) -> None:
+    def _observe(self, applied: Iterable[Item]) -> None:
         if self.operations is None:
             return
         now = time.time()  # envelope time to commit, on the wall clock (the service clock may be a test's fixed one)
         for item in applied:
             latency = max(0.0, now - item.event.time.timestamp())
             self.operations.events_applied.labels(self.group_id, item.event.type).observe(latency)
-
-    # --- parking -----------------------------------------------------------------------------------
-
-    async def park(self, item: _Item, reason: str) -> None:
-        """Keep an early event aside (or keep it parked, with its latest reason), so its partition flows."""
-        async with self.pools.get().acquire() as conn:
-            if item.parked_id is not None:
-                await conn.execute(
-                    "update parked_events set reason = $2, attempts = attempts + 1 where id = $1", item.parked_id, reason[:2000]
-                )
-                return
-            await self._park_row(conn, item, reason)
-        log.info("parked %s %s for %s: %s", item.event.type, item.event.id, self.group_id, reason)
-
-    async def _park_row(self, conn: asyncpg.Connection, item: _Item, reason: str) -> None:
-        record = item.record
-        await conn.execute(
-            "insert into parked_events (consumer, key, event_id, event_type, topic, partition, kafka_offset,"
-            " record_key, payload, header_names, header_values, reason, parked_at)"
-            " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) on conflict (consumer, event_id) do nothing",
-            self.group_id, record.key_text, item.event.id, item.event.type, record.topic, record.partition, record.offset,
-            record.key, record.value, list(record.headers), list(record.headers.values()), reason[:2000], self.clock.now(),
-        )
-        self.maybe_parked = True
-
-    async def retry_parked(self) -> int:
-        """Try the parked events again, oldest first per key; dead-letter those parked longer than allowed.
-
-        One replica at a time does it (a session advisory lock held on its own connection); the rows are read once
-        the lock is held, so a replica never retries rows another one has just settled. Returns how many were applied.
-        """
-        pool = self.pools.get()
-        lock = f"parked:{self.group_id}"
-        applied = 0
-        async with pool.acquire() as leader:
-            if not await leader.fetchval("select pg_try_advisory_lock(hashtext($1))", lock):
-                return 0
-            try:
-                rows = await leader.fetch(
-                    "select id, key, topic, partition, kafka_offset, record_key, payload, header_names, header_values, parked_at"
-                    " from parked_events where consumer = $1 order by key, id",
-                    self.group_id,
-                )
-                if not rows:
-                    self.maybe_parked = False
-                    return 0
-                now = self.clock.now()
-                by_key: dict[str, list[asyncpg.Record]] = {}
-                for row in rows:
-                    by_key.setdefault(row["key"], []).append(row)
-                for key_rows in by_key.values():
-                    for row in key_rows:
-                        record = Record(row["topic"], row["partition"], row["kafka_offset"], row["record_key"],
-                                        bytes(row["payload"]), dict(zip(row["header_names"], row["header_values"])))
-                        event = parse_event(record.value)
-                        item = _Item(record, event, self.handlers.get(event.type, _no_handler), parked_id=row["id"])
-                        overdue = (now - row["parked_at"]).total_seconds() >= self.batching.park_max_seconds
-                        done = await self._retry_one(item, overdue)
-                        applied += done
-                        if not done and not overdue:
-                            break  # still too early: the events behind it on this key wait too
-            finally:
-                await leader.execute("select pg_advisory_unlock(hashtext($1))", lock)
-        if applied:
-            self.on_applied()
-        return applied
-
-    async def _retry_one(self, item: _Item, overdue: bool) -> int:
-        try:
-            return await self._transaction((item,))
-        except _BatchFailed as failed:
-            if isinstance(failed.cause, EventTooEarly) and overdue:
-                await self.dead_letter(
-                    item.record,
-                    f"too early for {item.event.type}, parked longer than {self.batching.park_max_seconds:g} s: {failed.cause}",
-                    parked_id=item.parked_id,
-                )
-                return 0
-            if isinstance(failed.cause, EventTooEarly):
-                await self.park(item, str(failed.cause))
-                return 0
-            return await self._settle_one(item, failed.cause)
-
-    async def run_parked(self, wake: asyncio.Event) -> None:
-        """Retry parked events whenever something was applied, and at least every `park_retry_seconds`."""
-        while True:
-            try:
-                await asyncio.wait_for(wake.wait(), self.batching.park_retry_seconds)
-                wake.clear()
-                if not self.maybe_parked:
-                    continue  # nothing parked here at the last look (another replica's parking is seen on the period)
-            except TimeoutError:
-                pass
-            try:
-                await self.retry_parked()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("retrying the parked events of %s failed; trying again later", self.group_id)
 
     # --- dead letters ------------------------------------------------------------------------------
 
@@ -504,10 +330,6 @@ class EventConsumer:
                 await conn.execute("delete from parked_events where id = $1", parked_id)
         if self.metrics is not None:
             self.metrics.dead_letters.labels(self.group_id, record.topic).inc()
-
-
-async def _no_handler(_conn: asyncpg.Connection, event: Envelope[Any]) -> None:
-    raise EventRejected(f"no handler for {event.type} any more")
 
 
 def _summary(exc: ValidationError) -> str:
