@@ -43,7 +43,7 @@ from shared.broker import create_broker
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.events import DelinquencyStageChanged, LoanWrittenOff, PaymentMissed, Topics
 from shared.metrics import PlumbingMetrics
-from shared.outbox import OutboxRelay
+from shared.outbox_relay import OutboxRelay
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "bench"
 

@@ -39,7 +39,8 @@ from shared.metrics_refresh import OperationsGauges
 from shared.middleware import RequestTelemetry
 from shared.oidc import KeySet, TokenVerifier
 from shared.openapi import install_openapi, problems
-from shared.outbox import OutboxRelay, seal_with
+from shared.outbox import seal_with
+from shared.outbox_relay import OutboxRelay
 from shared.privacy.keyring import KEYRING_MIGRATIONS
 from shared.privacy.sealing import KEY_HOLDERS, Opener, Sealer, needs_keyring
 from shared.settings import ServiceSettings

@@ -21,7 +21,8 @@ from shared.broker import create_broker
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.events import PaymentMissed, parse_event
 from shared.metrics import PlumbingMetrics
-from shared.outbox import OutboxRelay, add_to_outbox
+from shared.outbox import add_to_outbox
+from shared.outbox_relay import OutboxRelay
 from tests.integration.conftest import payment_missed
 from tests.support.infra import kafka_client, kafka_login
 
