@@ -11,6 +11,8 @@ never the consumer's position (which may already be past a fetch being applied).
 only brings those records again, and the inbox skips them: at-least-once on the wire, once in effect.
 When the group rebalances, what was applied is committed before the partitions go (`listener`), and an offset
 recorded for a partition this replica no longer holds is dropped: it never commits over another replica's.
+A group has one commit in flight at a time: aiokafka retries a commit until the coordinator answers, and an older
+commit landing after a newer one would move the group's offset back.
 """
 
 from __future__ import annotations
@@ -37,9 +39,7 @@ class PacedCommits:
         self._pending: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._timer: asyncio.Task[None] | None = None
-        # One commit at a time: aiokafka retries a commit until the coordinator answers (a broker down for a while),
-        # and a commit of older offsets that lands after a newer one would move the group's offset back.
-        self._committing = asyncio.Lock()
+        self._committing = asyncio.Lock()  # one commit in flight (see the module's docstring)
 
     def applied(self, message: KafkaMessage) -> None:
         """The fetch `message` is applied: its records' offsets are committed with the next commit, not now.
@@ -59,7 +59,7 @@ class PacedCommits:
 
     def _commit_soon(self, delay: float | None = None) -> None:
         if self._timer is None:
-            self._timer = asyncio.create_task(self._commit_later(delay or self.interval), name=f"{self.group_id}-offset-commit")
+            self._timer = asyncio.create_task(self._commit_later(self.interval if delay is None else delay), name=f"{self.group_id}-offset-commit")
 
     async def _commit_later(self, delay: float) -> None:
         try:
