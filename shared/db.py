@@ -9,6 +9,8 @@ from pathlib import Path
 
 import asyncpg
 
+from shared.fair_pool import open_fair_pool
+
 log = logging.getLogger(__name__)
 
 PLUMBING_MIGRATIONS = Path(__file__).parent / "sql"
@@ -22,22 +24,20 @@ def _check_schema(schema: str) -> str:
 
 
 async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool whose connections work inside `schema` (created if missing)."""
+    """Open a pool whose connections work inside `schema` (created if missing), handed out first come, first served."""
     _check_schema(schema)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"create schema if not exists {schema}")
     finally:
         await conn.close()
-    pool = await asyncpg.create_pool(
+    return await open_fair_pool(
         dsn,
         min_size=1,
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"microcredit-{schema}"},
         reset=_keep_session,
     )
-    assert pool is not None
-    return pool
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:

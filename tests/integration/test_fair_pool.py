@@ -1,0 +1,64 @@
+"""The services' connection pools hand connections out first come, first served, and never lose one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from shared.db import create_pool
+from shared.fair_pool import FairPool, open_fair_pool
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_caller_waiting_for_a_connection_gets_it_before_one_who_comes_after_the_release(database: str) -> None:
+    order: list[str] = []
+    newcomers: list[asyncio.Task[None]] = []
+    pool: FairPool
+
+    async def take(name: str) -> None:
+        async with pool.acquire() as conn:
+            order.append(name)
+            await conn.fetchval("select 1")
+
+    async def reset(_conn: asyncpg.Connection) -> None:
+        # Runs as the held connection goes back, just before the waiting caller is woken: a newcomer arrives then.
+        if not newcomers:
+            newcomers.append(asyncio.create_task(take("newcomer")))
+
+    pool = await open_fair_pool(database, min_size=1, max_size=1, reset=reset)
+    try:
+        held = await pool.acquire()
+        waiting = asyncio.create_task(take("waiting"))
+        while not pool.waiting:  # the caller is in line
+            await asyncio.sleep(0)
+        await pool.release(held)
+        await asyncio.wait_for(waiting, 5)
+        await asyncio.wait_for(newcomers[0], 5)
+        assert order == ["waiting", "newcomer"]
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_lost_in_use_or_a_wait_that_timed_out_leaves_the_pool_whole(database: str) -> None:
+    pool = await create_pool(database, "fair_pool", max_size=2)
+    try:
+        async with pool.acquire() as first, pool.acquire() as second:
+            with pytest.raises(TimeoutError):  # both connections are out
+                await pool.acquire(timeout=0.05)
+            await second.execute("select pg_terminate_backend($1)", first.get_server_pid())
+            with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+                await first.fetchval("select 1")
+
+        # Both turns came back: two callers at once get a connection each, and their queries answer.
+        async def query() -> int:
+            async with pool.acquire(timeout=5) as conn:
+                await asyncio.sleep(0.01)
+                return int(await conn.fetchval("select 1"))
+
+        assert await asyncio.gather(query(), query()) == [1, 1]
+        assert await pool.fetchval("select 2") == 2
+    finally:
+        await pool.close()
