@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -23,7 +23,9 @@ def _check_schema(schema: str) -> str:
     return schema
 
 
-async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, schema: str, *, max_size: int = 10, on_wait: Callable[[float], None] | None = None
+) -> asyncpg.Pool:
     """Open a pool whose connections work inside `schema` (created if missing), handed out first come, first served."""
     _check_schema(schema)
     conn = await asyncpg.connect(dsn)
@@ -37,6 +39,7 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10) -> asyncpg.P
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"microcredit-{schema}"},
         reset=_keep_session,
+        on_wait=on_wait,
     )
 
 

@@ -14,6 +14,7 @@ waits behind the callers already waiting.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -23,8 +24,9 @@ from asyncpg.pool import PoolConnectionProxy
 class FairPool(asyncpg.Pool):
     """`asyncpg.Pool` with first-come, first-served acquisition (see the module's docstring)."""
 
-    def __init__(self, *connect_args: Any, max_size: int, **kwargs: Any) -> None:
+    def __init__(self, *connect_args: Any, max_size: int, on_wait: Callable[[float], None] | None = None, **kwargs: Any) -> None:
         super().__init__(*connect_args, max_size=max_size, **kwargs)
+        self._on_wait = on_wait  # told how long each caller waited for its turn, in seconds (0 when none waited)
         self._turns = asyncio.Semaphore(max_size)
         self._in_turn: set[PoolConnectionProxy] = set()  # the connections handed out, each holding one turn
         self._waiting = 0
@@ -36,13 +38,16 @@ class FairPool(asyncpg.Pool):
 
     async def _acquire(self, timeout: float | None) -> PoolConnectionProxy:
         loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        began = loop.time()
+        deadline = None if timeout is None else began + timeout
         self._waiting += 1
         try:
             async with asyncio.timeout_at(deadline):
                 await self._turns.acquire()
         finally:
             self._waiting -= 1
+        if self._on_wait is not None:
+            self._on_wait(loop.time() - began)
         try:
             left = None if deadline is None else max(0.0, deadline - loop.time())
             proxy: PoolConnectionProxy = await super()._acquire(left)
@@ -63,7 +68,9 @@ class FairPool(asyncpg.Pool):
                 self._turns.release()
 
 
-async def open_fair_pool(dsn: str, *, min_size: int, max_size: int, **kwargs: Any) -> FairPool:
+async def open_fair_pool(
+    dsn: str, *, min_size: int, max_size: int, on_wait: Callable[[float], None] | None = None, **kwargs: Any
+) -> FairPool:
     """Open a `FairPool` with asyncpg's defaults for what `kwargs` does not set (as `asyncpg.create_pool` would)."""
     settings: dict[str, Any] = {
         "max_queries": 50_000,
@@ -72,6 +79,6 @@ async def open_fair_pool(dsn: str, *, min_size: int, max_size: int, **kwargs: An
         "connection_class": asyncpg.Connection,
         "record_class": asyncpg.Record,
     }
-    pool = FairPool(dsn, min_size=min_size, max_size=max_size, **(settings | kwargs))
+    pool = FairPool(dsn, min_size=min_size, max_size=max_size, on_wait=on_wait, **(settings | kwargs))
     await pool
     return pool

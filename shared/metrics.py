@@ -46,12 +46,13 @@ class PlumbingMetrics:
 
 # Buckets of the end-to-end latency: a fact's envelope time to the moment a consumer applied it.
 FLOW_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+POOL_WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 HTTP_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
 class OperationsMetrics:
-    """Consumer lag, topic sizes, the outbox's oldest row, Postgres figures, event flow and HTTP requests."""
+    """Consumer lag, topic sizes, the outbox's oldest row, Postgres figures, event flow, HTTP requests, waits for a connection."""
 
     consumer_lag: Gauge
     topic_end_offset: Gauge
@@ -61,6 +62,7 @@ class OperationsMetrics:
     postgres_database_size: Gauge
     events_applied: Histogram
     http_requests: Histogram
+    pool_wait: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> OperationsMetrics:
@@ -105,5 +107,11 @@ class OperationsMetrics:
                 "microcredit_http_request_duration_seconds",
                 "HTTP requests served, per route template, method and status code.",
                 ["route", "method", "status"], buckets=HTTP_LATENCY_BUCKETS, registry=registry,
+            ),
+            pool_wait=Histogram(
+                "microcredit_postgres_pool_wait_seconds",
+                "How long a request, an event batch or a timer waited for one of the service's pooled connections"
+                " (0 when one was free).",
+                buckets=POOL_WAIT_BUCKETS, registry=registry,
             ),
         )

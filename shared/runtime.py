@@ -214,7 +214,8 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(
-            settings.database_url.get_secret_value(), definition.schema, max_size=settings.database_pool_size
+            settings.database_url.get_secret_value(), definition.schema, max_size=settings.database_pool_size,
+            on_wait=ctx.operations.pool_wait.observe if ctx.operations is not None else None,
         )
         relay = OutboxRelay(
             pool,

@@ -28,7 +28,8 @@ async def test_a_caller_waiting_for_a_connection_gets_it_before_one_who_comes_af
         if not newcomers:
             newcomers.append(asyncio.create_task(take("newcomer")))
 
-    pool = await open_fair_pool(database, min_size=1, max_size=1, reset=reset)
+    waits: list[float] = []
+    pool = await open_fair_pool(database, min_size=1, max_size=1, reset=reset, on_wait=waits.append)
     try:
         held = await pool.acquire()
         waiting = asyncio.create_task(take("waiting"))
@@ -38,6 +39,9 @@ async def test_a_caller_waiting_for_a_connection_gets_it_before_one_who_comes_af
         await asyncio.wait_for(waiting, 5)
         await asyncio.wait_for(newcomers[0], 5)
         assert order == ["waiting", "newcomer"]
+        # What ops see (microcredit_postgres_pool_wait_seconds): the first caller found a connection free, the next two
+        # waited for theirs.
+        assert len(waits) == 3 and waits[0] < min(waits[1:])
     finally:
         await pool.close()
 
