@@ -76,13 +76,19 @@ def main(argv: list[str] | None = None) -> int:
             for _ in loan_flows:
                 (-Decimal("1.5") * log_growth).exp()
 
-    taeg = per_call(lambda t: taeg_of_loan(*t), loans, args.repeat)
+    # Solved each time (the function behind its cache), then as the usury check finds it once kept.
+    taeg = per_call(lambda t: taeg_of_loan.__wrapped__(*t), loans, args.repeat)
+    taeg_of_loan.cache_clear()
+    for terms in loans:
+        taeg_of_loan(*terms)
+    kept = per_call(lambda t: taeg_of_loan(*t), loans, args.repeat)
     solve = per_call(effective_annual_rate, flows, args.repeat)
     floor = per_call(inputs_only, loans, args.repeat)
     exps = per_call(one_exp_per_flow, flows, args.repeat)
     print(f"TAEG benchmark — {len(loans)} loans, {lines:.1f} flows each on average (best of {args.repeat} passes)")
-    print(f"taeg_of_loan            {taeg:9,.0f} µs per loan ({1e6 / taeg:,.0f} loans/s)")
+    print(f"taeg_of_loan            {taeg:9,.0f} µs per loan ({1e6 / taeg:,.0f} loans/s), solved each time")
     print(f"  of which the solver   {solve:9,.0f} µs (effective_annual_rate on the flows, year fractions included)")
+    print(f"  terms already kept    {kept:9,.2f} µs (found in its cache of the last 4,096 terms asked)")
     print(f"floor: schedule + years {floor:9,.0f} µs per loan (the solver's input, no solving)")
     print(f"raw: one Decimal exp    {exps:9,.0f} µs per loan (one exp per flow at 40 digits: one evaluation of the equation)")
     return 0
