@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.local.platform
 
-.PHONY: install run down status demo trace logs token deadletters test bench kafka-read
+.PHONY: install run down status demo trace logs token deadletters mail test bench kafka-read
 
 install: ## install the pinned toolchain and the locked Python environment
 	@./deploy/bootstrap.sh
@@ -30,6 +30,9 @@ token: ## a bearer token for the local platform: make token ARGS="--role counsel
 
 deadletters: ## the services' dead letters, for ops: make deadletters ARGS="list", ARGS="show <id>", ARGS="replay <id>…", ARGS="discard <id> --reason '…'"
 	@$(PY) -m deploy.deadletters $(ARGS)
+
+mail: ## the e-mails the local platform sent (notifications' alerts and digests), newest last: make mail ARGS="--last 50"
+	@$(PY) -m deploy.local.mail $(ARGS)
 
 test: install ## every test: unit, integration, end-to-end on a real broker and database, the web workspace in Chromium
 	@./deploy/browser.sh > /dev/null

@@ -16,6 +16,7 @@ from deploy.local.infra import DEFAULT_STATE_DIR, start_infra, stop_infra
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.haproxy import LocalHaproxy
 from deploy.local.kafka import LocalKafka
+from deploy.local.mail import LocalMail
 from deploy.local.ports import choose_ports, find_free_ports
 from deploy.local.privacy import ensure_kek, privacy_env
 from deploy.local.services import (
@@ -23,7 +24,7 @@ from deploy.local.services import (
 )
 from deploy.local.trace_view import render_trace
 from deploy.local.zipkin import LocalZipkin, fetch_trace, zipkin_records
-from deploy.local.status import KEYCLOAK, METRICS, TRACES, platform_pieces, render_status, usury_caps_line
+from deploy.local.status import KEYCLOAK, MAIL, METRICS, TRACES, platform_pieces, render_status, usury_caps_line
 from deploy.local.victoria import LocalVictoria
 from deploy.local.topics import ensure_topics
 from shared.auth import Principal, Role
@@ -100,10 +101,14 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
     fronted = {name: f"http://127.0.0.1:{choice.ports[name]}" for name in (*SERVICES, WEB)}
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OIDC_ISSUER": issuer, **tracing_env(zipkin)}
     kek = ensure_kek(state_dir)
+    smtp = {"notifications": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(LocalMail(state_dir).start())}}
     processes = [
         # each service logs in to Kafka as its own principal: it may do only what its ACLs say
         proc for name in SERVICES
-        for proc in _replicas(name, replicas, ports[name], run_dir, {**env, **kafka_env(kafka.login(name)), **privacy_env(name, kek)})
+        for proc in _replicas(
+            name, replicas, ports[name], run_dir,
+            {**env, **kafka_env(kafka.login(name)), **privacy_env(name, kek), **smtp.get(name, {})},
+        )
     ]
     _start_all(processes)
     proxy = LocalHaproxy(state_dir)
@@ -148,6 +153,7 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
             for group in [[p for p in processes if p.name == name]]
         },
         "metrics": {"url": metrics_url, "ui": f"{metrics_url}/vmui/", "scrape_file": str(victoria.scrape_file)},
+        "smtp": f"127.0.0.1:{smtp['notifications']['SMTP_PORT']}",
         "moved_ports": {name: list(pair) for name, pair in choice.moved.items()},
     }
     if replicas > 1:
@@ -157,13 +163,14 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
 
 
 def down(state_dir: Path) -> None:
-    """Stop VictoriaMetrics, the services, Zipkin, Keycloak, Kafka and Postgres; no process is left behind."""
+    """Stop VictoriaMetrics, the services, Zipkin, the SMTP server, Keycloak, Kafka and Postgres; nothing is left running."""
     LocalVictoria(state_dir).stop()
     LocalHaproxy(state_dir).stop()
     for name in (WEB, *SERVICES):
         for proc in replicas_of(name, state_dir / "run"):
             proc.stop()
     LocalZipkin(state_dir).stop()
+    LocalMail(state_dir).stop()
     LocalKeycloak(state_dir).stop()  # before Postgres, which holds its database
     stop_infra(state_dir)
     _manifest_path(state_dir).unlink(missing_ok=True)
@@ -205,6 +212,7 @@ def print_addresses(manifest: dict[str, object]) -> None:
         print(f"\nThe demo people and their passwords (generated for this machine, kept in {secrets_file}):")
         print(describe(json.loads(secrets_file.read_text())))
         print("  (Keycloak's own administrator: admin / MC_KEYCLOAK_ADMIN_PASSWORD of that file, console at /admin/)")
+    print(f"  {MAIL:<14} {manifest.get('smtp', '')}   (the e-mails notifications sends: make mail lists them)")
     print("\nNext: `make demo` walks one application to the counsellor's alert; `make down` stops everything.")
 
 

@@ -12,6 +12,7 @@ from deploy.local.infra import infra_status
 from deploy.local.keycloak import LocalKeycloak
 from deploy.local.haproxy import LocalHaproxy
 from deploy.local.services import SERVICES, WEB, replicas_of
+from deploy.local.mail import LocalMail
 from deploy.local.zipkin import LocalZipkin
 from deploy.local.victoria import LocalVictoria
 from shared.french import day
@@ -21,6 +22,7 @@ from shared.usury import UsuryTable, UsuryTableError
 TRACES = "zipkin"
 KEYCLOAK = "keycloak"
 METRICS = "victoriametrics"
+MAIL = "smtp"
 NOTHING_RUNNING = "nothing is running (`make run` starts the platform)"
 HAPROXY = "haproxy"
 
@@ -57,10 +59,11 @@ def _replicas(services: object, name: str) -> list[Mapping[str, str]]:
 
 def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Piece]:
     """Kafka, Postgres, Keycloak, the five services and the workspace (each replica), HAProxy in front of several,
-    Zipkin and VictoriaMetrics."""
+    Zipkin, VictoriaMetrics and the SMTP server."""
     kafka, postgres = infra_status(state_dir)
     keycloak = LocalKeycloak(state_dir).status()
     victoria = LocalVictoria(state_dir).status()
+    mail = LocalMail(state_dir)
     services = manifest.get("services")
     urls = {name: str(info.get("url", "")) for name, info in services.items()} if isinstance(services, dict) else {}
     expected = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
@@ -74,6 +77,7 @@ def platform_pieces(state_dir: Path, manifest: Mapping[str, object]) -> list[Pie
         *proxy,
         Piece(TRACES, LocalZipkin(state_dir).running(), f"{manifest['zipkin']}/zipkin/" if manifest.get("zipkin") else ""),
         Piece(METRICS, victoria.running, f"{victoria.url}/vmui/" if victoria.url else ""),
+        Piece(MAIL, mail.running(), f"127.0.0.1:{mail.port}  (make mail)" if mail.port else ""),
     ]
 
 
