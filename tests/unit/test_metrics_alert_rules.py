@@ -15,7 +15,8 @@ from deploy.local.victoria import ALERT_RULES, METRICS_DIR, ensure_binaries
 
 ALERT_TESTS = METRICS_DIR / "alerts_test.yml"
 EXPECTED_ALERTS = {
-    "ConsumerLagGrowing", "DeadLetter", "OutboxStale", "ServiceNotReady", "UsuryTableOutOfDate", "WebhookDeliveriesFailing",
+    "ConsumerLagGrowing", "DatabaseConnectionsExhausted", "DeadLetter", "OutboxStale", "ServiceNotReady", "UsuryTableOutOfDate",
+    "WebhookDeliveriesFailing",
 }
 
 
