@@ -133,7 +133,7 @@ def _first_party_imports() -> set[str]:
 
 @pytest.mark.unit
 def test_compose_runs_exactly_the_six_services_the_workspace_and_the_infrastructure() -> None:
-    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "kafka-init", "postgres", "jaeger", "keycloak", "prometheus"}
+    assert set(_compose()["services"]) == {*SERVICES, WEB, "kafka", "kafka-init", "postgres", "jaeger", "keycloak", "prometheus", "mailpit"}
 
 
 @pytest.mark.unit
@@ -259,6 +259,15 @@ def test_infrastructure_images_are_the_official_ones() -> None:
     repository, tag = _image("jaeger")
     assert repository == "jaegertracing/jaeger", "the Jaeger v2 all-in-one image"
     assert re.fullmatch(r"2\.\d+\.\d+", tag), f"Jaeger must be a pinned 2.x release, got {tag}"
+    repository, tag = _image("mailpit")
+    assert repository == "axllent/mailpit"
+    assert re.fullmatch(r"v1\.\d+\.\d+", tag), f"Mailpit must be a pinned 1.x release, got {tag}"
+
+
+@pytest.mark.unit
+def test_notifications_sends_its_e_mails_to_the_compose_smtp_server() -> None:
+    env = _environment(_service("notifications"))
+    assert (env["NOTIFICATIONS_SMTP_HOST"], env["NOTIFICATIONS_SMTP_PORT"]) == ("mailpit", "1025")  # Mailpit's SMTP port
 
 
 # ---------------------------------------------------------------- one version per piece
