@@ -68,8 +68,8 @@ def _running(manifest: dict[str, object], state_dir: Path) -> bool:
 
 
 def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
-    """Provision Kafka and Postgres, start Zipkin, Keycloak, `replicas` processes of each of the six services and of
-    the workspace (HAProxy in front of them when more than one), VictoriaMetrics; return the manifest."""
+    """Provision Kafka and Postgres, start Zipkin, Keycloak, an SMTP server, `replicas` processes of each of the six
+    services and of the workspace (HAProxy in front of them when more than one), VictoriaMetrics; return the manifest."""
     manifest = read_manifest(_manifest_path(state_dir))
     if manifest and _running(manifest, state_dir):
         running = int(manifest.get("replicas", 1))  # type: ignore[call-overload]
@@ -101,7 +101,8 @@ def up(state_dir: Path, replicas: int = 1) -> dict[str, object]:
     fronted = {name: f"http://127.0.0.1:{choice.ports[name]}" for name in (*SERVICES, WEB)}
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "OIDC_ISSUER": issuer, **tracing_env(zipkin)}
     kek = ensure_kek(state_dir)
-    smtp = {"notifications": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(LocalMail(state_dir).start())}}
+    smtp_port = LocalMail(state_dir).start()  # notifications' e-mails land in .local/mail/maildir (`make mail`)
+    smtp = {"notifications": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)}}
     processes = [
         # each service logs in to Kafka as its own principal: it may do only what its ACLs say
         proc for name in SERVICES
