@@ -3,8 +3,8 @@
 asyncpg keeps its free connections in an `asyncio.LifoQueue`. When every connection is out, a caller waits in the
 queue's line; a release wakes the first of the line, but before that caller runs, any newcomer finds the connection
 in the queue and takes it, and the woken caller goes back to the end of the line (MagicStack/asyncpg#1247). Under
-load, a few requests wait many turns: with 32 clients on intake's 10 connections, the median draft + submission
-took 60 ms and the 99th percentile 400 ms.
+load, a few requests wait many turns: with 32 clients on intake's 10 connections, the median request took 60 ms
+and the 99th percentile about 400 ms.
 
 `FairPool` makes every caller take a turn first (`asyncio.Semaphore`, which is first come, first served since
 Python 3.11.1), one turn per connection: a caller whose turn came always finds a free connection, and a newcomer
@@ -14,6 +14,7 @@ waits behind the callers already waiting.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -68,17 +69,18 @@ class FairPool(asyncpg.Pool):
                 self._turns.release()
 
 
+# What `asyncpg.create_pool` passes to `asyncpg.Pool` when it is not told otherwise (it takes no pool class).
+_CREATE_POOL_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(asyncpg.create_pool).parameters.items()
+    if parameter.kind is parameter.KEYWORD_ONLY
+}
+
+
 async def open_fair_pool(
     dsn: str, *, min_size: int, max_size: int, on_wait: Callable[[float], None] | None = None, **kwargs: Any
 ) -> FairPool:
-    """Open a `FairPool` with asyncpg's defaults for what `kwargs` does not set (as `asyncpg.create_pool` would)."""
-    settings: dict[str, Any] = {
-        "max_queries": 50_000,
-        "max_inactive_connection_lifetime": 300.0,
-        "loop": None,
-        "connection_class": asyncpg.Connection,
-        "record_class": asyncpg.Record,
-    }
-    pool = FairPool(dsn, min_size=min_size, max_size=max_size, on_wait=on_wait, **(settings | kwargs))
+    """Open a `FairPool` as `asyncpg.create_pool(dsn, min_size=…, max_size=…, **kwargs)` would open a pool."""
+    pool = FairPool(dsn, **(_CREATE_POOL_DEFAULTS | kwargs | {"min_size": min_size, "max_size": max_size}), on_wait=on_wait)
     await pool
     return pool
