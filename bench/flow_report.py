@@ -79,7 +79,7 @@ def render(figures: Mapping[str, Any]) -> str:
     out.append(table(["", "p50", "p95", "p99", "max"], [["latency", e2e["p50"], e2e["p95"], e2e["p99"], e2e["max"]]]))
     out += ["", "HTTP commands: time to answer (ms)"]
     out.append(table(["command", "p50", "p95", "p99", "max"], [[n, c["p50"], c["p95"], c["p99"], c["max"]] for n, c in lat["calls"].items()]))
-    out += ["", "journey steps (ms): time in the step since the previous one; an event's effect is polled over HTTP (up to 250 ms late)"]
+    out += ["", "journey steps (ms): time in the step since the previous one; an event's effect is read over HTTP with `Prefer: wait`, answered once it is there"]
     rows = [[name, s["in_step"]["p50"], s["in_step"]["p95"], s["in_step"]["p99"], s["since_submission"]["p50"], s["since_submission"]["p99"]]
             for name, s in lat["steps"].items()]
     out.append(table(["step", "step p50", "step p95", "step p99", "at p50", "at p99"], rows))
@@ -113,5 +113,12 @@ def render(figures: Mapping[str, Any]) -> str:
             for label, p in figures["processes"].items()]
     out.append(table(["process", "pid", "VmHWM MiB", "VmRSS MiB", "CPU s", "CPU %"], rows))
     out.append("  (the Postgres sum counts shared buffers once per process: an upper bound)")
+    cpu = figures.get("cpu")
+    if cpu:
+        out.append(
+            f"the machine's {cpu['cores']} cores were busy {cpu['busy_percent']:.0f} % of the journeys' wall time:"
+            f" {cpu['cpu_ms_per_journey']:.1f} ms of CPU per journey (every process, this client included), so its CPU"
+            f" allows at most {cpu['journeys_per_second_at_most']:.1f} journeys/s ({cpu['events_per_second_at_most']:.0f} events/s)"
+        )
     out.append(f"load average at the end: {figures.get('load', '?')}")
     return "\n".join(out)

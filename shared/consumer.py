@@ -33,7 +33,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 
-from shared import inbox, outbox
+from shared import arrivals, inbox, outbox
 from shared.asyncapi import document_subscriber
 from shared.batch_handler import BatchHandler
 from shared.clock import Clock
@@ -103,6 +103,8 @@ class EventConsumer(Parking):
     refuse: Callable[[str, Envelope[Any]], str | None] | None = None
     # Opens the personal fields the service is granted (`shared.privacy.sealing.Opener`), in the batch's transaction.
     opener: Any = None
+    # The channel on which each batch's transaction notifies the keys it applied, for the reads that wait, or None.
+    announce: str | None = None
     # The offsets of the fetches applied, committed together at most once per `batching.commit_interval_ms`.
     commits: PacedCommits = field(init=False)
 
@@ -233,6 +235,8 @@ class EventConsumer(Parking):
                             continue
                         claimed.discard(item.event.id)  # the same event twice in one batch applies once
                         due.append((item, event))
+                    if self.announce is not None:  # delivered at commit: a woken read finds what this batch applied
+                        await arrivals.announce(conn, self.announce, [item.record.key_text for item, _ in due])
                     with outbox.collecting(conn) as rows:
                         for handler, run in groupby(due, key=lambda pair: pair[0].handler):
                             await self._apply_run(conn, handler, list(run), applied)
@@ -357,12 +361,14 @@ def register_consumer(
     on_applied: Callable[[], None] = lambda: None,
     description: str | None = None,
     opener: Any = None,
+    announce: str | None = None,
 ) -> EventConsumer:
     """Subscribe `handlers` (event class → handler) to `topics` under `group_id`, at-least-once, in batches.
 
     With `pattern` instead of topics, every topic whose name matches it, one created later included (the client
     looks for new ones each `metadata_max_age_ms`); `address` names them in the documents (`...{bank_id}...`).
     `refuse(topic, event)` says why an event may not come on the topic it came on: it is dead-lettered with that reason.
+    `announce`: the Postgres channel on which each batch's transaction notifies the keys it applied (`shared.arrivals`).
     """
     unknown = {cls.__name__ for cls in handlers if EVENT_TYPES.get(cls.event_type()) is not cls}
     if unknown:
@@ -371,7 +377,7 @@ def register_consumer(
     consumer = EventConsumer(
         broker, pools, group_id, by_type, clock, failpoints, metrics, operations,
         batching=batching, tracer=tracer or trace.get_tracer(__name__), on_applied=on_applied, refuse=refuse,
-        opener=opener,
+        opener=opener, announce=announce,
     )
     description = description or (
         f"Consumer group `{group_id}`: each event applied at least once, in one transaction with its inbox claim "

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared.arrivals import Arrivals, channel
 from shared.broker import create_broker
 from shared import asyncapi
 from shared.asyncapi import declare_publishers
@@ -75,6 +76,11 @@ class ServiceContext(Generic[SettingsT]):
     applied: asyncio.Event = field(default_factory=asyncio.Event)
     # Opens the personal fields of events the service is granted (shared.privacy.sealing.GRANTS), None if none.
     opener: Opener | None = None
+    # Reads that wait (`Prefer: wait=N`) for what the consumers registered with `announce=True` will apply.
+    arrivals: Arrivals = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arrivals = Arrivals(self.settings.database_url.get_secret_value(), self.schema)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -90,11 +96,13 @@ class ServiceContext(Generic[SettingsT]):
         pattern: str | None = None,
         address: str | None = None,
         refuse: Callable[[str, Envelope[Any]], str | None] | None = None,
+        announce: bool = False,
     ) -> None:
         """Subscribe `handlers` (event class → handler) at-least-once, each applied in one transaction.
 
         `pattern` (a regular expression) instead of `topics`: every topic it matches, one created later included.
         `refuse(topic, event)`: why an event may not come on that topic (dead-lettered with the reason), or None.
+        `announce`: each batch's transaction notifies the keys it applied, for the reads that wait (`shared.arrivals`).
         """
         named = topics if pattern is None else (pattern,)
         self.groups[group_id] = tuple(sorted({*self.groups.get(group_id, ()), *named}))
@@ -124,6 +132,7 @@ class ServiceContext(Generic[SettingsT]):
             address=address,
             refuse=refuse,
             opener=self.opener,
+            announce=channel(self.schema) if announce else None,
         ))
 
 
@@ -268,6 +277,7 @@ def create_service_app(
             if gauges is not None:
                 await gauges.stop()
             await relay.stop()
+            await ctx.arrivals.close()
             await asyncio.gather(*(consumer.commits.stop() for consumer in ctx.consumers))  # what was applied stays applied
             await broker.stop()
             await pool.close()

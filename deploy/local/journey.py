@@ -145,17 +145,21 @@ def sample_application(n: int = 0) -> dict[str, Any]:
     }
 
 
+# Each read of an effect asks the service to answer as soon as the effect is there (RFC 7240, `shared/arrivals.py`),
+# so a journey reads each effect about once instead of polling it; shorter than any client's read timeout.
+WAIT = {"Prefer": "wait=2"}
+
+
 async def _poll(what: str, probe: Callable[[], Awaitable[T | None]], timeout: float) -> T:
+    """What `probe` finds, asked again until `timeout` (each ask waits on the service's side, `WAIT`)."""
     deadline = time.monotonic() + timeout
-    delay = 0.02
     while True:
         found = await probe()
         if found is not None:
             return found
         if time.monotonic() > deadline:
             raise JourneyError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+        await asyncio.sleep(0.02)  # a service that did not wait (an older one) is not asked in a tight loop
 
 
 def _check(response: Answer, step: str) -> dict[str, Any]:
@@ -232,7 +236,7 @@ async def walk(
     mark("application submitted")
 
     async def assessment_ready() -> dict[str, Any] | None:
-        r = await client.get(f"{urls['assessment']}/assessments/{app_id}", headers=counsellor)
+        r = await client.get(f"{urls['assessment']}/assessments/{app_id}", headers={**counsellor, **WAIT})
         return r.json() if r.status_code == 200 else None
 
     await _poll("the assessment queue to receive the file", assessment_ready, timeout)
@@ -261,7 +265,7 @@ async def walk(
     mark("loan approved")
 
     async def loan_created() -> dict[str, Any] | None:
-        r = await client.get(f"{urls['servicing']}/loans", params={"application_id": app_id}, headers=counsellor)
+        r = await client.get(f"{urls['servicing']}/loans", params={"application_id": app_id}, headers={**counsellor, **WAIT})
         return r.json()[0] if r.status_code == 200 and r.json() else None
 
     loan = await _poll("servicing to open the loan", loan_created, timeout)
@@ -280,7 +284,7 @@ async def walk(
         r = await client.get(
             f"{urls['notifications']}/alerts",
             params={"loan_id": journey.loan_id, "cause_type": cause.event_type()},
-            headers=counsellor,
+            headers={**counsellor, **WAIT},
         )
         return r.json()[0] if r.status_code == 200 and r.json() else None
 

@@ -104,6 +104,7 @@ def register(ctx: ServiceContext[AssessmentSettings]) -> None:
         GROUP_ID,
         (Topics.APPLICATIONS,),
         {ApplicationSubmitted: on_submitted, ApplicationUpdated: on_updated, ApplicationWithdrawn: on_withdrawn},
+        announce=True,  # GET /assessments/{id} with `Prefer: wait=N` answers once the file is received
     )
     ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
     # Every bank's decisions topic, a bank added later included; the topic names the bank, the payload must too.

@@ -97,7 +97,8 @@ def register(ctx: Notifications) -> None:
         await erase_person(conn, event.data.subject_id)
 
     handlers: dict[type[Envelope[Any]], Handler] = {cls: handling(use_cases(cls)) for cls in ALERTS.keys() | PARTNER_FIELDS.keys()}
-    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), handlers | BATCHED)
+    # GET /alerts?loan_id= (or application_id=) with `Prefer: wait=N` answers once an alert is raised.
+    ctx.consume(GROUP_ID, (Topics.LOANS, Topics.APPLICATIONS), handlers | BATCHED, announce=True)
     ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
 
     async def on_contact(conn: asyncpg.Connection, event: DirectoryContact) -> None:

@@ -39,7 +39,8 @@ def register(ctx: ServiceContext[ServicingSettings]) -> None:
     async def on_erased(conn: asyncpg.Connection, event: PersonErased) -> None:
         await usecases.erase_borrower(conn, event.data.subject_id)
 
-    ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved})
+    # GET /loans?application_id= with `Prefer: wait=N` answers once the loan is opened.
+    ctx.consume(GROUP_ID, (Topics.APPLICATIONS,), {LoanApproved: on_loan_approved}, announce=True)
     ctx.consume(ERASURES_GROUP_ID, (Topics.PRIVACY,), {PersonErased: on_erased})
     # Every bank's payments topic, a bank added later included; the topic names the bank, the payload must too.
     ctx.consume(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.assessment import repository, usecases
@@ -18,6 +18,7 @@ from services.assessment.domain.assessment import Assessment, AuditEntry, Status
 from services.assessment.domain.checks import unresolved, usury_table_warnings
 from services.assessment.domain.outcome import Outcome
 from services.assessment.domain.review import FicpRecord
+from shared.arrivals import Prefer
 from shared.auth import AssociationStaff, Principal
 from shared.http import PageQuery, not_found
 from shared.openapi import problems
@@ -91,9 +92,17 @@ async def review_queue(
 
 
 @router.get("/assessments/{application_id}", response_model=AssessmentView, summary="Read a file's assessment")
-async def get_assessment(application_id: UUID, principal: AssociationStaff, ctx: Context) -> AssessmentView:
-    """The file, its budget diagnostic and checks, the FICP consultation, the outcome and the bank's decision."""
-    return _view(ctx, await _visible(ctx, application_id, principal))
+async def get_assessment(
+    application_id: UUID, principal: AssociationStaff, ctx: Context, response: Response, prefer: Prefer = None
+) -> AssessmentView:
+    """The file, its budget diagnostic and checks, the FICP consultation, the outcome and the bank's decision.
+
+    With `Prefer: wait=N`, a file just submitted is answered as soon as assessment has received it (404 after N s)."""
+    async def read() -> Assessment | None:
+        file = await repository.get(ctx.pool, application_id)
+        return file if file is not None and access.association_sees(principal, file) else None
+
+    return _view(ctx, _theirs(await ctx.arrivals.honour(prefer, response, [str(application_id)], read), application_id))
 
 
 @router.get("/assessments/{application_id}/audit", response_model=list[AuditEntry], summary="Audit trail")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notifications.alerts import repository, usecases
 from services.notifications.alerts.domain import Alert, AlertStatus, Audience, Severity
 from services.notifications.context import Context
+from shared.arrivals import Prefer
 from shared.http import PAGED, TOTAL_COUNT, PageQuery, not_found
 from shared.auth import AssociationStaff, Principal, Role
 from shared.fields import IDENTIFIER_PATTERN, Day, FreeText
@@ -51,8 +52,10 @@ async def list_alerts(
     counsellor_id: str | None = Query(
         None, min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN, description="Supervisors: the alerts about one counsellor's files."
     ),
+    prefer: Prefer = None,
 ) -> list[Alert]:
-    """Newest first; the `X-Total-Count` header says how many match in all (for paging)."""
+    """Newest first; the `X-Total-Count` header says how many match in all (for paging). With `loan_id` or
+    `application_id` and `Prefer: wait=N`, answered as soon as an alert matches (an empty list after N s)."""
     query = repository.InboxQuery(
         association_id=principal.association_id or "",
         viewer_counsellor=principal.subject if principal.role is Role.COUNSELLOR else None,
@@ -60,7 +63,12 @@ async def list_alerts(
         status=status, severity=severity, audience=audience, loan_id=loan_id, application_id=application_id, cause_type=cause_type,
         limit=page.limit, offset=page.offset,
     )
-    found, total = await repository.search(ctx.pool, query)
+    async def read() -> tuple[list[Alert], int] | None:
+        found, total = await repository.search(ctx.pool, query)
+        return (found, total) if found else None
+
+    keys = [str(key) for key in (loan_id, application_id) if key is not None]
+    found, total = (await ctx.arrivals.honour(prefer if keys else None, response, keys, read)) or ([], 0)
     response.headers[TOTAL_COUNT] = str(total)
     return found
 

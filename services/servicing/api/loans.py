@@ -9,6 +9,7 @@ from pydantic import Field
 
 from services.servicing import domain, repository, usecases
 from services.servicing.api.common import Context
+from shared.arrivals import Prefer
 from shared.auth import AssociationStaffOrBank, PartnerBank, Role
 from shared.fields import ShownRate
 from shared.http import PAGED, TOTAL_COUNT, PageQuery
@@ -38,11 +39,16 @@ def _view_of(ctx: Context, loan: domain.Loan, lines: list[domain.Instalment]) ->
 async def find_loans(
     principal: AssociationStaffOrBank, ctx: Context, page: PageQuery, response: Response,
     application_id: UUID | None = Query(None, description="The loan of this application, if the caller may see it."),
+    prefer: Prefer = None,
 ) -> list[LoanView]:
-    """With `application_id`: the loan created from its approval, if any (and if the caller may see it). Without: the
+    """With `application_id`: the loan created from its approval, if any (and if the caller may see it); with
+    `Prefer: wait=N` too, answered as soon as servicing has opened it (an empty list after N s). Without: the
     loans the caller follows (a counsellor's own, a supervisor's association's, a bank's), those in arrears first."""
     if application_id is not None:
-        found = [loan for loan in await repository.find_loans(ctx.pool, application_id, limit=1, offset=0) if domain.visible(principal, loan)]
+        async def read() -> list[domain.Loan] | None:
+            return [loan for loan in await repository.find_loans(ctx.pool, application_id, limit=1, offset=0) if domain.visible(principal, loan)] or None
+
+        found = await ctx.arrivals.honour(prefer, response, [str(application_id)], read) or []
         loans, total = found[page.offset:page.offset + page.limit], len(found)
     else:
         bank = principal.role is Role.BANK
