@@ -32,7 +32,7 @@ from bench.journeys import run_journeys
 from deploy.local.identity import LocalIdentity
 from deploy.local.journey import Credentials
 from bench.kafka_probe import CONSUMER_GROUPS, KafkaProbe, committed_offsets, count_events, wait_until_drained
-from bench.processes import cpu_snapshot, process_figures, process_groups
+from bench.processes import cpu_budget, cpu_snapshot, process_figures, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
 from deploy.local.services import read_manifest
 
@@ -94,6 +94,7 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
     finally:
         await probe.stop()
     wall = run.wall
+    produced = sum(sum(t.values()) for t in counts.values())
     consumed = {
         g: sum(off - groups_before[g].get(tp, 0) for tp, off in groups_after[g].items()) for g in CONSUMER_GROUPS
     }
@@ -118,12 +119,13 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
                 for src, types in sorted(counts.items())
                 for n in [sum(types.values())]
             },
-            "produced_total": sum(sum(t.values()) for t in counts.values()),
+            "produced_total": produced,
             "consumed": {g: {"count": n, "per_second": round(n / wall, 2)} for g, n in consumed.items()},
             "hops": hops,
         },
         "close_of_business": cob,
         "processes": processes,
+        "cpu": cpu_budget(run.busy_seconds, wall, len(run.completed), produced),
         "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
         "replicas": int(manifest.get("replicas", 1)),
     }

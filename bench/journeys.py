@@ -14,6 +14,7 @@ from datetime import date
 import aiohttp
 
 from bench.aio_client import AioClient
+from bench.processes import machine_busy_seconds
 from deploy.local.journey import Credentials, Identity, Journey, JourneyError, sample_application, walk
 
 # The run's counsellors: each gets a fiftieth of the files, and only this run's alerts.
@@ -29,6 +30,7 @@ class JourneyRun:
     started_at: float = 0.0  # epoch seconds
     wall: float = 0.0  # seconds from the first submission to the last journey's end
     most_in_flight: int = 0
+    busy_seconds: float = 0.0  # CPU the whole machine spent meanwhile (every core, every process)
 
 
 
@@ -91,7 +93,9 @@ async def run_journeys(
 
     async with AioClient(width, timeout=30.0) as client:
         result.started_at = time.time()
+        busy = machine_busy_seconds()
         began = time.monotonic()
         await (closed_loop(client) if rate is None else open_loop(client, began))
         result.wall = time.monotonic() - began
+        result.busy_seconds = machine_busy_seconds() - busy
     return result

@@ -71,6 +71,29 @@ def process_groups(manifest: Mapping[str, Any], state_dir: Path) -> dict[str, li
     return groups
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent on anything but idling and waiting for I/O (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle, iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS  # user nice system idle iowait irq softirq steal (guest is in user)
+
+
+def cpu_budget(busy_seconds: float, wall: float, journeys: int, events: int) -> dict[str, Any] | None:
+    """What the machine's CPU allows: its cores' busy share during `wall`, the CPU one journey cost (every process
+    of the machine, the load generator included), and the journeys and events per second that CPU caps at."""
+    if not journeys or wall <= 0:
+        return None
+    cores = os.cpu_count() or 1
+    per_journey = busy_seconds / journeys
+    return {
+        "cores": cores,
+        "busy_percent": round(100 * busy_seconds / (cores * wall), 1),
+        "cpu_ms_per_journey": round(1e3 * per_journey, 1),
+        "journeys_per_second_at_most": round(cores / per_journey, 1),
+        "events_per_second_at_most": round(cores / per_journey * events / journeys, 1),
+    }
+
+
 def cpu_snapshot(groups: Mapping[str, list[int]]) -> dict[int, float]:
     """CPU seconds used so far by every pid of `groups`."""
     return {pid: cpu_seconds(pid) for pids in groups.values() for pid in pids}

@@ -10,6 +10,7 @@ from aiokafka import TopicPartition
 
 from bench.drain import passed
 from bench.flow_report import latency_figures, percentile, table
+from bench.processes import cpu_budget, machine_busy_seconds
 from bench.hops import Seen, hop_figures, pair, seen
 from deploy.local.journey import Journey
 from bench.portfolio import DURATIONS, max_duration, picks, templates
@@ -113,3 +114,15 @@ def test_a_drain_is_over_when_the_group_committed_past_every_record_written() ->
     assert passed({TopicPartition("microcredit.applications.v1", 0): 840, TopicPartition("microcredit.applications.v1", 3): 13}, targets)
     assert not passed({TopicPartition("microcredit.applications.v1", 0): 839, TopicPartition("microcredit.applications.v1", 3): 13}, targets)
     assert not passed({TopicPartition("microcredit.applications.v1", 0): 900}, targets)
+
+
+def test_the_cpu_budget_says_what_the_machines_cores_allow_per_journey(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    # 10 s of wall, 19 s of busy CPU on 2 cores, 200 journeys of 7 events each.
+    budget = cpu_budget(19.0, 10.0, 200, 1400)
+    assert budget == {
+        "cores": 2, "busy_percent": 95.0, "cpu_ms_per_journey": 95.0,
+        "journeys_per_second_at_most": 21.1, "events_per_second_at_most": 147.4,
+    }
+    assert cpu_budget(19.0, 10.0, 0, 0) is None
+    assert machine_busy_seconds() > 0
