@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any, TypeVar
@@ -100,7 +101,8 @@ class Arrivals:
             self._waiting.setdefault(key, set()).add(woken)
         try:
             if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._listen(), name=f"arrivals-{self._schema}")
+                # In a context of its own: the listener outlives this request, and belongs to none of its traces.
+                self._task = asyncio.create_task(self._listen(), name=f"arrivals-{self._schema}", context=contextvars.Context())
             # What committed before the LISTEN took effect is seen by the read that follows it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._listening.wait(), min(self._recheck_seconds, seconds))
