@@ -90,28 +90,30 @@ class Arrivals:
     async def wait_for(self, keys: Iterable[str], read: Callable[[], Awaitable[T | None]], seconds: float) -> T | None:
         """What `read` finds, as soon as it finds something, reading again when an event of one of `keys` is applied;
         None if it still found nothing after `seconds`."""
-        found = await read()
-        if found is not None or seconds <= 0:
-            return found
+        if seconds <= 0:
+            return await read()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         woken = asyncio.Event()
         keys = [str(key) for key in keys]
+        # Registered before the first read: a commit that read does not see is announced to this read.
         for key in keys:
             self._waiting.setdefault(key, set()).add(woken)
         try:
-            if self._task is None or self._task.done():
-                # In a context of its own: the listener outlives this request, and belongs to none of its traces.
-                self._task = asyncio.create_task(self._listen(), name=f"arrivals-{self._schema}", context=contextvars.Context())
-            # What committed before the LISTEN took effect is seen by the read that follows it.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._listening.wait(), min(self._recheck_seconds, seconds))
             while True:
                 woken.clear()
                 found = await read()
                 remaining = deadline - loop.time()
                 if found is not None or remaining <= 0:
                     return found
+                if not self._listening.is_set():
+                    if self._task is None or self._task.done():
+                        # In a context of its own: the listener outlives this request, and belongs to none of its traces.
+                        self._task = asyncio.create_task(self._listen(), name=f"arrivals-{self._schema}", context=contextvars.Context())
+                    # What committed before the LISTEN took effect is seen by the read that follows it.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._listening.wait(), min(remaining, self._recheck_seconds))
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), min(remaining, self._recheck_seconds))
         finally:
