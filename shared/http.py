@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import asyncpg
@@ -118,6 +119,15 @@ class Page:
 
     limit: int = 50
     offset: int = 0
+
+
+async def total_of(found: int, page: Page | tuple[int, int], count: Callable[[], Awaitable[int]]) -> int:
+    """How many items match in all: shown by the page itself when it stops before its limit without being past
+    the end (`offset` + what it holds), else `count()` (the list's count query, one more statement)."""
+    limit, offset = (page.limit, page.offset) if isinstance(page, Page) else page
+    if found < limit and (found or not offset):
+        return offset + found
+    return int(await count())
 
 
 async def page_query(

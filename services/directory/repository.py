@@ -10,6 +10,7 @@ import asyncpg
 
 from services.directory.domain.changes import AuditEntry, Change, Stored
 from services.directory.domain.entities import Kind
+from shared.http import total_of
 from shared.privacy.access import rows as privacy_rows
 
 Connection = asyncpg.Connection | asyncpg.Pool
@@ -43,7 +44,7 @@ async def listing(
     where = "kind = $1 and state @> $2::jsonb and ($3::boolean is null or active = $3)"
     args = (kind.name, json.dumps(matching), active)
     rows = await conn.fetch(f"select * from entities where {where} order by id limit $4 offset $5", *args, limit, offset)
-    total = await conn.fetchval(f"select count(*) from entities where {where}", *args)
+    total = await total_of(len(rows), (limit, offset), lambda: conn.fetchval(f"select count(*) from entities where {where}", *args))
     return [_stored(kind, r) for r in rows], total
 
 

@@ -13,6 +13,7 @@ import asyncpg
 from services.intake.domain import (
     CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
 )
+from shared.http import total_of
 from shared.outbox import NOTIFY, sealed, trace_headers
 from shared.privacy.access import rows as privacy_rows
 from shared.privacy.erasure import ERASED_FIRST_NAME, ERASED_LAST_NAME, ERASED_NAME, ERASED_TEXT
@@ -181,7 +182,9 @@ async def list_contacts(conn: Connection, *, association_id: str, limit: int, of
         f"{_CONTACT_SELECT} where association_id = $1 order by created_at desc, id limit $2 offset $3",
         association_id, limit, offset,
     )
-    total = await conn.fetchval("select count(*) from contacts where association_id = $1", association_id)
+    total = await total_of(
+        len(rows), (limit, offset), lambda: conn.fetchval("select count(*) from contacts where association_id = $1", association_id)
+    )
     return [FirstContact.model_validate(dict(r)) for r in rows], total
 
 

@@ -11,6 +11,7 @@ import asyncpg
 from services.notifications.webhooks import domain
 from services.notifications.webhooks.domain import Attempt, Delivery, DeliveryStatus, Subscription
 from shared.events import Envelope
+from shared.http import total_of
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -110,8 +111,10 @@ async def deliveries(
         f"select {_DELIVERY} from webhook_deliveries{where} order by created_at desc, id limit $3 offset $4",
         subscription_id, status, limit, offset,
     )
-    total = await conn.fetchval(f"select count(*) from webhook_deliveries{where}", subscription_id, status)
-    return await _with_attempts(conn, rows), int(total)
+    total = await total_of(
+        len(rows), (limit, offset), lambda: conn.fetchval(f"select count(*) from webhook_deliveries{where}", subscription_id, status)
+    )
+    return await _with_attempts(conn, rows), total
 
 
 async def delivery(conn: Connection, delivery_id: UUID) -> tuple[Delivery, str] | None:
