@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from services.notifications.alerts.domain import Alert
 from services.notifications.alerts.rules import IncompleteFile, LoanFollowUp
+from shared.http import total_of
 
 _FIELDS = tuple(Alert.model_fields)
 _COLUMNS = ", ".join(_FIELDS)
@@ -69,26 +71,35 @@ class InboxQuery:
     offset: int = 0
 
 
-_WHERE = (
-    " where association_id = $1"
-    " and ($2::text is null or audience = 'association' or (audience = 'counsellor' and counsellor_id = $2))"
-    " and ($3::text is null or counsellor_id = $3) and ($4::text is null or status = $4)"
-    " and ($5::text is null or severity = $5) and ($6::text is null or audience = $6)"
-    " and ($7::uuid is null or loan_id = $7) and ($8::uuid is null or application_id = $8)"
-    " and ($9::text is null or cause_type = $9)"
-)
+# The filters an inbox query may set beside the association, each an equality on its column.
+_FILTERS = ("counsellor_id", "status", "severity", "audience", "loan_id", "application_id", "cause_type")
+
+
+def _where(q: InboxQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of `q` and its arguments, naming only the filters it sets: the planner then reads a loan's or
+    a file's alerts by their index instead of every alert of the association (a generic `$n is null or …` cannot)."""
+    args: list[Any] = [q.association_id]
+    clauses = ["association_id = $1"]
+    if q.viewer_counsellor is not None:
+        args.append(q.viewer_counsellor)
+        clauses.append(f"(audience = 'association' or (audience = 'counsellor' and counsellor_id = ${len(args)}))")
+    for column in _FILTERS:
+        value = getattr(q, column)
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{column} = ${len(args)}")
+    return " where " + " and ".join(clauses), args
 
 
 async def search(conn: Connection, q: InboxQuery) -> tuple[list[Alert], int]:
     """A page of the inbox, newest first, and how many alerts match in all."""
-    args = (
-        q.association_id, q.viewer_counsellor, q.counsellor_id, q.status, q.severity, q.audience, q.loan_id, q.application_id, q.cause_type,
-    )
+    where, args = _where(q)
     rows = await conn.fetch(
-        f"select {_COLUMNS} from alerts{_WHERE} order by raised_at desc, id limit $10 offset $11", *args, q.limit, q.offset
+        f"select {_COLUMNS} from alerts{where} order by raised_at desc, id limit ${len(args) + 1} offset ${len(args) + 2}",
+        *args, q.limit, q.offset,
     )
-    total = await conn.fetchval(f"select count(*) from alerts{_WHERE}", *args)
-    return [_alert(r) for r in rows], int(total)
+    total = await total_of(len(rows), (q.limit, q.offset), lambda: conn.fetchval(f"select count(*) from alerts{where}", *args))
+    return [_alert(r) for r in rows], total
 
 
 async def due_for_escalation(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Alert]:
