@@ -91,11 +91,13 @@ async def test_the_inbox_filters_by_status_severity_loan_and_file_and_pages(star
     assert (await act(notifications, newest["id"], "acknowledgement", COUNSELLOR)).status_code == 200
 
     page = await notifications.http.get("/alerts", params={"limit": 2, "offset": 2}, headers=COUNSELLOR)
+    past_the_end = await notifications.http.get("/alerts", params={"limit": 2, "offset": 10}, headers=COUNSELLOR)
     by_loan = await inbox(notifications, COUNSELLOR, loan_id=str(first.data.loan_id))
     by_file = await inbox(notifications, COUNSELLOR, application_id=str(first.data.application_id))
     acknowledged = await inbox(notifications, COUNSELLOR, status="acknowledged")
 
     assert page.headers["X-Total-Count"] == "5"
+    assert past_the_end.json() == [] and past_the_end.headers["X-Total-Count"] == "5"
     assert "X-Total-Count" in notifications.app.openapi()["paths"]["/alerts"]["get"]["responses"]["200"]["headers"]
     assert [a["loan_id"] for a in page.json()] == [str(e.data.loan_id) for e in reversed(events)][2:4]  # newest first
     assert [a["loan_id"] for a in by_loan] == [a["loan_id"] for a in by_file] == [str(first.data.loan_id)]

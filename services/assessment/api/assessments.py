@@ -74,9 +74,13 @@ def _theirs(a: Assessment | None, application_id: UUID) -> Assessment:
     return a
 
 
-async def _visible(ctx: Context, application_id: UUID, principal: Principal) -> Assessment:
+async def _seen(ctx: Context, application_id: UUID, principal: Principal) -> Assessment | None:
     file = await repository.get(ctx.pool, application_id)
-    return _theirs(file if file is not None and access.association_sees(principal, file) else None, application_id)
+    return file if file is not None and access.association_sees(principal, file) else None
+
+
+async def _visible(ctx: Context, application_id: UUID, principal: Principal) -> Assessment:
+    return _theirs(await _seen(ctx, application_id, principal), application_id)
 
 
 @router.get("/assessments", response_model=list[QueueItem], summary="Review queue")
@@ -98,11 +102,8 @@ async def get_assessment(
     """The file, its budget diagnostic and checks, the FICP consultation, the outcome and the bank's decision.
 
     With `Prefer: wait=N`, a file just submitted is answered as soon as assessment has received it (404 after N s)."""
-    async def read() -> Assessment | None:
-        file = await repository.get(ctx.pool, application_id)
-        return file if file is not None and access.association_sees(principal, file) else None
-
-    return _view(ctx, _theirs(await ctx.arrivals.honour(prefer, response, [str(application_id)], read), application_id))
+    found = await ctx.arrivals.honour(prefer, response, [str(application_id)], lambda: _seen(ctx, application_id, principal))
+    return _view(ctx, _theirs(found, application_id))
 
 
 @router.get("/assessments/{application_id}/audit", response_model=list[AuditEntry], summary="Audit trail")

@@ -63,12 +63,16 @@ async def list_alerts(
         status=status, severity=severity, audience=audience, loan_id=loan_id, application_id=application_id, cause_type=cause_type,
         limit=page.limit, offset=page.offset,
     )
+    answer: tuple[list[Alert], int] = ([], 0)
+
     async def read() -> tuple[list[Alert], int] | None:
-        found, total = await repository.search(ctx.pool, query)
-        return (found, total) if found else None
+        nonlocal answer
+        answer = await repository.search(ctx.pool, query)
+        return answer if answer[0] else None  # an empty page still carries the total (a page past the end)
 
     keys = [str(key) for key in (loan_id, application_id) if key is not None]
-    found, total = (await ctx.arrivals.honour(prefer if keys else None, response, keys, read)) or ([], 0)
+    await ctx.arrivals.honour(prefer if keys else None, response, keys, read)
+    found, total = answer
     response.headers[TOTAL_COUNT] = str(total)
     return found
 
