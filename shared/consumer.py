@@ -28,7 +28,6 @@ import asyncpg
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
@@ -42,11 +41,13 @@ from shared.consumer_types import (
     BatchSettings,
     EventRejected,
     EventTooEarly,
+    Fetch,
     Handler,
     Item,
     PoolHolder,
     Record,
     RetryPolicy,
+    undecoded,
 )
 from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
@@ -111,7 +112,7 @@ class EventConsumer(Parking):
     def __post_init__(self) -> None:
         self.commits = PacedCommits(self.group_id, self.batching.commit_interval_ms / 1000)
 
-    async def on_batch(self, message: KafkaMessage) -> None:
+    async def on_batch(self, message: Fetch) -> None:
         """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
         records: Sequence[ConsumerRecord] = message.raw_message
         by_partition: dict[tuple[str, int], list[Record]] = {}
@@ -391,6 +392,7 @@ def register_consumer(
         pattern=None if pattern is None else f"{pattern}$",
         group_id=group_id,
         batch=True,
+        decoder=undecoded,  # `on_batch` takes the fetch itself (`shared.consumer_types.Fetch`)
         max_records=batching.max_records,
         # How long an idle fetch waits before the loop turns again; a fetch returns at once with what has arrived.
         batch_timeout_ms=batching.max_wait_ms,

@@ -12,6 +12,19 @@ from aiokafka.structs import ConsumerRecord
 
 from shared.events.envelope import Envelope
 
+# What a subscriber registered with `decoder=undecoded` is handed: FastStream's message itself
+# (`faststream.kafka.message.KafkaMessage`; for a batch subscriber, the fetch, its `raw_message` the records), not
+# decoded. Typed Any because FastStream injects its message class only through `Context("message")`, and
+# fast_depends resolves a `Context` on a worker thread: a thread hop for every fetch.
+Fetch = Any
+
+
+async def undecoded(message: Any) -> Any:
+    """A FastStream decoder that hands the handler the message itself: no JSON decoded that the consumer would
+    decode again (it parses only the records of the types it applies), no `Context` resolved."""
+    return message
+
+
 # A plain handler, or a `shared.batch_handler.BatchHandler` (itself callable as one) that reads and writes once per run.
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 

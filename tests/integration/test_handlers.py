@@ -8,6 +8,7 @@ from typing import Any
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4, uuid5
 
+import anyio
 import pytest
 
 from services.notifications.alerts.domain import ALERT_ID_NAMESPACE
@@ -65,6 +66,28 @@ async def test_a_submitted_application_enters_the_review_queue_with_its_budget_d
     # 3,000 € over 36 months at the 3.5 % diagnostic rate: 87.91 €; 1,350 € − 820 € − 87.91 € = 442.09 € left.
     assert file["monthly_instalment_cents"] == 8_791
     assert file["remaining_after_instalment_cents"] == 44_209
+
+
+async def test_a_fetch_is_applied_on_the_event_loop_without_a_worker_thread(
+    start_service: ServiceStarter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastStream hands its message to a handler that asks for it through `Context`, which fast_depends resolves on a
+    # worker thread: a thread hop for every fetch, most of what a lone event cost a group beyond its own work.
+    assessment = await start_service("assessment")
+    hops: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    submitted = application_submitted()
+
+    await assessment.deliver(submitted)
+
+    assert await inbox_rows(assessment, submitted) == 1
+    assert hops == []
 
 
 async def test_the_same_submission_delivered_twice_opens_the_file_once(start_service: ServiceStarter) -> None:
