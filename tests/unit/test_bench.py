@@ -12,12 +12,13 @@ from bench.drain import passed
 from bench.flow_report import latency_figures, percentile, table
 from bench.processes import cpu_budget, machine_busy_seconds
 from bench.hops import Seen, hop_figures, pair, seen
+from bench.lone_events import BARE, net_per_event, render
 from deploy.local.journey import Journey
 from bench.portfolio import DURATIONS, max_duration, picks, templates
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg", "bench.sealing"])
+@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg", "bench.sealing", "bench.lone_events"])
 def test_the_benchmark_command_loads_and_lists_its_options(module: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Importing the command is what breaks when the service code it drives moves.
     main = importlib.import_module(module).main
@@ -126,3 +127,23 @@ def test_the_cpu_budget_says_what_the_machines_cores_allow_per_journey(monkeypat
     }
     assert cpu_budget(19.0, 10.0, 0, 0) is None
     assert machine_busy_seconds() > 0
+
+
+@pytest.mark.unit
+def test_a_lone_events_cost_is_the_cpu_beyond_the_processs_quiet_rate_and_each_service_is_set_beside_the_bare_consumer() -> None:
+    # 2 s quiet then 4 s of 100 events: intake used 0.05 s quiet (so 0.1 s in 4 s) and 0.40 s with the events.
+    processes = net_per_event(
+        {"intake": 10.0, "kafka broker": 50.0, BARE: 1.0}, {"intake": 10.05, "kafka broker": 50.2, BARE: 1.0}, 2.0,
+        {"intake": 10.1, "kafka broker": 50.3, BARE: 1.0}, {"intake": 10.5, "kafka broker": 50.9, BARE: 1.1}, 4.0, 100,
+    )
+
+    assert processes["intake"] == {"cpu_seconds": 0.4, "quiet_seconds": 0.1, "ms_per_event": 3.0}
+    assert processes["kafka broker"]["ms_per_event"] == 2.0  # 0.6 s − 0.4 s quiet, over 100 events
+    assert processes[BARE]["ms_per_event"] == 1.0
+    report = render({"processes": processes, "services": ["intake"], "event": "loan.approved", "topic": "t", "events": 100,
+                     "gap_ms": 30, "seconds": 4.0, "bare_consumer_records": 100, "load": "1.0 1.0 1.0"})
+    intake_row = next(line for line in report.splitlines() if line.strip().startswith("intake"))
+    kafka_row = next(line for line in report.splitlines() if line.strip().startswith("kafka broker"))
+    assert intake_row.split()[-2:] == ["3.00", "3.0"]  # 3 ms per event, 3 × the bare consumer
+    assert kafka_row.split()[-1] == "2.00"  # not a consumer: no ratio
+    assert "the platform's processes together: 5.0 ms" in report
