@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import sys
 import time
@@ -33,7 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local.kafka import local_client
 from bench.ceilings import kafka_consume_ceiling, postgres_ceiling
-from bench.flow_report import table
+from bench.flow_report import report, table
 from bench.processes import cpu_seconds, cpu_snapshot, process_figures, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
 from deploy.local.privacy import kek_path
@@ -267,10 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["drain"] = asyncio.run(drain(manifest, state_dir, scenario, args.service, args.events, args.timeout))
     print("measuring the ceilings…", file=sys.stderr)
     figures["ceilings"] = asyncio.run(ceilings(manifest, figures["drain"]["ranges"], args.pg_events))
-    figures["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(render(figures))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    report(figures, render, args.json)
     return 0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from deploy.local.journey import Journey
@@ -41,6 +43,14 @@ def latency_figures(journeys: Sequence[Journey]) -> dict[str, Any]:
     calls = {name: ms([j.calls[name] for j in journeys if name in j.calls], 50, 95, 99, 100)
              for name in (journeys[0].calls if journeys else {})}
     return {"end_to_end_ms": end_to_end, "steps": steps, "calls": calls}
+
+
+def report(figures: dict[str, Any], render: Callable[[dict[str, Any]], str], json_path: Path | None) -> None:
+    """Add the load average to `figures`, print their report, and write them as JSON to `json_path` when given."""
+    figures["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(render(figures))
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import signal
@@ -33,7 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.drain import SCENARIOS, _as_written
-from bench.flow_report import table
+from bench.flow_report import report, table
 from bench.processes import cpu_seconds, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
 from deploy.local.kafka import local_client
@@ -188,10 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lone events: {args.events} × {args.event}, a quiet window first, then the events (about "
           f"{2 * (args.events * args.gap_ms / 1000 + SETTLE_SECONDS):.0f} s)", file=sys.stderr)
     figures = asyncio.run(run(manifest, state_dir, args.event, args.events, args.gap_ms / 1000))
-    figures["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(render(figures))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    report(figures, render, args.json)
     return 0
 
 
