@@ -127,6 +127,19 @@ class EventConsumer(Parking):
                 raise result
         self.commits.applied(message)
 
+    def none_for_us(self, consumer: Any, records: Sequence[ConsumerRecord]) -> bool:
+        """True when every record names (`ce-type`) a type this group does not apply: its offsets are then committed
+        as those of an applied fetch would be, and FastStream never sees it (`shared.long_poll`). A record without
+        the header is read to know its type, so a fetch with one goes the usual way."""
+        if not self.commits.paced(consumer):
+            return False
+        for record in records:
+            declared = next((value for name, value in record.headers or () if name == "ce-type"), None)
+            if declared is None or declared.decode("utf-8", "replace") in self.handlers:
+                return False
+        self.commits.passed(consumer, records)
+        return True
+
     async def apply_partition(self, records: Sequence[Record]) -> int:
         """Apply the records of one partition in offset order; return how many events were applied."""
         items: list[Item] = []
@@ -409,7 +422,9 @@ def register_consumer(
         title=f"{group_id}:{named}" if named else group_id,
         description=description,
     )
-    long_poll(subscriber)  # no sleep after an empty fetch: an idle consumer waits on the broker, not on a timer
+    # No sleep after an empty fetch: an idle consumer waits on the broker, not on a timer; a fetch of only other groups'
+    # events goes to the commits without FastStream's per-fetch pipeline.
+    long_poll(subscriber, consumer)
     subscriber(consumer.on_batch)
     # The handler takes the raw records; the AsyncAPI document shows the events it applies.
     document_subscriber(subscriber, handlers, address=address)

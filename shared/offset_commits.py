@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import AckStatus
@@ -48,13 +49,20 @@ class PacedCommits:
         acknowledges the fetch itself, at once, as it would without this.
         """
         consumer = getattr(message, "consumer", None)
-        if self.interval <= 0 or not isinstance(consumer, AIOKafkaConsumer):
-            return
-        for record in message.raw_message:
+        if self.paced(consumer):
+            self.passed(consumer, message.raw_message)
+            message.committed = AckStatus.ACKED  # FastStream's acknowledgement then commits nothing itself
+
+    def paced(self, consumer: object) -> bool:
+        """Whether this group commits `consumer`'s offsets itself (a real consumer and an interval)."""
+        return self.interval > 0 and isinstance(consumer, AIOKafkaConsumer)
+
+    def passed(self, consumer: AIOKafkaConsumer, records: Iterable[ConsumerRecord]) -> None:
+        """The group is done with `records` (applied, or none of them for it): committed with the next commit."""
+        for record in records:
             tp = TopicPartition(record.topic, record.partition)
             self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)
         self._consumer = consumer
-        message.committed = AckStatus.ACKED  # FastStream's acknowledgement then commits nothing itself
         self._commit_soon()
 
     def _commit_soon(self, delay: float | None = None) -> None:
