@@ -6,9 +6,10 @@
 One journey at a time, every event comes alone: each consumer group that reads its topic wakes for it, fetches it,
 applies it (or skips a type it does not read) in a batch of one, and every effect it writes wakes the next groups.
 This is the cost behind one event hop (`bench.flow --concurrency 1`): on 2 cores, the groups woken together wait
-for each other. Here N valid events are written one at a time (each acknowledged, then `--gap-ms` of quiet), and
-the CPU of every platform process is read before and after (`/proc`). The same processes' CPU over a quiet window
-as long, measured just before, is taken off: what is left is the cost of the events and of all they caused.
+for each other. Here N valid events are written one at a time, with the headers the outbox relay gives them (each
+acknowledged, then `--gap-ms` of quiet), and the CPU of every platform process is read before and after (`/proc`).
+The same processes' CPU over a quiet window as long, measured just before, is taken off: what is left is the cost
+of the events and of all they caused.
 
 The raw ceiling, in the same run: a bare aiokafka consumer (no group, no commit, no handler: it only counts the
 records), in a process of its own, woken by the same records. A service's group costs at least that much per event.
@@ -37,6 +38,7 @@ from bench.processes import cpu_seconds, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
 from deploy.local.kafka import local_client
 from deploy.local.services import read_manifest
+from shared.events.envelope import CONTENT_TYPE
 
 NOT_RUNNING = "start the platform first: make run"
 # The event written → the drain scenario that makes it (bench/drain.py): what it is, its topic, who reads it.
@@ -125,8 +127,9 @@ async def run(manifest: Mapping[str, Any], state_dir: Path, event: str, events: 
         after_idle, idle_seconds = snapshot(manifest, state_dir, extra), time.monotonic() - began
         before, began = snapshot(manifest, state_dir, extra), time.monotonic()
         for e in written:
-            await producer.send_and_wait(scenario.topic, value=e.to_bytes(), key=e.subject.encode(),
-                                         headers=[("content-type", b"application/cloudevents+json")])
+            await producer.send_and_wait(scenario.topic, value=e.to_bytes(), key=e.subject.encode(), headers=[
+                ("content-type", CONTENT_TYPE.encode()), ("ce-type", e.type.encode()),  # as the relay writes them
+            ])
             await asyncio.sleep(gap)
         await asyncio.sleep(SETTLE_SECONDS)
         after, seconds = snapshot(manifest, state_dir, extra), time.monotonic() - began
