@@ -20,8 +20,8 @@ Fetch = Any
 
 
 async def undecoded(message: Any) -> Any:
-    """A FastStream decoder that hands the handler the message itself: no JSON decoded that the consumer would
-    decode again (it parses only the records of the types it applies), no `Context` resolved."""
+    """A FastStream decoder that hands the handler the message itself, its records as aiokafka fetched them (the
+    consumer parses only those of the types it applies): no `Context` to resolve."""
     return message
 
 
