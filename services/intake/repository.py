@@ -30,10 +30,6 @@ _COLUMNS = (
     "applicant_name", "purpose", "monthly_resources_cents", "monthly_charges_cents",
 )
 _PLACEHOLDERS = ", ".join(f"${i}::jsonb" if c in _JSON else f"${i}" for i, c in enumerate(_COLUMNS, start=1))
-_UPSERT = (
-    f"insert into applications ({', '.join(_COLUMNS)}) values ({_PLACEHOLDERS})"
-    " on conflict (id) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
-)
 _SELECT = f"select {', '.join(_COLUMNS)} from applications"
 _VERSIONED_SELECT = f"select xmin as row_version, erased_at, restricted_at, {', '.join(_COLUMNS)} from applications"
 _JSON_COLUMNS = frozenset(_JSON)
@@ -67,15 +63,16 @@ def _application(row: asyncpg.Record) -> Application:
     return Application.model_validate(values)
 
 
-async def save(conn: asyncpg.Connection, application: Application) -> None:
-    """Insert or update a file."""
-    await conn.execute(_UPSERT, *_row(application))
-
-
-async def get_versioned(conn: Connection, application_id: UUID, *, association_id: str) -> Versioned | None:
-    """One of the association's files, the version of its row (Postgres' `xmin`), which `store` checks, and when
-    its person was erased and since when its processing is restricted (each None if not)."""
-    row = await conn.fetchrow(f"{_VERSIONED_SELECT} where id = $1 and association_id = $2", application_id, association_id)
+async def get_versioned(
+    conn: Connection, application_id: UUID, *, association_id: str | None, for_update: bool = False
+) -> Versioned | None:
+    """One of the association's files (any file with None), the version of its row (Postgres' `xmin`), which `store`
+    checks, and when its person was erased and since when its processing is restricted (each None if not); locked for
+    the transaction with `for_update` (then no one else changes it before `store`)."""
+    ours = " and association_id = $2" if association_id is not None else ""
+    lock = " for update" if for_update else ""
+    args = (application_id, association_id) if association_id is not None else (application_id,)
+    row = await conn.fetchrow(f"{_VERSIONED_SELECT} where id = $1{ours}{lock}", *args)
     if row is None:
         return None
     values = dict(row)
@@ -138,14 +135,9 @@ def _store_sql(update: bool, milestone: bool, events: bool) -> str:
     return f"with {', '.join(clauses)} select id from written"
 
 
-async def get(
-    conn: Connection, application_id: UUID, *, association_id: str | None = None, for_update: bool = False
-) -> Application | None:
-    """One file (only if it belongs to `association_id`, when given), optionally locked for the transaction."""
-    lock = " for update" if for_update else ""
-    row = await conn.fetchrow(
-        f"{_SELECT} where id = $1 and ($2::text is null or association_id = $2){lock}", application_id, association_id
-    )
+async def get(conn: Connection, application_id: UUID, *, association_id: str | None = None) -> Application | None:
+    """One file (only if it belongs to `association_id`, when given)."""
+    row = await conn.fetchrow(f"{_SELECT} where id = $1 and ($2::text is null or association_id = $2)", application_id, association_id)
     return _application(row) if row else None
 
 

@@ -10,6 +10,7 @@ transaction took eight. The HTTP API calls the counsellors' commands; the Kafka 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -139,22 +140,21 @@ async def withdraw_file(
 
 
 async def record_progress(conn: asyncpg.Connection, progress: domain.Progress) -> None:
-    """Date the milestone an event of assessment reports (even for a file intake does not hold) and move the file on."""
-    await repository.add_milestone(
-        conn,
-        progress.application_id,
-        progress.milestone,
-        progress.at,
-        association_id=progress.association_id,
-        region=progress.region,
-    )
-    current = await repository.get(conn, progress.application_id, for_update=True)
-    if current is None:
+    """Date the milestone an event of assessment reports (even for a file intake does not hold) and move the file on.
+
+    The file is read locked; when it moves, its new state, its audit line and the milestone are one statement
+    (`repository.store`), two round trips in all.
+    """
+    found = await repository.get_versioned(conn, progress.application_id, association_id=None, for_update=True)
+    change = domain.record_progress(found.application, progress) if found is not None else None
+    if found is None or change is None:
+        await repository.add_milestone(
+            conn, progress.application_id, progress.milestone, progress.at,
+            association_id=progress.association_id, region=progress.region,
+        )
         return
-    change = domain.record_progress(current, progress)
-    if change is not None:
-        await repository.save(conn, change.application)
-        await repository.add_audit(conn, progress.application_id, change.audit)
+    if not await repository.store(conn, replace(change, milestone=progress.milestone), version=found.version):
+        raise RuntimeError(f"file {progress.application_id} changed while locked")  # cannot happen: the row is locked
 
 
 async def erase_person(conn: asyncpg.Connection, application_id: UUID, *, actor: Actor, at: datetime) -> bool:
