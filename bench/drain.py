@@ -104,7 +104,7 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-async def _as_written(manifest: Mapping[str, Any], state_dir: Path, events: list[Envelope[Any]]) -> list[Envelope[Any]]:
+async def as_written(manifest: Mapping[str, Any], state_dir: Path, events: list[Envelope[Any]]) -> list[Envelope[Any]]:
     """`events` as intake's outbox writes them: personal fields sealed with their applicants' keys (made in the
     platform's keyring with its KEK), so that the service drained opens them as it does every day."""
     if not any(personal_fields(type(e)) for e in events):
@@ -160,7 +160,7 @@ async def drain(manifest: Mapping[str, Any], state_dir: Path, scenario: Scenario
         if await _wait(admin, scenario.group, scenario.topic, ends, timeout=60.0) is None:
             raise RuntimeError(f"{scenario.group} has not caught up with {scenario.topic} (its backlog would be counted)")
         now = datetime.now(UTC)
-        events = await _as_written(manifest, state_dir, [scenario.event(i, now) for i in range(n)])
+        events = await as_written(manifest, state_dir, [scenario.event(i, now) for i in range(n)])
         records = [(e.subject.encode(), e.to_bytes()) for e in events]
         groups = process_groups(manifest, state_dir)
         cpu_before = cpu_snapshot(groups)

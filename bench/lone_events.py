@@ -32,7 +32,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.drain import SCENARIOS, _as_written
+from bench.drain import SCENARIOS, as_written
 from bench.flow_report import report, table
 from bench.processes import cpu_seconds, process_groups
 from deploy.local.infra import DEFAULT_STATE_DIR
@@ -114,7 +114,7 @@ def _start_bare(state_dir: Path, topic: str, partitions: list[int]) -> subproces
 async def run(manifest: Mapping[str, Any], state_dir: Path, event: str, events: int, gap: float) -> dict[str, Any]:
     """Write `events` lone events with `gap` seconds between them; the CPU per event of every process, net of quiet."""
     scenario = SCENARIOS[EVENTS[event]]
-    written = await _as_written(manifest, state_dir, [scenario.event(i, datetime.now(UTC)) for i in range(events)])
+    written = await as_written(manifest, state_dir, [scenario.event(i, datetime.now(UTC)) for i in range(events)])
     producer = AIOKafkaProducer(**local_client(str(manifest["kafka"]), state_dir), acks="all", linger_ms=0)
     await producer.start()
     bare = None
