@@ -32,7 +32,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 
-from shared import arrivals, inbox, outbox
+from shared import inbox, outbox
 from shared.asyncapi import document_subscriber
 from shared.batch_handler import BatchHandler
 from shared.clock import Clock
@@ -234,9 +234,11 @@ class EventConsumer(Parking):
             async with self.pools.get().acquire() as conn:
                 async with conn.transaction():
                     # A key with an event parked keeps its later events parked behind it; the others are claimed.
+                    # With `announce`, the claim also notifies the keys it claimed, delivered at commit: a woken read
+                    # finds what this batch applied.
                     claimed, behind = await inbox.claim_unparked(
                         conn, self.group_id, [i.event for i in items], [i.record.key_text for i in items],
-                        [i.parked_id is not None for i in items],
+                        [i.parked_id is not None for i in items], announce=self.announce,
                     )
                     to_apply = [i for i in items if i.parked_id is not None or i.record.key_text not in behind]
                     events = [i.event for i in to_apply]
@@ -249,8 +251,6 @@ class EventConsumer(Parking):
                             continue
                         claimed.discard(item.event.id)  # the same event twice in one batch applies once
                         due.append((item, event))
-                    if self.announce is not None:  # delivered at commit: a woken read finds what this batch applied
-                        await arrivals.announce(conn, self.announce, [item.record.key_text for item, _ in due])
                     with outbox.collecting(conn) as rows:
                         for handler, run in groupby(due, key=lambda pair: pair[0].handler):
                             await self._apply_run(conn, handler, list(run), applied)

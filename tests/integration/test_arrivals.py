@@ -11,12 +11,13 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from shared.arrivals import Arrivals, announce, channel
+from shared.arrivals import Arrivals, channel
 from shared.clock import FixedClock
 from shared.consumer import BatchSettings, EventConsumer, PoolHolder
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.events import LoanApproved
 from shared.failpoints import Failpoints
+from shared.inbox import claim_unparked
 from tests.integration.conftest import NOW
 from tests.integration.test_batch_consumer import PublishedDeadLetters, approval, record
 
@@ -90,8 +91,9 @@ async def test_a_waiting_read_is_answered_by_the_commit_that_applied_its_key_and
             tx = conn.transaction()
             await tx.start()
             await conn.execute("insert into loans values ($1, 99)", str(mine))
-            await announce(conn, channel(SCHEMA), [str(mine)])
-            await tx.rollback()  # announced in a transaction that did not commit: never delivered
+            # The claim that announces its keys, in a transaction that did not commit: never delivered.
+            await claim_unparked(conn, "arrivals-test", [approval(mine, 99)], [str(mine)], [False], announce=channel(SCHEMA))
+            await tx.rollback()
         await asyncio.sleep(0.3)
         assert not waiting.done()
 
@@ -130,3 +132,25 @@ async def test_a_lost_listening_connection_is_opened_again_and_none_is_left_once
         await until(lambda: no_listener(pool), "the listening connection closed once no read waits")
     finally:
         await arrivals.close()
+
+
+async def test_a_batch_announces_once_each_key_it_applied_and_not_the_events_it_had_applied_before(
+    database: str, pool: asyncpg.Pool
+) -> None:
+    heard: list[str] = []
+    listener = await asyncpg.connect(database)
+    await listener.add_listener(channel(SCHEMA), lambda *args: heard.append(args[-1]))
+    consumer = opening_loans(pool)
+    first, second = uuid4(), uuid4()
+    try:
+        twice = approval(first, 12)
+        assert await consumer.apply_partition([record(twice, 0, 0), record(twice, 0, 1), record(approval(second, 24), 0, 2)]) == 2
+        await until(lambda: len(heard) == 2, "both keys heard")
+        assert sorted(heard) == sorted([str(first), str(second)])
+
+        assert await consumer.apply_partition([record(twice, 0, 0)]) == 0  # redelivered: applied before, not announced
+        await consumer.apply_partition([record(approval(uuid4(), 6), 0, 3)])
+        await until(lambda: len(heard) == 3, "the third key heard")
+        assert str(first) not in heard[2:]
+    finally:
+        await listener.close()

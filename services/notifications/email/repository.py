@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from services.notifications.email.domain import AddressBook, Addressee, DeliveryKind, EmailPreference
+from services.notifications.email.domain import AddressBook, Addressee, DeliveryKind, EmailMode, EmailPreference
 from shared.db import keep_newest
 from shared.events import DirectoryAssociationData, DirectoryContactData
 from services.notifications.email.letters import Letter
@@ -21,6 +22,27 @@ async def preference(conn: Connection, counsellor_id: str) -> EmailPreference | 
         "select counsellor_id, mode, digest_hour, updated_at from email_preferences where counsellor_id = $1", counsellor_id
     )
     return EmailPreference(**dict(row)) if row else None
+
+
+@dataclass(frozen=True)
+class AlertMailing:
+    """What an alert's e-mail depends on, read in one round trip (`alert_mailing`)."""
+
+    own_address: str | None  # the counsellor's, if the directory has them and they are active
+    mode: EmailMode | None  # the counsellor's recorded choice (`EmailPreference.mode`), None if they chose nothing
+    borrower: str | None  # the file's applicant, as notifications remembers them (never for an erased person)
+
+
+async def alert_mailing(conn: Connection, counsellor_id: str, application_id: UUID | None) -> AlertMailing:
+    """`own_address`, the counsellor's choice and the file's applicant (the alerts' `files`), in one statement."""
+    row = await conn.fetchrow(
+        "select (select email from directory_contacts where username = $1 and active) as own_address,"
+        " (select mode from email_preferences where counsellor_id = $1) as mode,"
+        " (select applicant_name from files where application_id = $2) as borrower",
+        counsellor_id, application_id,
+    )
+    assert row is not None  # one row whatever the tables hold
+    return AlertMailing(row["own_address"], row["mode"], row["borrower"])
 
 
 async def save_preference(conn: Connection, pref: EmailPreference) -> None:

@@ -90,11 +90,11 @@ async def queue_alert(conn: asyncpg.Connection, alert: Alert, settings: Notifica
 
     The e-mail is written for its addressee; the mailer looks the address up in the directory when it sends it.
     """
-    has_own_address = await repository.own_address(conn, alert.counsellor_id) is not None
-    if may_wait_for_digest(alert, has_own_address) and (await preference(conn, alert.counsellor_id, settings)).mode == "daily_digest":
+    mailing = await repository.alert_mailing(conn, alert.counsellor_id, alert.application_id)
+    if may_wait_for_digest(alert, mailing.own_address is not None) and mailing.mode == "daily_digest":
         await repository.add_to_digest(conn, alert.counsellor_id, alert.id, now)
         return
-    letter = letters.alert_letter(alert, borrower=await _borrower(conn, alert), base_url=settings.public_base_url, zone=settings.zone)
+    letter = letters.alert_letter(alert, borrower=mailing.borrower, base_url=settings.public_base_url, zone=settings.zone)
     await repository.insert_delivery(
         conn, delivery_id=email_id("alert", alert.id), kind="alert", addressee=addressee_for(alert), letter=letter, now=now,
         alert_id=alert.id,
