@@ -144,11 +144,20 @@ async def get(conn: Connection, application_id: UUID, *, association_id: str | N
 async def list_files(
     conn: Connection, *, association_id: str, counsellor_id: str | None, status: Status | None, limit: int, offset: int
 ) -> list[Application]:
-    """An association's files (or one counsellor's), newest first."""
+    """An association's files (or one counsellor's), newest first.
+
+    The WHERE clause names only the filters given: each list then reads a page of one index in order
+    (`migrations/005_lists_newest_first.sql`), which a generic `$n is null or …` would not let the planner do.
+    """
+    args: list[object] = [association_id]
+    where = "association_id = $1"
+    for column, value in (("counsellor_id", counsellor_id), ("status", status.value if status else None)):
+        if value is not None:
+            args.append(value)
+            where += f" and {column} = ${len(args)}"
     rows = await conn.fetch(
-        f"{_SELECT} where association_id = $1 and ($2::text is null or counsellor_id = $2)"
-        " and ($3::text is null or status = $3) order by created_at desc, id limit $4 offset $5",
-        association_id, counsellor_id, status.value if status else None, limit, offset,
+        f"{_SELECT} where {where} order by created_at desc, id desc limit ${len(args) + 1} offset ${len(args) + 2}",
+        *args, limit, offset,
     )
     return [_application(r) for r in rows]
 

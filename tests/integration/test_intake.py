@@ -353,11 +353,13 @@ async def test_a_counsellor_lists_their_own_files_and_a_supervisor_the_associati
     drafts = (await intake.http.get("/applications", params={"status": "draft"}, headers=NADIA)).json()
     association = (await intake.http.get("/applications", headers=bearer(supervisor()))).json()
     page = (await intake.http.get("/applications", params={"limit": 1, "offset": 1}, headers=bearer(supervisor()))).json()
+    submitted = (await intake.http.get("/applications", params={"status": "submitted"}, headers=bearer(supervisor()))).json()
 
     assert {f["id"] for f in own} == {mine, draft}
     assert [f["id"] for f in drafts] == [draft]
     assert {f["id"] for f in association} == {mine, draft, colleagues}
     assert len(page) == 1
+    assert [f["id"] for f in submitted] == [mine]
     assert own[0]["applicant_name"] == "Nadia Benali"
 
 
