@@ -153,24 +153,17 @@ async def keep_association(conn: asyncpg.Connection, a: DirectoryAssociationData
 
 
 
-async def own_address(conn: Connection, username: str) -> str | None:
-    """The person's e-mail, if the directory has them and they are active."""
-    return await conn.fetchval("select email from directory_contacts where username = $1 and active", username)
-
-
 async def address_book(conn: Connection, addressee: Addressee) -> AddressBook:
-    """What the directory's copy says now of the addresses `addressee` may be reached at."""
+    """What the directory's copy says now of the addresses `addressee` may be reached at, in one statement."""
     association = addressee.association_id
-    own = await own_address(conn, addressee.id) if addressee.kind == "counsellor" else None
-    shared = await conn.fetchval(
-        "select shared_mailbox from directory_associations where association_id = $1 and active", association
-    ) if association else None
-    supervisors = await conn.fetch(
-        "select email from directory_contacts where association_id = $1 and role = 'supervisor' and active order by username",
-        association,
-    ) if association else []
-    technical = await conn.fetch(
-        "select email from directory_contacts where bank_id = $1 and role = 'bank_technical' and active order by username",
-        addressee.id,
-    ) if addressee.kind == "bank" else []
-    return AddressBook(own, shared, tuple(r["email"] for r in supervisors), tuple(r["email"] for r in technical))
+    row = await conn.fetchrow(
+        "select (select email from directory_contacts where $1 and username = $2 and active) as own,"
+        " (select shared_mailbox from directory_associations where association_id = $3 and active) as shared,"
+        " array(select email from directory_contacts where association_id = $3 and role = 'supervisor' and active"
+        "  order by username) as supervisors,"
+        " array(select email from directory_contacts where $4 and bank_id = $2 and role = 'bank_technical' and active"
+        "  order by username) as technical",
+        addressee.kind == "counsellor", addressee.id, association, addressee.kind == "bank",
+    )
+    assert row is not None  # one row whatever the tables hold
+    return AddressBook(row["own"], row["shared"], tuple(row["supervisors"]), tuple(row["technical"]))
