@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -41,12 +41,14 @@ def _reason(exc: Exception) -> str:
 
 
 async def run_journeys(
-    urls: Mapping[str, str], identity: Identity, n: int, concurrency: int, timeout: float, rate: float | None = None
+    urls: Mapping[str, str], identity: Identity, n: int, concurrency: int, timeout: float, rate: float | None = None,
+    on_start: Callable[[], None] = lambda: None,
 ) -> JourneyRun:
     """Walk `n` applications through the flow, up to the disbursement's alert; failures are counted, not raised.
 
     Closed loop: `concurrency` journeys at a time, each starting when another ends. Open loop (`rate`):
     a journey starts every 1/`rate` seconds whatever the others are doing, as many in flight as that makes.
+    `on_start` is called when the clock starts, once the run's counsellors are signed in.
     """
     tag = uuid.uuid4().hex[:6]  # per-run counsellors: this run's alerts are the only ones they get
     today = date.today()
@@ -92,6 +94,7 @@ async def run_journeys(
         await asyncio.gather(*tasks)
 
     async with AioClient(width, timeout=30.0) as client:
+        on_start()
         result.started_at = time.time()
         busy = machine_busy_seconds()
         began = time.monotonic()
