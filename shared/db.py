@@ -90,3 +90,18 @@ async def keep_newest(conn: asyncpg.Connection, table: str, key: str, row: Mappi
         f" on conflict ({key}) do update set {updates} where {table}.version < excluded.version",
         *row.values(),
     )
+
+
+def with_equalities(where: str, args: Sequence[object], **equal: object) -> tuple[str, list[object]]:
+    """`where` and its `args` with `and column = $n` for each column of `equal` whose value is given (not None).
+
+    A list query that names only the filters it was given lets the planner read a page of the index that matches
+    them, in order; a generic `($n is null or column = $n)` would have it read and sort every row of the owner.
+    The column names come from the code, never from input.
+    """
+    args = list(args)
+    for column, value in equal.items():
+        if value is not None:
+            args.append(value)
+            where += f" and {column} = ${len(args)}"
+    return where, args

@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from services.assessment.domain.assessment import Assessment, AuditEntry, DirectoryTerms, Status
-from shared.db import keep_newest
+from shared.db import keep_newest, with_equalities
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.privacy.access import rows as privacy_rows
 from shared.privacy.erasure import ERASED_TEXT
@@ -84,21 +84,28 @@ async def get(conn: Connection, application_id: UUID, *, for_update: bool = Fals
 async def queue(
     conn: Connection, *, association_id: str, counsellor_id: str | None, status: Status | None, limit: int, offset: int
 ) -> list[Assessment]:
-    """An association's files (one counsellor's when given), oldest first, optionally in one state."""
+    """An association's files (one counsellor's when given), oldest first, optionally in one state.
+
+    The WHERE clause names only the filters given: each queue then reads a page of one index in order
+    (`migrations/005_lists_in_order.sql`), which a generic `$n is null or …` would not let the planner do.
+    """
+    where, args = with_equalities("association_id = $1", [association_id], counsellor_id=counsellor_id,
+                            status=status.value if status else None)
     rows = await conn.fetch(
-        "select * from assessments where association_id = $1 and ($2::text is null or counsellor_id = $2)"
-        " and ($3::text is null or status = $3) order by received_at, application_id limit $4 offset $5",
-        association_id, counsellor_id, status.value if status else None, limit, offset,
+        f"select * from assessments where {where} order by received_at, application_id"
+        f" limit ${len(args) + 1} offset ${len(args) + 2}",
+        *args, limit, offset,
     )
     return [_assessment(r) for r in rows]
 
 
+
 async def routed_to(conn: Connection, bank_id: str, *, status: Status | None, limit: int, offset: int) -> list[Assessment]:
     """The files routed to a bank, oldest routing first."""
+    where, args = with_equalities("bank_id = $1 and routed_at is not null", [bank_id], status=status.value if status else None)
     rows = await conn.fetch(
-        "select * from assessments where bank_id = $1 and routed_at is not null and ($2::text is null or status = $2)"
-        " order by routed_at, application_id limit $3 offset $4",
-        bank_id, status.value if status else None, limit, offset,
+        f"select * from assessments where {where} order by routed_at, application_id limit ${len(args) + 1} offset ${len(args) + 2}",
+        *args, limit, offset,
     )
     return [_assessment(r) for r in rows]
 

@@ -13,6 +13,7 @@ import asyncpg
 from services.intake.domain import (
     CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
 )
+from shared.db import with_equalities
 from shared.http import total_of
 from shared.outbox import NOTIFY, sealed, trace_headers
 from shared.privacy.access import rows as privacy_rows
@@ -149,12 +150,9 @@ async def list_files(
     The WHERE clause names only the filters given: each list then reads a page of one index in order
     (`migrations/005_lists_newest_first.sql`), which a generic `$n is null or …` would not let the planner do.
     """
-    args: list[object] = [association_id]
-    where = "association_id = $1"
-    for column, value in (("counsellor_id", counsellor_id), ("status", status.value if status else None)):
-        if value is not None:
-            args.append(value)
-            where += f" and {column} = ${len(args)}"
+    where, args = with_equalities(
+        "association_id = $1", [association_id], counsellor_id=counsellor_id, status=status.value if status else None
+    )
     rows = await conn.fetch(
         f"{_SELECT} where {where} order by created_at desc, id desc limit ${len(args) + 1} offset ${len(args) + 2}",
         *args, limit, offset,

@@ -148,8 +148,12 @@ async def test_a_bank_lists_only_the_files_routed_to_it(caller: str, expected: l
     await _prepare(service)
 
     files = await service.http.get("/bank/files", headers=bearer(CALLERS[caller]))
+    awaiting = await service.http.get("/bank/files", params={"status": "routed"}, headers=bearer(CALLERS[caller]))
+    decided = await service.http.get("/bank/files", params={"status": "approved"}, headers=bearer(CALLERS[caller]))
 
     assert [f["applicant_name"] for f in files.json()] == expected
+    assert [f["applicant_name"] for f in awaiting.json()] == expected
+    assert decided.json() == []
 
 
 @pytest.mark.parametrize(
