@@ -6,11 +6,12 @@ so they would ask again and again. With `Prefer: wait=5`, `GET /loans?applicatio
 has applied the approval, or after 5 s with what there is then (an empty list), and says `Preference-Applied: wait=5`.
 
 How a waiting read learns that something arrived: a consumer group registered with `announce=True` notifies the
-keys of the records it applies on its schema's channel `applied:<schema>` (Postgres `NOTIFY`, sent by the batch's inbox
-claim, `shared.inbox.claim_unparked`, so delivered at its transaction's commit and to every replica). Each process with reads waiting listens there on one
-connection of its own, opened by the first waiting read and closed after `idle_seconds` with none. A woken read
-reads again. If a notification is missed (the listening connection lost), a waiting read still reads again every
-`recheck_seconds`. No connection of the pool is held while a read waits.
+keys of the records it applies on its schema's channel `applied:<schema>` (Postgres `NOTIFY`, sent by the batch's
+inbox claim, `shared.inbox.claim_unparked`, so delivered at its transaction's commit and to every replica). Each
+process with reads waiting listens there on one connection of its own, opened by the first waiting read and closed
+after `idle_seconds` with none. A woken read reads again. If a notification is missed (the listening connection
+lost), a waiting read still reads again every `recheck_seconds`. No connection of the pool is held while a read
+waits.
 """
 
 from __future__ import annotations

@@ -89,15 +89,15 @@ async def queue(
     The WHERE clause names only the filters given: each queue then reads a page of one index in order
     (`migrations/005_lists_in_order.sql`), which a generic `$n is null or …` would not let the planner do.
     """
-    where, args = with_equalities("association_id = $1", [association_id], counsellor_id=counsellor_id,
-                            status=status.value if status else None)
+    where, args = with_equalities(
+        "association_id = $1", [association_id], counsellor_id=counsellor_id, status=status.value if status else None
+    )
     rows = await conn.fetch(
         f"select * from assessments where {where} order by received_at, application_id"
         f" limit ${len(args) + 1} offset ${len(args) + 2}",
         *args, limit, offset,
     )
     return [_assessment(r) for r in rows]
-
 
 
 async def routed_to(conn: Connection, bank_id: str, *, status: Status | None, limit: int, offset: int) -> list[Assessment]:

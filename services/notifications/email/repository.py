@@ -152,7 +152,6 @@ async def keep_association(conn: asyncpg.Connection, a: DirectoryAssociationData
         include={"association_id", "shared_mailbox", "active", "version"}))
 
 
-
 async def address_book(conn: Connection, addressee: Addressee) -> AddressBook:
     """What the directory's copy says now of the addresses `addressee` may be reached at, in one statement."""
     association = addressee.association_id
