@@ -120,6 +120,25 @@ async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope[Any], topic:
     await _insert(conn, [(e.id, e.type, topic or e.topic, e.subject, e.to_bytes(), headers) for e in events])
 
 
+def outboxed(first: int, written: str = "written") -> str:
+    """The CTE of a command's one statement that stores what `add_to_outbox` would, with the relay's wake-up: the events
+    of parameters `first` to `first + 5` (`outboxed_arguments`), in order, only if the CTE `written` wrote a row."""
+    return (
+        "outboxed as (insert into outbox (event_id, event_type, topic, key, payload, headers)"
+        f" select e.event_id, e.event_type, e.topic, e.key, e.payload, ${first + 5}::jsonb"
+        f" from unnest(${first}::uuid[], ${first + 1}::text[], ${first + 2}::text[], ${first + 3}::text[], ${first + 4}::bytea[])"
+        " with ordinality as e (event_id, event_type, topic, key, payload, n)"
+        f" where exists (select from {written}) order by e.n returning {NOTIFY})"
+    )
+
+
+async def outboxed_arguments(conn: asyncpg.Connection, events: Sequence[Envelope[Any]]) -> list[Any]:
+    """The six parameters of `outboxed` for `events` (each to its class's topic), their personal fields sealed first."""
+    events = await sealed(conn, events)
+    return [[e.id for e in events], [e.type for e in events], [e.topic for e in events], [e.subject for e in events],
+            [e.to_bytes() for e in events], trace_headers()]
+
+
 async def _insert(conn: asyncpg.Connection, rows: Sequence[_OutboxRow]) -> None:
     """One statement for every row and the relay's wake-up."""
     await conn.execute(_INSERT, *(list(c) for c in zip(*rows, strict=True)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,8 @@ import asyncpg
 from services.assessment.domain.assessment import Assessment, AuditEntry, DirectoryTerms, Status
 from shared.db import keep_newest, with_equalities
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
+from shared.events.envelope import Envelope
+from shared.outbox import outboxed, outboxed_arguments
 from shared.privacy.access import rows as privacy_rows
 from shared.privacy.erasure import ERASED_TEXT
 
@@ -29,13 +32,15 @@ _UPSERT = (
 )
 
 
-def _audit_insert(first: int) -> str:
-    """Append the audit entries of six arrays (parameters `first` to `first + 5`) in their order."""
+def _audit_insert(first: int, *, only_if_written: bool = False) -> str:
+    """Append the audit entries of six arrays (parameters `first` to `first + 5`) in their order (only if the CTE
+    `written` wrote a row, with `only_if_written`)."""
     a, t, who, role, act, d = (f"${i}" for i in range(first, first + 6))
+    written = " where exists (select from written)" if only_if_written else ""
     return (
         "insert into assessment_audit (application_id, at, actor, actor_role, action, details)"
         f" select a, t, who, r, act, d from unnest({a}::uuid[], {t}::timestamptz[], {who}::text[], {role}::text[],"
-        f" {act}::text[], {d}::jsonb[]) with ordinality as e(a, t, who, r, act, d, n) order by n"
+        f" {act}::text[], {d}::jsonb[]) with ordinality as e(a, t, who, r, act, d, n){written} order by n"
     )
 
 
@@ -64,6 +69,42 @@ async def save(conn: asyncpg.Connection, assessment: Assessment, audit: tuple[Au
     await conn.execute(_UPSERT_WITH_AUDIT, *_row(assessment), *_audit_columns(audit))
 
 
+async def store(
+    conn: asyncpg.Connection, assessment: Assessment, audit: tuple[AuditEntry, ...], events: tuple[Envelope[Any], ...],
+    *, version: int,
+) -> bool:
+    """Write a command's change in one statement: the file, its audit entries, its events and the relay's wake-up.
+
+    The file read at `version` (`get_versioned`) is updated only if its row is still that version: False, and
+    nothing written, when it changed meanwhile. One statement is its own transaction: no BEGIN and COMMIT round
+    trips, no row lock held between two of them. Events with personal fields first get the applicant's data key.
+    """
+    args: list[Any] = [*_row(assessment), version]
+    if audit:
+        args += _audit_columns(audit)
+    if events:
+        args += await outboxed_arguments(conn, events)
+    return await conn.fetchval(_store_sql(bool(audit), bool(events)), *args) is not None
+
+
+@cache
+def _store_sql(audit: bool, events: bool) -> str:
+    """The statement `store` sends for one shape of change (four texts, each prepared once per connection)."""
+    n = len(_FIELDS)
+    key = _FIELDS.index("application_id") + 1
+    assignments = ", ".join(
+        f"{f} = ${i}{'::jsonb' if f in _JSON_FIELDS else ''}" for i, f in enumerate(_FIELDS, start=1) if f != "application_id"
+    )
+    clauses = [f"written as (update assessments set {assignments} where application_id = ${key} and xmin = ${n + 1} returning 1)"]
+    p = n + 2  # the next parameter's number
+    if audit:
+        clauses.append(f"audit as ({_audit_insert(p, only_if_written=True)})")
+        p += 6
+    if events:
+        clauses.append(outboxed(p))
+    return f"with {', '.join(clauses)} select 1 from written"
+
+
 async def save_many(conn: asyncpg.Connection, saved: Sequence[tuple[Assessment, tuple[AuditEntry, ...]]]) -> None:
     """`save` for several assessments in one pipelined round trip (those with audit entries first, in order)."""
     with_audit = [[*_row(a), *_audit_columns(audit)] for a, audit in saved if audit]
@@ -72,6 +113,12 @@ async def save_many(conn: asyncpg.Connection, saved: Sequence[tuple[Assessment, 
         await conn.executemany(_UPSERT_WITH_AUDIT, with_audit)
     if without:
         await conn.executemany(_UPSERT, without)
+
+
+async def get_versioned(conn: Connection, application_id: UUID) -> tuple[Assessment, int] | None:
+    """One assessment and the version of its row (Postgres' `xmin`), which `store` checks; None if unknown."""
+    row = await conn.fetchrow("select xmin as row_version, * from assessments where application_id = $1", application_id)
+    return (_assessment(row), row["row_version"]) if row else None
 
 
 async def get(conn: Connection, application_id: UUID, *, for_update: bool = False) -> Assessment | None:

@@ -1,13 +1,15 @@
-"""Assessment's use cases, one per command, in the caller's transaction: lock the file, let the domain decide, store.
+"""Assessment's use cases, one per command: let the domain decide on the file as it is, store what it decided.
 
-A change is written at once: the new state, its audit entries and its events (outbox). The HTTP API
-and the Kafka handlers call the same function for the same command, so they give the same answer:
-the bank's decision is one use case whether the bank posts it or writes it to its topic.
+A change is written at once: the new state, its audit entries and its events (outbox). In a consumer's
+transaction the file is locked, then stored with the batch's outbox rows; a command over HTTP reads the file
+with its version and writes everything in one statement, only if the file is still that version (`_command`).
+The HTTP API and the Kafka handlers call the same function for the same command, so they give the same
+answer: the bank's decision is one use case whether the bank posts it or writes it to its topic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -20,6 +22,7 @@ from services.assessment.domain import access, decision, outcome, review
 from services.assessment.domain.assessment import Assessment, AuditEntry, Change, DirectoryTerms, Policy
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor, Principal
+from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.outbox import add_to_outbox
@@ -28,6 +31,7 @@ from shared.runtime import ServiceContext
 
 TIMER = Actor.system("/services/assessment/timers")
 OVERDUE_BATCH = 200
+ATTEMPTS = 5  # an HTTP command taken again on a file that changed meanwhile, at most
 
 
 async def _store(conn: asyncpg.Connection, change: Change) -> Assessment:
@@ -36,10 +40,40 @@ async def _store(conn: asyncpg.Connection, change: Change) -> Assessment:
     return change.assessment
 
 
-async def _staff_file(conn: asyncpg.Connection, application_id: UUID, caller: Principal) -> Assessment | None:
-    """The file, locked, if the caller's association holds it; None otherwise (as if it did not exist)."""
-    current = await repository.get(conn, application_id, for_update=True)
-    return current if current is not None and access.association_sees(caller, current) else None
+async def _command(
+    conn: asyncpg.Connection,
+    application_id: UUID,
+    decide: Callable[[Assessment], Awaitable[Change | None]],
+    *,
+    visible: Callable[[Assessment], bool] = lambda _: True,
+) -> Assessment | None:
+    """Let `decide` change one file and store it; the file as it is then, or None if it is unknown or not `visible`.
+
+    In the caller's transaction (a consumer's batch), the file is locked and the change joins the batch's outbox rows.
+    Outside one (an HTTP command), the file is read with its version and the change written in one statement, only
+    if the file is still that version (`repository.store`: no BEGIN, no COMMIT, no lock held between two round
+    trips); a change that landed meanwhile wins the race, and the decision is taken again on the file as it is then.
+    """
+    if conn.is_in_transaction():
+        current = await repository.get(conn, application_id, for_update=True)
+        if current is None or not visible(current):
+            return None
+        change = await decide(current)
+        return current if change is None else await _store(conn, change)
+    for _ in range(ATTEMPTS):
+        found = await repository.get_versioned(conn, application_id)
+        if found is None or not visible(found[0]):
+            return None
+        current, version = found
+        change = await decide(current)
+        if change is None:
+            return current
+        if await repository.store(conn, change.assessment, change.audit, change.events, version=version):
+            return change.assessment
+    raise BusinessRuleError(
+        f"the file changed {ATTEMPTS} times while this request was applied to it: send it again",
+        field="application_id", rule="concurrent_change", status=409,
+    )
 
 
 async def _policy(conn: asyncpg.Connection, settings: AssessmentSettings, association_id: str) -> Policy:
@@ -140,11 +174,12 @@ async def record_ficp(
     now: datetime,
 ) -> Assessment | None:
     """Keep the FICP consultation and re-run the checks; None if the caller's association holds no such file."""
-    current = await _staff_file(conn, application_id, caller)
-    if current is None:
-        return None
-    policy = await _policy(conn, settings, current.association_id)
-    return await _store(conn, review.record_ficp(current, record, policy, Actor.of(caller), now))
+
+    async def decide(current: Assessment) -> Change:
+        policy = await _policy(conn, settings, current.association_id)
+        return review.record_ficp(current, record, policy, Actor.of(caller), now)
+
+    return await _command(conn, application_id, decide, visible=lambda file: access.association_sees(caller, file))
 
 
 async def record_outcome(
@@ -157,11 +192,12 @@ async def record_outcome(
     now: datetime,
 ) -> Assessment | None:
     """Record the counsellor's outcome (favourable routes the file); None if the caller's association holds no such file."""
-    current = await _staff_file(conn, application_id, caller)
-    if current is None:
-        return None
-    policy = await _policy(conn, settings, current.association_id)
-    return await _store(conn, outcome.record_outcome(current, body, policy, Actor.of(caller), now))
+
+    async def decide(current: Assessment) -> Change:
+        policy = await _policy(conn, settings, current.association_id)
+        return outcome.record_outcome(current, body, policy, Actor.of(caller), now)
+
+    return await _command(conn, application_id, decide, visible=lambda file: access.association_sees(caller, file))
 
 
 # --- the directory's snapshots ------------------------------------------------------------------------
@@ -202,11 +238,14 @@ async def record_bank_decision(
     file not routed to that bank; a `BusinessRuleError` for another decision after the bank decided (409)
     or terms the rules refuse (422).
     """
-    current = await repository.get(conn, application_id, for_update=True)
-    if current is None:
+
+    async def decide(current: Assessment) -> Change | None:
+        return decision.record_bank_decision(current, bank_id, terms, settings.usury_table(), actor, now, channel=channel)
+
+    decided = await _command(conn, application_id, decide)
+    if decided is None:
         raise decision.NotRoutedToBank(bank_id)
-    change = decision.record_bank_decision(current, bank_id, terms, settings.usury_table(), actor, now, channel=channel)
-    return current if change is None else await _store(conn, change)
+    return decided
 
 
 # --- the timer ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from services.intake.domain import (
 )
 from shared.db import with_equalities
 from shared.http import total_of
-from shared.outbox import NOTIFY, sealed, trace_headers
+from shared.outbox import outboxed, outboxed_arguments
 from shared.privacy.access import rows as privacy_rows
 from shared.privacy.erasure import ERASED_FIRST_NAME, ERASED_LAST_NAME, ERASED_NAME, ERASED_TEXT
 
@@ -96,9 +96,7 @@ async def store(conn: Connection, change: Change, *, version: int | None = None)
     if change.milestone is not None:
         args.append(change.milestone.value)
     if change.events:
-        events = await sealed(conn, change.events)  # the personal fields sealed with the applicant's key
-        args += [[e.id for e in events], [e.type for e in events], [e.topic for e in events], [e.subject for e in events],
-                 [e.to_bytes() for e in events], trace_headers()]
+        args += await outboxed_arguments(conn, change.events)  # the personal fields sealed with the applicant's key
     return await conn.fetchval(_store_sql(version is not None, change.milestone is not None, bool(change.events)), *args) is not None
 
 
@@ -125,14 +123,7 @@ def _store_sql(update: bool, milestone: bool, events: bool) -> str:
         )
         p += 1
     if events:
-        # The rows `shared.outbox.add_to_outbox` would store, and its `pg_notify` (one per transaction once committed).
-        clauses.append(
-            "outboxed as (insert into outbox (event_id, event_type, topic, key, payload, headers)"
-            f" select e.event_id, e.event_type, e.topic, e.key, e.payload, ${p + 5}::jsonb"
-            f" from unnest(${p}::uuid[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::text[], ${p + 4}::bytea[])"
-            " with ordinality as e (event_id, event_type, topic, key, payload, n)"
-            f" where exists (select from written) order by e.n returning {NOTIFY})"
-        )
+        clauses.append(outboxed(p))  # the rows `add_to_outbox` would store, and the relay's wake-up
     return f"with {', '.join(clauses)} select id from written"
 
 

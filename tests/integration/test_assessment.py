@@ -7,6 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from services.assessment import usecases
+from services.assessment.domain import decision as domain_decision
+from services.assessment.domain.assessment import Assessment, Change
+from services.assessment.domain.decision import BankDecisionTerms
+from shared.auth import Actor
 from shared.events import ApplicationUpdated, ApplicationWithdrawn, new_event
 from shared.events import ApplicationUpdatedData, ApplicationWithdrawnData
 from tests.integration.conftest import NOW, OWNERSHIP, TODAY, RunningService, ServiceStarter, application_submitted
@@ -103,6 +108,33 @@ async def test_the_bank_approves_over_http_with_the_fcs_guarantee(start_service:
     assert (approval.data.first_due_date, approval.data.guarantee_share) == (date(2026, 4, 5), 0.5)
     stored = await assessment.fetch("select guarantee_share, guaranteed_amount_cents from assessments")
     assert (stored[0]["guarantee_share"], stored[0]["guaranteed_amount_cents"]) == (0.5, 150_000)
+
+
+async def test_a_decision_taken_on_a_file_that_changed_meanwhile_is_taken_again_and_published_once(
+    start_service: ServiceStarter,
+) -> None:
+    assessment = await start_service("assessment")
+    file = await routed_file(assessment)
+    ctx = assessment.app.state.ctx
+    terms = BankDecisionTerms.model_validate(APPROVAL)
+    seen: list[str] = []
+
+    async def decide(current: Assessment) -> Change | None:
+        seen.append(current.status.value)
+        if len(seen) == 1:  # the same approval lands over HTTP between this command's read and its write
+            landed = await assessment.http.post(f"/bank/files/{file}/decision", json=APPROVAL, headers=CMN)
+            assert landed.status_code == 200, landed.text
+        return domain_decision.record_bank_decision(current, BANK, terms, ctx.settings.usury_table(),
+                                                    Actor(subject=BANK, role="bank"), ctx.clock.now(), channel="http")
+
+    async with ctx.pool.acquire() as conn:
+        decided = await usecases._command(conn, file, decide)
+
+    assert seen == ["routed", "approved"]  # written on the file as read: refused; taken again on the file as it is
+    assert decided is not None and decided.status.value == "approved"
+    assert [e.type for e in await outbox(assessment)].count("fr.microcredit.loan.approved.v1") == 1
+    approvals = await assessment.fetch("select 1 from assessment_audit where application_id = $1 and action = 'loan_approved'", file)
+    assert len(approvals) == 1
 
 
 async def test_the_bank_declines_over_http_with_a_reason(start_service: ServiceStarter) -> None:

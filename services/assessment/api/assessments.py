@@ -119,7 +119,7 @@ async def get_audit_trail(application_id: UUID, principal: AssociationStaff, ctx
 )
 async def record_ficp(application_id: UUID, body: FicpRecord, principal: AssociationStaff, ctx: Context) -> AssessmentView:
     """Date and result of the FICP consultation (Code de la consommation L.312-16), required before routing."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:  # one statement of its own, no transaction around it (`usecases._command`)
         updated = await usecases.record_ficp(
             conn, application_id, body, caller=principal, settings=ctx.settings, now=ctx.clock.now()
         )
@@ -132,7 +132,7 @@ async def record_ficp(application_id: UUID, body: FicpRecord, principal: Associa
 )
 async def record_outcome(application_id: UUID, body: Outcome, principal: AssociationStaff, ctx: Context) -> AssessmentView:
     """Favourable (routes to the partner bank), unfavourable (reasons, orientation) or incomplete (missing items)."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:  # one statement of its own, no transaction around it (`usecases._command`)
         updated = await usecases.record_outcome(
             conn, application_id, body, caller=principal, settings=ctx.settings, now=ctx.clock.now()
         )

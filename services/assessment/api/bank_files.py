@@ -126,7 +126,7 @@ async def bank_decision(application_id: UUID, body: BankDecisionTerms, principal
     the bank decided answers 409.
     """
     try:
-        async with ctx.pool.acquire() as conn, conn.transaction():
+        async with ctx.pool.acquire() as conn:  # one statement of its own, no transaction around it (`usecases._command`)
             decided = await usecases.record_bank_decision(
                 conn, application_id, body, bank_id=principal.bank_id or "", actor=Actor.of(principal),
                 settings=ctx.settings, now=ctx.clock.now(), channel="http",
