@@ -1,7 +1,7 @@
 """Servicing use cases: one function per command, the same whichever channel (HTTP or Kafka) carries it.
 
 A command runs in the caller's transaction (`conn`): a route opens one, a Kafka handler is given one
-with its inbox record. A loan the caller may not see answers exactly like an unknown one (`Problem`
+with its inbox record. The disbursement, which only the bank's HTTP call makes, is one statement of its own. A loan the caller may not see answers exactly like an unknown one (`Problem`
 404: the HTTP answer, or the reason of a dead letter); a rule broken is a `BusinessRuleError`.
 """
 
@@ -20,6 +20,7 @@ from services.servicing.repository import close_of_business as cob
 from services.servicing.repository import erasure
 from services.servicing.repository.events_sql import Stamp
 from shared.auth import Principal
+from shared.errors import BusinessRuleError
 from shared.events import LoanApproved
 from shared.failpoints import Failpoints
 from shared.http import Problem, not_found
@@ -29,6 +30,7 @@ from shared.privacy.erasure import forget_stored_responses
 log = logging.getLogger(__name__)
 
 COB_FAILPOINT = "cob_after_chunk"
+ATTEMPTS = 5  # a disbursement taken again on a loan that changed meanwhile, at most
 
 
 class CobObserver(Protocol):
@@ -60,12 +62,24 @@ async def open_loan(conn: asyncpg.Connection, approval: LoanApproved, *, now: da
 async def disburse(
     conn: asyncpg.Connection, caller: Principal, loan_id: UUID, cmd: domain.Disbursement, *, now: datetime
 ) -> domain.Loan:
-    """The lending bank confirms the funds went out: the loan becomes active."""
-    loan = await visible_loan(conn, caller, loan_id, for_update=True)
-    active, event = domain.disburse(loan, cmd, now)
-    await repository.set_status(conn, active)
-    await add_to_outbox(conn, event)
-    return active
+    """The lending bank confirms the funds went out: the loan becomes active.
+
+    Its own transaction, not the caller's: the loan is read with its version, and the loan and its event are written
+    in one statement only if the loan is still that version (no BEGIN, no COMMIT, no lock held between two round
+    trips); a change that landed meanwhile wins, and the command is taken again on the loan as it is then.
+    """
+    for _ in range(ATTEMPTS):
+        found = await repository.get_loan_versioned(conn, loan_id)
+        if found is None or not domain.visible(caller, found[0]):
+            raise not_found("loan", loan_id)
+        loan, version = found
+        active, event = domain.disburse(loan, cmd, now)
+        if await repository.store_disbursement(conn, active, (event,), version=version):
+            return active
+    raise BusinessRuleError(
+        f"the loan changed {ATTEMPTS} times while this request was applied to it: send it again",
+        field="loan_id", rule="concurrent_change", status=409,
+    )
 
 
 async def _apply(conn: asyncpg.Connection, before: list[domain.Instalment], change: domain.LedgerChange) -> None:

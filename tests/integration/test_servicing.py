@@ -13,7 +13,9 @@ from uuid import uuid4
 
 import pytest
 
+from services.servicing import repository
 from services.servicing.domain import loan_id_for
+from services.servicing.domain.loans import Disbursement, disburse
 from shared.events import BankPayment, new_event, parse_event
 from shared.events import BankPaymentData
 from shared.events.envelope import Envelope
@@ -61,6 +63,29 @@ def bank_payment(loan_id: str, reference: str, amount: int = INSTALMENT, **data:
         BankPayment, source="/banks/credit-mutuel-nord", subject=loan_id, time=NOW,
         data=BankPaymentData(loan_id=loan_id, bank_reference=reference, amount_cents=amount, **facts),
     )
+
+
+async def test_a_disbursement_decided_on_a_loan_that_changed_meanwhile_writes_nothing(start_service: ServiceStarter) -> None:
+    servicing = await start_service("servicing")
+    approval = loan_approved()
+    await servicing.deliver(approval)
+    loan_id = loan_id_for(approval.data.application_id)
+    ctx = servicing.app.state.ctx
+
+    async with ctx.pool.acquire() as conn:
+        found = await repository.get_loan_versioned(conn, loan_id)
+        assert found is not None
+        pending, version = found
+        active, event = disburse(pending, Disbursement(disbursed_on=TODAY, payee="Garage Martin, Arras"), ctx.clock.now())
+        landed = await servicing.http.post(  # the bank's first call lands between this one's read and its write
+            f"/loans/{loan_id}/disbursement", json={"disbursed_on": TODAY.isoformat(), "payee": "Garage Dupont, Lens"}, headers=BANK
+        )
+        assert landed.status_code == 200, landed.text
+        written = await repository.store_disbursement(conn, active, (event,), version=version)
+
+    assert not written
+    assert (await loan(servicing, str(loan_id)))["payee"] == "Garage Dupont, Lens"
+    assert len(await events(servicing, "fr.microcredit.loan.disbursed.v1")) == 1
 
 
 async def test_the_loan_shows_its_schedule_its_taeg_and_what_closes_it_today(start_service: ServiceStarter) -> None:

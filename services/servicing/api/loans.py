@@ -73,6 +73,6 @@ async def get_loan(loan_id: UUID, principal: AssociationStaffOrBank, ctx: Contex
 )
 async def disburse(loan_id: UUID, body: domain.Disbursement, principal: PartnerBank, ctx: Context) -> LoanView:
     """The bank confirms the funds went out and to whom; the loan becomes active (`loan disbursed`)."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:  # one statement of its own, no transaction around it (`usecases.disburse`)
         active = await usecases.disburse(conn, principal, loan_id, body, now=ctx.clock.now())
     return await _view(ctx, active)

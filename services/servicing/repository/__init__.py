@@ -18,12 +18,13 @@ from services.servicing.repository.loans import (
     find_loans,
     followed_loans,
     get_loan,
+    get_loan_versioned,
     insert_loan,
     instalments,
     save_instalments,
     save_loan,
     schedules,
-    set_status,
+    store_disbursement,
 )
 from services.servicing.repository.payments import (
     insert_payment,
@@ -43,6 +44,7 @@ __all__ = [
     "followed_loans",
     "get_adjustment",
     "get_loan",
+    "get_loan_versioned",
     "insert_adjustment",
     "insert_loan",
     "insert_payment",
@@ -57,5 +59,5 @@ __all__ = [
     "save_loan",
     "schedule_versions",
     "schedules",
-    "set_status",
+    "store_disbursement",
 ]

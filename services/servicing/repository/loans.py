@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from services.servicing.domain import Instalment, Loan
+from shared.events.envelope import Envelope
 from shared.loanmath import ScheduledInstalment
+from shared.outbox import outboxed, outboxed_arguments
 
 _LOAN_FIELDS = tuple(Loan.model_fields)
 _INSTALMENT_FIELDS = tuple(Instalment.model_fields)
@@ -80,12 +83,20 @@ async def schedules(conn: asyncpg.Pool, loan_ids: Sequence[UUID]) -> dict[UUID, 
     return found
 
 
-async def set_status(conn: asyncpg.Connection, loan: Loan) -> None:
-    """Persist a loan's status and disbursement fields."""
-    await conn.execute(
-        "update loans set status = $2, payee = $3, disbursed_on = $4 where id = $1",
-        loan.id, loan.status.value, loan.payee, loan.disbursed_on,
-    )
+async def get_loan_versioned(conn: asyncpg.Connection | asyncpg.Pool, loan_id: UUID) -> tuple[Loan, int] | None:
+    """One loan and the version of its row (Postgres' `xmin`), which `store_disbursement` checks; None if unknown."""
+    row = await conn.fetchrow(f"select xmin as row_version, {', '.join(_LOAN_FIELDS)} from loans where id = $1", loan_id)
+    return (Loan(**{k: row[k] for k in _LOAN_FIELDS}), row["row_version"]) if row else None
+
+
+async def store_disbursement(conn: asyncpg.Connection, loan: Loan, events: Sequence[Envelope[Any]], *, version: int) -> bool:
+    """A loan's status and disbursement fields, its events and the relay's wake-up, in one statement (its own
+    transaction): written only if the loan's row is still `version`; False, and nothing written, otherwise."""
+    return await conn.fetchval(
+        "with written as (update loans set status = $2, payee = $3, disbursed_on = $4 where id = $1 and xmin = $5"
+        f" returning 1), {outboxed(6)} select 1 from written",
+        loan.id, loan.status.value, loan.payee, loan.disbursed_on, version, *await outboxed_arguments(conn, events),
+    ) is not None
 
 
 async def save_loan(conn: asyncpg.Connection, loan: Loan) -> None:
