@@ -22,16 +22,15 @@ from services.assessment.domain import access, decision, outcome, review
 from services.assessment.domain.assessment import Assessment, AuditEntry, Change, DirectoryTerms, Policy
 from services.assessment.settings import AssessmentSettings
 from shared.auth import Actor, Principal
-from shared.errors import BusinessRuleError
 from shared.events import ApplicationSubmittedData, ApplicationUpdatedData, ApplicationWithdrawnData
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.outbox import add_to_outbox
 from shared.privacy.erasure import forget_stored_responses
 from shared.runtime import ServiceContext
+from shared.versioned import CHANGED, Changed, retry_while_changed
 
 TIMER = Actor.system("/services/assessment/timers")
 OVERDUE_BATCH = 200
-ATTEMPTS = 5  # an HTTP command taken again on a file that changed meanwhile, at most
 
 
 async def _store(conn: asyncpg.Connection, change: Change) -> Assessment:
@@ -51,8 +50,8 @@ async def _command(
 
     In the caller's transaction (a consumer's batch), the file is locked and the change joins the batch's outbox rows.
     Outside one (an HTTP command), the file is read with its version and the change written in one statement, only
-    if the file is still that version (`repository.store`: no BEGIN, no COMMIT, no lock held between two round
-    trips); a change that landed meanwhile wins the race, and the decision is taken again on the file as it is then.
+    if the file is still that version (`repository.store`, `shared.versioned`); a change that landed meanwhile wins
+    the race, and the decision is taken again on the file as it is then.
     """
     if conn.is_in_transaction():
         current = await repository.get(conn, application_id, for_update=True)
@@ -60,7 +59,8 @@ async def _command(
             return None
         change = await decide(current)
         return current if change is None else await _store(conn, change)
-    for _ in range(ATTEMPTS):
+
+    async def attempt() -> Assessment | None | Changed:
         found = await repository.get_versioned(conn, application_id)
         if found is None or not visible(found[0]):
             return None
@@ -68,12 +68,10 @@ async def _command(
         change = await decide(current)
         if change is None:
             return current
-        if await repository.store(conn, change.assessment, change.audit, change.events, version=version):
-            return change.assessment
-    raise BusinessRuleError(
-        f"the file changed {ATTEMPTS} times while this request was applied to it: send it again",
-        field="application_id", rule="concurrent_change", status=409,
-    )
+        stored = await repository.store(conn, change.assessment, change.audit, change.events, version=version)
+        return change.assessment if stored else CHANGED
+
+    return await retry_while_changed(attempt, what="the file", field="application_id")
 
 
 async def _policy(conn: asyncpg.Connection, settings: AssessmentSettings, association_id: str) -> Policy:

@@ -20,9 +20,7 @@ from services.intake import domain, repository
 from shared.auth import Actor
 from shared.errors import BusinessRuleError
 from shared.privacy.erasure import forget_stored_responses
-
-# How many times a command reads and decides again when the file changed between its read and its write.
-ATTEMPTS = 5
+from shared.versioned import CHANGED, Changed, retry_while_changed
 
 
 async def _change(
@@ -33,10 +31,11 @@ async def _change(
 ) -> domain.Application | None:
     """Apply a decision to one of the association's files and store it; None if the file is not theirs or unknown.
 
-    A change that lands meanwhile (another person's edit, an event of assessment) wins the race, and the
-    decision is taken again on the file as it is then, as a lock would have made it.
+    In one statement, checked against the version read (`shared.versioned`): a change that lands meanwhile (another
+    person's edit, an event of assessment) wins the race, and the decision is taken again on the file as it is then.
     """
-    for _ in range(ATTEMPTS):
+
+    async def attempt() -> domain.Application | None | Changed:
         found = await repository.get_versioned(conn, application_id, association_id=association_id)
         if found is None:
             return None
@@ -52,16 +51,12 @@ async def _change(
                 "conservé tel quel et ne peut pas être modifié tant que le délégué à la protection des données ne l'a pas levée",
                 field="application_id", rule="restricted", status=409,
             )
-        current, version = found.application, found.version
-        change = decide(current)
+        change = decide(found.application)
         if change is None:
-            return current
-        if await repository.store(conn, change, version=version):
-            return change.application
-    raise BusinessRuleError(
-        f"the file changed {ATTEMPTS} times while this request was applied to it: send it again",
-        field="application_id", rule="concurrent_change", status=409,
-    )
+            return found.application
+        return change.application if await repository.store(conn, change, version=found.version) else CHANGED
+
+    return await retry_while_changed(attempt, what="the file", field="application_id")
 
 
 async def log_contact(

@@ -20,17 +20,16 @@ from services.servicing.repository import close_of_business as cob
 from services.servicing.repository import erasure
 from services.servicing.repository.events_sql import Stamp
 from shared.auth import Principal
-from shared.errors import BusinessRuleError
 from shared.events import LoanApproved
 from shared.failpoints import Failpoints
 from shared.http import Problem, not_found
 from shared.outbox import add_to_outbox
 from shared.privacy.erasure import forget_stored_responses
+from shared.versioned import CHANGED, Changed, retry_while_changed
 
 log = logging.getLogger(__name__)
 
 COB_FAILPOINT = "cob_after_chunk"
-ATTEMPTS = 5  # a disbursement taken again on a loan that changed meanwhile, at most
 
 
 class CobObserver(Protocol):
@@ -65,21 +64,19 @@ async def disburse(
     """The lending bank confirms the funds went out: the loan becomes active.
 
     Its own transaction, not the caller's: the loan is read with its version, and the loan and its event are written
-    in one statement only if the loan is still that version (no BEGIN, no COMMIT, no lock held between two round
-    trips); a change that landed meanwhile wins, and the command is taken again on the loan as it is then.
+    in one statement only if the loan is still that version (`shared.versioned`); a change that landed meanwhile wins,
+    and the command is taken again on the loan as it is then.
     """
-    for _ in range(ATTEMPTS):
+
+    async def attempt() -> domain.Loan | Changed:
         found = await repository.get_loan_versioned(conn, loan_id)
         if found is None or not domain.visible(caller, found[0]):
             raise not_found("loan", loan_id)
         loan, version = found
         active, event = domain.disburse(loan, cmd, now)
-        if await repository.store_disbursement(conn, active, (event,), version=version):
-            return active
-    raise BusinessRuleError(
-        f"the loan changed {ATTEMPTS} times while this request was applied to it: send it again",
-        field="loan_id", rule="concurrent_change", status=409,
-    )
+        return active if await repository.store_disbursement(conn, active, (event,), version=version) else CHANGED
+
+    return await retry_while_changed(attempt, what="the loan", field="loan_id")
 
 
 async def _apply(conn: asyncpg.Connection, before: list[domain.Instalment], change: domain.LedgerChange) -> None:
