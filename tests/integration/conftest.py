@@ -171,6 +171,29 @@ async def prepared_once(postgres: str, prepare: Callable[[RunningService], Await
         yield get
 
 
+# A read, or a request the caller is refused, changes nothing: the cases of one module that only make such
+# requests share a prepared service; a request expected to succeed in changing something gets a service of its own.
+READS = frozenset({"GET", "HEAD"})
+
+
+def changes_state(method: str, expected_status: int) -> bool:
+    """Whether a request answered `expected_status` changes what the next case would see."""
+    return method not in READS and expected_status < 400
+
+
+@asynccontextmanager
+async def service_for_request(
+    method: str, expected_status: int, name: str, shared: PreparedService, postgres: str,
+    prepare: Callable[[RunningService], Awaitable[dict[str, str]]],
+) -> AsyncIterator[tuple[RunningService, dict[str, str]]]:
+    """The prepared service a request is tried on: the module's shared one, or one of its own (`changes_state`)."""
+    if not changes_state(method, expected_status):
+        yield await shared(name)
+        return
+    async with fresh_database(postgres) as dsn, run_service(name, dsn) as service:
+        yield service, await prepare(service)
+
+
 @pytest.fixture
 async def start_service(database: str) -> AsyncIterator[ServiceStarter]:
     """Start services by name on the test's own database; all are stopped after the test."""

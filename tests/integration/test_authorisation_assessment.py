@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from shared.auth import Principal
-from tests.integration.conftest import TODAY, PreparedService, RunningService, ServiceStarter, application_submitted, prepared_once
+from tests.integration.conftest import (
+    TODAY, PreparedService, RunningService, ServiceStarter, application_submitted, prepared_once, service_for_request,
+)
 from tests.support import tokens
 from tests.support.tokens import bearer
 
@@ -79,32 +81,36 @@ async def _prepare(service: RunningService) -> dict[str, str]:
     return ids
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
-@pytest.mark.parametrize("caller", list(CALLERS))
-async def test_each_role_sees_only_what_is_its_own(endpoint: Endpoint, caller: str, start_service: ServiceStarter) -> None:
-    service = await start_service("assessment")
-    path = endpoint.path.format(**await _prepare(service))
-
-    response = await service.http.request(endpoint.method, path, json=endpoint.body, headers=bearer(CALLERS[caller]))
-
-    assert response.status_code == endpoint.expected[caller], response.text
-    if response.status_code == 404:
-        # Another's file is answered exactly as an unknown one: its existence is not disclosed.
-        unknown = await service.http.request(
-            endpoint.method, endpoint.path.format(pending="5d0c1f9e-0000-4000-8000-000000000000",
-                                                  routed="5d0c1f9e-0000-4000-8000-000000000000"),
-            json=endpoint.body, headers=bearer(CALLERS[caller]),
-        )
-        assert unknown.status_code == 404
-        assert response.json()["title"] == unknown.json()["title"]
-        assert set(response.json()) == set(unknown.json())
-
-
 @pytest.fixture(scope="module")
 async def prepared_service(postgres: str) -> AsyncIterator[PreparedService]:
-    """Each service started and prepared once for the module's unauthenticated requests (refused: nothing changes)."""
+    """Each service started and prepared once for the module's requests that change nothing (reads, refusals)."""
     async with prepared_once(postgres, _prepare) as get:
         yield get
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+@pytest.mark.parametrize("caller", list(CALLERS))
+async def test_each_role_sees_only_what_is_its_own(
+    endpoint: Endpoint, caller: str, postgres: str, prepared_service: PreparedService
+) -> None:
+    async with service_for_request(endpoint.method, endpoint.expected[caller], "assessment", prepared_service, postgres, _prepare) as (
+        service, ids
+    ):
+        response = await service.http.request(
+            endpoint.method, endpoint.path.format(**ids), json=endpoint.body, headers=bearer(CALLERS[caller])
+        )
+
+        assert response.status_code == endpoint.expected[caller], response.text
+        if response.status_code == 404:
+            # Another's file is answered exactly as an unknown one: its existence is not disclosed.
+            unknown = await service.http.request(
+                endpoint.method, endpoint.path.format(pending="5d0c1f9e-0000-4000-8000-000000000000",
+                                                      routed="5d0c1f9e-0000-4000-8000-000000000000"),
+                json=endpoint.body, headers=bearer(CALLERS[caller]),
+            )
+            assert unknown.status_code == 404
+            assert response.json()["title"] == unknown.json()["title"]
+            assert set(response.json()) == set(unknown.json())
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from shared.auth import Principal
-from tests.integration.conftest import NOW, RunningService, ServiceStarter
+from tests.integration.conftest import NOW, PreparedService, RunningService, ServiceStarter, prepared_once, service_for_request
 from tests.support import intake as files
 from tests.support import tokens
 from tests.support.tokens import bearer
@@ -82,24 +83,34 @@ async def _prepare(service: RunningService) -> dict[str, str]:
     return ids
 
 
+@pytest.fixture(scope="module")
+async def prepared_service(postgres: str) -> AsyncIterator[PreparedService]:
+    """Intake started and prepared once for the module's requests that change nothing (reads, refusals)."""
+    async with prepared_once(postgres, _prepare) as get:
+        yield get
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("caller", list(CALLERS))
-async def test_each_role_reaches_only_its_associations_files(endpoint: Endpoint, caller: str, start_service: ServiceStarter) -> None:
-    intake = await start_service("intake")
-    ids = await _prepare(intake)
-    outbox_before = len(await intake.fetch("select id from outbox"))
+async def test_each_role_reaches_only_its_associations_files(
+    endpoint: Endpoint, caller: str, postgres: str, prepared_service: PreparedService
+) -> None:
+    async with service_for_request(endpoint.method, endpoint.expected[caller], "intake", prepared_service, postgres, _prepare) as (
+        intake, ids
+    ):
+        outbox_before = len(await intake.fetch("select id from outbox"))
 
-    response = await intake.http.request(
-        endpoint.method, endpoint.path.format(id=ids[endpoint.on]), json=endpoint.body, headers=bearer(CALLERS[caller])
-    )
+        response = await intake.http.request(
+            endpoint.method, endpoint.path.format(id=ids[endpoint.on]), json=endpoint.body, headers=bearer(CALLERS[caller])
+        )
 
-    assert response.status_code == endpoint.expected[caller], response.text
-    if response.status_code == 404:
-        # Another association's file is answered exactly as an unknown one: its existence is not disclosed.
-        assert response.json()["title"] == "application not found"
-    if response.status_code >= 400:
-        assert response.headers["content-type"] == "application/problem+json"
-        assert len(await intake.fetch("select id from outbox")) == outbox_before  # a refused request changes nothing
+        assert response.status_code == endpoint.expected[caller], response.text
+        if response.status_code == 404:
+            # Another association's file is answered exactly as an unknown one: its existence is not disclosed.
+            assert response.json()["title"] == "application not found"
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert len(await intake.fetch("select id from outbox")) == outbox_before  # a refused request changes nothing
 
 
 NO_ID = {
@@ -115,11 +126,12 @@ NO_ID = {
 
 @pytest.mark.parametrize("endpoint", list(NO_ID))
 @pytest.mark.parametrize("caller", list(CALLERS))
-async def test_banks_never_reach_intake_and_ops_only_the_funnel_and_the_dead_letters(endpoint: str, caller: str, start_service: ServiceStarter) -> None:
-    intake = await start_service("intake")
+async def test_banks_never_reach_intake_and_ops_only_the_funnel_and_the_dead_letters(
+    endpoint: str, caller: str, postgres: str, prepared_service: PreparedService
+) -> None:
     method, path, body, query, expected = NO_ID[endpoint]
-
-    response = await intake.http.request(method, path, json=body, params=query, headers=bearer(CALLERS[caller]))
+    async with service_for_request(method, expected[caller], "intake", prepared_service, postgres, _prepare) as (intake, _):
+        response = await intake.http.request(method, path, json=body, params=query, headers=bearer(CALLERS[caller]))
 
     assert response.status_code == expected[caller], response.text
     if response.status_code == 403:
@@ -191,9 +203,8 @@ ALL_ENDPOINTS = [(e.method, e.path, e.body) for e in ENDPOINTS] + [(m, p, b) for
 
 
 @pytest.mark.parametrize("authorization", list(BAD_AUTHORIZATION))
-async def test_no_valid_token_answers_401_naming_the_header_on_every_endpoint(authorization: str, start_service: ServiceStarter) -> None:
-    intake = await start_service("intake")
-    ids = await _prepare(intake)
+async def test_no_valid_token_answers_401_naming_the_header_on_every_endpoint(authorization: str, prepared_service: PreparedService) -> None:
+    intake, ids = await prepared_service("intake")
     value = BAD_AUTHORIZATION[authorization]
     headers = {"Authorization": value} if value else {}
 

@@ -12,7 +12,9 @@ import pytest
 
 from services.servicing.domain import loan_id_for
 from shared.auth import Principal
-from tests.integration.conftest import TODAY, PreparedService, RunningService, ServiceStarter, loan_approved, prepared_once
+from tests.integration.conftest import (
+    TODAY, PreparedService, RunningService, ServiceStarter, loan_approved, prepared_once, service_for_request,
+)
 from tests.support import notifications, tokens
 from tests.support.tokens import bearer
 
@@ -134,27 +136,29 @@ async def _prepare(service: RunningService) -> dict[str, str]:
     return await notifications.prepare(service)
 
 
+@pytest.fixture(scope="module")
+async def prepared_service(postgres: str) -> AsyncIterator[PreparedService]:
+    """Each service started and prepared once for the module's requests that change nothing (reads, refusals)."""
+    async with prepared_once(postgres, _prepare) as get:
+        yield get
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
 @pytest.mark.parametrize("caller", list(CALLERS))
-async def test_each_role_sees_only_what_is_its_own(endpoint: Endpoint, caller: str, start_service: ServiceStarter) -> None:
-    service = await start_service(endpoint.service)
-    path = endpoint.path.format(**await _prepare(service))
-
-    response = await service.http.request(
-        endpoint.method, path, json=endpoint.body, params=endpoint.query, headers=bearer(CALLERS[caller])
-    )
+async def test_each_role_sees_only_what_is_its_own(
+    endpoint: Endpoint, caller: str, postgres: str, prepared_service: PreparedService
+) -> None:
+    async with service_for_request(
+        endpoint.method, endpoint.expected[caller], endpoint.service, prepared_service, postgres, _prepare
+    ) as (service, ids):
+        response = await service.http.request(
+            endpoint.method, endpoint.path.format(**ids), json=endpoint.body, params=endpoint.query, headers=bearer(CALLERS[caller])
+        )
 
     assert response.status_code == endpoint.expected[caller], response.text
     if response.status_code == 404:
         # Another's object is answered exactly as an unknown one: its existence is not disclosed.
         assert response.json()["title"].endswith("not found")
-
-
-@pytest.fixture(scope="module")
-async def prepared_service(postgres: str) -> AsyncIterator[PreparedService]:
-    """Each service started and prepared once for the module's unauthenticated requests (refused: nothing changes)."""
-    async with prepared_once(postgres, _prepare) as get:
-        yield get
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
