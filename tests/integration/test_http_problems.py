@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from urllib.parse import quote
@@ -816,15 +817,20 @@ async def test_a_bad_request_gets_a_problem_naming_the_field_and_the_rule(case: 
         assert problem["title"].endswith("not found")
 
 
-@pytest.mark.parametrize("name", DEFINITIONS)
-def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
+@functools.cache
+def openapi_of(name: str) -> dict[str, Any]:
+    """A service's OpenAPI document, built once: every app of a service has the same routes, the tests' included."""
     definition = DEFINITIONS[name]
     settings_ = definition.settings_cls(
         database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=tokens.TEST_ISSUER
     )
-    app = definition.create_app(settings_, tracer_provider=TracerProvider())
+    return definition.create_app(settings_, tracer_provider=TracerProvider()).openapi()
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
     operations = {
-        (method.upper(), path): operation for path, item in app.openapi()["paths"].items() for method, operation in item.items()
+        (method.upper(), path): operation for path, item in openapi_of(name)["paths"].items() for method, operation in item.items()
     }
     cases = [c for c in CASES if c.service == name]
     assert {(c.method, c.route) for c in cases} <= set(operations), "a case targets an endpoint that does not exist"
@@ -851,11 +857,7 @@ def test_every_endpoint_taking_input_has_bad_input_cases(name: str) -> None:
 
 def _business_paths(name: str, method: str) -> list[tuple[str, str]]:
     """Every business endpoint of a service for `method`, read from its OpenAPI document (included routers too)."""
-    definition = DEFINITIONS[name]
-    settings_ = definition.settings_cls(
-        database_url="postgresql://unused@127.0.0.1:1/none", kafka_bootstrap_servers=UNREACHABLE_KAFKA, oidc_issuer=tokens.TEST_ISSUER
-    )
-    spec = definition.create_app(settings_, tracer_provider=TracerProvider()).openapi()
+    spec = openapi_of(name)
     operational = {"/health", "/ready", "/metrics"}
     return [(name, path) for path, item in spec["paths"].items() if method in item and path not in operational]
 
@@ -911,9 +913,10 @@ def _plausible(name: str, schema: dict[str, Any], spec: dict[str, Any]) -> st.Se
     return st.one_of(*realistic, *variants)
 
 
-def request_bodies(route: str, app: Any, method: str = "post") -> st.SearchStrategy[Any]:
-    """Any JSON; objects with the endpoint's keys and random values; objects shaped by its schema."""
-    spec = app.openapi()
+@functools.cache
+def request_bodies(route: str, service: str, method: str = "post") -> st.SearchStrategy[Any]:
+    """Any JSON; objects with the endpoint's keys and random values; objects shaped by its schema (built once per endpoint)."""
+    spec = openapi_of(service)
     if "requestBody" not in spec["paths"][route][method]:
         return JSON_VALUES  # an action without a body (acknowledge, resend…) must ignore whatever comes
     schema = _resolve(spec["paths"][route][method]["requestBody"]["content"]["application/json"]["schema"], spec)
@@ -943,7 +946,7 @@ async def test_any_json_posted_to_any_endpoint_gets_a_problem_not_a_server_error
 ) -> None:
     service, ids = target
     route = endpoint[1]
-    body = data.draw(request_bodies(route, service.app), label="body")
+    body = data.draw(request_bodies(route, service.name), label="body")
     url = _url(route, data.draw(st.sampled_from(ids), label="id"), {}) if "{" in route else route
 
     # Escaped as ASCII, so lone surrogates travel as a careless client would send them.
@@ -968,7 +971,7 @@ async def test_any_json_patched_to_an_intake_file_gets_a_problem_not_a_server_er
 ) -> None:
     service, ids = target
     route = endpoint[1]
-    body = data.draw(request_bodies(route, service.app, "patch"), label="body")
+    body = data.draw(request_bodies(route, service.name, "patch"), label="body")
     url = _url(route, data.draw(st.sampled_from(ids), label="id"), {})
 
     response = await service.http.patch(
@@ -994,7 +997,7 @@ async def test_any_query_and_any_id_read_by_any_role_gets_an_answer_not_a_server
 ) -> None:
     service, ids = target
     route = endpoint[1]
-    operation = service.app.openapi()["paths"][route]["get"]
+    operation = openapi_of(service.name)["paths"][route]["get"]
     names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
     query = data.draw(st.fixed_dictionaries({}, optional={n: TEXT | st.sampled_from(ids) for n in names}), label="query")
     path_id = data.draw(st.sampled_from(ids) | TEXT.filter(lambda t: t not in ("", ".", "..")), label="id")
