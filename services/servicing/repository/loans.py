@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.servicing.domain import Instalment, Loan
+from shared.db import with_equalities
 from shared.events.envelope import Envelope
 from shared.loanmath import ScheduledInstalment
 from shared.outbox import outboxed, outboxed_arguments
@@ -61,13 +62,15 @@ async def followed_loans(
 ) -> tuple[list[Loan], int]:
     """A page of the loans an association (or one counsellor of it), or a bank, follows: those in arrears first,
     the most days past due first, then the newest; and how many there are in all."""
-    where = "($1::text is null or association_id = $1) and ($2::text is null or counsellor_id = $2) and ($3::text is null or bank_id = $3)"
+    # Only the filters given: the planner then reads the owner's loans from `loans_by_association` or `loans_by_bank`
+    # (migrations/005_followed_loans.sql) instead of every loan, which `$n is null or …` would have it do.
+    where, args = with_equalities("true", [], association_id=association_id, counsellor_id=counsellor_id, bank_id=bank_id)
     rows = await conn.fetch(
         f"select {', '.join(_LOAN_FIELDS)}, count(*) over () as total from loans where {where}"
-        " order by status = 'active' desc, days_past_due desc, created_at desc, id limit $4 offset $5",
-        association_id, counsellor_id, bank_id, limit, offset,
+        f" order by status = 'active' desc, days_past_due desc, created_at desc, id limit ${len(args) + 1} offset ${len(args) + 2}",
+        *args, limit, offset,
     )
-    total = rows[0]["total"] if rows else await conn.fetchval(f"select count(*) from loans where {where}", association_id, counsellor_id, bank_id)
+    total = rows[0]["total"] if rows else await conn.fetchval(f"select count(*) from loans where {where}", *args)
     return [Loan(**{k: r[k] for k in _LOAN_FIELDS}) for r in rows], int(total)
 
 
