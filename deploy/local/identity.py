@@ -51,6 +51,7 @@ class LocalIdentity:
     _tokens: dict[Principal, tuple[str, float]] = field(default_factory=dict)
     _created: set[str] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _signing_in: dict[Principal, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     def of(cls, keycloak: LocalKeycloak) -> LocalIdentity:
@@ -95,10 +96,15 @@ class LocalIdentity:
         return {"Authorization": f"Bearer {await self.token(principal, client)}"}
 
     async def token(self, principal: Principal, client: httpx.AsyncClient | None = None) -> str:
-        """An access token for `principal`."""
-        kept = self._tokens.get(principal)
-        if kept is not None and kept[1] > time.monotonic():
-            return kept[0]
+        """An access token for `principal`; callers asking at once share one sign-in (Keycloak answers `invalid_grant`
+        to some of a person's password sign-ins made at the same instant)."""
+        async with self._signing_in.setdefault(principal, asyncio.Lock()):
+            kept = self._tokens.get(principal)
+            if kept is not None and kept[1] > time.monotonic():
+                return kept[0]
+            return await self._sign_in(principal, client)
+
+    async def _sign_in(self, principal: Principal, client: httpx.AsyncClient | None) -> str:
         async with _client(client) as http:
             if principal.role is Role.BANK and principal == bank_system(principal.bank_id or ""):
                 answer = await self._grant(http, {

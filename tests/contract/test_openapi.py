@@ -95,15 +95,12 @@ async def runs(platform: RunningPlatform, request: pytest.FixtureRequest) -> Asy
         for item in request.session.items
         if getattr(item, "originalname", None) == "test_the_openapi_document_is_what_the_service_does"
     ]
-    # Signed in one role after the other: Keycloak refuses some of a person's sign-ins made at the same instant.
-    authorizations = {}
-    for role in sorted({role for _, role in selected}):
-        [authorizations[role]] = (await platform.bearer(ROLES[role])).items()
     gate = asyncio.Semaphore(RUNS_AT_ONCE)
 
     async def run(service: str, role: str) -> tuple[int | None, str]:
         async with gate:
-            return await _schemathesis(platform, service, authorizations[role], role)
+            [authorization] = (await platform.bearer(ROLES[role])).items()
+            return await _schemathesis(platform, service, authorization, role)
 
     # Role by role, so that the runs going at once are on different services.
     order = sorted(selected, key=lambda run: (list(ROLES).index(run[1]), SERVICES.index(run[0])))
