@@ -105,3 +105,8 @@ def with_equalities(where: str, args: Sequence[object], **equal: object) -> tupl
             args.append(value)
             where += f" and {column} = ${len(args)}"
     return where, args
+
+
+def limit_offset(args: Sequence[object]) -> str:
+    """` limit $n offset $n+1`, the two parameters after `args` (a page of a list query built by `with_equalities`)."""
+    return f" limit ${len(args) + 1} offset ${len(args) + 2}"

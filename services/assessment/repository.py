@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from services.assessment.domain.assessment import Assessment, AuditEntry, DirectoryTerms, Status
-from shared.db import keep_newest, with_equalities
+from shared.db import keep_newest, limit_offset, with_equalities
 from shared.events import DirectoryAssociationData, DirectoryBankData, DirectoryNetworkData
 from shared.events.envelope import Envelope
 from shared.outbox import outboxed, outboxed_arguments
@@ -140,8 +140,7 @@ async def queue(
         "association_id = $1", [association_id], counsellor_id=counsellor_id, status=status.value if status else None
     )
     rows = await conn.fetch(
-        f"select * from assessments where {where} order by received_at, application_id"
-        f" limit ${len(args) + 1} offset ${len(args) + 2}",
+        f"select * from assessments where {where} order by received_at, application_id{limit_offset(args)}",
         *args, limit, offset,
     )
     return [_assessment(r) for r in rows]
@@ -151,7 +150,7 @@ async def routed_to(conn: Connection, bank_id: str, *, status: Status | None, li
     """The files routed to a bank, oldest routing first."""
     where, args = with_equalities("bank_id = $1 and routed_at is not null", [bank_id], status=status.value if status else None)
     rows = await conn.fetch(
-        f"select * from assessments where {where} order by routed_at, application_id limit ${len(args) + 1} offset ${len(args) + 2}",
+        f"select * from assessments where {where} order by routed_at, application_id{limit_offset(args)}",
         *args, limit, offset,
     )
     return [_assessment(r) for r in rows]

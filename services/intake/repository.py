@@ -13,7 +13,7 @@ import asyncpg
 from services.intake.domain import (
     CONTACT_COUNTS, STAGES, Application, AuditEntry, Change, FirstContact, FunnelRow, Milestone, Status,
 )
-from shared.db import with_equalities
+from shared.db import limit_offset, with_equalities
 from shared.http import total_of
 from shared.outbox import outboxed, outboxed_arguments
 from shared.privacy.access import rows as privacy_rows
@@ -145,7 +145,7 @@ async def list_files(
         "association_id = $1", [association_id], counsellor_id=counsellor_id, status=status.value if status else None
     )
     rows = await conn.fetch(
-        f"{_SELECT} where {where} order by created_at desc, id desc limit ${len(args) + 1} offset ${len(args) + 2}",
+        f"{_SELECT} where {where} order by created_at desc, id desc{limit_offset(args)}",
         *args, limit, offset,
     )
     return [_application(r) for r in rows]

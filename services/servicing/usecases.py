@@ -1,8 +1,9 @@
 """Servicing use cases: one function per command, the same whichever channel (HTTP or Kafka) carries it.
 
 A command runs in the caller's transaction (`conn`): a route opens one, a Kafka handler is given one
-with its inbox record. The disbursement, which only the bank's HTTP call makes, is one statement of its own. A loan the caller may not see answers exactly like an unknown one (`Problem`
-404: the HTTP answer, or the reason of a dead letter); a rule broken is a `BusinessRuleError`.
+with its inbox record. The disbursement, which only the bank's HTTP call makes, is one statement of its
+own. A loan the caller may not see answers exactly like an unknown one (`Problem` 404: the HTTP answer,
+or the reason of a dead letter); a rule broken is a `BusinessRuleError`.
 """
 
 from __future__ import annotations

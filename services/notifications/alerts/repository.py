@@ -13,6 +13,7 @@ import asyncpg
 
 from services.notifications.alerts.domain import Alert
 from services.notifications.alerts.rules import IncompleteFile, LoanFollowUp
+from shared.db import limit_offset, with_equalities
 from shared.http import total_of
 
 _FIELDS = tuple(Alert.model_fields)
@@ -78,24 +79,19 @@ _FILTERS = ("counsellor_id", "status", "severity", "audience", "loan_id", "appli
 def _where(q: InboxQuery) -> tuple[str, list[Any]]:
     """The WHERE clause of `q` and its arguments, naming only the filters it sets: the planner then reads a loan's or
     a file's alerts by their index instead of every alert of the association (a generic `$n is null or …` cannot)."""
-    args: list[Any] = [q.association_id]
-    clauses = ["association_id = $1"]
+    where, args = "association_id = $1", [q.association_id]
     if q.viewer_counsellor is not None:
         args.append(q.viewer_counsellor)
-        clauses.append(f"(audience = 'association' or (audience = 'counsellor' and counsellor_id = ${len(args)}))")
-    for column in _FILTERS:
-        value = getattr(q, column)
-        if value is not None:
-            args.append(value)
-            clauses.append(f"{column} = ${len(args)}")
-    return " where " + " and ".join(clauses), args
+        where += " and (audience = 'association' or (audience = 'counsellor' and counsellor_id = $2))"
+    where, args = with_equalities(where, args, **{column: getattr(q, column) for column in _FILTERS})
+    return " where " + where, args
 
 
 async def search(conn: Connection, q: InboxQuery) -> tuple[list[Alert], int]:
     """A page of the inbox, newest first, and how many alerts match in all."""
     where, args = _where(q)
     rows = await conn.fetch(
-        f"select {_COLUMNS} from alerts{where} order by raised_at desc, id limit ${len(args) + 1} offset ${len(args) + 2}",
+        f"select {_COLUMNS} from alerts{where} order by raised_at desc, id{limit_offset(args)}",
         *args, q.limit, q.offset,
     )
     total = await total_of(len(rows), (q.limit, q.offset), lambda: conn.fetchval(f"select count(*) from alerts{where}", *args))

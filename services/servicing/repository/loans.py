@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.servicing.domain import Instalment, Loan
-from shared.db import with_equalities
+from shared.db import limit_offset, with_equalities
 from shared.events.envelope import Envelope
 from shared.loanmath import ScheduledInstalment
 from shared.outbox import outboxed, outboxed_arguments
@@ -67,7 +67,7 @@ async def followed_loans(
     where, args = with_equalities("true", [], association_id=association_id, counsellor_id=counsellor_id, bank_id=bank_id)
     rows = await conn.fetch(
         f"select {', '.join(_LOAN_FIELDS)}, count(*) over () as total from loans where {where}"
-        f" order by status = 'active' desc, days_past_due desc, created_at desc, id limit ${len(args) + 1} offset ${len(args) + 2}",
+        f" order by status = 'active' desc, days_past_due desc, created_at desc, id{limit_offset(args)}",
         *args, limit, offset,
     )
     total = rows[0]["total"] if rows else await conn.fetchval(f"select count(*) from loans where {where}", *args)
