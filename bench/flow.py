@@ -5,6 +5,8 @@ measured apart (the hops from the records' timestamps on Kafka, `bench/hops.py`)
 business runs for the whole batch, timed on its own, with the hops it sets off (missed instalment →
 alert). `--concurrency 1` walks one journey at a time (the hop figures of an idle platform); `--rate`
 starts journeys at a fixed pace whatever is in flight (open loop), for the step percentiles at a given rate.
+The raw ceiling comes last, in the same run: as many journeys' records, as many at a time, through Kafka alone
+(`bench/fanout.py`: the relays' writes and a bare consumer in each of the platform's groups, nothing else).
 
 The replica count is the running platform's (`make run REPLICAS=n`; `--replicas`/REPLICAS only checks it):
 each run's throughput is kept per replica count in `<state dir>/bench/flow-by-replicas.json`, and the report
@@ -26,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench import fanout
 from bench.flow_report import latency_figures, render, table
 from bench.hops import hop_figures, pair, read_window
 from bench.journeys import run_journeys
@@ -97,6 +100,10 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
             cob = await close_of_business(urls, identity, probe, date.today() + timedelta(days=30), args.drain_timeout)
     finally:
         await probe.stop()
+    # The raw ceiling, in the same run: the journeys' records through Kafka alone, as many at a time.
+    kafka_alone = await fanout.run(
+        manifest, state_dir, args.applications, args.concurrency if args.rate is None else max(1, run.most_in_flight)
+    ) if args.ceiling else None
     wall = run.wall
     produced = sum(sum(t.values()) for t in counts.values())
     consumed = {
@@ -128,6 +135,7 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
             "hops": hops,
         },
         "close_of_business": cob,
+        "kafka_alone": kafka_alone,
         "processes": processes,
         "cpu": cpu_budget(run.busy_seconds, wall, len(run.completed), produced),
         "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
@@ -173,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="open loop instead: start this many journeys a second, whatever is in flight")
     parser.add_argument("--no-close-of-business", dest="close_of_business", action="store_false",
                         help="skip the one close of business run for the whole batch after the journeys")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the raw ceiling after the journeys: their records through Kafka alone (bench/fanout.py)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MC_STATE_DIR", DEFAULT_STATE_DIR)))
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a journey may wait for any one step")
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to wait for Kafka to settle")

@@ -137,5 +137,15 @@ def render(figures: Mapping[str, Any]) -> str:
             out.append("  (the cores had time to spare: that CPU includes what the platform does on its own meanwhile, e-mails,"
                        " timers, scrapes, and the consumers' batches were smaller, so the ceiling is understated; it is the"
                        " throughput only when the cores are busy all the time)")
+    alone = figures.get("kafka_alone")
+    if alone:
+        reached = figures["events"]["produced_total"] / run["wall_seconds"] if run["wall_seconds"] else 0.0
+        out += ["", "the raw ceiling, measured after the journeys (bench/fanout.py): the same number of journeys' records, as many at a"
+                    " time, through Kafka alone — written as the relays write them, read by a bare consumer in each of the"
+                    " platform's groups, no database, no HTTP, no handler",
+                f"  Kafka alone: {alone['events_per_second']:.1f} events/s, {alone['machine_cpu_ms_per_journey']:.1f} ms of CPU per"
+                f" journey (the broker {alone['cpu_ms_per_journey'].get('kafka broker', 0.0):.1f} ms); the journeys reached"
+                f" {reached:.1f} events/s, {reached / alone['events_per_second']:.2f} × that"]
+        out += [f"  Kafka alone, {name} (Kafka→Kafka): p50 {h['p50']} ms, p99 {h['p99']} ms" for name, h in alone["hops"].items()]
     out.append(f"load average at the end: {figures.get('load', '?')}")
     return "\n".join(out)

@@ -12,13 +12,14 @@ from bench.drain import passed
 from bench.flow_report import latency_figures, percentile, table
 from bench.processes import cpu_budget, machine_busy_seconds
 from bench.hops import Seen, hop_figures, pair, seen
+from bench.fanout import DRIVER, JOURNEY, consumer_groups, hops
 from bench.lone_events import BARE, net_per_event, render
 from deploy.local.journey import Journey
 from bench.portfolio import DURATIONS, max_duration, picks, templates
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg", "bench.sealing", "bench.lone_events"])
+@pytest.mark.parametrize("module", ["bench.flow", "bench.close_of_business", "bench.web", "bench.drain", "bench.http", "bench.taeg", "bench.sealing", "bench.lone_events", "bench.fanout"])
 def test_the_benchmark_command_loads_and_lists_its_options(module: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Importing the command is what breaks when the service code it drives moves.
     main = importlib.import_module(module).main
@@ -147,3 +148,29 @@ def test_a_lone_events_cost_is_the_cpu_beyond_the_processs_quiet_rate_and_each_s
     assert intake_row.split()[-2:] == ["3.00", "3.0"]  # 3 ms per event, 3 × the bare consumer
     assert kafka_row.split()[-1] == "2.00"  # not a consumer: no ratio
     assert "the platform's processes together: 5.0 ms" in report
+
+
+@pytest.mark.unit
+def test_the_kafka_alone_ceiling_reads_the_journeys_topics_with_the_consumer_groups_the_services_document() -> None:
+    groups = consumer_groups()
+
+    assert sorted(groups) == ["assessment", "directory", "intake", "notifications", "privacy", "servicing"]
+    assert groups["notifications"]["notifications"] == ["microcredit.applications.v1", "microcredit.loans.v1"]
+    assert groups["assessment"] == {"assessment": ["microcredit.applications.v1"]}
+    # A service writes a step only after one of its groups has read the step before.
+    for n, step in enumerate(JOURNEY):
+        if step.by != DRIVER:
+            assert any(JOURNEY[n - 1].topic in topics for topics in groups[step.by].values()), step
+
+
+@pytest.mark.unit
+def test_the_kafka_alone_hops_time_each_alert_from_the_record_it_answers() -> None:
+    stamps = {("a", n): 1000 + 10 * n for n in range(len(JOURNEY))} | {("b", n): 2000 + 20 * n for n in range(len(JOURNEY))}
+    del stamps["b", 6]  # the journey was not over
+
+    figures = hops(stamps)
+
+    assert figures == {
+        "loan.approved → alert.raised": {"count": 2, "p50": 15.0, "p99": 19.9},
+        "loan.disbursed → alert.raised": {"count": 1, "p50": 10.0, "p99": 10.0},
+    }
