@@ -56,7 +56,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Start the servers the collected tests need, side by side, and run first the modules that need none of them.
 
     Then the modules that need only Postgres (quick to start), then the others: meanwhile Kafka, Zipkin and
-    Keycloak boot. A module's tests stay together (its fixtures are set up once)."""
+    Keycloak boot. The modules that start servers of their own (`own_servers`) run last: their broker booting
+    beside the session's, Keycloak's and Zipkin's left the session's broker unanswered after its 60 s on two
+    busy cores. A module's tests stay together (its fixtures are set up once)."""
     if config.option.collectonly:
         return
     needs: dict[str, set[str]] = {}
@@ -67,6 +69,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             SERVERS.start(name)
 
     def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("own_servers"):
+            return 3
         servers = needs[item.nodeid.split("::")[0]]
         return 0 if not servers else 1 if servers == {"postgres"} else 2
 

@@ -29,7 +29,9 @@ from deploy import kafka_security
 from deploy.kafka_security.broker import provision
 from shared.kafka_auth import KafkaLogin, aiokafka_options
 
-DEFAULT_START_TIMEOUT = 60.0
+# Readiness is polled: a healthy broker answers in seconds. The cap is for a JVM booting beside others (the
+# test session's Keycloak and Zipkin) on two busy cores, where 60 s once ran out; a broker that dies is seen at once.
+DEFAULT_START_TIMEOUT = 120.0
 
 
 

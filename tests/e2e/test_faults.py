@@ -44,7 +44,7 @@ from tests.support.infra import servers_of_their_own
 from tests.support.intake import complete_file
 from tests.support.privacy import PRIVACY_ENV
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_servers]
 
 GROUP = "assessment"  # assessment's consumer group on the applications stream
 RECOVERY = 120.0  # seconds a recovery may take on a loaded 2-core machine before the test calls it stuck

@@ -25,7 +25,7 @@ from deploy.local.process import group_pids, pid_alive
 from deploy.versions import pinned
 from tests.support import infra as support
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_servers]
 
 # Its own state dir: independent of the platform's (.local) and of the suite's shared test infra (.local/test).
 STATE_DIR = REPO_ROOT / ".local" / "test-provisioning"
