@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.flow_report import percentile, report, table
@@ -48,6 +48,7 @@ from deploy.local.infra import DEFAULT_STATE_DIR, infra_status
 from deploy.local.kafka import local_client
 from deploy.local.services import read_manifest
 from shared.events import Topics
+from shared.offset_commits import PacedCommits
 from shared.settings import ServiceSettings
 
 NOT_RUNNING = "start the platform first: make run"
@@ -63,28 +64,37 @@ FETCH_RECORDS = ServiceSettings.model_fields["consumer_batch_size"].default
 
 @dataclass(frozen=True)
 class Step:
-    """One record of a journey: its event, its topic, its key's aggregate, and who writes it once the step before is read."""
+    """One record of a journey: its event, its topic, its key's aggregate, who writes it, and after which step."""
 
     event: str
     topic: str
     key: str  # "file", "loan" or "alert"
-    by: str  # DRIVER (an HTTP command) or the service that reacts to the step before
+    by: str  # DRIVER (an HTTP command) or the service that reacts to the step `after`
+    after: int  # the step read before it is written (-1: the journey's start)
 
 
-# A journey's records in the order they are written; the assessed and routed records come from one command.
+# A journey's records in the order they are written; the assessed and routed records come from one command, and the
+# disbursement follows the approval (the loan servicing opens from it), as the alert of the approval does.
 JOURNEY: tuple[Step, ...] = (
-    Step("application.submitted", Topics.APPLICATIONS, "file", DRIVER),
-    Step("application.assessed", Topics.APPLICATIONS, "file", DRIVER),
-    Step("application.routed", Topics.APPLICATIONS, "file", DRIVER),
-    Step("loan.approved", Topics.APPLICATIONS, "file", DRIVER),
-    Step("alert.raised", Topics.ALERTS, "alert", "notifications"),
-    Step("loan.disbursed", Topics.LOANS, "loan", DRIVER),
-    Step("alert.raised", Topics.ALERTS, "alert", "notifications"),
+    Step("application.submitted", Topics.APPLICATIONS, "file", DRIVER, -1),
+    Step("application.assessed", Topics.APPLICATIONS, "file", DRIVER, 0),
+    Step("application.routed", Topics.APPLICATIONS, "file", DRIVER, 0),
+    Step("loan.approved", Topics.APPLICATIONS, "file", DRIVER, 2),
+    Step("alert.raised", Topics.ALERTS, "alert", "notifications", 3),
+    Step("loan.disbursed", Topics.LOANS, "loan", DRIVER, 3),
+    Step("alert.raised", Topics.ALERTS, "alert", "notifications", 5),
 )
 TOPICS = tuple(dict.fromkeys(s.topic for s in JOURNEY))
-# What the driver writes at once after reading step n (n → the steps it writes), and the step that ends a journey.
-DRIVER_WRITES = {-1: (0,), 0: (1, 2), 2: (3,), 3: (5,)}
-LAST = 6
+LAST = len(JOURNEY) - 1  # the step that ends a journey
+
+
+def written_after(by: str) -> dict[int, list[int]]:
+    """What `by` writes once it has read each step: step read → the steps it writes then."""
+    out: dict[int, list[int]] = {}
+    for n, step in enumerate(JOURNEY):
+        if step.by == by:
+            out.setdefault(step.after, []).append(n)
+    return out
 
 
 def consumer_groups(directory: Path = ASYNCAPI) -> dict[str, dict[str, list[str]]]:
@@ -117,30 +127,6 @@ def _step_of(headers: Sequence[tuple[str, bytes]]) -> tuple[str, int]:
     return values["journey"].decode(), int(values["step"])
 
 
-class PacedGroup:
-    """A bare consumer of one group: it reads, and commits what it read at most once per interval."""
-
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self.consumer = consumer
-        self.pending: dict[TopicPartition, int] = {}
-        self.timer: asyncio.Task[None] | None = None
-        self.last_commit = 0.0
-
-    def read(self, fetched: Mapping[TopicPartition, Sequence[Any]]) -> None:
-        for tp, records in fetched.items():
-            if records:
-                self.pending[tp] = records[-1].offset + 1
-        if self.pending and self.timer is None:
-            self.timer = asyncio.create_task(self._commit())
-
-    async def _commit(self) -> None:
-        await asyncio.sleep(max(0.0, self.last_commit + COMMIT_INTERVAL - time.monotonic()))
-        offsets, self.pending = self.pending, {}
-        self.last_commit = time.monotonic()
-        self.timer = None
-        await self.consumer.commit(offsets)
-
-
 async def _start_consumer(bootstrap: str, state_dir: Path, group: str, topics: Sequence[str]) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
         *topics, **local_client(bootstrap, state_dir), group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
@@ -165,27 +151,28 @@ async def _service(bootstrap: str, state_dir: Path, service: str, groups: Mappin
     """A service's stand-in until SIGTERM: its groups read; it writes what it reacts to; prints `ready` once joined."""
     consumers = {g: await _start_consumer(bootstrap, state_dir, f"{tag}-{g}", [SCRATCH + t for t in topics]) for g, topics in groups.items()}
     producer = await _producer(bootstrap, state_dir)
-    # The group that reacts: the first of the service's groups reading the step before.
-    reacts = {n - 1: next(g for g, topics in groups.items() if JOURNEY[n - 1].topic in topics) for n, s in enumerate(JOURNEY) if s.by == service}
+    writes_after = written_after(service)
+    # The group that reacts to a step: the first of the service's groups reading it.
+    reacts = {after: next(g for g, topics in groups.items() if JOURNEY[after].topic in topics) for after in writes_after}
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
 
     async def loop(group: str, consumer: AIOKafkaConsumer) -> None:
-        paced = PacedGroup(consumer)
+        commits = PacedCommits(group, COMMIT_INTERVAL)  # the services' own offset pacing
         try:
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=FETCH_RECORDS)
+                records = [r for batch in fetched.values() for r in batch]
                 writes = []
-                for records in fetched.values():
-                    for r in records:
-                        journey, n = _step_of(r.headers)
-                        if reacts.get(n) == group:
-                            writes.append(producer.send(**_record(journey, n + 1, _keys(journey))))
+                for r in records:
+                    journey, n = _step_of(r.headers)
+                    if reacts.get(n) == group:
+                        writes += [producer.send(**_record(journey, m, _keys(journey))) for m in writes_after[n]]
                 await asyncio.gather(*[await w for w in writes])  # acknowledged, as a relay's batch
-                paced.read(fetched)
+                if records:
+                    commits.passed(consumer, records)
         finally:
-            if paced.timer is not None:
-                paced.timer.cancel()
+            await commits.stop()
 
     try:
         await _wait_assigned(list(consumers.values()))
@@ -274,13 +261,14 @@ async def _drive(
 ) -> list[float]:
     """The journeys, `concurrency` at a time (a new one starts when one ends); each one's seconds. Every record's
     timestamp goes to `stamps` (journey, step → ms)."""
+    driver_writes = written_after(DRIVER)
     begun: dict[str, float] = {}
     keys: dict[str, dict[str, bytes]] = {}
     durations: list[float] = []
     started = 0
 
     async def write(journey: str, after: int) -> None:
-        for n in DRIVER_WRITES[after]:
+        for n in driver_writes[after]:
             await producer.send(**_record(journey, n, keys[journey]))
 
     async def begin() -> None:
@@ -300,7 +288,7 @@ async def _drive(
                 if journey not in begun:
                     continue
                 stamps[journey, n] = r.timestamp
-                if n in DRIVER_WRITES:
+                if n in driver_writes:
                     await write(journey, n)
                 elif n == LAST:
                     durations.append(time.monotonic() - begun.pop(journey))
@@ -316,9 +304,9 @@ def hops(stamps: Mapping[tuple[str, int], int]) -> dict[str, dict[str, Any]]:
     for n, step in enumerate(JOURNEY):
         if step.by == DRIVER:
             continue
-        gaps = [stamps[j, n] - stamps[j, n - 1] for (j, m) in stamps if m == n and (j, n - 1) in stamps]
+        gaps = [stamps[j, n] - stamps[j, step.after] for (j, m) in stamps if m == n and (j, step.after) in stamps]
         p50, p99 = percentile(gaps, 50), percentile(gaps, 99)
-        out[f"{JOURNEY[n - 1].event} → {step.event}"] = {
+        out[f"{JOURNEY[step.after].event} → {step.event}"] = {
             "count": len(gaps), "p50": None if p50 is None else round(p50, 1), "p99": None if p99 is None else round(p99, 1),
         }
     return out
