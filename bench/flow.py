@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench import fanout
+from bench import fanout, phases
 from bench.flow_report import latency_figures, render, table
 from bench.hops import hop_figures, pair, read_window
 from bench.journeys import run_journeys
@@ -81,6 +81,7 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         await wait_until_drained(probe.consumer, probe.admin, probe.partitions, args.drain_timeout)
         groups_before = await committed_offsets(probe.admin)
         procs = process_groups(manifest, state_dir)
+        phases_before = await phases.scrape(phases.replica_urls(manifest))
         cpu_before: dict[int, float] = {}
         # Each process's CPU is counted from the clock's start, as the machine's is: not the counsellors' sign-in.
         run = await run_journeys(
@@ -89,6 +90,7 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
         )
         drained = await wait_until_drained(probe.consumer, probe.admin, probe.partitions, args.drain_timeout)
         window_end = time.time()
+        phase_means = phases.phase_figures(phases_before, await phases.scrape(phases.replica_urls(manifest)))
         groups_after = await committed_offsets(probe.admin)
         processes = process_figures(process_groups(manifest, state_dir), cpu_before, run.wall)
         window = (int(run.started_at * 1000), int(window_end * 1000))
@@ -134,6 +136,7 @@ async def benchmark(manifest: Mapping[str, Any], state_dir: Path, args: argparse
             "consumed": {g: {"count": n, "per_second": round(n / wall, 2)} for g, n in consumed.items()},
             "hops": hops,
         },
+        "phases": phase_means,
         "close_of_business": cob,
         "kafka_alone": kafka_alone,
         "processes": processes,

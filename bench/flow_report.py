@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.local.journey import Journey
+from shared.metrics import TRANSACTION_PHASES
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -72,6 +73,17 @@ def _hop_rows(hops: Mapping[str, Any]) -> list[list[object]]:
 HOP_HEADERS = ["hop (cause → effect)", "pairs", "p50", "p95", "p99", "max", "Kafka→Kafka p50", "p99"]
 
 
+PHASE_HEADERS = ["group", "transactions", "records", "from Kafka", *TRANSACTION_PHASES, "transaction"]
+
+
+def phase_rows(phases: Mapping[str, Mapping[str, Any]]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for group, row in phases.items():
+        each = [row.get(f"{p}_ms", 0.0) for p in TRANSACTION_PHASES]
+        rows.append([group, row["transactions"], row.get("records"), row.get("from_kafka_ms"), *each, round(sum(each), 2)])
+    return rows
+
+
 SATURATED_PERCENT = 95  # the cores' busy share from which the CPU per journey is the journeys' own
 
 
@@ -110,6 +122,11 @@ def render(figures: Mapping[str, Any]) -> str:
     out.append(table(["group", "events", "per s"], rows))
     if not ev["drained"]:
         out.append("  (warning: the consumer groups had not caught up when the counts were taken)")
+    if figures.get("phases"):
+        out += ["", "where each consumer group's time went during the journeys (the services' own metrics, mean ms): from Kafka ="
+                    " a record's Kafka timestamp to the start of its fetch; then each transaction's phases, most of them one"
+                    " database round trip"]
+        out.append(table(PHASE_HEADERS, phase_rows(figures["phases"])))
     cob = figures.get("close_of_business")
     if cob:
         out += ["", f"one close of business for the whole batch (business date {cob['business_date']}), after the journeys"]

@@ -53,7 +53,7 @@ from shared.events import EVENT_TYPES, EnvelopeHeader, Topics, parse_event
 from shared.events.envelope import Envelope
 from shared.failpoints import Failpoints
 from shared.long_poll import long_poll
-from shared.metrics import OperationsMetrics, PlumbingMetrics
+from shared.metrics import TRANSACTION_PHASES, OperationsMetrics, PlumbingMetrics
 from shared.offset_commits import PacedCommits
 from shared.oversized_dead_letters import publish_dead_letter
 from shared.parking import Parking
@@ -115,6 +115,7 @@ class EventConsumer(Parking):
     async def on_batch(self, message: Fetch) -> None:
         """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
         records: Sequence[ConsumerRecord] = message.raw_message
+        self._observe_fetch(records)
         by_partition: dict[tuple[str, int], list[Record]] = {}
         for raw in records:
             by_partition.setdefault((raw.topic, raw.partition), []).append(Record.of(raw))
@@ -230,9 +231,12 @@ class EventConsumer(Parking):
     async def _transaction(self, items: Sequence[Item]) -> int:
         """Claim, apply and write the outbox rows of `items` in one transaction; how many were applied."""
         applied: list[Item] = []
+        clock = time.perf_counter
         try:
             async with self.pools.get().acquire() as conn:
+                started = clock()
                 async with conn.transaction():
+                    begun = clock()
                     # A key with an event parked keeps its later events parked behind it; the others are claimed.
                     # With `announce`, the claim also notifies the keys it claimed, delivered at commit: a woken read
                     # finds what this batch applied.
@@ -240,6 +244,7 @@ class EventConsumer(Parking):
                         conn, self.group_id, [i.event for i in items], [i.record.key_text for i in items],
                         [i.parked_id is not None for i in items], announce=self.announce,
                     )
+                    claimed_at = clock()
                     to_apply = [i for i in items if i.parked_id is not None or i.record.key_text not in behind]
                     events = [i.event for i in to_apply]
                     if self.opener is not None and to_apply:
@@ -254,6 +259,7 @@ class EventConsumer(Parking):
                     with outbox.collecting(conn) as rows:
                         for handler, run in groupby(due, key=lambda pair: pair[0].handler):
                             await self._apply_run(conn, handler, list(run), applied)
+                        handled = clock()
                         await rows.flush()
                     parked = [i.parked_id for i in items if i.parked_id is not None]
                     if parked:
@@ -261,11 +267,14 @@ class EventConsumer(Parking):
                     for item in items:
                         if item.parked_id is None and item.record.key_text in behind:
                             await self._park_row(conn, item, "behind an earlier parked event of the same key")
+                    written = clock()
+                committed = clock()
         except Exception as exc:
             raise BatchFailed(exc) from exc
         for item in applied:
             self.failpoints.hit("after_commit", item.event.type)
         self._observe(applied)
+        self._observe_phases((started, begun, claimed_at, handled, written, committed))
         return len(applied)
 
     async def _apply_run(
@@ -304,6 +313,24 @@ class EventConsumer(Parking):
                 "cloudevents.event_type": item.event.type,
             },
         )
+
+    def _observe_fetch(self, records: Sequence[ConsumerRecord]) -> None:
+        """How long the fetch's records took from their Kafka timestamp to here (the wall clock, as `_observe`)."""
+        if self.operations is None:
+            return
+        now_ms = time.time() * 1000
+        delay = self.operations.fetch_delay.labels(self.group_id)
+        for raw in records:
+            if raw.timestamp > 0:  # -1: a record without a timestamp
+                delay.observe(max(0.0, now_ms - raw.timestamp) / 1000)
+
+    def _observe_phases(self, marks: Sequence[float]) -> None:
+        """The time between each two marks of a committed transaction, one per phase (`TRANSACTION_PHASES`)."""
+        if self.operations is None:
+            return
+        phases = self.operations.transaction_phases
+        for phase, start, end in zip(TRANSACTION_PHASES, marks[:-1], marks[1:], strict=True):
+            phases.labels(self.group_id, phase).observe(end - start)
 
     def _observe(self, applied: Iterable[Item]) -> None:
         if self.operations is None:

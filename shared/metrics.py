@@ -48,11 +48,18 @@ class PlumbingMetrics:
 FLOW_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 POOL_WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 HTTP_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# One phase of a consumer's transaction is most often one database round trip: a fraction of a millisecond on an idle
+# machine, milliseconds when every group wakes on the same record.
+PHASE_BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+FETCH_DELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
+# The phases of a consumer's transaction (`shared.consumer`), in order.
+TRANSACTION_PHASES = ("begin", "claim", "handlers", "outbox", "commit")
 
 
 @dataclass(frozen=True)
 class OperationsMetrics:
-    """Consumer lag, topic sizes, the outbox's oldest row, Postgres figures, event flow, HTTP requests, waits for a connection."""
+    """Consumer lag, topic sizes, the outbox's oldest row, Postgres figures, event flow (and where a consumer's time
+    goes), HTTP requests, waits for a connection."""
 
     consumer_lag: Gauge
     topic_end_offset: Gauge
@@ -61,6 +68,8 @@ class OperationsMetrics:
     postgres_connections: Gauge
     postgres_database_size: Gauge
     events_applied: Histogram
+    transaction_phases: Histogram
+    fetch_delay: Histogram
     http_requests: Histogram
     pool_wait: Histogram
 
@@ -102,6 +111,19 @@ class OperationsMetrics:
                 "microcredit_event_latency_seconds",
                 "From an event's envelope time to the commit of its consumer's transaction, per group and type.",
                 ["group", "type"], buckets=FLOW_LATENCY_BUCKETS, registry=registry,
+            ),
+            transaction_phases=Histogram(
+                "microcredit_consumer_transaction_phase_seconds",
+                "Where a consumer's transaction spent its time, per group and phase: begin (BEGIN), claim (the inbox"
+                " claim), handlers (opening personal fields and the handlers' statements), outbox (the outbox rows and"
+                " any parking), commit (COMMIT). Committed transactions only.",
+                ["group", "phase"], buckets=PHASE_BUCKETS, registry=registry,
+            ),
+            fetch_delay=Histogram(
+                "microcredit_consumer_fetch_delay_seconds",
+                "From a record's Kafka timestamp (its producer's CreateTime) to the moment its consumer group started"
+                " applying the fetch that brought it, per group: the broker's and the client's share of an event's way.",
+                ["group"], buckets=FETCH_DELAY_BUCKETS, registry=registry,
             ),
             http_requests=Histogram(
                 "microcredit_http_request_duration_seconds",

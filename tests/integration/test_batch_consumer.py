@@ -4,21 +4,26 @@ the same event twice applies once; the outbox rows of the batch are written with
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry
 
 from shared.clock import FixedClock
 from shared.consumer import BatchSettings, EventConsumer, EventRejected, EventTooEarly, PoolHolder, Record, RetryPolicy
 from shared.db import PLUMBING_MIGRATIONS, create_pool, migrate
 from shared.events import LoanApproved, LoanApprovedData, LoanDisbursed, LoanDisbursedData, Topics, new_event
 from shared.failpoints import Failpoints
+from shared.metrics import TRANSACTION_PHASES, OperationsMetrics
 from shared.outbox import add_to_outbox
 from tests.integration.conftest import NOW
 
@@ -128,3 +133,44 @@ async def test_a_batch_applies_in_order_and_only_the_record_at_fault_is_dead_let
     assert await pool.fetchval("select count(*) from inbox where consumer = $1", GROUP) == 4
     outbox = await pool.fetch("select key from outbox order by id")
     assert [o["key"] for o in outbox] == [str(a), str(a), str(b), str(a)]
+
+
+async def test_ops_see_where_a_fetch_spent_its_time_from_kafka_to_the_commit(pool: asyncpg.Pool) -> None:
+    async def handler(conn: asyncpg.Connection, event: LoanApproved) -> None:
+        await conn.execute("insert into applied (key, months) values ($1, $2)", event.subject, event.data.duration_months)
+
+    registry = CollectorRegistry()
+    holder = PoolHolder()
+    holder.pool = pool
+    consumer = EventConsumer(
+        PublishedDeadLetters(), holder, GROUP, {LoanApproved.event_type(): handler}, clock=FixedClock(NOW),  # type: ignore[arg-type]
+        failpoints=Failpoints(""), operations=OperationsMetrics.create(registry),
+    )
+    written_ms = int(time.time() * 1000) - 1500  # the records waited a second and a half in Kafka
+    approvals = [approval(uuid4(), 12) for _ in range(3)]
+    fetch = SimpleNamespace(consumer=None, raw_message=[
+        ConsumerRecord(Topics.APPLICATIONS, partition, offset, written_ms, 0, event.subject.encode(), event.to_bytes(),
+                       None, 36, len(event.to_bytes()), [("ce-type", event.type.encode())])
+        for offset, (partition, event) in enumerate(zip((0, 0, 1), approvals, strict=True))
+    ])
+
+    started = time.perf_counter()
+    await consumer.on_batch(fetch)
+    elapsed = time.perf_counter() - started
+
+    assert await pool.fetchval("select count(*) from applied") == 3
+
+    def sample(name: str, **labels: str) -> float:
+        value = registry.get_sample_value(name, {"group": GROUP, **labels})
+        assert value is not None, f"{name} {labels}"
+        return value
+
+    # Two partitions: two transactions, each timed phase by phase, the phases within the time the fetch took.
+    phases = "microcredit_consumer_transaction_phase_seconds"
+    assert [sample(f"{phases}_count", phase=p) for p in TRANSACTION_PHASES] == [2.0] * 5
+    assert 0 < sum(sample(f"{phases}_sum", phase=p) for p in TRANSACTION_PHASES) <= 2 * elapsed
+    # Each record: from its Kafka timestamp to the start of its fetch.
+    delay = "microcredit_consumer_fetch_delay_seconds"
+    assert sample(f"{delay}_count") == 3.0
+    assert 3 * 1.5 <= sample(f"{delay}_sum") <= 3 * (1.5 + elapsed + 1.0)
+    assert sample(f"{delay}_bucket", le="1.0") == 0.0

@@ -9,7 +9,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from bench.drain import passed
-from bench.flow_report import latency_figures, percentile, table
+from bench import phases
+from bench.flow_report import PHASE_HEADERS, phase_rows, latency_figures, percentile, table
 from bench.processes import cpu_budget, machine_busy_seconds
 from bench.hops import Seen, hop_figures, pair, seen
 from bench.fanout import DRIVER, JOURNEY, consumer_groups, hops
@@ -174,3 +175,37 @@ def test_the_kafka_alone_hops_time_each_alert_from_the_record_it_answers() -> No
         "loan.approved → alert.raised": {"count": 2, "p50": 15.0, "p99": 19.9},
         "loan.disbursed → alert.raised": {"count": 1, "p50": 10.0, "p99": 10.0},
     }
+
+
+def test_the_phases_of_each_groups_transactions_are_averaged_over_the_run_from_every_replicas_metrics() -> None:
+    def exposition(begin: float, commit: float, delay: float, transactions: int, records: int) -> str:
+        """What a replica's /metrics says of one group, as prometheus_client writes it (buckets left out)."""
+        return "\n".join([
+            "# HELP microcredit_consumer_transaction_phase_seconds Where a consumer's transaction spent its time.",
+            "# TYPE microcredit_consumer_transaction_phase_seconds histogram",
+            f'microcredit_consumer_transaction_phase_seconds_count{{group="notifications",phase="begin"}} {transactions}',
+            f'microcredit_consumer_transaction_phase_seconds_sum{{group="notifications",phase="begin"}} {begin}',
+            f'microcredit_consumer_transaction_phase_seconds_count{{group="notifications",phase="commit"}} {transactions}',
+            f'microcredit_consumer_transaction_phase_seconds_sum{{group="notifications",phase="commit"}} {commit}',
+            "# HELP microcredit_consumer_fetch_delay_seconds From Kafka to the consumer.",
+            "# TYPE microcredit_consumer_fetch_delay_seconds histogram",
+            f'microcredit_consumer_fetch_delay_seconds_count{{group="notifications"}} {records}',
+            f'microcredit_consumer_fetch_delay_seconds_sum{{group="notifications"}} {delay}',
+            "# HELP microcredit_outbox_backlog Not these.",
+            "# TYPE microcredit_outbox_backlog gauge",
+            "microcredit_outbox_backlog 3.0",
+            "",
+        ])
+
+    before = phases.totals([exposition(1.0, 2.0, 5.0, 10, 20), exposition(0.0, 0.0, 0.0, 0, 0)])
+    # Two replicas: 30 more transactions in all, 40 more records.
+    after = phases.totals([exposition(1.03, 2.06, 5.2, 30, 40), exposition(0.03, 0.06, 0.2, 10, 20)])
+
+    figures = phases.phase_figures(before, after)
+
+    assert figures == {"notifications": {"transactions": 30, "begin_ms": 2.0, "commit_ms": 4.0, "records": 40, "from_kafka_ms": 10.0}}
+    assert table(PHASE_HEADERS, phase_rows(figures)).splitlines()[1].split() == [
+        "notifications", "30", "40", "10.0", "2.0", "0.0", "0.0", "0.0", "4.0", "6.0",
+    ]
+    # A group that committed nothing meanwhile is left out.
+    assert phases.phase_figures(after, after) == {}
