@@ -77,6 +77,7 @@ PHASE_HEADERS = ["group", "transactions", "records", "from Kafka", *TRANSACTION_
 
 
 def phase_rows(phases: Mapping[str, Mapping[str, Any]]) -> list[list[object]]:
+    """One row per consumer group of `bench.phases.phase_figures`: its phases' means and their sum, a transaction's."""
     rows: list[list[object]] = []
     for group, row in phases.items():
         each = [row.get(f"{p}_ms", 0.0) for p in TRANSACTION_PHASES]

@@ -61,7 +61,8 @@ def phase_figures(before: Totals, after: Totals) -> dict[str, dict[str, Any]]:
     Kafka, in milliseconds."""
     figures: dict[str, dict[str, Any]] = {}
     for (group, phase), (total, count) in sorted(after.items()):
-        seconds, n = total - before.get((group, phase), (0.0, 0.0))[0], count - before.get((group, phase), (0.0, 0.0))[1]
+        total_before, count_before = before.get((group, phase), (0.0, 0.0))
+        seconds, n = total - total_before, count - count_before
         if n <= 0:
             continue
         row = figures.setdefault(group, {})
