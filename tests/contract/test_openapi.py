@@ -38,7 +38,7 @@ ROLES: dict[str, Principal] = {
 }
 # Reproducible by default; MC_SCHEMATHESIS_SEED=random (or a number) explores further.
 SEED = os.environ.get("MC_SCHEMATHESIS_SEED", "20261130")
-MAX_EXAMPLES = os.environ.get("MC_SCHEMATHESIS_EXAMPLES", "8")
+MAX_EXAMPLES = os.environ.get("MC_SCHEMATHESIS_EXAMPLES", "5")
 
 
 SHARED_ROUTES_FUZZED_ON = "intake"
