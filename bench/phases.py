@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from deploy.local.services import manifest_replicas
+
 PHASES = "microcredit_consumer_transaction_phase_seconds"
 FETCH_DELAY = "microcredit_consumer_fetch_delay_seconds"
 FROM_KAFKA = "from Kafka"  # the fetch delay, beside the phases
@@ -53,7 +55,7 @@ async def scrape(urls: Iterable[str]) -> Totals:
 
 def replica_urls(manifest: Mapping[str, Any]) -> list[str]:
     """Each replica's own address (not HAProxy's): each exposes its own metrics."""
-    return [str(r["url"]) for info in manifest["services"].values() for r in info.get("replicas", [info])]
+    return [str(r["url"]) for replicas in manifest_replicas(manifest).values() for r in replicas]
 
 
 def phase_figures(before: Totals, after: Totals) -> dict[str, dict[str, Any]]:

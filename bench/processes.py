@@ -9,6 +9,7 @@ from typing import Any
 
 from deploy.local.haproxy import LocalHaproxy
 from deploy.local.infra import infra_status
+from deploy.local.services import manifest_replicas
 from deploy.local.zipkin import LocalZipkin
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -49,9 +50,9 @@ def _children(parent: int) -> list[int]:
 def process_groups(manifest: Mapping[str, Any], state_dir: Path) -> dict[str, list[int]]:
     """Label -> pids for every platform process (services, Zipkin, Kafka, Postgres) and this client."""
     groups: dict[str, list[int]] = {}
-    for name, info in manifest["services"].items():
+    for name, replicas in manifest_replicas(manifest).items():
         # Several replicas of a service are one group (their sum), HAProxy in front of them one more.
-        pids = [int(r["pid"]) for r in info.get("replicas", [info]) if r.get("pid")]
+        pids = [int(r["pid"]) for r in replicas if r.get("pid")]
         if pids:
             groups[name if len(pids) == 1 else f"{name} ({len(pids)} replicas, sum)"] = pids
     haproxy = LocalHaproxy(state_dir).server.live_pid()

@@ -108,9 +108,15 @@ class EventConsumer(Parking):
     announce: str | None = None
     # The offsets of the fetches applied, committed together at most once per `batching.commit_interval_ms`.
     commits: PacedCommits = field(init=False)
+    # This group's series of the phase and fetch-delay histograms, looked up once (none without `operations`).
+    _phase_series: tuple[Any, ...] = field(init=False, default=())
+    _fetch_delay: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.commits = PacedCommits(self.group_id, self.batching.commit_interval_ms / 1000)
+        if self.operations is not None:
+            self._phase_series = tuple(self.operations.transaction_phases.labels(self.group_id, p) for p in TRANSACTION_PHASES)
+            self._fetch_delay = self.operations.fetch_delay.labels(self.group_id)
 
     async def on_batch(self, message: Fetch) -> None:
         """Entry point for one fetch; raising makes FastStream rewind every partition of it (nack)."""
@@ -231,12 +237,12 @@ class EventConsumer(Parking):
     async def _transaction(self, items: Sequence[Item]) -> int:
         """Claim, apply and write the outbox rows of `items` in one transaction; how many were applied."""
         applied: list[Item] = []
-        clock = time.perf_counter
+        tick = time.perf_counter  # the phases' marks (wall time; the service's clock is the business date's)
         try:
             async with self.pools.get().acquire() as conn:
-                started = clock()
+                started = tick()
                 async with conn.transaction():
-                    begun = clock()
+                    begun = tick()
                     # A key with an event parked keeps its later events parked behind it; the others are claimed.
                     # With `announce`, the claim also notifies the keys it claimed, delivered at commit: a woken read
                     # finds what this batch applied.
@@ -244,7 +250,7 @@ class EventConsumer(Parking):
                         conn, self.group_id, [i.event for i in items], [i.record.key_text for i in items],
                         [i.parked_id is not None for i in items], announce=self.announce,
                     )
-                    claimed_at = clock()
+                    claimed_at = tick()
                     to_apply = [i for i in items if i.parked_id is not None or i.record.key_text not in behind]
                     events = [i.event for i in to_apply]
                     if self.opener is not None and to_apply:
@@ -259,7 +265,7 @@ class EventConsumer(Parking):
                     with outbox.collecting(conn) as rows:
                         for handler, run in groupby(due, key=lambda pair: pair[0].handler):
                             await self._apply_run(conn, handler, list(run), applied)
-                        handled = clock()
+                        handled = tick()
                         await rows.flush()
                     parked = [i.parked_id for i in items if i.parked_id is not None]
                     if parked:
@@ -267,8 +273,8 @@ class EventConsumer(Parking):
                     for item in items:
                         if item.parked_id is None and item.record.key_text in behind:
                             await self._park_row(conn, item, "behind an earlier parked event of the same key")
-                    written = clock()
-                committed = clock()
+                    written = tick()
+                committed = tick()
         except Exception as exc:
             raise BatchFailed(exc) from exc
         for item in applied:
@@ -316,21 +322,17 @@ class EventConsumer(Parking):
 
     def _observe_fetch(self, records: Sequence[ConsumerRecord]) -> None:
         """How long the fetch's records took from their Kafka timestamp to here (the wall clock, as `_observe`)."""
-        if self.operations is None:
+        if self._fetch_delay is None:
             return
         now_ms = time.time() * 1000
-        delay = self.operations.fetch_delay.labels(self.group_id)
         for raw in records:
             if raw.timestamp > 0:  # -1: a record without a timestamp
-                delay.observe(max(0.0, now_ms - raw.timestamp) / 1000)
+                self._fetch_delay.observe(max(0.0, now_ms - raw.timestamp) / 1000)
 
     def _observe_phases(self, marks: Sequence[float]) -> None:
         """The time between each two marks of a committed transaction, one per phase (`TRANSACTION_PHASES`)."""
-        if self.operations is None:
-            return
-        phases = self.operations.transaction_phases
-        for phase, start, end in zip(TRANSACTION_PHASES, marks[:-1], marks[1:], strict=True):
-            phases.labels(self.group_id, phase).observe(end - start)
+        for series, start, end in zip(self._phase_series, marks[:-1], marks[1:], strict=False):  # () without `operations`
+            series.observe(end - start)
 
     def _observe(self, applied: Iterable[Item]) -> None:
         if self.operations is None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -161,6 +162,11 @@ def write_manifest(path: Path, data: dict[str, object]) -> None:
     """Persist what the platform runs (addresses, pids) for `status`, `demo` and `stop`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
+
+
+def manifest_replicas(manifest: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    """Each service of a manifest `read_manifest` returned, with its replicas' entries (url, pid, log): one for one process."""
+    return {name: list(info.get("replicas", [info])) for name, info in manifest.get("services", {}).items()}
 
 
 def read_manifest(path: Path) -> dict[str, object]:
